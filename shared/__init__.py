@@ -1,0 +1,1 @@
+"""Code every Tower process shares: configuration, database models, errors, progress bus."""

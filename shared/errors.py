@@ -1,0 +1,62 @@
+"""The one error tree: every failure Tower reports is a FarmError with a status and a code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FarmError(Exception):
+    """Base of every error Tower raises on purpose; renders as an HTTP JSON body."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body a client sees."""
+        return {"error": self.code, "message": self.message, "fields": self.fields}
+
+
+class ConfigError(FarmError):
+    """A setting is missing or malformed; the process must not start."""
+
+    code = "config_error"
+
+
+class ValidationError(FarmError):
+    """Input broke a schema or a rule; nothing was changed."""
+
+    status = 422
+    code = "validation_error"
+
+
+class NotFoundError(FarmError):
+    """The named row does not exist (or is not visible to the caller)."""
+
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(FarmError):
+    """The request is valid but clashes with the current state."""
+
+    status = 409
+    code = "conflict"
+
+
+class TransientError(FarmError):
+    """Worth retrying: a backend was unreachable, reset, slow, or out of memory."""
+
+    status = 503
+    code = "transient_error"
+
+
+class PermanentError(FarmError):
+    """Retrying cannot help: bad workflow, missing node or model, execution error."""
+
+    status = 422
+    code = "permanent_error"

@@ -1,0 +1,1 @@
+"""Plain work functions: ComfyUI client, workflow templates, media, storage. No Celery here."""
