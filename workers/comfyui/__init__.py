@@ -1,0 +1,77 @@
+"""ComfyUI client: submit API-format prompts, follow them, fetch outputs (requests + websocket)."""
+
+from __future__ import annotations
+
+from workers.comfyui.capabilities import Capabilities, capabilities_from_object_info
+from workers.comfyui.client import CancelResult, ComfyClient, SubmitResult, check_prompt_id
+from workers.comfyui.errors import (
+    ComfyExecutionFailed,
+    ComfyInterrupted,
+    ComfyOutOfMemory,
+    ComfyPromptLost,
+    ComfyProtocolError,
+    ComfyRejected,
+    ComfyTimeout,
+    ComfyUnavailable,
+    NodeError,
+    is_transient,
+)
+from workers.comfyui.events import (
+    Cached,
+    Done,
+    Event,
+    Failed,
+    Interrupted,
+    NodeExecuting,
+    NodeOutput,
+    Queued,
+    Started,
+    StepProgress,
+    Succeeded,
+    parse_binary,
+    parse_message,
+)
+from workers.comfyui.follower import FollowSettings
+from workers.comfyui.listener import ComfySocket
+from workers.comfyui.outcome import ErrorDetail, PromptOutcome, QueueSnapshot
+from workers.comfyui.outputs import OutputFile, UploadedFile, output_files
+
+__all__ = [
+    "Cached",
+    "CancelResult",
+    "Capabilities",
+    "ComfyClient",
+    "ComfyExecutionFailed",
+    "ComfyInterrupted",
+    "ComfyOutOfMemory",
+    "ComfyPromptLost",
+    "ComfyProtocolError",
+    "ComfyRejected",
+    "ComfySocket",
+    "ComfyTimeout",
+    "ComfyUnavailable",
+    "Done",
+    "ErrorDetail",
+    "Event",
+    "Failed",
+    "FollowSettings",
+    "Interrupted",
+    "NodeError",
+    "NodeExecuting",
+    "NodeOutput",
+    "OutputFile",
+    "PromptOutcome",
+    "QueueSnapshot",
+    "Queued",
+    "Started",
+    "StepProgress",
+    "Succeeded",
+    "SubmitResult",
+    "UploadedFile",
+    "capabilities_from_object_info",
+    "check_prompt_id",
+    "is_transient",
+    "output_files",
+    "parse_binary",
+    "parse_message",
+]

@@ -1,0 +1,157 @@
+"""Errors of the ComfyUI client, classified transient or permanent for the task layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import websocket
+
+from shared.errors import PermanentError, TransientError
+
+
+class ComfyUnavailable(TransientError):
+    """The backend was unreachable, reset the connection, answered 5xx or dropped the socket."""
+
+    code = "comfy_unavailable"
+
+
+class ComfyTimeout(ComfyUnavailable):
+    """A deadline passed before the backend answered or the prompt ended."""
+
+    code = "comfy_timeout"
+
+
+class ComfyPromptLost(ComfyUnavailable):
+    """The prompt is in neither the queue nor the history: the backend restarted or dropped it."""
+
+    code = "comfy_prompt_lost"
+
+
+class ComfyOutOfMemory(TransientError):
+    """The backend ran out of GPU memory; another backend (or a later try) may succeed."""
+
+    code = "comfy_out_of_memory"
+
+    def __init__(self, message: str, *, node_id: str = "", node_type: str = "") -> None:
+        super().__init__(message, fields={"node_id": node_id, "node_type": node_type})
+        self.node_id = node_id
+        self.node_type = node_type
+
+
+@dataclass(frozen=True)
+class NodeError:
+    """One validation failure of one node input, as ComfyUI reported it."""
+
+    node_id: str
+    class_type: str
+    input_name: str
+    type: str
+    message: str
+    details: str
+
+    def describe(self) -> str:
+        """A one-line human description naming node, class and input."""
+        where = f"node {self.node_id} ({self.class_type})"
+        if self.input_name:
+            where += f" input {self.input_name}"
+        text = self.message
+        if self.details and self.details not in text:
+            text = f"{text}: {self.details}"
+        return f"{where}: {text}"
+
+
+class ComfyRejected(PermanentError):
+    """ComfyUI refused the prompt at validation (HTTP 400, or node_errors on a needed output)."""
+
+    code = "comfy_rejected"
+
+    def __init__(
+        self, message: str, *, error_type: str = "", errors: list[NodeError] | None = None
+    ):
+        self.error_type = error_type
+        self.errors = list(errors or [])
+        fields = {f"{e.node_id}.{e.input_name or e.type}": e.describe() for e in self.errors}
+        super().__init__(message, fields=fields)
+
+
+class ComfyExecutionFailed(PermanentError):
+    """A node raised while the prompt ran (WebSocket `execution_error`)."""
+
+    code = "comfy_execution_failed"
+
+    def __init__(self, message: str, *, node_id: str, node_type: str, exception_type: str) -> None:
+        fields = {"node_id": node_id, "node_type": node_type, "exception_type": exception_type}
+        super().__init__(message, fields=fields)
+        self.node_id = node_id
+        self.node_type = node_type
+        self.exception_type = exception_type
+
+
+class ComfyInterrupted(PermanentError):
+    """The prompt was interrupted (cancelled) before it finished."""
+
+    code = "comfy_interrupted"
+
+    def __init__(self, message: str, *, node_id: str | None = None) -> None:
+        super().__init__(message, fields={"node_id": node_id or ""})
+        self.node_id = node_id
+
+
+class ComfyProtocolError(PermanentError):
+    """The backend answered something this client does not understand (an unexpected 4xx/body)."""
+
+    code = "comfy_protocol_error"
+
+
+def parse_node_errors(node_errors: dict[str, Any]) -> list[NodeError]:
+    """Flatten ComfyUI's `node_errors` object into one NodeError per failing input."""
+    found: list[NodeError] = []
+    for node_id, entry in (node_errors or {}).items():
+        if not isinstance(entry, dict):
+            continue
+        class_type = str(entry.get("class_type", ""))
+        for err in entry.get("errors") or []:
+            extra = err.get("extra_info") or {}
+            found.append(
+                NodeError(
+                    node_id=str(node_id),
+                    class_type=class_type,
+                    input_name=str(extra.get("input_name", "") or ""),
+                    type=str(err.get("type", "")),
+                    message=str(err.get("message", "")),
+                    details=str(err.get("details", "")),
+                )
+            )
+    return found
+
+
+def rejection_from_body(body: Any) -> ComfyRejected:
+    """Build a ComfyRejected from a `POST /prompt` 400 body (or a 200 with node_errors)."""
+    if not isinstance(body, dict):
+        return ComfyRejected(f"ComfyUI rejected the prompt: {str(body)[:500]}")
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    errors = parse_node_errors(body.get("node_errors") or {})
+    head = str(error.get("message") or "Prompt failed validation")
+    if error.get("details") and not errors:
+        head = f"{head} ({error['details']})"
+    parts = [e.describe() for e in errors]
+    message = f"ComfyUI rejected the prompt: {head}" + (": " + "; ".join(parts) if parts else "")
+    return ComfyRejected(message, error_type=str(error.get("type", "")), errors=errors)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying (maybe on another backend) could help with this error."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, PermanentError):
+        return False
+    transient_types = (
+        requests.ConnectionError,
+        requests.Timeout,
+        websocket.WebSocketException,
+        ConnectionError,
+        TimeoutError,
+    )
+    return isinstance(exc, transient_types)

@@ -1,0 +1,96 @@
+"""One WebSocket per client id: open, receive with a timeout, close, reconnect."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import websocket
+
+from workers.comfyui.errors import ComfyUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def ws_url(base_url: str, client_id: str) -> str:
+    """The `/ws?clientId=` URL for an http(s) base URL."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    path = parts.path.rstrip("/") + "/ws"
+    return urlunsplit((scheme, parts.netloc, path, f"clientId={quote(client_id)}", ""))
+
+
+class ComfySocket:
+    """The WebSocket of one client id; a worker process keeps one and reuses it for every prompt.
+
+    ComfyUI routes a client id to its newest socket, and closing an older socket with the same
+    id unregisters the newer one, so a reconnect always closes the old socket first.
+    """
+
+    def __init__(self, base_url: str, client_id: str, *, connect_timeout: float = 5.0) -> None:
+        self.client_id = client_id
+        self.url = ws_url(base_url, client_id)
+        self.connect_timeout = connect_timeout
+        self._ws: websocket.WebSocket | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a connection is up (as far as this side knows)."""
+        return self._ws is not None and self._ws.connected
+
+    def open(self) -> None:
+        """Connect if not connected.
+
+        :raises ComfyUnavailable: the server refused, reset or did not answer in time.
+        """
+        if self.is_open:
+            return
+        self.close()
+        try:
+            self._ws = websocket.create_connection(
+                self.url, timeout=self.connect_timeout, enable_multithread=True
+            )
+        except (OSError, websocket.WebSocketException) as exc:
+            self._ws = None
+            raise ComfyUnavailable(f"websocket {self.url} did not open: {exc}") from exc
+        logger.debug("comfyui socket open client_id=%s", self.client_id)
+
+    def reconnect(self) -> None:
+        """Close the old connection first, then open a new one.
+
+        :raises ComfyUnavailable: the new connection could not be opened.
+        """
+        self.close()
+        self.open()
+
+    def receive(self, timeout: float) -> str | bytes | None:
+        """The next frame (text as str, binary as bytes), or None when `timeout` passes first.
+
+        :raises ComfyUnavailable: the socket is closed or dropped (it is then marked closed).
+        """
+        if self._ws is None or not self._ws.connected:
+            raise ComfyUnavailable("websocket is not open")
+        try:
+            self._ws.settimeout(max(timeout, 0.001))
+            opcode, data = self._ws.recv_data(control_frame=False)
+        except (TimeoutError, websocket.WebSocketTimeoutException):
+            return None
+        except (OSError, websocket.WebSocketException) as exc:
+            self.close()
+            raise ComfyUnavailable(f"websocket dropped: {exc}") from exc
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            self.close()
+            raise ComfyUnavailable("websocket closed by the server")
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            return data.decode("utf-8", errors="replace")
+        return bytes(data)
+
+    def close(self) -> None:
+        """Close the connection if any; never raises."""
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+        try:
+            ws.close(timeout=0.5)
+        except (OSError, websocket.WebSocketException):
+            logger.debug("comfyui socket close failed client_id=%s", self.client_id)

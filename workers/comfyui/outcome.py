@@ -1,0 +1,133 @@
+"""How a prompt ended, read from its `/history` entry (the source of truth)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from workers.comfyui.errors import ComfyExecutionFailed, ComfyInterrupted, ComfyOutOfMemory
+from workers.comfyui.events import is_oom
+from workers.comfyui.outputs import OutputFile, output_files
+
+Status = Literal["success", "error", "interrupted"]
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """The node that failed and what it raised."""
+
+    node_id: str
+    node_type: str
+    exception_type: str
+    message: str
+
+    @property
+    def out_of_memory(self) -> bool:
+        """Whether this is an out-of-memory failure (transient for that backend)."""
+        return is_oom(self.exception_type, self.message)
+
+
+@dataclass(frozen=True)
+class PromptOutcome:
+    """The end of one prompt: status, outputs from history, their files, and error details."""
+
+    prompt_id: str
+    status: Status
+    outputs: dict[str, Any] = field(default_factory=dict)
+    files: list[OutputFile] = field(default_factory=list)
+    error: ErrorDetail | None = None
+    interrupted_node: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every output ran."""
+        return self.status == "success"
+
+    def raise_for_status(self) -> PromptOutcome:
+        """Return self on success, else raise the matching error.
+
+        :raises ComfyOutOfMemory: a node ran out of (GPU) memory.
+        :raises ComfyExecutionFailed: a node raised.
+        :raises ComfyInterrupted: the prompt was interrupted.
+        """
+        if self.status == "success":
+            return self
+        if self.status == "interrupted":
+            raise ComfyInterrupted(
+                f"prompt {self.prompt_id} was interrupted at node {self.interrupted_node}",
+                node_id=self.interrupted_node,
+            )
+        err = self.error or ErrorDetail("", "", "", "unknown execution error")
+        text = f"node {err.node_id} ({err.node_type}) raised {err.exception_type}: {err.message}"
+        if err.out_of_memory:
+            raise ComfyOutOfMemory(text, node_id=err.node_id, node_type=err.node_type)
+        raise ComfyExecutionFailed(
+            text, node_id=err.node_id, node_type=err.node_type, exception_type=err.exception_type
+        )
+
+
+def outcome_from_history(prompt_id: str, entry: dict[str, Any]) -> PromptOutcome:
+    """Build the outcome from one history entry (the value under the prompt id)."""
+    outputs = entry.get("outputs") or {}
+    files = output_files(outputs)
+    status = entry.get("status") or {}
+    messages = status.get("messages") or []
+    if status.get("status_str") == "success" or (status.get("completed") and not messages):
+        return PromptOutcome(prompt_id, "success", outputs, files)
+    for name, data in reversed(messages):
+        if name == "execution_interrupted":
+            node = data.get("node_id")
+            return PromptOutcome(
+                prompt_id, "interrupted", outputs, files, interrupted_node=_opt_str(node)
+            )
+        if name == "execution_error" and data.get("exception_type") != "ExecutionBlocked":
+            detail = ErrorDetail(
+                node_id=str(data.get("node_id", "")),
+                node_type=str(data.get("node_type", "")),
+                exception_type=str(data.get("exception_type", "")),
+                message=str(data.get("exception_message", "")).rstrip("\n"),
+            )
+            return PromptOutcome(prompt_id, "error", outputs, files, error=detail)
+    if status.get("status_str") == "error":
+        detail = ErrorDetail("", "", "", "prompt ended with status error and no error message")
+        return PromptOutcome(prompt_id, "error", outputs, files, error=detail)
+    return PromptOutcome(prompt_id, "success", outputs, files)
+
+
+def _opt_str(value: Any) -> str | None:
+    """str(value), keeping None."""
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """`GET /queue` reduced to prompt ids: the running one(s) and the pending ones in run order."""
+
+    running: list[str]
+    pending: list[str]
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> QueueSnapshot:
+        """Parse the body; items are indexed by position 0/1 only (newer servers add fields)."""
+        running = [str(item[1]) for item in body.get("queue_running") or []]
+        # queue_pending is the raw heap array: sort by (number, prompt_id) for run order.
+        items = sorted(
+            (item for item in body.get("queue_pending") or []),
+            key=lambda item: (float(item[0]), str(item[1])),
+        )
+        return cls(running, [str(item[1]) for item in items])
+
+    def position(self, prompt_id: str) -> int | None:
+        """0-based place of a pending prompt in run order, None when not pending."""
+        try:
+            return self.pending.index(prompt_id)
+        except ValueError:
+            return None
+
+    def state(self, prompt_id: str) -> Literal["running", "pending"] | None:
+        """Where the prompt is in the queue, if at all."""
+        if prompt_id in self.running:
+            return "running"
+        if prompt_id in self.pending:
+            return "pending"
+        return None

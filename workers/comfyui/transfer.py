@@ -1,0 +1,125 @@
+"""File transfer with a ComfyUI server: streamed `/view` downloads and `/upload/image`."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import requests
+
+from workers.comfyui.errors import ComfyProtocolError, ComfyUnavailable
+from workers.comfyui.outputs import OutputFile, UploadedFile, safe_name
+
+if TYPE_CHECKING:
+    from workers.comfyui.client import ComfyClient
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024
+
+
+def download(client: ComfyClient, file: OutputFile, dest: Path) -> Path:
+    """Stream `/view` into a temp file beside `dest`, fsync it, then rename it into place.
+
+    The caller chooses `dest`; the server's file name is only a query parameter here.
+
+    :raises ComfyProtocolError: the server has no such file (or refused the query).
+    :raises ComfyUnavailable: the transfer failed or was cut short.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    response = client.request("GET", "/view", params=file.view_params(), stream=True)
+    with response:
+        if response.status_code != 200:
+            raise ComfyProtocolError(
+                f"GET /view {file.subfolder}/{file.filename} answered {response.status_code}"
+            )
+        expected = _expected_length(response)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            written = _stream_to(response, fd)
+            if expected is not None and written != expected:
+                raise ComfyUnavailable(
+                    f"GET /view {file.filename} ended after {written} of {expected} bytes"
+                )
+            os.replace(tmp_name, dest)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+    _fsync_dir(dest.parent)
+    logger.info("comfyui downloaded file=%s bytes=%d dest=%s", file.filename, written, dest)
+    return dest
+
+
+def _expected_length(response: requests.Response) -> int | None:
+    """Content-Length when the body is not re-encoded in transit."""
+    length = response.headers.get("Content-Length")
+    if length is None or response.headers.get("Content-Encoding"):
+        return None
+    try:
+        return int(length)
+    except ValueError:
+        return None
+
+
+def _stream_to(response: requests.Response, fd: int) -> int:
+    """Copy the body to the open file descriptor in chunks, fsync, close; bytes written.
+
+    :raises ComfyUnavailable: the connection failed mid-body.
+    """
+    written = 0
+    with os.fdopen(fd, "wb") as out:
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                out.write(chunk)
+                written += len(chunk)
+        except requests.RequestException as exc:
+            raise ComfyUnavailable(f"download interrupted after {written} bytes: {exc}") from exc
+        out.flush()
+        os.fsync(out.fileno())
+    return written
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable; some filesystems cannot fsync a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def upload(
+    client: ComfyClient, path: Path, *, subfolder: str, name: str | None, overwrite: bool
+) -> UploadedFile:
+    """POST a file to `/upload/image` (type input) and return the name the server stored.
+
+    :raises ComfyProtocolError: the server refused the upload (e.g. a subfolder outside root).
+    :raises ComfyUnavailable: the backend is unreachable or failing.
+    """
+    stored_as = safe_name(name or path.name, fallback="upload.png")
+    mime = mimetypes.guess_type(stored_as)[0] or "application/octet-stream"
+    fields = {
+        "subfolder": subfolder,
+        "type": "input",
+        "overwrite": "true" if overwrite else "false",
+    }
+    with path.open("rb") as handle:
+        response = client.request(
+            "POST", "/upload/image", files={"image": (stored_as, handle, mime)}, data=fields
+        )
+    if response.status_code != 200:
+        raise ComfyProtocolError(f"POST /upload/image answered {response.status_code}")
+    try:
+        body = response.json()
+        return UploadedFile(str(body["name"]), str(body.get("subfolder", "")), str(body["type"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ComfyProtocolError("POST /upload/image answered an unexpected body") from exc
