@@ -1,0 +1,54 @@
+"""Celery configuration, built from Tower's Settings (shared/config.py reads the environment)."""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from shared.config import load_settings
+from shared.limits import LONGEST_HARD_LIMIT_S
+
+_settings = load_settings()
+
+broker_url = _settings.broker_url
+result_backend = _settings.result_backend
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+
+# At-least-once: a task is acknowledged after it ran, and re-delivered when its worker dies.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_track_started = True
+result_expires = 24 * 3600
+worker_send_task_events = True
+task_send_sent_event = True
+broker_connection_retry_on_startup = True
+
+task_default_queue = "cpu"
+task_queues = (Queue("gpu"), Queue("cpu"))
+task_routes = {
+    "render.keyframe": {"queue": "gpu"},
+    "render.animate": {"queue": "gpu"},
+    "render.interpolate": {"queue": "gpu"},
+    "render.compile": {"queue": "cpu"},
+    "render.mix": {"queue": "cpu"},
+}
+
+# Default limits for any task without its own (stage tasks set theirs in the decorator).
+task_soft_time_limit = 300
+task_time_limit = 360
+
+broker_transport_options = {
+    # Longer than the longest hard time limit, so a slow stage is not delivered twice.
+    "visibility_timeout": LONGEST_HARD_LIMIT_S + 600,
+    # Ten priority levels; Redis serves the lowest number first (see tasks/priority.py).
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
+}
+result_backend_transport_options = {"visibility_timeout": LONGEST_HARD_LIMIT_S + 600}

@@ -1,0 +1,152 @@
+"""Settings: the only code that reads the environment.
+
+Every process builds one frozen Settings from the environment at start-up; a missing or
+malformed variable stops it with the variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from shared.errors import ConfigError
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105 - refused in production
+ENVIRONMENTS = ("development", "test", "production")
+
+# (variable, default, meaning) - the README's configuration table is generated from the same facts.
+DEFAULTS: dict[str, tuple[str, str]] = {
+    "TOWER_ENV": ("development", "development, test or production"),
+    "DATABASE_URL": ("postgresql://postgres@127.0.0.1:5432/tower", "Postgres database"),
+    "REDIS_URL": ("redis://127.0.0.1:6379/0", "Redis server (progress bus, locks)"),
+    "CELERY_BROKER_URL": ("REDIS_URL database 1", "Celery broker"),
+    "CELERY_RESULT_BACKEND": ("REDIS_URL database 2", "Celery result backend"),
+    "ARTIFACT_ROOT": ("./var/artifacts", "folder every node mounts for outputs"),
+    "SECRET_KEY": (DEFAULT_SECRET_KEY, "signs sessions and tokens; required in production"),
+    "COMFYUI_URL": ("http://127.0.0.1:8188", "the ComfyUI server a GPU worker drives"),
+    "WORKER_NODE": ("", "this GPU worker's node name (queue gpu.<node>); default: hostname"),
+    "WEB_PORT": ("5000", "web app port"),
+    "FLOWER_PORT": ("5555", "Flower port"),
+    "EMULATOR_PORT": ("8188", "port of the Procfile's ComfyUI emulator"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, frozen configuration of one Tower process."""
+
+    env: str = "development"
+    database_url: str = DEFAULTS["DATABASE_URL"][0]
+    redis_url: str = DEFAULTS["REDIS_URL"][0]
+    broker_url: str = ""
+    result_backend: str = ""
+    artifact_root: Path = field(default_factory=lambda: Path("var/artifacts").resolve())
+    secret_key: str = DEFAULT_SECRET_KEY
+    comfyui_url: str = DEFAULTS["COMFYUI_URL"][0]
+    worker_node: str = ""
+    web_port: int = 5000
+    flower_port: int = 5555
+
+    def __post_init__(self) -> None:
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", redis_db_url(self.redis_url, 1))
+        if not self.result_backend:
+            object.__setattr__(self, "result_backend", redis_db_url(self.redis_url, 2))
+
+    @property
+    def is_production(self) -> bool:
+        """True when running for real users (secrets must be set)."""
+        return self.env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL with the psycopg2 driver named (SQLAlchemy 2.1 defaults to psycopg 3)."""
+        scheme, sep, rest = self.database_url.partition("://")
+        return f"postgresql+psycopg2{sep}{rest}" if scheme == "postgresql" else self.database_url
+
+    def as_environ(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a child process."""
+        return {
+            "TOWER_ENV": self.env,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.broker_url,
+            "CELERY_RESULT_BACKEND": self.result_backend,
+            "ARTIFACT_ROOT": str(self.artifact_root),
+            "SECRET_KEY": self.secret_key,
+            "COMFYUI_URL": self.comfyui_url,
+            "WORKER_NODE": self.worker_node,
+            "WEB_PORT": str(self.web_port),
+            "FLOWER_PORT": str(self.flower_port),
+        }
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (tests pass overrides this way)."""
+        return replace(self, **changes)
+
+    def require_secure(self) -> None:
+        """Stop a production process that would sign with a known or empty key.
+
+        :raises ConfigError: in production with a default or empty SECRET_KEY.
+        """
+        if self.is_production and self.secret_key in ("", DEFAULT_SECRET_KEY):
+            raise ConfigError(
+                "SECRET_KEY must be set to a private value when TOWER_ENV=production"
+            )
+
+
+def redis_db_url(url: str, db: int) -> str:
+    """The same Redis server as `url`, database number `db`."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment.
+
+    :raises ConfigError: naming the variable that is malformed.
+    """
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
+
+    tower_env = get("TOWER_ENV") or "development"
+    if tower_env not in ENVIRONMENTS:
+        raise ConfigError(f"TOWER_ENV must be one of {', '.join(ENVIRONMENTS)}, not {tower_env!r}")
+    settings = Settings(
+        env=tower_env,
+        database_url=_url(get("DATABASE_URL") or DEFAULTS["DATABASE_URL"][0], "DATABASE_URL",
+                          ("postgresql", "postgresql+psycopg2")),
+        redis_url=_url(get("REDIS_URL") or DEFAULTS["REDIS_URL"][0], "REDIS_URL", ("redis",)),
+        broker_url=get("CELERY_BROKER_URL"),
+        result_backend=get("CELERY_RESULT_BACKEND"),
+        artifact_root=Path(get("ARTIFACT_ROOT") or "var/artifacts").resolve(),
+        secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        comfyui_url=_url(get("COMFYUI_URL") or DEFAULTS["COMFYUI_URL"][0], "COMFYUI_URL",
+                         ("http", "https")),
+        worker_node=get("WORKER_NODE"),
+        web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
+        flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
+    )
+    return settings
+
+
+def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, not {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"{name} has a malformed port: {value!r}") from exc
+    return value
+
+
+def _port(value: str, name: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"{name} must be a port number, not {value!r}")
+    return int(value)

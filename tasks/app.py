@@ -1,0 +1,36 @@
+"""The Celery app (`celery -A tasks.app ...`): configured from celeryconfig.py at import,
+as an entry point must be."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from celery import Celery
+from celery.signals import worker_init
+
+from shared.config import Settings
+from shared.errors import ConfigError
+
+app = Celery("tower", include=["tasks.ping"])
+app.config_from_object("celeryconfig")
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app at the broker and backend of `settings` (tests and the web app's overrides)."""
+    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
+    return app
+
+
+@worker_init.connect
+def refuse_insecure_worker(**_: object) -> None:
+    """Stop a production worker on a default or empty SECRET_KEY, with one line."""
+    from shared.config import load_settings
+
+    try:
+        load_settings().require_secure()
+    except ConfigError as exc:
+        sys.stderr.write(f"tower worker: {exc.message}\n")
+        sys.stderr.flush()
+        # os._exit: Celery would turn SystemExit in a signal handler into a traceback.
+        os._exit(1)

@@ -1,0 +1,105 @@
+"""Session-wide real services: a fresh migrated Postgres database, Redis database numbers of
+the test run's own, and the Flask app bound to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask_migrate import upgrade
+
+from shared.config import Settings, load_settings, redis_db_url
+from tests.support.database import (
+    create_database,
+    drop_database,
+    fresh_database_name,
+    with_database,
+)
+
+# The test run's own Redis databases, so it never steals a live farm's tasks.
+TEST_REDIS_DB, TEST_BROKER_DB, TEST_BACKEND_DB = 13, 14, 15
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at this session's own database, Redis numbers and artifact folder."""
+    base = load_settings()
+    database_url = with_database(base.database_url, fresh_database_name())
+    create_database(database_url)
+    test_settings = base.with_overrides(
+        env="test",
+        database_url=database_url,
+        redis_url=redis_db_url(base.redis_url, TEST_REDIS_DB),
+        broker_url=redis_db_url(base.redis_url, TEST_BROKER_DB),
+        result_backend=redis_db_url(base.redis_url, TEST_BACKEND_DB),
+        artifact_root=tmp_path_factory.mktemp("artifacts"),
+    )
+    for url in (test_settings.redis_url, test_settings.broker_url, test_settings.result_backend):
+        redis.Redis.from_url(url).flushdb()
+    try:
+        yield test_settings
+    finally:
+        drop_database(database_url)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Flask:
+    """The web app on the test database, schema built by the migrations (not create_all)."""
+    from web import create_app
+
+    application = create_app(settings)
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where subprocesses started by tests write their logs."""
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture
+def db_session(app: Flask):
+    """A session inside a transaction that is rolled back after the test."""
+    from shared.db import db
+
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture(scope="session")
+def celery_app(settings: Settings):
+    """The Tower Celery app, sending to this session's broker."""
+    from tasks.app import configure
+
+    return configure(settings)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(settings: Settings, app: Flask, celery_app, log_dir: Path):
+    """A real Celery worker process consuming `gpu` and `cpu` for the whole session."""
+    from tests.support.processes import start_celery_worker
+
+    worker = start_celery_worker(settings.as_environ(), log_dir)
+    try:
+        reply = celery_app.send_task("tower.ping", queue="cpu").get(timeout=60)
+        assert reply["answer"] == "pong", worker.log_text()
+        yield worker
+    finally:
+        worker.stop()

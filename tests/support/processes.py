@@ -1,0 +1,81 @@
+"""Real Tower processes for tests: Celery workers started as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Process:
+    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.argv = argv
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        self.popen = subprocess.Popen(
+            argv, cwd=REPO, env={**os.environ, **env}, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self.popen.pid
+
+    def log_text(self) -> str:
+        """What the process printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> None:
+        """Ask the whole process group to stop, and kill it if it does not."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash would."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+
+
+def start_celery_worker(
+    env: Mapping[str, str], log_dir: Path, *, queues: str = "gpu,cpu", name: str = "test",
+    concurrency: int = 2, extra: list[str] | None = None,
+) -> Process:
+    """Start `celery worker` on the given queues (prefork pool, as in production)."""
+    argv = [
+        sys.executable, "-m", "celery", "-A", "tasks.app", "worker", "-Q", queues,
+        "-n", f"{name}@%h", "-c", str(concurrency), "--pool", "prefork",
+        "--without-gossip", "--without-mingle", "-l", "INFO", *(extra or []),
+    ]
+    return Process(argv, env, log_dir / f"celery-{name}.log")
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value or `timeout` passes.
+
+    :raises TimeoutError: naming `what` when the deadline passes.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
