@@ -1,0 +1,334 @@
+"""Compiling ordered scene clips into an episode, stream-copying all but the transitions.
+
+ffmpeg does the work rather than moviepy: moviepy decodes every frame into numpy and
+re-encodes the whole episode, while ffmpeg's concat demuxer copies the compressed frames
+untouched and only the short transition windows are decoded and re-encoded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from shared.errors import PermanentError, ValidationError
+from workers.media.card import Card, render_card
+from workers.media.container import VideoTrack, read_video_track
+from workers.media.encoding import Encoding, make_encoding
+from workers.media.normalise import encode_clip
+from workers.media.staging import stage_output
+from workers.media.tool import run_ffmpeg
+from workers.media.window import XFADE, Part, Window, render_window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """One scene clip and the transition from it into the next clip (ignored on the last)."""
+
+    path: str | Path
+    transition: str = "cut"
+    transition_s: float = 0.0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one clip landed in the episode; head/tail are the transitions' overlaps."""
+
+    kind: str
+    index: int
+    source: str
+    start_s: float
+    end_s: float
+    head_s: float
+    tail_s: float
+    frames: int
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """The compiled episode and how it was made."""
+
+    path: Path
+    duration_s: float
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+    placements: tuple[Placement, ...]
+    copied_frames: int
+    reencoded_frames: int
+    windows: int
+    fast_path: bool
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form for storing on the episode asset."""
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+@dataclass
+class _Clip:
+    path: Path
+    track: VideoTrack
+    head: int = 0
+    tail: int = 0
+    join: str = "cut"
+    copyable: bool = True
+
+
+def compile_episode(
+    clips: Sequence[ClipSpec],
+    dest: str | Path,
+    *,
+    fps: float | Fraction,
+    width: int,
+    height: int,
+    title_card: Card | None = None,
+    end_card: Card | None = None,
+    gop_frames: int | None = None,
+    workers: int = 2,
+) -> CompileResult:
+    """Join `clips` in order with their transitions (and optional cards) into `dest`.
+
+    Clips already in the episode's format and codec parameters are stream-copied; only the
+    transition windows (and any clip that is not) are re-encoded.
+
+    :raises ValidationError: on no clips, an unknown transition or one longer than a clip.
+    :raises FfmpegError: when ffmpeg fails on a clip.
+    """
+    if not clips:
+        raise ValidationError("an episode needs at least one clip", fields={"clips": "empty"})
+    encoding = make_encoding(fps=fps, width=width, height=height, gop_frames=gop_frames)
+    with stage_output(dest) as (work, out):
+        specs = _with_cards(clips, title_card, end_card, encoding, work)
+        loaded = _load_clips(specs, encoding, work, workers)
+        _assign_transitions(loaded, specs, encoding)
+        result = _assemble(loaded, specs, encoding, work, out, workers)
+    result = CompileResult(**{**result.__dict__, "path": Path(dest)})
+    log.info(
+        "compiled episode dest=%s clips=%d frames=%d copied=%d reencoded=%d windows=%d",
+        dest, len(clips), result.frame_count, result.copied_frames, result.reencoded_frames,
+        result.windows,
+    )  # fmt: skip
+    return result
+
+
+def _with_cards(
+    clips: Sequence[ClipSpec], title: Card | None, end: Card | None, enc: Encoding, work: Path
+) -> list[tuple[str, ClipSpec]]:
+    specs = [("scene", c) for c in clips]
+    if title is not None:
+        path = render_card(title, work / "title.mp4", enc, keyframe_s=0.0)
+        specs.insert(0, ("card", ClipSpec(path, title.transition, title.transition_s, "title")))
+    if end is not None:
+        path = render_card(end, work / "end.mp4", enc, keyframe_s=end.transition_s)
+        kind, last = specs[-1]
+        specs[-1] = (kind, ClipSpec(last.path, end.transition, end.transition_s, last.label))
+        specs.append(("card", ClipSpec(path, "cut", 0.0, "end")))
+    return specs
+
+
+def _conforms(track: VideoTrack, enc: Encoding) -> bool:
+    return (
+        track.codec == "avc1"
+        and (track.width, track.height) == (enc.width, enc.height)
+        and track.fps_matches(float(enc.fps))
+        and bool(track.codec_config)
+    )
+
+
+def _load_clips(
+    specs: list[tuple[str, ClipSpec]], enc: Encoding, work: Path, workers: int
+) -> list[_Clip]:
+    """Read every clip's tables; normalise (in the scratch dir) those not in the format."""
+    tracks = [read_video_track(spec.path) for _, spec in specs]
+    paths = [Path(spec.path) for _, spec in specs]
+    todo = [i for i, t in enumerate(tracks) if not _conforms(t, enc)]
+
+    def normalise(i: int) -> None:
+        head = _frames(specs[i - 1][1].transition_s, enc) if i else 0
+        paths[i] = work / f"norm{i:04d}.mp4"
+        encode_clip(specs[i][1].path, paths[i], enc, keyframes_s=[head / enc.fps])
+        tracks[i] = read_video_track(paths[i])
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(normalise, todo))
+    if todo:
+        log.info("normalised %d clips that were not in the episode format", len(todo))
+    reference = Counter(t.codec_config for t in tracks).most_common(1)[0][0]
+    return [
+        _Clip(path, track, copyable=track.codec_config == reference)
+        for path, track in zip(paths, tracks, strict=True)
+    ]
+
+
+def _frames(seconds: float, enc: Encoding) -> int:
+    return max(0, round(seconds * enc.fps))
+
+
+def _assign_transitions(clips: list[_Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding):
+    for i, (_, spec) in enumerate(specs[:-1]):
+        if spec.transition not in XFADE:
+            raise ValidationError(
+                f"unknown transition {spec.transition!r}",
+                fields={f"clips[{i}].transition": f"one of {', '.join(XFADE)}"},
+            )
+        frames = 0 if XFADE[spec.transition] is None else _frames(spec.transition_s, enc)
+        clips[i].join, clips[i].tail, clips[i + 1].head = spec.transition, frames, frames
+    for i, clip in enumerate(clips):
+        if clip.head + clip.tail > clip.track.frame_count:
+            raise ValidationError(
+                f"clip {i} ({clip.track.frame_count} frames) is shorter than its transitions",
+                fields={f"clips[{i}].transition_s": "transitions overlap inside the clip"},
+            )
+
+
+def _plan_segments(clips: list[_Clip]) -> list[Part | Window]:
+    """Split the timeline into stream-copied ranges (Part) and windows to re-encode."""
+    segments: list[Part | Window] = []
+    pending: list[Part] = []
+
+    def add_render(part: Part) -> None:
+        if part.frames > 0:
+            pending.append(part)
+
+    def flush() -> None:
+        if pending:
+            segments.append(Window(tuple(pending)))
+            pending.clear()
+
+    previous_join, previous_frames = "cut", 0
+    for clip in clips:
+        n = clip.track.frame_count
+        copy_end = n - clip.tail
+        copy_start = next((k for k in clip.track.keyframes if k >= clip.head), n)
+        if not clip.copyable or copy_start >= copy_end:
+            copy_start = copy_end = n
+        add_render(Part(clip.path, 0, copy_start, previous_join, previous_frames))
+        if copy_end > copy_start:
+            flush()
+            segments.append(Part(clip.path, copy_start, copy_end))
+        add_render(Part(clip.path, max(copy_start, copy_end), n))
+        previous_join, previous_frames = clip.join, clip.tail
+    flush()
+    return segments
+
+
+def _assemble(
+    clips: list[_Clip],
+    specs: list[tuple[str, ClipSpec]],
+    enc: Encoding,
+    work: Path,
+    out: Path,
+    workers: int,
+) -> CompileResult:
+    segments = _plan_segments(clips)
+    windows = [s for s in segments if isinstance(s, Window)]
+    files = {id(w): work / f"window{i:04d}.mp4" for i, w in enumerate(windows)}
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(lambda w: render_window(w, files[id(w)], enc), windows))
+    configs = {read_video_track(p).codec_config for p in files.values()}
+    copies = [s for s in segments if isinstance(s, Part)]
+    notes: list[str] = []
+    if copies and configs - {c.track.codec_config for c in clips if c.copyable}:
+        # The local x264 wrote different parameter sets than the clips carry (another
+        # build or settings): copied and re-encoded pieces cannot share one stream.
+        notes.append("codec parameters differ from the clips'; re-encoded the whole episode")
+        log.warning("compile falling back to a full re-encode: codec parameters differ")
+        for clip in clips:
+            clip.copyable = False
+        segments = _plan_segments(clips)
+        render_window(segments[0], work / "full.mp4", enc)
+        files = {id(segments[0]): work / "full.mp4"}
+    totals = {c.path: c.track.frame_count for c in clips}
+    _concat(segments, files, totals, enc, work, out)
+    expected = sum(s.frames for s in segments)
+    track = read_video_track(out)
+    if track.frame_count != expected:
+        raise PermanentError(f"compiled {track.frame_count} frames, planned {expected}")
+    copied = sum(s.frames for s in segments if isinstance(s, Part))
+    return CompileResult(
+        path=out,
+        duration_s=expected / float(enc.fps),
+        frame_count=expected,
+        fps=float(enc.fps),
+        width=enc.width,
+        height=enc.height,
+        placements=_placements(clips, specs, enc),
+        copied_frames=copied,
+        reencoded_frames=expected - copied,
+        windows=sum(isinstance(s, Window) for s in segments),
+        fast_path=copied > 0,
+        notes=tuple(notes),
+    )
+
+
+def _concat(
+    segments: list[Part | Window],
+    files: dict[int, Path],
+    totals: dict[Path, int],
+    enc: Encoding,
+    work: Path,
+    out: Path,
+) -> None:
+    lines = ["ffconcat version 1.0"]
+    for seg in segments:
+        if isinstance(seg, Window):
+            lines.append(f"file '{_quote(files[id(seg)])}'")
+            continue
+        lines.append(f"file '{_quote(seg.path)}'")
+        if seg.start > 0:
+            # In points round up and out points down to the microsecond the demuxer parses,
+            # so the seek lands on the keyframe and the out frame is excluded.
+            lines.append(f"inpoint {math.ceil(seg.start * 1_000_000 / enc.fps)}us")
+        if seg.end < totals[seg.path]:
+            lines.append(f"outpoint {math.floor(seg.end * 1_000_000 / enc.fps)}us")
+    listing = work / "concat.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    # The demuxer offsets each file by microsecond-rounded durations; restamping by packet
+    # number keeps the output frame-exact constant frame rate (no B-frames, so pts == dts).
+    run_ffmpeg(
+        ["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0", "-c", "copy",
+         "-bsf:v", f"setts=ts=N*{enc.frame_ticks}",
+         "-video_track_timescale", str(enc.timescale), out]
+    )  # fmt: skip
+
+
+def _quote(path: Path | str) -> str:
+    return os.fspath(path).replace("'", "'\\''")
+
+
+def _placements(
+    clips: list[_Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding
+) -> tuple[Placement, ...]:
+    placed, start, scene = [], 0, 0
+    for clip, (kind, spec) in zip(clips, specs, strict=True):
+        n = clip.track.frame_count
+        fps = float(enc.fps)
+        placed.append(
+            Placement(
+                kind=kind,
+                index=scene if kind == "scene" else -1,
+                source=str(spec.path) if kind == "scene" else f"{spec.label} card",
+                start_s=start / fps,
+                end_s=(start + n) / fps,
+                head_s=clip.head / fps,
+                tail_s=clip.tail / fps,
+                frames=n,
+            )
+        )
+        scene += kind == "scene"
+        start += n - clip.tail
+    return tuple(placed)

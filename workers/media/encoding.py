@@ -1,0 +1,97 @@
+"""The one H.264 encoding recipe every clip, window and card goes through.
+
+Stream-copy concatenation only works when every piece carries identical codec parameters
+(SPS/PPS), so all encoders in this package take their arguments from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from shared.errors import ValidationError
+
+PIX_FMTS = ("yuv420p",)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """An episode's video format: frame rate, size, pixel format and x264 settings."""
+
+    fps: Fraction
+    width: int
+    height: int
+    pix_fmt: str = "yuv420p"
+    gop_frames: int = 24
+    crf: int = 18
+    preset: str = "veryfast"
+
+    @property
+    def timescale(self) -> int:
+        """The MP4 track timescale: the frame rate's numerator doubled up to at least 10000."""
+        scale = self.fps.numerator
+        while scale < 10000:
+            scale *= 2
+        return scale
+
+    @property
+    def frame_ticks(self) -> int:
+        """One frame's duration in timescale ticks (exact: the timescale is a multiple)."""
+        return self.timescale * self.fps.denominator // self.fps.numerator
+
+    def filter_chain(self) -> str:
+        """The video filters that bring any input to this format (letterboxed, not stretched)."""
+        w, h = self.width, self.height
+        return (
+            f"fps={self.fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,format={self.pix_fmt}"
+        )
+
+    def encoder_args(self, forced_frames: tuple[int, ...] = ()) -> list[str]:
+        """ffmpeg video output options; keyframes every GOP and at `forced_frames`."""
+        expr = f"eq(mod(n,{self.gop_frames}),0)"
+        for frame in forced_frames:
+            expr += f"+eq(n,{frame})"
+        return [
+            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            "-profile:v", "high", "-pix_fmt", self.pix_fmt,
+            # No B-frames: decode order equals display order, so a stream-copied range can
+            # end on any frame and the concat demuxer's out points are frame-exact.
+            "-bf", "0", "-g", str(self.gop_frames), "-force_key_frames", f"expr:{expr}",
+            # Pin the colour tags: they land in the SPS, and a source's own tags would make
+            # otherwise identical clips unconcatenable.
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+            "-color_range", "tv", "-video_track_timescale", str(self.timescale),
+            "-an", "-sn", "-dn",
+        ]  # fmt: skip
+
+
+def make_encoding(
+    *,
+    fps: float | Fraction,
+    width: int,
+    height: int,
+    pix_fmt: str = "yuv420p",
+    gop_frames: int | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+) -> Encoding:
+    """Validate and build an Encoding; the GOP defaults to one second of frames.
+
+    :raises ValidationError: on a non-positive rate, odd or tiny size, or unknown pix_fmt.
+    """
+    rate = Fraction(fps).limit_denominator(1001)
+    fields = {}
+    if rate <= 0 or rate > 240:
+        fields["fps"] = "must be in (0, 240]"
+    for name, value in (("width", width), ("height", height)):
+        if value < 16 or value % 2:
+            fields[name] = "must be an even number of pixels, at least 16"
+    if pix_fmt not in PIX_FMTS:
+        fields["pix_fmt"] = f"must be one of {', '.join(PIX_FMTS)}"
+    gop = gop_frames if gop_frames is not None else max(1, round(rate))
+    if gop < 1:
+        fields["gop_frames"] = "must be at least 1"
+    if fields:
+        raise ValidationError("invalid episode video format", fields=fields)
+    return Encoding(rate, width, height, pix_fmt, gop, crf, preset)
