@@ -1,0 +1,17 @@
+# The image every Tower service runs (web, workers, beat, progress sink, flower, emulator).
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg libpq-dev gcc \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN pip install --no-cache-dir --no-deps -e . \
+    && useradd --create-home tower && mkdir -p /artifacts && chown tower /artifacts
+USER tower
+ENV ARTIFACT_ROOT=/artifacts PYTHONUNBUFFERED=1
+EXPOSE 5000 5555 8188
+CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "2", "--worker-class", "gthread", "--threads", "8", "web.wsgi:app"]

@@ -1,0 +1,45 @@
+# Tower: `make demo` runs a whole farm on this machine, `make test` runs the test suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BENCHES := $(basename $(notdir $(filter-out bench/__init__.py,$(wildcard bench/*.py))))
+
+.PHONY: venv services up down status test demo bench lint
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	scripts/services packages
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+services:
+	scripts/services up
+
+up: services venv
+	$(VENV)/bin/flask db upgrade
+	scripts/farm up
+
+down:
+	scripts/farm down
+	scripts/services down
+
+status:
+	scripts/services status; scripts/farm status
+
+test:
+	scripts/run-tests
+
+demo:
+	@echo "make demo: the sample production arrives with the render pipeline; until then use"
+	@echo "'make up' for the services and processes, and 'make test'."
+	@exit 1
+
+bench: venv
+	@set -e; for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b; done
+
+lint: venv
+	$(VENV)/bin/ruff check .
