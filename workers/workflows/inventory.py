@@ -8,6 +8,7 @@ from typing import Any, Protocol
 # Which constant inputs name a model file, and the ComfyUI model folder it is listed from.
 MODEL_INPUTS: dict[str, dict[str, str]] = {
     "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
+    "CheckpointLoader": {"ckpt_name": "checkpoints"},
     "ImageOnlyCheckpointLoader": {"ckpt_name": "checkpoints"},
     "LoraLoader": {"lora_name": "loras"},
     "LoraLoaderModelOnly": {"lora_name": "loras"},

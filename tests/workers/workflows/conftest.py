@@ -1,0 +1,57 @@
+"""Fixtures for the workflow template tests: the shipped templates, specs and a recorded backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workers.workflows import (
+    Capabilities,
+    Catalog,
+    Template,
+    capabilities_from_object_info,
+    default_catalog,
+    default_templates,
+)
+from workers.workflows.catalog import DATA_DIR
+
+# Parameters a pipeline would pass for one scene, per stage.
+TYPICAL_PARAMS = {
+    "keyframe": {
+        "prompt": "1girl, red jacket, standing in a neon city street, night",
+        "trigger_words": ["chr_token"],
+        "loras": [{"name": "character_v1.safetensors", "strength": 0.8}],
+        "seed": 123456789,
+    },
+    "animate": {
+        "image": "job-0001/keyframe.png",
+        "prompt": "1girl, red jacket, walking, neon city street, night",
+        "trigger_words": ["chr_token"],
+        "loras": [{"name": "character_v1.safetensors", "strength": 0.8}],
+        "frames": 16,
+        "fps": 8,
+        "seed": 987654321,
+    },
+    "interpolate": {"frames_dir": "job-0001_frames", "multiplier": 2, "fps": 8},
+    "animate_svd": {"image": "job-0001/keyframe.png", "frames": 25, "fps": 6, "seed": 42},
+}
+
+
+@pytest.fixture
+def templates() -> dict[str, Template]:
+    """Fresh default templates per test, so a test that mutates one cannot leak."""
+    return default_templates()
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    """The node specs recorded from the reference server."""
+    return default_catalog()
+
+
+@pytest.fixture(scope="session")
+def recorded_backend() -> Capabilities:
+    """The reference server as a backend: its classes and its placeholder model files."""
+    doc = json.loads((DATA_DIR / "object_info.json").read_text(encoding="utf-8"))
+    return capabilities_from_object_info(doc["classes"])
