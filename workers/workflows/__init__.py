@@ -18,9 +18,9 @@ from workers.workflows.inventory import (
     missing_on,
     requirements,
 )
-from workers.workflows.library import STAGES, default_templates
+from workers.workflows.library import STAGES, default_allowlist, default_templates
 from workers.workflows.template import Output, Param, Template
-from workers.workflows.upload import default_allowlist, validate_upload
+from workers.workflows.upload import validate_upload
 from workers.workflows.validator import Problem, check_graph
 
 __all__ = [

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
-from functools import lru_cache
 from typing import Any
 
 from shared.errors import ValidationError
-from workers.workflows.catalog import DATA_DIR, Catalog, default_catalog
+from workers.workflows.catalog import Catalog, default_catalog
+from workers.workflows.library import output_kinds
 from workers.workflows.template import Output, Param, Template, parse_output, parse_param
 from workers.workflows.validator import check_graph, check_structure, is_link
 
@@ -19,22 +18,6 @@ UI_EXPORT_MESSAGE = (
     "this is the ComfyUI editor's workflow format (it has 'nodes' and 'links' arrays); "
     "upload the API format instead: in ComfyUI use Workflow > Export (API)"
 )
-
-
-@lru_cache(maxsize=1)
-def load_allowlist_data() -> dict[str, Any]:
-    """The shipped allowlist document (classes, and which output classes save which kind)."""
-    return json.loads((DATA_DIR / "allowlist.json").read_text(encoding="utf-8"))
-
-
-def default_allowlist() -> frozenset[str]:
-    """Node classes an uploaded workflow may use unless the operator configures otherwise."""
-    return frozenset(load_allowlist_data()["classes"])
-
-
-def output_kinds() -> dict[str, str | None]:
-    """Output node classes and the kind of file each saves (None: temporary previews only)."""
-    return dict(load_allowlist_data()["output_classes"])
 
 
 def validate_upload(
@@ -199,6 +182,9 @@ def check_bindings(
             )
         elif check_target(graph, catalog, output.node, "filename_prefix", "str"):
             fields[f"outputs.{index}"] = f"node {output.node!r} has no filename_prefix input"
+        elif node.get("inputs", {}).get("save_output") is False:
+            # VHS writes to the temp folder then, which the server wipes: nothing to collect.
+            fields[f"outputs.{index}"] = f"node {output.node!r} must have save_output true"
     return fields
 
 

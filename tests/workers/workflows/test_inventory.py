@@ -16,6 +16,7 @@ from workers.workflows import (
 
 
 def bound(templates, stage, **params):
+    """The stage template bound with typical parameters, overridden by `params`."""
     return bind(templates[stage], {**TYPICAL_PARAMS[stage], **params}, output_key="k")
 
 

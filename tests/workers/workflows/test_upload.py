@@ -24,10 +24,12 @@ BINDINGS = {
 
 
 def graph() -> dict:
+    """A fresh copy of the exported reference graph."""
     return copy.deepcopy(EXPORTED)
 
 
 def rejection(graph, bindings=None, **kwargs) -> ValidationError:
+    """The ValidationError validate_upload raises for this upload (failing if it accepts it)."""
     kwargs.setdefault("allowlist", default_allowlist())
     with pytest.raises(ValidationError) as caught:
         validate_upload(graph, BINDINGS if bindings is None else bindings, **kwargs)
@@ -202,3 +204,10 @@ def test_default_allowlist_covers_the_templates_and_leaves_out_host_path_nodes()
 def test_the_reference_workflows_are_accepted(path):
     template = validate_upload(json.loads(path.read_text()), {}, allowlist=default_allowlist())
     assert template.outputs
+
+
+def test_video_combine_writing_to_temp_is_rejected():
+    interp = json.loads((DATA / "stage3_rife_x2.json").read_text())
+    interp["3"]["inputs"]["save_output"] = False
+    error = rejection(interp, {})
+    assert error.fields == {"outputs.0": "node '3' must have save_output true"}
