@@ -149,6 +149,8 @@ class PromptFollower:
             self._next_poll = time.monotonic()  # maybe ours after a reconnect: check
             return False
         if isinstance(event, Started):
+            if self._started:  # polling already reported it
+                return False
             self._started = True
         elif isinstance(event, NodeOutput):
             self._outputs[event.node] = event.output

@@ -1,0 +1,143 @@
+"""Cancel, re-attach, socket loss and deadlines against the emulator over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.workers.comfyui.conftest import FAST, load_workflow, new_prompt_id
+from workers.comfyui import (
+    ComfyClient,
+    ComfyTimeout,
+    ComfyUnavailable,
+    Done,
+    StepProgress,
+    is_transient,
+)
+
+
+def keyframe(steps: int, tag: str | None = None) -> dict[str, Any]:
+    """A tiny stage-1 graph whose sampler takes `steps` emulated steps."""
+    graph = load_workflow("stage1_keyframe_t2i_lora")
+    graph["5"]["inputs"].update(width=32, height=32)
+    graph["6"]["inputs"].update(steps=steps, seed=uuid.uuid4().int % 2**32)
+    graph["8"]["inputs"]["filename_prefix"] = f"farm/{tag or uuid.uuid4().hex[:8]}/keyframe"
+    return graph
+
+
+def wait_until_running(client: ComfyClient, prompt_id: str, timeout: float = 10.0) -> None:
+    """Poll until the prompt is the running one."""
+    stop = time.monotonic() + timeout
+    while client.locate(prompt_id) != "running":
+        assert time.monotonic() < stop, "prompt never started"
+        time.sleep(0.02)
+
+
+def stats(emulator: Any) -> dict[str, Any]:
+    """The emulator's own counters."""
+    return requests.get(f"{emulator.url}/emulator/stats", timeout=5).json()
+
+
+def test_cancel_running_prompt_interrupts_it_and_spares_the_next(client, client_id):
+    running, waiting = new_prompt_id(), new_prompt_id()
+    client.submit(keyframe(400), prompt_id=running, client_id=client_id)
+    client.submit(keyframe(3), prompt_id=waiting, client_id=client_id)
+    wait_until_running(client, running)
+    ended = client.cancel(running, client_id=client_id, deadline=time.monotonic() + 20)
+    assert ended == "interrupted"
+    outcome = client.outcome(running)
+    assert outcome.status == "interrupted" and outcome.files == []
+    spared = client.follow(waiting, client_id=client_id, deadline=time.monotonic() + 20)
+    assert spared.status == "success" and len(spared.files) == 1
+
+
+def test_cancel_pending_removes_it_and_other_cases(client, client_id):
+    running, waiting = new_prompt_id(), new_prompt_id()
+    client.submit(keyframe(300), prompt_id=running, client_id=client_id)
+    client.submit(keyframe(3), prompt_id=waiting, client_id=client_id)
+    assert client.cancel(waiting, client_id=client_id, deadline=time.monotonic() + 5) == "removed"
+    assert client.locate(waiting) is None
+    assert client.cancel(new_prompt_id(), client_id=client_id, deadline=time.monotonic() + 5) == (
+        "not_found"
+    )
+    assert client.cancel(running, client_id=client_id, deadline=time.monotonic() + 20) in (
+        "interrupted",
+        "removed",
+    )
+    done = new_prompt_id()
+    client.submit(keyframe(2), prompt_id=done, client_id=client_id)
+    client.follow(done, client_id=client_id, deadline=time.monotonic() + 20)
+    assert client.cancel(done, client_id=client_id, deadline=time.monotonic() + 5) == "succeeded"
+
+
+def test_reattach_from_another_process_follows_without_resubmitting(emulator, client, client_id):
+    prompt_id = new_prompt_id()
+    client.submit(keyframe(60), prompt_id=prompt_id, client_id=client_id)
+    # a re-delivered task: a new client (new process, new client id) finds the prompt by id
+    with ComfyClient(emulator.url, timeout=(2.0, 10.0), follow_settings=FAST) as other:
+        assert other.locate(prompt_id) in ("pending", "running")
+        outcome = other.follow(
+            prompt_id, client_id=uuid.uuid4().hex, deadline=time.monotonic() + 20
+        )
+        assert outcome.status == "success" and len(outcome.files) == 1
+        assert other.locate(prompt_id) == "done"
+    counts = stats(emulator)
+    assert str(counts).count(prompt_id) >= 1
+
+
+def test_socket_closed_mid_run_still_ends_right(client, client_id):
+    prompt_id = new_prompt_id()
+    sock = client.socket(client_id)
+    events: list = []
+
+    def drop_once(event) -> None:
+        events.append(event)
+        if (
+            isinstance(event, StepProgress)
+            and sum(isinstance(e, StepProgress) for e in events) == 1
+        ):
+            sock.close()  # as if the network dropped it
+
+    client.submit(keyframe(60), prompt_id=prompt_id, client_id=client_id)
+    outcome = client.follow(
+        prompt_id, client_id=client_id, deadline=time.monotonic() + 20, on_event=drop_once
+    )
+    assert outcome.status == "success" and len(outcome.files) == 1
+    assert isinstance(events[-1], Done)
+    assert sock.is_open  # reconnected
+
+
+def test_deadline_is_a_transient_timeout(client, client_id):
+    prompt_id = new_prompt_id()
+    client.submit(keyframe(400), prompt_id=prompt_id, client_id=client_id)
+    started = time.monotonic()
+    with pytest.raises(ComfyTimeout) as caught:
+        client.follow(prompt_id, client_id=client_id, deadline=started + 0.4)
+    assert time.monotonic() - started < 1.5
+    assert is_transient(caught.value)
+    client.cancel(prompt_id, client_id=client_id, deadline=time.monotonic() + 20)
+
+
+def free_port() -> int:
+    """A local port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_backend_is_transient(tmp_path: Path):
+    url = f"http://127.0.0.1:{free_port()}"
+    with ComfyClient(url, timeout=(0.5, 1.0), follow_settings=FAST) as dead:
+        with pytest.raises(ComfyUnavailable) as caught:
+            dead.submit(keyframe(1), prompt_id=new_prompt_id(), client_id="x")
+        assert is_transient(caught.value)
+        with pytest.raises(ComfyUnavailable):
+            dead.follow(new_prompt_id(), client_id="x", deadline=time.monotonic() + 10)
+        with pytest.raises(ComfyUnavailable):
+            dead.system_stats()
