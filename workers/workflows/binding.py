@@ -86,7 +86,8 @@ def resolve_values(template: Template, params: dict[str, Any]) -> dict[str, Any]
             if param.required:
                 fields[name] = "required parameter is missing"
             else:
-                values[name] = copy.deepcopy(param.default)
+                # Defaults were checked when the template was parsed; normalise them alike.
+                values[name] = coerce_value(param, copy.deepcopy(param.default))
             continue
         try:
             values[name] = coerce_value(param, params[name])
