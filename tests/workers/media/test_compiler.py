@@ -1,0 +1,122 @@
+"""compile_episode on real clips: duration, frames, transition placement, retakes, cards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.errors import ValidationError
+from tests.workers.media.conftest import CLIP_FRAMES, FPS, H, W, XF, decode_frames, make_source
+from workers.media.card import Card
+from workers.media.compiler import ClipSpec, compile_episode
+from workers.media.probe import probe_media
+
+X = round(XF * FPS)  # 12 frames per transition
+
+
+def compile_three(clips: dict[str, Path], dest: Path, middle: str = "b"):
+    """a -crossfade-> middle -fade_black-> c."""
+    specs = [
+        ClipSpec(clips["a"], "crossfade", XF),
+        ClipSpec(clips[middle], "fade_black", XF),
+        ClipSpec(clips["c"]),
+    ]
+    return compile_episode(specs, dest, fps=FPS, width=W, height=H)
+
+
+@pytest.fixture(scope="module")
+def episode(clips: dict[str, Path], media_dir: Path):
+    """The 3-scene episode and its decoded frames."""
+    result = compile_three(clips, media_dir / "episode.mp4")
+    return result, decode_frames(result.path)
+
+
+def test_duration_and_frame_count_match_plan(episode) -> None:
+    result, frames = episode
+    planned = 3 * CLIP_FRAMES - 2 * X
+    facts = probe_media(result.path)
+    assert result.frame_count == facts.frame_count == len(frames) == planned
+    assert facts.duration_s == pytest.approx(planned / FPS, abs=1e-3)
+    assert (facts.width, facts.height, facts.fps) == (W, H, FPS)
+    # Fast path: only the two windows were re-encoded, the rest stream-copied.
+    assert result.fast_path and result.windows == 2
+    assert result.reencoded_frames == 2 * X
+    assert [round(p.start_s, 3) for p in result.placements] == [0.0, 1.0, 2.0]
+
+
+def test_transitions_sit_at_the_planned_times(episode, clips: dict[str, Path]) -> None:
+    _, frames = episode
+    a, b, c = (decode_frames(clips[k]).astype(np.int16) for k in "abc")
+    out = frames.astype(np.int16)
+    n = CLIP_FRAMES
+    # Outside the windows the frames are the clips' own, bit for bit (stream copy).
+    assert np.array_equal(out[: n - X], a[: n - X])
+    assert np.array_equal(out[n : 2 * n - 2 * X], b[X : n - X])
+    assert np.array_equal(out[2 * n - X :], c[X:])
+    # Crossfade window [24, 36): the middle frame is the mean of both clips.
+    mid = n - X + X // 2
+    blend = (a[mid] + b[X // 2]) / 2
+    assert np.abs(out[mid] - blend).mean() < 6
+    assert np.abs(out[mid] - a[mid]).mean() > 10
+    # Fade-through-black window [48, 60): goes fully dark inside, not at its edges.
+    window = [float(f.mean()) for f in out[2 * n - 2 * X : 2 * n - X]]
+    assert min(window) < 5 and window[0] > 60
+    assert out[2 * n - 2 * X - 1].mean() > 60 and out[2 * n - X].mean() > 60
+
+
+def test_retake_changes_only_that_scene_and_its_windows(
+    episode, clips: dict[str, Path], media_dir: Path
+) -> None:
+    _, before = episode
+    retake = compile_three(clips, media_dir / "episode-retake.mp4", middle="d")
+    after = decode_frames(retake.path)
+    assert len(after) == len(before)
+    changed = [i for i in range(len(before)) if not np.array_equal(before[i], after[i])]
+    # Scene 1 spans [24, 60): its body plus the windows on either side; nothing else moved.
+    assert changed == list(range(CLIP_FRAMES - X, 2 * CLIP_FRAMES - X))
+
+
+def test_cards_and_unnormalised_clip(
+    clips: dict[str, Path], raw_clips: dict[str, Path], tmp_path: Path
+) -> None:
+    specs = [ClipSpec(clips["a"]), ClipSpec(raw_clips["b"]), ClipSpec(clips["c"])]
+    result = compile_episode(
+        specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H,
+        title_card=Card("Episode 1", duration_s=2.0, subtitle="The Tower"),
+        end_card=Card("The End", duration_s=2.0),
+    )  # fmt: skip
+    planned = 48 + 3 * CLIP_FRAMES + 48 - 2 * X
+    frames = decode_frames(result.path)
+    assert result.frame_count == len(frames) == planned
+    assert [p.kind for p in result.placements] == ["card", "scene", "scene", "scene", "card"]
+    title = frames[0].astype(np.int16)
+    # The card is its dark-blue background with light text drawn on it.
+    assert title[..., 2].mean() > title[..., 0].mean() + 20 and title.max() > 200
+
+
+def test_clip_with_foreign_codec_parameters_is_reencoded(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    foreign = make_source(tmp_path / "foreign.mp4", "testsrc2=size=160x90:rate=24")
+    specs = [ClipSpec(clips["a"], "crossfade", XF), ClipSpec(foreign), ClipSpec(clips["c"])]
+    result = compile_episode(specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H)
+    frames = decode_frames(result.path)
+    assert result.frame_count == len(frames) == 3 * CLIP_FRAMES - X
+    assert result.reencoded_frames >= CLIP_FRAMES
+
+
+def test_bad_transitions_are_rejected(clips: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        compile_episode(
+            [ClipSpec(clips["a"], "wipe", 0.5), ClipSpec(clips["b"])],
+            tmp_path / "x.mp4", fps=FPS, width=W, height=H,
+        )  # fmt: skip
+    with pytest.raises(ValidationError):
+        compile_episode(
+            [ClipSpec(clips["a"], "crossfade", 1.0), ClipSpec(clips["b"], "crossfade", 1.0),
+             ClipSpec(clips["c"])],
+            tmp_path / "x.mp4", fps=FPS, width=W, height=H,
+        )  # fmt: skip
+    assert not (tmp_path / "x.mp4").exists()
