@@ -1,6 +1,6 @@
 """Every table of Tower; importing this package registers them all on the metadata."""
 
-from shared.models.accounts import User
+from shared.models.accounts import ApiToken, User
 from shared.models.fleet import WorkerNode
 from shared.models.library import LibraryEntry, Suggestion
 from shared.models.production import Character, Episode, Project, Scene, scene_characters
@@ -18,6 +18,7 @@ from shared.models.status import (
 )
 
 __all__ = [
+    "ApiToken",
     "Asset",
     "AssetKind",
     "Character",

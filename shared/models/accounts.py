@@ -29,5 +29,22 @@ class User(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
+class ApiToken(db.Model):
+    """A long-lived token for scripts, created and revoked by its owner; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int_pk]
+    # CASCADE: a token means nothing without its account.
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         nullable=False, index=True)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(128), nullable=False, unique=True)
+    created_at: Mapped[created_at]
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
 # Emails compare case-insensitively: one account per address.
 sa.Index("uq_users_email_lower", sa.func.lower(User.email), unique=True)

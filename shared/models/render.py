@@ -73,6 +73,7 @@ class Job(db.Model):
                                         nullable=False, default=Status.QUEUED.value)
     progress: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
     current_stage: Mapped[str | None] = mapped_column(sa.String(32))
+    eta_s: Mapped[float | None] = mapped_column(sa.Float)
     error: Mapped[str | None] = mapped_column(sa.Text)
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
                                                    server_default=sa.false())
@@ -90,6 +91,7 @@ class Job(db.Model):
     __table_args__ = (
         sa.CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
         sa.CheckConstraint("progress BETWEEN 0 AND 1", name="progress_range"),
+        sa.CheckConstraint("eta_s IS NULL OR eta_s >= 0", name="eta_non_negative"),
         sa.Index("ix_jobs_status_created", "status", "created_at"),
         sa.Index("ix_jobs_owner_created", "owner_id", "created_at"),
         sa.Index("ix_jobs_created", "created_at"),

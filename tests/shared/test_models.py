@@ -185,3 +185,22 @@ def test_job_listing_indexes_exist(db_session):
     names = set(db_session.scalars(sa.text(
         "SELECT indexname FROM pg_indexes WHERE tablename = 'jobs'")))
     assert {"ix_jobs_status_created", "ix_jobs_owner_created", "ix_jobs_created"} <= names
+
+
+def test_an_api_token_hash_is_unique_and_goes_with_its_user(db_session):
+    from shared.models import ApiToken
+
+    user = f.make_user(db_session)
+    db_session.add(ApiToken(user_id=user.id, name="ci", token_hash="h1"))
+    db_session.flush()
+    with pytest.raises(IntegrityError):
+        with db_session.begin_nested():
+            db_session.add(ApiToken(user_id=user.id, name="again", token_hash="h1"))
+            db_session.flush()
+    db_session.execute(sa.delete(User).where(User.id == user.id))
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+
+
+def test_eta_cannot_be_negative(db_session):
+    f.make_job(db_session)
+    rejected(db_session, "UPDATE jobs SET eta_s = -1")
