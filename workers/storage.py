@@ -1,0 +1,73 @@
+"""Artifact storage: keys (relative, slash-separated) mapped onto files under ARTIFACT_ROOT.
+
+Every node mounts the same root (NFS in a multi-node farm); an object store can implement the
+same small interface later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from shared.errors import ValidationError
+
+
+class LocalStore:
+    """Artifacts as files under one root folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+
+    def path(self, key: str) -> Path:
+        """The file behind `key`.
+
+        :raises ValidationError: when the key would leave the root.
+        """
+        return self.root / check_key(key)
+
+    def exists(self, key: str) -> bool:
+        """Whether an artifact is stored under `key`."""
+        return self.path(key).is_file()
+
+    def put_file(self, key: str, source: Path) -> Path:
+        """Move (or copy across file systems) `source` into place atomically; repeats overwrite."""
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".incoming-")
+        os.close(fd)
+        shutil.move(str(source), tmp)
+        os.replace(tmp, dest)
+        return dest
+
+    def staging_dir(self, key: str) -> Path:
+        """A fresh private folder beside where `key` will live, for work in progress."""
+        parent = self.path(key).parent
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=parent, prefix=".work-"))
+
+    def delete(self, key: str) -> None:
+        """Remove an artifact if present."""
+        self.path(key).unlink(missing_ok=True)
+
+
+def check_key(key: str) -> str:
+    """A normalised relative key.
+
+    :raises ValidationError: for absolute keys, '..' or empty parts.
+    """
+    posix = PurePosixPath(key)
+    if not key or posix.is_absolute() or any(p in ("", ".", "..") for p in posix.parts):
+        raise ValidationError(f"bad artifact key {key!r}", fields={"key": "must be relative"})
+    return str(posix)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks (memory stays flat)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
