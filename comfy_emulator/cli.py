@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    # Listen before printing the port: early clients wait in the backlog, never get refused.
+    sock.listen(128)
     port = sock.getsockname()[1]
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()

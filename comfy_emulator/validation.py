@@ -12,6 +12,8 @@ from typing import Any
 
 from comfy_emulator.catalog import Catalog
 
+BAD_LINK_MESSAGE = "Bad linked input, must be a length-2 list of [node_id, slot_index]"
+
 # Custom validators: class -> (validated input names, takes **kwargs, check(inputs) -> True|str)
 Validator = tuple[tuple[str, ...], bool, Callable[[dict[str, Any]], Any]]
 
@@ -88,7 +90,7 @@ def validate_inputs(
                 errors.append(
                     {
                         "type": "bad_linked_input",
-                        "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                        "message": BAD_LINK_MESSAGE,
                         "details": f"{name}",
                         "extra_info": {
                             "input_name": name,

@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from comfy_emulator.executor import Executor
-from comfy_emulator.faults import FaultSpecError, Faults, parse_faults
+from comfy_emulator.faults import Faults, FaultSpecError, parse_faults
 from comfy_emulator.hub import Hub
 from comfy_emulator.prompt_queue import PromptQueue
 

@@ -1,0 +1,1 @@
+"""Recorded /object_info data shipped with the emulator."""

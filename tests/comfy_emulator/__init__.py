@@ -1,0 +1,1 @@
+"""Tests of the ComfyUI emulator against the recorded transcripts."""
