@@ -19,12 +19,15 @@ import numpy as np
 
 from shared.errors import PermanentError
 from workers.media.compiler import CompileResult
+from workers.media.container import ContainerError, read_video_track
 from workers.media.probe import MediaFacts, probe_media
 from workers.media.tool import run_ffmpeg
 
 log = logging.getLogger(__name__)
 
 THUMB = 16
+# Freezes are detected in pieces at least this long, then joined across keyframes (below).
+FREEZE_PIECE_S = 0.25
 _THUMB_BYTES = THUMB * THUMB * 3
 
 
@@ -53,6 +56,7 @@ class QcPlan:
     duration_tolerance_s: float = 0.1
     max_black_s: float = 0.5
     max_freeze_s: float = 2.0
+    freeze_noise_db: float = -60.0
     expect_audio: bool = True
     signatures_per_scene: int = 3
     match_threshold: float = 12.0
@@ -129,7 +133,7 @@ def run_qc(path: str | Path, plan: QcPlan, *, workers: int = 2) -> QcReport:
     facts = probe_media(path)
     checks = _format_checks(facts, plan)
     thumbs, stderr = _scan_episode(Path(path), plan)
-    checks += _stretch_checks(stderr, plan)
+    checks += _stretch_checks(stderr, plan, _keyframe_times(Path(path)))
     checks += _scene_checks(thumbs, plan, workers)
     report = QcReport(str(path), all(c.passed for c in checks), tuple(checks), facts.to_dict())
     log.info("qc path=%s passed=%s failures=%d", path, report.passed, len(report.failures))
@@ -168,7 +172,7 @@ def _format_checks(facts: MediaFacts, plan: QcPlan) -> list[QcCheck]:
 def _scan_episode(path: Path, plan: QcPlan) -> tuple[np.ndarray, str]:
     chain = (
         f"blackdetect=d={plan.max_black_s}:pix_th=0.10,"
-        f"freezedetect=n=-60dB:d={plan.max_freeze_s},"
+        f"freezedetect=n={plan.freeze_noise_db}dB:d={min(FREEZE_PIECE_S, plan.max_freeze_s)},"
         f"scale={THUMB}:{THUMB}:flags=area,format=rgb24"
     )
     proc = run_ffmpeg(["-i", path, "-map", "0:v:0", "-vf", chain, "-f", "rawvideo", "-"])
@@ -184,13 +188,44 @@ _BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)")
 _FREEZE = re.compile(r"freezedetect\.freeze_(start|end): ([\d.]+)")
 
 
-def _stretch_checks(stderr: str, plan: QcPlan) -> list[QcCheck]:
+def _keyframe_times(path: Path) -> list[float]:
+    try:
+        track = read_video_track(path)
+    except ContainerError:
+        return []
+    if not track.frame_ticks:
+        return []
+    return [k * track.frame_ticks / track.timescale for k in track.keyframes]
+
+
+def _join_at_keyframes(
+    spans: list[tuple[float, float]], keyframes: Sequence[float], frame_s: float
+) -> list[tuple[float, float]]:
+    """Join freeze pieces that meet at a keyframe.
+
+    An encoder refreshes a frozen picture at every keyframe with slightly different coding
+    noise, which freezedetect sees as motion; a real change rarely falls exactly there.
+    """
+    joined: list[tuple[float, float]] = []
+    marks = np.asarray(keyframes)
+    for start, end in spans:
+        if joined and start - joined[-1][1] <= frame_s / 2:
+            near = len(marks) and np.min(np.abs(marks - start)) <= frame_s / 2
+            if near:
+                joined[-1] = (joined[-1][0], end)
+                continue
+        joined.append((start, end))
+    return joined
+
+
+def _stretch_checks(stderr: str, plan: QcPlan, keyframes: Sequence[float]) -> list[QcCheck]:
     checks = []
     for start, end in ((float(a), float(b)) for a, b in _BLACK.findall(stderr)):
         if end - start > plan.max_black_s:
             checks.append(_stretch_failure("black", start, end, plan))
     cards = [(s.start_s, s.end_s) for s in plan.scenes if s.kind == "card"]
-    for start, end in _freezes(stderr, plan.duration_s):
+    spans = _join_at_keyframes(_freezes(stderr, plan.duration_s), keyframes, 1 / plan.fps)
+    for start, end in spans:
         for piece in _subtract(start, end, cards):
             if piece[1] - piece[0] > plan.max_freeze_s:
                 checks.append(_stretch_failure("frozen", *piece, plan))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shared.errors import ValidationError
-from tests.workers.media.conftest import CLIP_FRAMES, FPS, H, W, XF, decode_frames, make_source
+from tests.workers.media.conftest import CLIP_FRAMES, FPS, XF, H, W, decode_frames, make_source
 from workers.media.card import Card
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.probe import probe_media
