@@ -78,6 +78,9 @@ class Job(db.Model):
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
                                                    server_default=sa.false())
     celery_root_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # Bumped by every dispatch; tasks of an older canvas drop themselves.
+    canvas_generation: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
+                                                   server_default="0")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -92,6 +95,7 @@ class Job(db.Model):
         sa.CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
         sa.CheckConstraint("progress BETWEEN 0 AND 1", name="progress_range"),
         sa.CheckConstraint("eta_s IS NULL OR eta_s >= 0", name="eta_non_negative"),
+        sa.CheckConstraint("canvas_generation >= 0", name="generation_non_negative"),
         sa.Index("ix_jobs_status_created", "status", "created_at"),
         sa.Index("ix_jobs_owner_created", "owner_id", "created_at"),
         sa.Index("ix_jobs_created", "created_at"),
