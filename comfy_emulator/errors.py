@@ -49,7 +49,8 @@ def injected_failure(class_type: str) -> EmulatedError:
 def injected_oom() -> EmulatedError:
     """The torch out-of-memory error an `oom:<class>` fault raises."""
     return EmulatedError(
-        "Allocation on device would exceed allowed memory. (out of memory)\n"
-        "Currently allocated     : 7.61 GiB\nRequested               : 2.25 GiB",
+        "CUDA out of memory. Tried to allocate 2.25 GiB. GPU 0 has a total capacity of "
+        "23.99 GiB of which 1.02 GiB is free. Of the allocated memory 21.61 GiB is allocated "
+        "by PyTorch, and 412.37 MiB is reserved by PyTorch but unallocated.",
         "torch.OutOfMemoryError",
     )
