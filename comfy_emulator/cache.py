@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from comfy_emulator.validation import is_link
+from comfy_emulator.checks import is_link
 
 log = logging.getLogger(__name__)
 

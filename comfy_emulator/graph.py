@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from comfy_emulator.catalog import Catalog
-from comfy_emulator.validation import is_link
+from comfy_emulator.checks import is_link
 
 
 class ExecutionList:
