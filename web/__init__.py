@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
+from datetime import timedelta
+
 from flask import Flask
 
 from shared.app import create_base_app
 from shared.config import Settings
+
+# Proposed Settings fields; until they exist these defaults apply (tests override app.config).
+WEB_DEFAULTS = {
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "TOWER_JWT_TTL_S": 3600,
+    "TOWER_LOGIN_WINDOW_S": 300,
+    "TOWER_LOGIN_EMAIL_LIMIT": 10,
+    "TOWER_LOGIN_ADDR_LIMIT": 50,
+    "TOWER_GUEST_MODE": "images",
+    "TOWER_GUEST_JOBS_PER_HOUR": 5,
+    "TOWER_HEALTH_TIMEOUT_S": 2.0,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+}
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -14,9 +32,27 @@ def create_app(settings: Settings | None = None) -> Flask:
     :raises ConfigError: when the settings are unusable (e.g. production without a secret).
     """
     app = create_base_app(settings, name="web")
+    from web.cli import users_cli
     from web.errors import register_error_handlers
     from web.health import bp as health_bp
+    from web.openapi import TowerApi, openapi_config
+    from web.request import register_request_checks
+    from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
+    from web.throttle import init_redis
 
+    app.config.update(WEB_DEFAULTS)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["SETTINGS"].is_production
+    app.config.update(openapi_config())
+    init_redis(app)
+    api = TowerApi(app)
+    for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
+        api.register_blueprint(module.blp)
+    api.register_blueprint(health_bp)
     register_error_handlers(app)
-    app.register_blueprint(health_bp)
+    register_request_checks(app)
+    if importlib.util.find_spec("web.events") is not None:
+        from web.events import bp as events_bp
+
+        app.register_blueprint(events_bp)
+    app.cli.add_command(users_cli)
     return app

@@ -3,30 +3,115 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import FarmError
+from shared.db import db
+from shared.errors import ConflictError, FarmError, ValidationError
 
 log = logging.getLogger(__name__)
 
 
+class AuthenticationError(FarmError):
+    """No usable credentials: missing, tampered, expired or revoked."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class PermissionDeniedError(FarmError):
+    """Valid credentials without the role (or CSRF proof) the request needs."""
+
+    status = 403
+    code = "forbidden"
+
+
+class RateLimitedError(FarmError):
+    """Too many attempts in the current window; `retry_after` says when to come back."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def error_body(code: str, message: str, problems: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON body of an error."""
+    return {"error": code, "message": message, "fields": problems or {}}
+
+
+def fields_from_messages(messages: Any, prefix: str = "") -> dict[str, str]:
+    """Flatten webargs/marshmallow messages ({"json": {"a": {"b": ["..."]}}}) to {"a.b": "..."}."""
+    if isinstance(messages, list):
+        return {prefix or "_body": "; ".join(str(m) for m in messages)}
+    if not isinstance(messages, dict):
+        return {prefix or "_body": str(messages)}
+    flat: dict[str, str] = {}
+    for key, value in messages.items():
+        # The location level ("json", "query") says nothing to a client.
+        name = str(key) if prefix or key not in ("json", "query", "form", "path") else ""
+        if name == "_schema":
+            name = ""
+        flat.update(fields_from_messages(value, f"{prefix}.{name}".strip(".") if name else prefix))
+    return flat
+
+
+def render_http_error(exc: HTTPException):
+    """An HTTP error from Flask or webargs as Tower's JSON body."""
+    data = getattr(exc, "data", None) or {}
+    problems = fields_from_messages(data.get("messages") or data.get("errors") or {})
+    if exc.code == 422:
+        return jsonify(
+            error_body("validation_error", "the request does not match the schema", problems)
+        ), 422
+    code = (exc.name or "error").lower().replace(" ", "_")
+    message = data.get("message") or exc.description or exc.name
+    response = jsonify(error_body(code, message, problems))
+    response.status_code = exc.code or 500
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Render FarmError, HTTP errors and unexpected exceptions as JSON bodies."""
+    """Render FarmError, HTTP errors, integrity clashes and unexpected exceptions as JSON."""
 
     @app.errorhandler(FarmError)
     def farm_error(exc: FarmError):
-        return jsonify(exc.to_dict()), exc.status
+        db.session.rollback()
+        response = jsonify(exc.to_dict())
+        response.status_code = exc.status
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, AuthenticationError):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tower"'
+        return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "_")
-        body = {"error": code, "message": exc.description or exc.name, "fields": {}}
-        return jsonify(body), exc.code or 500
+    app.register_error_handler(HTTPException, render_http_error)
+
+    @app.errorhandler(sa.exc.IntegrityError)
+    def integrity_error(exc: sa.exc.IntegrityError):
+        # A unique or foreign-key clash the service did not foresee: the state, not the input.
+        db.session.rollback()
+        log.info("integrity error: %s", exc.orig)
+        return farm_error(ConflictError("the request clashes with existing data"))
+
+    @app.errorhandler(sa.exc.DataError)
+    def data_error(exc: sa.exc.DataError):
+        # A value the schema let through but Postgres cannot store (range, encoding).
+        db.session.rollback()
+        log.info("data error: %s", exc.orig)
+        return farm_error(ValidationError("a value is out of range or cannot be stored"))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        db.session.rollback()
         log.exception("unhandled error: %s", exc)
-        body = {"error": "internal_error", "message": "internal server error", "fields": {}}
-        return jsonify(body), 500
+        return jsonify(error_body("internal_error", "internal server error")), 500

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
+import requests
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from shared.db import db
+from shared.models import NodeStatus, WorkerNode
+from web.openapi import PUBLIC
 
 log = logging.getLogger(__name__)
-bp = Blueprint("health", __name__)
+bp = Blueprint("health", __name__, description="Liveness of the farm's dependencies")
+
+
+class BackendHealthSchema(Schema):
+    """One ComfyUI backend's answer to /system_stats."""
+
+    name = fields.String(required=True)
+    url = fields.String(required=True)
+    node_status = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class HealthSchema(Schema):
+    """Each dependency's state."""
+
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    backends = fields.List(fields.Nested(BackendHealthSchema), required=True)
 
 
 def check_database() -> str:
@@ -21,6 +44,7 @@ def check_database() -> str:
         return "ok"
     except sa.exc.SQLAlchemyError as exc:
         log.warning("health: database down: %s", exc)
+        db.session.rollback()
         return "unreachable"
 
 
@@ -35,16 +59,60 @@ def check_redis(url: str) -> str:
         return "unreachable"
 
 
-@bp.get("/health")
+def check_comfyui(url: str, timeout: float) -> str:
+    """'ok' when a ComfyUI server answers /system_stats within `timeout` seconds."""
+    try:
+        response = requests.get(f"{url.rstrip('/')}/system_stats", timeout=timeout)
+        return "ok" if response.status_code == 200 else f"http {response.status_code}"
+    except requests.RequestException as exc:
+        log.warning("health: comfyui %s down: %s", url, exc)
+        return "unreachable"
+
+
+def check_backends(timeout: float) -> list[dict[str, str]]:
+    """Every registered (not offline) backend's state, probed in parallel."""
+    try:
+        nodes = list(
+            db.session.scalars(
+                sa.select(WorkerNode)
+                .where(WorkerNode.status != NodeStatus.OFFLINE.value)
+                .order_by(WorkerNode.name)
+            )
+        )
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return []
+    if not nodes:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+        states = list(pool.map(lambda n: check_comfyui(n.comfyui_url, timeout), nodes))
+    return [
+        {"name": n.name, "url": n.comfyui_url, "node_status": n.status, "status": s}
+        for n, s in zip(nodes, states, strict=True)
+    ]
+
+
+@bp.route("/health", methods=["GET"])
+@bp.response(200, HealthSchema)
+@bp.alt_response(503, schema=HealthSchema, description="A dependency is down")
+@bp.doc(**PUBLIC)
 def health():
-    """Each dependency's state; 503 when any is down."""
+    """Each dependency's state; 503 when the database, Redis or the broker is down."""
     settings = current_app.config["SETTINGS"]
     checks = {
         "database": check_database(),
         "redis": check_redis(settings.redis_url),
         "broker": check_redis(settings.broker_url),
     }
-    healthy = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks}), (
-        200 if healthy else 503
+    backends = check_backends(float(current_app.config["TOWER_HEALTH_TIMEOUT_S"]))
+    checks["comfyui"] = (
+        "none registered"
+        if not backends
+        else "ok"
+        if any(b["status"] == "ok" for b in backends)
+        else "unreachable"
     )
+    core_ok = all(checks[k] == "ok" for k in ("database", "redis", "broker"))
+    healthy = core_ok and checks["comfyui"] != "unreachable"
+    body = {"status": "ok" if healthy else "degraded", "checks": checks, "backends": backends}
+    return body, 200 if core_ok else 503

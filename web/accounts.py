@@ -1,0 +1,154 @@
+"""Account services: login and logout, users (admins) and API tokens (owners)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, g, session
+
+from shared.db import db
+from shared.errors import ConflictError, NotFoundError
+from shared.models import ApiToken, User
+from web import throttle
+from web.credentials import (
+    hash_api_token,
+    hash_password,
+    issue_access_token,
+    new_api_token,
+    verify_password,
+)
+from web.errors import AuthenticationError
+from web.identity import start_session
+from web.paging import fetch_page
+from web.production import get_row
+
+log = logging.getLogger(__name__)
+
+
+def find_user(email: str) -> User | None:
+    """The account with this email (case-insensitive)."""
+    return db.session.execute(
+        sa.select(User).where(sa.func.lower(User.email) == email.strip().lower())
+    ).scalar_one_or_none()
+
+
+def log_in(email: str, password: str, *, remote_addr: str, use_session: bool) -> dict[str, Any]:
+    """Check a password and issue an access token (and the session cookie when asked).
+
+    :raises RateLimitedError: after too many attempts from the address or for the email.
+    :raises AuthenticationError: for a wrong email or password or a deactivated account.
+    """
+    throttle.count_login_attempt(remote_addr, email.strip())
+    user = find_user(email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        log.info("login failed email=%s addr=%s", email, remote_addr)
+        raise AuthenticationError("wrong email or password")
+    if not user.is_active:
+        raise AuthenticationError("the account is deactivated")
+    user.last_login_at = datetime.now(UTC)
+    db.session.commit()
+    ttl = int(current_app.config["TOWER_JWT_TTL_S"])
+    token, expires_in = issue_access_token(
+        current_app.config["SECRET_KEY"], user.id, user.role, ttl
+    )
+    csrf = start_session(user) if use_session else None
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": expires_in,
+        "role": user.role,
+        "csrf_token": csrf,
+    }
+
+
+def log_out() -> None:
+    """Revoke the access token of this request and clear the session cookie."""
+    claims = g.get("tower_claims")
+    if claims is not None:
+        remaining = int((claims.expires_at - datetime.now(UTC)).total_seconds())
+        throttle.revoke_access_token(claims.jti, remaining + 1)
+    session.clear()
+
+
+def create_user(email: str, password: str, role: str) -> User:
+    """A new active account.
+
+    :raises ConflictError: when the email is already registered.
+    """
+    if find_user(email) is not None:
+        raise ConflictError(
+            f"an account for {email} already exists", fields={"email": "already registered"}
+        )
+    user = User(email=email.strip(), password_hash=hash_password(password), role=role)
+    db.session.add(user)
+    db.session.commit()
+    log.info("user created id=%s role=%s", user.id, role)
+    return user
+
+
+def list_users(*, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of every account."""
+    return fetch_page(
+        sa.select(User), [User.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
+    )
+
+
+def update_user(user_id: int, data: dict[str, Any]) -> User:
+    """Change an account's role, activation or password.
+
+    :raises NotFoundError: when there is no such account.
+    """
+    user = get_row(User, user_id, "user")
+    if "password" in data:
+        user.password_hash = hash_password(data["password"])
+    for name in ("role", "is_active"):
+        if name in data:
+            setattr(user, name, data[name])
+    db.session.commit()
+    return user
+
+
+def create_api_token(user: User, name: str, expires_in_days: int | None) -> dict[str, Any]:
+    """A new API token for `user`; the secret is returned here and never again."""
+    secret = new_api_token()
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    row = ApiToken(
+        user_id=user.id, name=name, token_hash=hash_api_token(secret), expires_at=expires_at
+    )
+    db.session.add(row)
+    db.session.commit()
+    return {
+        "id": row.id,
+        "name": row.name,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "last_used_at": None,
+        "revoked_at": None,
+        "token": secret,
+    }
+
+
+def list_api_tokens(user: User) -> list[ApiToken]:
+    """The caller's API tokens, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_api_token(user: User, token_id: int) -> ApiToken:
+    """Revoke one of the caller's API tokens (idempotent).
+
+    :raises NotFoundError: when the token is not the caller's.
+    """
+    row = get_row(ApiToken, token_id, "API token")
+    if row.user_id != user.id:
+        raise NotFoundError(f"API token {token_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        db.session.commit()
+    return row

@@ -1,0 +1,66 @@
+"""Guest mode: what guests may submit and how many jobs they have left this hour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from shared.db import db
+from shared.models import Job, JobKind, Project, Role, User
+from web.errors import PermissionDeniedError, RateLimitedError
+
+GUEST_MODES = ("off", "images")
+GUEST_KINDS = {"off": (), "images": (JobKind.IMAGE.value,)}
+
+
+def guest_mode() -> str:
+    """The configured guest mode: 'off' or 'images'."""
+    mode = current_app.config["TOWER_GUEST_MODE"]
+    return mode if mode in GUEST_MODES else "off"
+
+
+def jobs_in_last_hour(user: User) -> int:
+    """How many jobs the user submitted in the last hour."""
+    since = datetime.now(UTC) - timedelta(hours=1)
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Job.id)).where(Job.owner_id == user.id, Job.created_at >= since)
+        )
+        or 0
+    )
+
+
+def guest_status(user: User | None) -> dict[str, Any]:
+    """What guests may do, and for a guest caller the jobs left this hour."""
+    mode = guest_mode()
+    per_hour = int(current_app.config["TOWER_GUEST_JOBS_PER_HOUR"]) if mode != "off" else 0
+    is_guest = user is not None and user.role == Role.GUEST.value
+    left = max(0, per_hour - jobs_in_last_hour(user)) if is_guest else None
+    return {
+        "mode": mode,
+        "allowed_kinds": list(GUEST_KINDS[mode]),
+        "jobs_per_hour": per_hour,
+        "jobs_left": left,
+        "is_guest": is_guest,
+    }
+
+
+def check_guest_submission(user: User, kind: str, project: Project) -> None:
+    """Let a guest submit only allowed kinds, on public demo projects, within the hourly quota.
+
+    :raises PermissionDeniedError: for a kind or project guests may not use.
+    :raises RateLimitedError: when the hour's quota is used up.
+    """
+    if user.role != Role.GUEST.value:
+        return
+    mode = guest_mode()
+    if kind not in GUEST_KINDS[mode]:
+        raise PermissionDeniedError(f"guests may not submit {kind} jobs here")
+    if not project.is_public:
+        raise PermissionDeniedError("guests may only render public demo projects")
+    per_hour = int(current_app.config["TOWER_GUEST_JOBS_PER_HOUR"])
+    if jobs_in_last_hour(user) >= per_hour:
+        raise RateLimitedError(f"guests may submit {per_hour} jobs per hour", retry_after=3600)

@@ -1,0 +1,130 @@
+"""Job queries: who may see or control a job, the filtered job list, and the status report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+from sqlalchemy.orm import selectinload
+
+from shared.db import db
+from shared.errors import NotFoundError
+from shared.models import Asset, Job, Stage, StageRun, User
+from web.identity import is_staff
+from web.paging import fetch_page
+from web.production import get_row
+
+STAGE_ORDER = [s.value for s in Stage]
+
+
+def visible_job(user: User, job_id: int) -> Job:
+    """A job the caller may see (and so cancel or retry): their own, or any for staff.
+
+    :raises NotFoundError: when missing or not the caller's.
+    """
+    job = get_row(Job, job_id, "job")
+    if job.owner_id != user.id and not is_staff(user):
+        raise NotFoundError(f"job {job_id} not found")
+    return job
+
+
+def list_jobs(
+    user: User, filters: dict[str, Any], *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Jobs the caller may see, newest first, filtered by status, kind, project, owner and time."""
+    stmt = sa.select(Job)
+    if not is_staff(user):
+        stmt = stmt.where(Job.owner_id == user.id)
+    for name, column in (
+        ("status", Job.status),
+        ("kind", Job.kind),
+        ("project_id", Job.project_id),
+        ("owner_id", Job.owner_id),
+    ):
+        if filters.get(name) is not None:
+            stmt = stmt.where(column == filters[name])
+    if filters.get("created_after") is not None:
+        stmt = stmt.where(Job.created_at >= filters["created_after"])
+    if filters.get("created_before") is not None:
+        stmt = stmt.where(Job.created_at < filters["created_before"])
+    return fetch_page(
+        stmt,
+        [Job.created_at, Job.id],
+        descending=True,
+        limit=limit,
+        cursor=cursor,
+        kinds=(datetime, int),
+    )
+
+
+def asset_url(asset_id: int) -> str:
+    """Where a client downloads an asset's content."""
+    return url_for("assets.get_asset_content", asset_id=asset_id)
+
+
+def status_url(job_id: int) -> str:
+    """Where a client polls a job's status."""
+    return url_for("generation.get_status", request_id=job_id)
+
+
+def describe_outputs(assets: list[Asset]) -> list[dict[str, Any]]:
+    """Assets as {"asset_id", "kind", "url"}."""
+    return [{"asset_id": a.id, "kind": a.kind, "url": asset_url(a.id)} for a in assets]
+
+
+def final_outputs(runs: list[StageRun]) -> list[Asset]:
+    """The job's deliverables: outputs of the latest succeeded attempts of its last stage."""
+    if not runs:
+        return []
+    last = max(runs, key=lambda r: STAGE_ORDER.index(r.stage)).stage
+    latest: dict[Any, StageRun] = {}
+    for run in runs:
+        if run.stage == last and run.status == "succeeded":
+            key = run.scene_id
+            if key not in latest or run.attempt > latest[key].attempt:
+                latest[key] = run
+    return [asset for run in latest.values() for asset in run.assets]
+
+
+def job_report(user: User, job_id: int) -> dict[str, Any]:
+    """The issue-4 status report of a visible job.
+
+    :raises NotFoundError: when missing or not the caller's.
+    """
+    visible_job(user, job_id)
+    job = db.session.execute(
+        sa.select(Job)
+        .where(Job.id == job_id)
+        .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    stages = [
+        {
+            "id": run.id,
+            "scene_id": run.scene_id,
+            "stage": run.stage,
+            "status": run.status,
+            "attempt": run.attempt,
+            "progress": run.progress,
+            "backend": run.backend,
+            "prompt_id": run.prompt_id,
+            "error": run.error,
+            "outputs": describe_outputs(run.assets),
+        }
+        for run in job.stage_runs
+    ]
+    return {
+        "request_id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "current_stage": job.current_stage,
+        "error": job.error,
+        "eta_s": job.eta_s,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "stages": stages,
+        "outputs": describe_outputs(final_outputs(job.stage_runs)),
+    }

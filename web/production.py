@@ -1,0 +1,282 @@
+"""Production plan services: projects, characters, episodes and scenes, with ownership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import db
+from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from web.errors import PermissionDeniedError
+from web.paging import fetch_page
+from web.schemas.common import MAX_ID
+
+ACTIVE_JOB_STATUSES = (Status.QUEUED.value, Status.RUNNING.value)
+
+
+def get_row(model: type, row_id: int, what: str) -> Any:
+    """The row with this id.
+
+    :raises NotFoundError: when there is none.
+    """
+    row = db.session.get(model, row_id) if 0 < row_id <= MAX_ID else None
+    if row is None:
+        raise NotFoundError(f"{what} {row_id} not found")
+    return row
+
+
+def can_read(user: User, project: Project) -> bool:
+    """Owners, staff and (for public demo projects) everyone may read a project."""
+    return (
+        project.is_public
+        or project.owner_id == user.id
+        or user.role in (Role.ADMIN.value, Role.OPERATOR.value)
+    )
+
+
+def can_write(user: User, project: Project) -> bool:
+    """Only the owner and admins change a project and what it holds."""
+    return project.owner_id == user.id or user.role == Role.ADMIN.value
+
+
+def visible_project(user: User, project_id: int, *, write: bool = False) -> Project:
+    """A project the caller may read (or change, with `write`).
+
+    :raises NotFoundError: when it is missing or not visible to the caller.
+    :raises PermissionDeniedError: when it is visible but not the caller's to change.
+    """
+    project = get_row(Project, project_id, "project")
+    if not can_read(user, project):
+        raise NotFoundError(f"project {project_id} not found")
+    if write and not can_write(user, project):
+        raise PermissionDeniedError("only the project's owner may change it")
+    return project
+
+
+def list_projects(user: User, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The projects the caller may read, oldest first."""
+    stmt = sa.select(Project)
+    if user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
+        stmt = stmt.where(sa.or_(Project.owner_id == user.id, Project.is_public))
+    return fetch_page(
+        stmt, [Project.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
+    )
+
+
+def create_project(user: User, data: dict[str, Any]) -> Project:
+    """A new project owned by the caller."""
+    project = Project(owner_id=user.id, **data)
+    db.session.add(project)
+    db.session.commit()
+    return project
+
+
+def update_row(row: Any, data: dict[str, Any], *, commit: bool = True) -> Any:
+    """Apply a validated partial update and commit (or only flush, inside a larger write)."""
+    for name, value in data.items():
+        setattr(row, name, value)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return row
+
+
+def delete_project(user: User, project_id: int) -> None:
+    """Delete a project and everything under it.
+
+    :raises ConflictError: while one of its jobs is queued or running.
+    """
+    project = visible_project(user, project_id, write=True)
+    active = db.session.scalar(
+        sa.select(sa.func.count(Job.id)).where(
+            Job.project_id == project.id, Job.status.in_(ACTIVE_JOB_STATUSES)
+        )
+    )
+    if active:
+        raise ConflictError("the project has jobs in progress; cancel them first")
+    db.session.delete(project)
+    db.session.commit()
+
+
+def list_characters(
+    user: User, project_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """A page of a visible project's characters.
+
+    :raises NotFoundError: when the project is missing or not visible.
+    """
+    project = visible_project(user, project_id)
+    stmt = sa.select(Character).where(Character.project_id == project.id)
+    return fetch_page(
+        stmt, [Character.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
+    )
+
+
+def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of a visible project's episodes.
+
+    :raises NotFoundError: when the project is missing or not visible.
+    """
+    project = visible_project(user, project_id)
+    stmt = sa.select(Episode).where(Episode.project_id == project.id)
+    return fetch_page(
+        stmt, [Episode.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
+    )
+
+
+def list_scenes(user: User, episode_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of a visible episode's scenes, in id order (each carries its `order`).
+
+    :raises NotFoundError: when the episode is missing or not visible.
+    """
+    episode = visible_episode(user, episode_id)
+    stmt = sa.select(Scene).where(Scene.episode_id == episode.id)
+    return fetch_page(stmt, [Scene.id], descending=False, limit=limit, cursor=cursor, kinds=(int,))
+
+
+def visible_character(user: User, character_id: int, *, write: bool = False) -> Character:
+    """A character of a project the caller may read (or change).
+
+    :raises NotFoundError: when missing or not visible.
+    :raises PermissionDeniedError: when visible but not the caller's to change.
+    """
+    character = get_row(Character, character_id, "character")
+    visible_project(user, character.project_id, write=write)
+    return character
+
+
+def save_character(
+    project: Project, data: dict[str, Any], character: Character | None = None
+) -> Character:
+    """Create or update a character; names are unique within a project.
+
+    :raises ConflictError: when the name is taken.
+    """
+    name = data.get("name")
+    if name is not None and db.session.scalar(
+        sa.select(Character.id).where(
+            Character.project_id == project.id,
+            Character.name == name,
+            Character.id != (character.id if character else 0),
+        )
+    ):
+        raise ConflictError(
+            f"a character named {name!r} already exists", fields={"name": "already taken"}
+        )
+    if character is None:
+        character = Character(project_id=project.id)
+        db.session.add(character)
+    return update_row(character, data)
+
+
+def visible_episode(user: User, episode_id: int, *, write: bool = False) -> Episode:
+    """An episode of a project the caller may read (or change).
+
+    :raises NotFoundError: when missing or not visible.
+    :raises PermissionDeniedError: when visible but not the caller's to change.
+    """
+    episode = get_row(Episode, episode_id, "episode")
+    visible_project(user, episode.project_id, write=write)
+    return episode
+
+
+def save_episode(project: Project, data: dict[str, Any], episode: Episode | None = None) -> Episode:
+    """Create or update an episode; numbers are unique within a project.
+
+    :raises ConflictError: when the number is taken.
+    """
+    number = data.get("number")
+    if number is not None and db.session.scalar(
+        sa.select(Episode.id).where(
+            Episode.project_id == project.id,
+            Episode.number == number,
+            Episode.id != (episode.id if episode else 0),
+        )
+    ):
+        raise ConflictError(f"episode {number} already exists", fields={"number": "already taken"})
+    if episode is None:
+        episode = Episode(project_id=project.id)
+        db.session.add(episode)
+    return update_row(episode, data)
+
+
+def visible_scene(user: User, scene_id: int, *, write: bool = False) -> Scene:
+    """A scene of a project the caller may read (or change).
+
+    :raises NotFoundError: when missing or not visible.
+    :raises PermissionDeniedError: when visible but not the caller's to change.
+    """
+    scene = get_row(Scene, scene_id, "scene")
+    visible_episode(user, scene.episode_id, write=write)
+    return scene
+
+
+def save_scene(
+    episode: Episode, data: dict[str, Any], scene: Scene | None = None, *, commit: bool = True
+) -> Scene:
+    """Create or update a scene; its characters must belong to the same project.
+
+    :raises ValidationError: when a character id is not in the project.
+    :raises ConflictError: when another scene already has the order.
+    """
+    data = dict(data)
+    character_ids = data.pop("character_ids", None)
+    order = data.get("order")
+    if order is not None and db.session.scalar(
+        sa.select(Scene.id).where(
+            Scene.episode_id == episode.id,
+            Scene.order == order,
+            Scene.id != (scene.id if scene else 0),
+        )
+    ):
+        raise ConflictError(
+            f"a scene with order {order} already exists", fields={"order": "already taken"}
+        )
+    characters = None
+    if character_ids is not None:
+        characters = list(
+            db.session.scalars(
+                sa.select(Character).where(
+                    Character.id.in_(character_ids), Character.project_id == episode.project_id
+                )
+            )
+        )
+        missing = sorted(set(character_ids) - {c.id for c in characters})
+        if missing:
+            raise ValidationError(
+                "characters must belong to the scene's project",
+                fields={"character_ids": f"not in this project: {missing}"},
+            )
+    if scene is None:
+        scene = Scene(episode_id=episode.id)
+        db.session.add(scene)
+    if characters is not None:
+        scene.characters = characters
+    return update_row(scene, data, commit=commit)
+
+
+def reorder_scenes(episode: Episode, scene_ids: list[int]) -> list[Scene]:
+    """Give the episode's scenes the order of `scene_ids` (which must name each exactly once).
+
+    :raises ValidationError: when the list is not a permutation of the episode's scenes.
+    """
+    scenes = {s.id: s for s in episode.scenes}
+    if len(scene_ids) != len(set(scene_ids)) or set(scene_ids) != set(scenes):
+        raise ValidationError(
+            "scene_ids must list every scene of the episode exactly once",
+            fields={"scene_ids": "not a permutation of the episode's scenes"},
+        )
+    # The unique (episode, order) constraint is deferred, so swaps inside one commit are fine.
+    for index, scene_id in enumerate(scene_ids):
+        scenes[scene_id].order = index
+    db.session.commit()
+    return [scenes[i] for i in scene_ids]
+
+
+def delete_row(row: Any) -> None:
+    """Delete a row the caller may change and commit."""
+    db.session.delete(row)
+    db.session.commit()

@@ -1,0 +1,105 @@
+"""Workflow registry services: list stored versions, upload a new one, activate a version."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import db
+from shared.errors import ConflictError
+from shared.models import Role, User, Workflow
+from web.errors import PermissionDeniedError
+from web.identity import is_staff
+from web.production import get_row
+from workers.workflows import default_allowlist, validate_upload
+
+log = logging.getLogger(__name__)
+
+
+def list_workflows(filters: dict[str, Any]) -> list[Workflow]:
+    """Stored workflow versions, by name then version."""
+    stmt = sa.select(Workflow)
+    if filters.get("stage"):
+        stmt = stmt.where(Workflow.stage == filters["stage"])
+    if filters.get("name"):
+        stmt = stmt.where(Workflow.name == filters["name"])
+    if filters.get("active") is not None:
+        stmt = stmt.where(Workflow.is_active == filters["active"])
+    return list(db.session.scalars(stmt.order_by(Workflow.name, Workflow.version).limit(500)))
+
+
+def check_name_rights(user: User, name: str) -> list[Workflow]:
+    """The versions stored under `name`, if the caller may add to or switch them.
+
+    :raises PermissionDeniedError: when the name is a built-in or another account's.
+    """
+    versions = list(db.session.scalars(sa.select(Workflow).where(Workflow.name == name)))
+    if not is_staff(user) and any(w.owner_id != user.id for w in versions):
+        raise PermissionDeniedError(f"workflow {name!r} belongs to someone else")
+    return versions
+
+
+def upload_workflow(user: User, data: dict[str, Any]) -> Workflow:
+    """Validate an uploaded graph and store it as the next version of its name.
+
+    :raises ValidationError: when the graph or bindings are rejected (fields name each problem).
+    :raises PermissionDeniedError: when the name is not the caller's.
+    :raises ConflictError: when the name already serves another stage.
+    """
+    from tasks.workflow_store import row_from_template
+
+    if user.role == Role.GUEST.value:
+        raise PermissionDeniedError("guests may not upload workflows")
+    versions = check_name_rights(user, data["name"])
+    if any(w.stage != data["stage"] for w in versions):
+        raise ConflictError(
+            f"workflow {data['name']!r} serves another stage",
+            fields={"stage": "differs from the name's earlier versions"},
+        )
+    version = 1 + max((w.version for w in versions), default=0)
+    template = validate_upload(
+        data["graph"],
+        data["bindings"],
+        allowlist=default_allowlist(),
+        stage=data["stage"],
+        version=version,
+        outputs=data["outputs"],
+        description=data["description"],
+    )
+    row = row_from_template(data["name"], template)
+    row.owner_id = user.id
+    db.session.add(row)
+    db.session.flush()
+    if data["activate"]:
+        switch_active(row, versions)
+    db.session.commit()
+    log.info("workflow uploaded name=%s version=%s owner=%s", row.name, version, user.id)
+    return row
+
+
+def switch_active(row: Workflow, versions: list[Workflow]) -> None:
+    """Make `row` the one active version of its name (flush only)."""
+    for other in versions:
+        if other.id != row.id and other.is_active:
+            other.is_active = False
+    # The partial unique index allows one active row per name: clear before setting.
+    db.session.flush()
+    row.is_active = True
+    db.session.flush()
+
+
+def activate_workflow(user: User, workflow_id: int) -> Workflow:
+    """Make a stored version the active one for its name.
+
+    :raises NotFoundError: when there is no such workflow.
+    :raises PermissionDeniedError: when the name is not the caller's.
+    """
+    row = get_row(Workflow, workflow_id, "workflow")
+    if user.role == Role.GUEST.value:
+        raise PermissionDeniedError("guests may not activate workflows")
+    versions = check_name_rights(user, row.name)
+    switch_active(row, versions)
+    db.session.commit()
+    return row

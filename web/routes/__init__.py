@@ -1,0 +1,1 @@
+"""HTTP blueprints: thin handlers that validate, call one service and serialize."""

@@ -1,0 +1,1 @@
+"""Request and response schemas (marshmallow); they also generate the OpenAPI document."""

@@ -1,0 +1,92 @@
+"""Building blocks every schema uses: strict strings, limits and the page envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+MAX_ID = 2**63 - 1
+MAX_NAME = 200
+MAX_TEXT = 5000
+MAX_PROMPT = 2000
+MAX_PAGE = 200
+MAX_SCENES_PER_REQUEST = 100
+MAX_DURATION_S = 60.0
+
+
+def check_storable(value: str) -> None:
+    """Reject text Postgres cannot store (NUL bytes, lone surrogates).
+
+    :raises ValidationError: for such text.
+    """
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("must be valid Unicode text") from exc
+
+
+def check_storable_json(value: Any) -> None:
+    """Reject JSON whose strings (keys or values) Postgres's jsonb cannot store.
+
+    :raises ValidationError: for such a document.
+    """
+    if isinstance(value, str):
+        check_storable(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(str(key))
+            check_storable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            check_storable_json(item)
+
+
+class Text(fields.String):
+    """A string Postgres can store, optionally length-limited."""
+
+    def __init__(self, *, max_length: int = MAX_TEXT, min_length: int = 0, **kwargs: Any) -> None:
+        validators = [check_storable, validate.Length(min=min_length, max=max_length)]
+        validators.extend(kwargs.pop("validate", None) or [])
+        super().__init__(validate=validators, **kwargs)
+
+
+class Id(fields.Integer):
+    """A row id: a positive 64-bit integer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class JsonObject(fields.Dict):
+    """A free-form JSON object whose strings Postgres can store."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(), validate=check_storable_json, **kwargs)
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class PageQuerySchema(StrictSchema):
+    """Keyset pagination: how many, and the cursor a previous page returned."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = Text(max_length=200, load_default=None)
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """A page envelope {"items": [...], "next_cursor"} around `item`."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next_cursor": fields.String(allow_none=True, required=True),
+        },
+        name=name,
+    )

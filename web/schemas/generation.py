@@ -1,0 +1,205 @@
+"""Generation requests (the issue-4 contract and the two presets) and the status report."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from shared.models import JobKind
+from web.schemas.common import (
+    MAX_DURATION_S,
+    MAX_PROMPT,
+    MAX_SCENES_PER_REQUEST,
+    Id,
+    JsonObject,
+    StrictSchema,
+    Text,
+)
+
+GPU_STAGES = ["keyframe", "animate", "interpolate"]
+WORKFLOW_NAMES = ["keyframe", "animate", "animate_svd", "interpolate"]
+PROJECT_KINDS = [JobKind.EPISODE.value, JobKind.SCENE.value, JobKind.IMAGE.value]
+MAX_INTEGRATED_SCENES = 12
+
+
+def multiple_of_8(value: int) -> None:
+    """Image sizes must be multiples of 8 (latent space is 1/8 the size).
+
+    :raises ValidationError: otherwise.
+    """
+    if value % 8:
+        raise ValidationError("must be a multiple of 8")
+
+
+def size_field() -> fields.Integer:
+    """A width or height in pixels."""
+    return fields.Integer(strict=True, validate=[validate.Range(min=64, max=2048), multiple_of_8])
+
+
+class RenderOptionsSchema(StrictSchema):
+    """What a client may tune per job (the planner checks the values against the workflows)."""
+
+    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**63 - 1))
+    steps = fields.Integer(strict=True, validate=validate.Range(min=1, max=150))
+    frames = fields.Integer(strict=True, validate=validate.Range(min=1, max=64))
+    fps = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
+    width = size_field()
+    height = size_field()
+    multiplier = fields.Integer(strict=True, validate=validate.OneOf([2, 4]))
+    engine = fields.String(validate=validate.OneOf(["animatediff", "svd"]))
+    checkpoint = Text(min_length=1, max_length=255)
+    workflows = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(WORKFLOW_NAMES)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=1, max=100000)),
+    )
+    stages = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(GPU_STAGES)), values=JsonObject()
+    )
+
+
+class GenerateSchema(StrictSchema):
+    """POST /api/anime/projects/{id}/generate."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(PROJECT_KINDS))
+    episode_id = Id(load_default=None)
+    scene_ids = fields.List(
+        Id(), load_default=None, validate=validate.Length(min=1, max=MAX_SCENES_PER_REQUEST)
+    )
+    options = fields.Nested(RenderOptionsSchema, load_default=dict)
+    priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+
+class SceneGenerateSchema(StrictSchema):
+    """POST /api/anime/scenes/{id}/generate: the scene as a clip, or only its keyframe."""
+
+    kind = fields.String(load_default="scene", validate=validate.OneOf(["scene", "image"]))
+    options = fields.Nested(RenderOptionsSchema, load_default=dict)
+    priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+
+class CharacterGenerateSchema(StrictSchema):
+    """POST /api/anime/characters/{id}/generate: a reference sheet (keyframe only)."""
+
+    options = fields.Nested(RenderOptionsSchema, load_default=dict)
+    priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+
+class RetrySchema(StrictSchema):
+    """POST /api/anime/generation/{id}/retry: one stage run, or every failed one."""
+
+    stage_id = Id(load_default=None)
+
+
+class IntegratedSchema(StrictSchema):
+    """POST /generate/integrated: a text brief to a finished scene (or a few)."""
+
+    brief = Text(required=True, min_length=1, max_length=MAX_PROMPT)
+    title = Text(load_default="", max_length=300)
+    style = Text(load_default="", max_length=500)
+    project_id = Id(load_default=None)
+    character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
+    scenes = fields.Integer(
+        load_default=1, strict=True, validate=validate.Range(min=1, max=MAX_INTEGRATED_SCENES)
+    )
+    duration_s = fields.Float(
+        load_default=2.0, validate=validate.Range(min=0.5, max=MAX_DURATION_S)
+    )
+    mood = Text(load_default="calm", min_length=1, max_length=50)
+    negative_prompt = Text(load_default="", max_length=MAX_PROMPT)
+    options = fields.Nested(RenderOptionsSchema, load_default=dict)
+    priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+
+class ProfessionalSchema(StrictSchema):
+    """POST /generate/professional: every stage's parameters and workflow versions explicit."""
+
+    project_id = Id(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([*PROJECT_KINDS, "character"]))
+    episode_id = Id(load_default=None)
+    scene_ids = fields.List(
+        Id(), load_default=None, validate=validate.Length(min=1, max=MAX_SCENES_PER_REQUEST)
+    )
+    character_id = Id(load_default=None)
+    workflows = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(WORKFLOW_NAMES)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=1, max=100000)),
+        load_default=dict,
+    )
+    stages = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(GPU_STAGES)),
+        values=JsonObject(),
+        load_default=dict,
+    )
+    options = fields.Nested(RenderOptionsSchema, load_default=dict)
+    priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+
+class AcceptedSchema(Schema):
+    """202: the job is queued; poll status_url (or stream its events)."""
+
+    request_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    status_url = fields.String(required=True)
+
+
+class IntegratedAcceptedSchema(AcceptedSchema):
+    """202 for the integrated preset, with what it created."""
+
+    project_id = fields.Integer(required=True)
+    episode_id = fields.Integer(required=True)
+    scene_ids = fields.List(fields.Integer(), required=True)
+
+
+class OutputSchema(Schema):
+    """One output artifact of a stage or job."""
+
+    asset_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    url = fields.String(required=True)
+
+
+class StageStatusSchema(Schema):
+    """One stage run (one attempt of one stage for one scene or the episode)."""
+
+    id = fields.Integer(required=True)
+    scene_id = fields.Integer(required=True, allow_none=True)
+    stage = fields.String(required=True)
+    status = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    progress = fields.Float(required=True)
+    backend = fields.String(required=True, allow_none=True)
+    prompt_id = fields.String(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    outputs = fields.List(fields.Nested(OutputSchema), required=True)
+
+
+class JobStatusSchema(Schema):
+    """GET /api/anime/generation/{id}/status."""
+
+    request_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    progress = fields.Float(required=True)
+    current_stage = fields.String(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    eta_s = fields.Float(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    stages = fields.List(fields.Nested(StageStatusSchema), required=True)
+    outputs = fields.List(fields.Nested(OutputSchema), required=True)
+
+
+class EnhanceSchema(StrictSchema):
+    """POST /echo/enhance-prompt."""
+
+    prompt = Text(required=True, min_length=1, max_length=MAX_PROMPT)
+    project_id = Id(load_default=None)
+    character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
+    style = Text(load_default="", max_length=500)
+
+
+class EnhancedSchema(Schema):
+    """The enhanced prompt and what was added."""
+
+    prompt = fields.String(required=True)
+    negative_prompt = fields.String(required=True)
+    added = fields.List(fields.String(), required=True)

@@ -1,0 +1,186 @@
+"""Projects, characters, episodes and scenes: create, update and read shapes."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.models import Transition
+from web.schemas.common import (
+    MAX_DURATION_S,
+    MAX_NAME,
+    MAX_PROMPT,
+    MAX_SCENES_PER_REQUEST,
+    Id,
+    StrictSchema,
+    Text,
+    page_schema,
+)
+
+TRANSITIONS = [t.value for t in Transition]
+MOODS_MAX = 50
+
+
+class ProjectCreateSchema(StrictSchema):
+    """POST /api/anime/projects."""
+
+    name = Text(required=True, min_length=1, max_length=MAX_NAME)
+    description = Text(load_default="")
+    style = Text(load_default="", max_length=500)
+    is_public = fields.Boolean(load_default=False)
+
+
+class ProjectUpdateSchema(StrictSchema):
+    """PATCH /api/anime/projects/{id}: any subset."""
+
+    name = Text(min_length=1, max_length=MAX_NAME)
+    description = Text()
+    style = Text(max_length=500)
+    is_public = fields.Boolean()
+
+
+class ProjectSchema(Schema):
+    """A project as clients see it."""
+
+    id = fields.Integer(required=True)
+    owner_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    style = fields.String(required=True)
+    is_public = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class CharacterCreateSchema(StrictSchema):
+    """POST /api/anime/projects/{id}/characters."""
+
+    name = Text(required=True, min_length=1, max_length=MAX_NAME)
+    description = Text(load_default="")
+    lora_name = Text(load_default=None, allow_none=True, max_length=255)
+    lora_strength = fields.Float(load_default=0.8, validate=validate.Range(min=-10, max=10))
+    trigger_words = Text(load_default="", max_length=500)
+
+
+class CharacterUpdateSchema(StrictSchema):
+    """PATCH /api/anime/characters/{id}."""
+
+    name = Text(min_length=1, max_length=MAX_NAME)
+    description = Text()
+    lora_name = Text(allow_none=True, max_length=255)
+    lora_strength = fields.Float(validate=validate.Range(min=-10, max=10))
+    trigger_words = Text(max_length=500)
+
+
+class CharacterSchema(Schema):
+    """A character as clients see it."""
+
+    id = fields.Integer(required=True)
+    project_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    lora_name = fields.String(required=True, allow_none=True)
+    lora_strength = fields.Float(required=True)
+    trigger_words = fields.String(required=True)
+    reference_asset_id = fields.Integer(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class EpisodeCreateSchema(StrictSchema):
+    """POST /api/anime/projects/{id}/episodes."""
+
+    number = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+    title = Text(required=True, min_length=1, max_length=300)
+    fps = fields.Integer(load_default=16, strict=True, validate=validate.Range(min=1, max=60))
+    width = fields.Integer(load_default=512, strict=True, validate=validate.Range(min=64, max=2048))
+    height = fields.Integer(
+        load_default=288, strict=True, validate=validate.Range(min=64, max=2048)
+    )
+
+
+class EpisodeUpdateSchema(StrictSchema):
+    """PATCH /api/anime/episodes/{id}."""
+
+    number = fields.Integer(strict=True, validate=validate.Range(min=1, max=10000))
+    title = Text(min_length=1, max_length=300)
+    fps = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
+    width = fields.Integer(strict=True, validate=validate.Range(min=64, max=2048))
+    height = fields.Integer(strict=True, validate=validate.Range(min=64, max=2048))
+
+
+class EpisodeSchema(Schema):
+    """An episode as clients see it."""
+
+    id = fields.Integer(required=True)
+    project_id = fields.Integer(required=True)
+    number = fields.Integer(required=True)
+    title = fields.String(required=True)
+    fps = fields.Integer(required=True)
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class SceneCreateSchema(StrictSchema):
+    """POST /api/anime/episodes/{id}/scenes."""
+
+    order = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10000))
+    prompt = Text(required=True, min_length=1, max_length=MAX_PROMPT)
+    negative_prompt = Text(load_default="", max_length=MAX_PROMPT)
+    character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
+    duration_s = fields.Float(required=True, validate=validate.Range(min=0.1, max=MAX_DURATION_S))
+    mood = Text(load_default="calm", min_length=1, max_length=MOODS_MAX)
+    motion = Text(load_default="", max_length=200)
+    transition = fields.String(load_default="cut", validate=validate.OneOf(TRANSITIONS))
+    transition_s = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=5))
+    seed = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53)
+    )
+
+
+class SceneUpdateSchema(StrictSchema):
+    """PATCH /api/anime/scenes/{id}."""
+
+    order = fields.Integer(strict=True, validate=validate.Range(min=0, max=10000))
+    prompt = Text(min_length=1, max_length=MAX_PROMPT)
+    negative_prompt = Text(max_length=MAX_PROMPT)
+    character_ids = fields.List(Id(), validate=validate.Length(max=20))
+    duration_s = fields.Float(validate=validate.Range(min=0.1, max=MAX_DURATION_S))
+    mood = Text(min_length=1, max_length=MOODS_MAX)
+    motion = Text(max_length=200)
+    transition = fields.String(validate=validate.OneOf(TRANSITIONS))
+    transition_s = fields.Float(validate=validate.Range(min=0, max=5))
+    seed = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53))
+
+
+class SceneReorderSchema(StrictSchema):
+    """POST /api/anime/episodes/{id}/scenes/reorder: every scene id, in the new order."""
+
+    scene_ids = fields.List(
+        Id(), required=True, validate=validate.Length(min=1, max=MAX_SCENES_PER_REQUEST)
+    )
+
+
+class SceneSchema(Schema):
+    """A scene as clients see it."""
+
+    id = fields.Integer(required=True)
+    episode_id = fields.Integer(required=True)
+    order = fields.Integer(required=True)
+    prompt = fields.String(required=True)
+    negative_prompt = fields.String(required=True)
+    character_ids = fields.Pluck(
+        CharacterSchema, "id", many=True, attribute="characters", required=True
+    )
+    duration_s = fields.Float(required=True)
+    mood = fields.String(required=True)
+    motion = fields.String(required=True)
+    transition = fields.String(required=True)
+    transition_s = fields.Float(required=True)
+    seed = fields.Integer(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+ProjectPageSchema = page_schema(ProjectSchema, "ProjectPage")
+CharacterPageSchema = page_schema(CharacterSchema, "CharacterPage")
+EpisodePageSchema = page_schema(EpisodeSchema, "EpisodePage")
+ScenePageSchema = page_schema(SceneSchema, "ScenePage")
