@@ -13,7 +13,9 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask import Flask
+from flask_migrate import upgrade
 
+from shared.app import create_base_app
 from shared.config import Settings, redis_db_url
 from shared.db import db
 from tests import factories as f
@@ -25,6 +27,14 @@ PROGRESS_REDIS_DB = 11
 def progress_settings(settings: Settings) -> Settings:
     """The session settings with the progress tests' own Redis database."""
     return settings.with_overrides(redis_url=redis_db_url(settings.redis_url, PROGRESS_REDIS_DB))
+
+
+def migrated_base_app(settings: Settings) -> Flask:
+    """The base app (config + db) on the session database, upgraded to the latest schema."""
+    app = create_base_app(settings, name="progress-tests")
+    with app.app_context():
+        upgrade()
+    return app
 
 
 def flushed_client(settings: Settings) -> redis.Redis:

@@ -1,0 +1,161 @@
+"""The sink in this process against real Redis and Postgres: coalescing, order, terminal rows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from shared.progress import SINK_GROUP, events_key
+from tests.workers.progress_sink.harness import read_rows, set_status
+from workers.progress_sink import ProgressSink
+
+GPU = {"inputs": {"steps": 20, "frames": 1}}
+
+
+@pytest.fixture
+def sink(app, client):
+    """An in-process sink, inside an app context."""
+    with app.app_context():
+        yield ProgressSink(
+            client, consumer="inproc", min_interval_s=0.25, block_ms=50, discover_s=0.1
+        )
+
+
+def run_until(sink: ProgressSink, done, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "sink did not get there in time"
+        sink.run_once()
+
+
+def pending(client, job_id: int) -> int:
+    return client.xpending(events_key(job_id), SINK_GROUP)["pending"]
+
+
+def test_rows_take_the_latest_state_in_order(app, bus, client, sink, make_job):
+    job_id, (key, anim) = make_job(
+        [{"stage": "keyframe", **GPU}, {"stage": "animate", "scene_id": None, **GPU}]
+    )
+    for step in range(1, 21):
+        bus.stage_event(
+            job_id,
+            stage_id=key,
+            stage="keyframe",
+            status="running",
+            step=step,
+            max=20,
+            node="3",
+            progress=step / 20,
+        )
+    for step in range(1, 6):
+        bus.stage_event(
+            job_id,
+            stage_id=anim,
+            stage="animate",
+            status="running",
+            step=step,
+            max=20,
+            node="30",
+            progress=step / 20,
+        )
+    last = bus.stage_event(
+        job_id,
+        stage_id=anim,
+        stage="animate",
+        status="running",
+        step=5,
+        max=20,
+        node="31",
+        progress=0.25,
+    )
+
+    run_until(sink, lambda: sink.stats.entries >= 26 and pending(client, job_id) == 0)
+    job, (k, a) = read_rows(app, job_id)
+    assert (k["status"], k["step"], k["step_max"], k["progress"], k["node"]) == (
+        "running",
+        20,
+        20,
+        1.0,
+        "3",
+    )
+    assert (a["status"], a["step"], a["node"], a["progress"]) == ("running", 5, "31", 0.25)
+    assert job["status"] == "running" and job["current_stage"] == "animate"
+    assert job["started_at"] is not None and k["started_at"] is not None
+    # A running stage never counts as done: at most 0.999 of it.
+    assert job["progress"] == pytest.approx((20 * 0.999 + 5) / 40, abs=1e-6)
+    # Coalesced: 26 events, one transaction.
+    assert sink.stats.flushes <= 2 and sink.stats.row_writes == 2
+    # The row-derived job progress went out on the bus for SSE clients.
+    assert bus.read_after(job_id, last)[-1].data["progress"] == job["progress"]
+
+
+def test_writes_are_throttled_per_job(app, bus, client, sink, make_job):
+    job_id, (run,) = make_job([{"stage": "animate", **GPU}])
+    started = time.monotonic()
+    step = 0
+    while time.monotonic() - started < 2.0:
+        step += 1
+        bus.stage_event(
+            job_id,
+            stage_id=run,
+            stage="animate",
+            status="running",
+            step=step,
+            max=10_000,
+            progress=step / 10_000,
+        )
+        sink.run_once()
+        time.sleep(0.005)
+    run_until(sink, lambda: pending(client, job_id) == 0)
+    assert step > 100
+    # 2 s at one write per 0.25 s, plus the first and the last.
+    assert sink.stats.row_writes <= 11
+    _, (row,) = read_rows(app, job_id)
+    assert row["step"] == step
+
+
+def test_terminal_rows_are_never_moved(app, bus, client, sink, make_job):
+    job_id, (done, failed) = make_job(
+        [
+            {"stage": "keyframe", "scene_id": None, **GPU},
+            {"stage": "animate", "scene_id": None, **GPU},
+        ]
+    )
+    set_status(app, "stage_runs", done, "succeeded", step=20, step_max=20, progress=1.0)
+    set_status(app, "stage_runs", failed, "failed", step=7, step_max=20, progress=0.35)
+    set_status(app, "jobs", job_id, "failed", progress=0.4)
+    # Late or re-delivered events of both stages arrive after the task ended them.
+    bus.stage_event(
+        job_id, stage_id=done, stage="keyframe", status="running", step=3, max=20, progress=0.15
+    )
+    bus.stage_event(
+        job_id, stage_id=failed, stage="animate", status="running", step=9, max=20, progress=0.45
+    )
+    bus.job_event(job_id, status="running", progress=0.5)
+
+    run_until(sink, lambda: sink.stats.entries >= 3 and pending(client, job_id) == 0)
+    job, (d, f) = read_rows(app, job_id)
+    assert (d["status"], d["step"], d["progress"]) == ("succeeded", 20, 1.0)
+    assert (f["status"], f["step"], f["progress"]) == ("failed", 7, 0.35)
+    assert (job["status"], job["progress"]) == ("failed", 0.4)
+
+
+def test_progress_never_reaches_one_without_success(app, bus, client, sink, make_job):
+    job_id, (run,) = make_job([{"stage": "keyframe", **GPU}])
+    bus.stage_event(
+        job_id, stage_id=run, stage="keyframe", status="succeeded", step=20, max=20, progress=1.0
+    )
+    run_until(sink, lambda: sink.stats.entries >= 1 and pending(client, job_id) == 0)
+    job, (row,) = read_rows(app, job_id)
+    assert row["progress"] == 1.0 and row["status"] == "queued"  # the task writes status
+    assert 0.99 < job["progress"] < 1.0
+
+
+def test_a_finished_job_leaves_the_active_set(app, bus, client, sink, make_job):
+    job_id, (run,) = make_job([{"stage": "keyframe", **GPU}])
+    bus.stage_event(job_id, stage_id=run, stage="keyframe", status="running", step=1, max=2)
+    set_status(app, "jobs", job_id, "succeeded", progress=1.0)
+    bus.job_event(job_id, status="succeeded", progress=1.0)
+    run_until(sink, lambda: not client.sismember("tower:progress:active", job_id))
+    assert pending(client, job_id) == 0
