@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import struct
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -86,8 +87,6 @@ class Hub:
         if sid:
             self.sockets.pop(sid, None)
         else:
-            import uuid
-
             sid = uuid.uuid4().hex
         self.sockets[sid] = ws
         self.flags[sid] = {}
