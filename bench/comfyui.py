@@ -5,12 +5,16 @@ per step), prints the figures as one JSON object on its last line, and exits non
 bar is missed.
 
 Bars (chosen so that a healthy client passes with room on a loaded 2-core box):
-- overhead: the client's median submit->success time may exceed the raw floor (plain requests
-  POST + a bare websocket waiting for `executing{node:null}` + GET /history, the ComfyUI
-  script_examples way) by at most 1.5x + 5 ms. The extra is the client's own /queue check
-  and event parsing.
+- overhead: the client's median submit->success time may be at most 1.5x + 5 ms of the raw
+  floor (plain requests POST + a bare websocket waiting for `executing{node:null}` + GET
+  /history, the ComfyUI script_examples way), measured interleaved in the same run. The
+  extra is the client's own /queue check and event parsing.
 - download: client.download (streamed, fsynced, atomic rename) must reach at least 0.8x the
-  throughput of a plain streamed requests GET of the same file written to disk.
+  throughput of a plain streamed requests GET of the same file written to disk and fsynced
+  (`download_ratio_same_durability`). The ratio to a plain GET that never waits for the disk
+  (`download_ratio`) is reported too, but not barred: it measures the disk under whatever
+  else the box is doing, not the client (on a quiet box it is 0.85-1.0).
+- memory: the process's peak RSS may grow by at most 32 MiB while downloading a 64 MiB file.
 """
 
 from __future__ import annotations
@@ -136,51 +140,54 @@ def measure_overhead(url: str) -> dict[str, float]:
     }
 
 
-def plain_get(url: str, params: dict[str, str], dest: Path) -> None:
-    """The baseline: a streamed requests GET written to a file."""
+def plain_get(url: str, params: dict[str, str], dest: Path, *, durable: bool) -> None:
+    """The baseline: a streamed requests GET written to a file (fsynced at the end if durable)."""
     with requests.get(f"{url}/view", params=params, stream=True, timeout=(3, 30)) as response:
         response.raise_for_status()
         with dest.open("wb") as out:
             for chunk in response.iter_content(1024 * 1024):
                 out.write(chunk)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
 
 
 def measure_download(url: str, root: Path, work: Path) -> dict[str, float]:
-    """Best-of-N seconds of client.download vs a plain GET of the same file; peak RSS growth."""
+    """Best-of-N seconds of client.download vs plain GETs of the same file; peak RSS growth."""
     folder = root / "input" / "bench"
     folder.mkdir(parents=True, exist_ok=True)
-    source = folder / "big.bin"
     block = os.urandom(1024 * 1024)
-    with source.open("wb") as out:
+    with (folder / "big.bin").open("wb") as out:
         for _ in range(DOWNLOAD_MIB):
             out.write(block)
     file = OutputFile("", "big.bin", "bench", "input", "images")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    client_s: list[float] = []
-    plain_s: list[float] = []
-    expected = DOWNLOAD_MIB * 1024 * 1024
+    seconds: dict[str, list[float]] = {"client": [], "plain": [], "plain_fsync": []}
+    order = list(seconds)
     with ComfyClient(url) as client:
         for round_no in range(ROUNDS):
-            # alternate who goes first, and delete each copy at once, so neither run pays
-            # for the other's dirty pages
-            for first in ("client", "plain") if round_no % 2 == 0 else ("plain", "client"):
-                dest = work / f"{first}.bin"
+            # rotate who goes first and delete each copy at once, so no run pays for
+            # another's dirty pages more than the others do
+            for name in order[round_no % 3 :] + order[: round_no % 3]:
+                dest = work / f"{name}.bin"
                 start = time.perf_counter()
-                if first == "client":
+                if name == "client":
                     client.download(file, dest)
-                    client_s.append(time.perf_counter() - start)
-                    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 else:
-                    plain_get(url, file.view_params(), dest)
-                    plain_s.append(time.perf_counter() - start)
-                assert dest.stat().st_size == expected
+                    plain_get(url, file.view_params(), dest, durable=name == "plain_fsync")
+                seconds[name].append(time.perf_counter() - start)
+                assert dest.stat().st_size == DOWNLOAD_MIB * 1024 * 1024
                 dest.unlink()
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best = {name: min(values) for name, values in seconds.items()}
     mib = float(DOWNLOAD_MIB)
     return {
         "download_mib": mib,
-        "client_mib_s": round(mib / min(client_s), 1),
-        "plain_get_mib_s": round(mib / min(plain_s), 1),
-        "download_ratio": round(min(plain_s) / min(client_s), 3),
+        "client_mib_s": round(mib / best["client"], 1),
+        "plain_get_mib_s": round(mib / best["plain"], 1),
+        "plain_get_fsync_mib_s": round(mib / best["plain_fsync"], 1),
+        "download_ratio": round(best["plain"] / best["client"], 3),
+        "download_ratio_same_durability": round(best["plain_fsync"] / best["client"], 3),
         "client_rss_growth_mib": round((rss_peak - rss_before) / 1024, 1),
     }
 
@@ -206,12 +213,12 @@ def main() -> int:
     overhead_bar = figures["raw_floor_ms_median"] * OVERHEAD_RATIO_BAR + OVERHEAD_SLACK_MS
     figures["bars"] = {
         "client_ms_median_max": round(overhead_bar, 2),
-        "download_ratio_min": DOWNLOAD_RATIO_BAR,
+        "download_ratio_same_durability_min": DOWNLOAD_RATIO_BAR,
         "client_rss_growth_mib_max": 32,
     }
     passed = (
         figures["client_ms_median"] <= overhead_bar
-        and figures["download_ratio"] >= DOWNLOAD_RATIO_BAR
+        and figures["download_ratio_same_durability"] >= DOWNLOAD_RATIO_BAR
         and figures["client_rss_growth_mib"] <= 32
     )
     figures["passed"] = passed

@@ -23,7 +23,12 @@ from workers.comfyui.events import (
     parse_text_frame,
 )
 from workers.comfyui.listener import ComfySocket
-from workers.comfyui.outcome import ErrorDetail, PromptOutcome, outcome_from_history
+from workers.comfyui.outcome import (
+    ErrorDetail,
+    PromptOutcome,
+    outcome_from_history,
+    submitter_of,
+)
 from workers.comfyui.outputs import output_files
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ class FollowSettings:
     unreachable_grace: float = 10.0  # how long the backend may be unreachable before giving up
     history_grace: float = 3.0  # how long to retry an empty /history after Done
     max_backoff: float = 4.0  # longest wait between reconnect attempts
+    drain_seconds: float = 0.5  # how long to wait for the frames of a prompt found finished
 
 
 class PromptFollower:
@@ -70,6 +76,7 @@ class PromptFollower:
         self._outputs: dict[str, Any] = {}
         self._last_position: int | None = None
         self._missing = 0
+        self._own = False
         self._last_reached = time.monotonic()
         self._backoff = 0.1
         self._next_reconnect = 0.0
@@ -83,7 +90,9 @@ class PromptFollower:
         :raises ComfyUnavailable: the backend stayed unreachable past the grace period.
         """
         self._try_open()  # before the first poll, so no frame after it is missed
-        outcome = self._poll()
+        outcome = self._poll(initial=True)
+        if outcome is not None and self._own and self.sock.is_open:
+            self._drain()  # it ended before we looked: pass on the frames already sent
         while outcome is None:
             now = time.monotonic()
             if now >= self.deadline:
@@ -163,7 +172,22 @@ class PromptFollower:
         self._emit(event)
         return False
 
-    def _poll(self) -> PromptOutcome | None:
+    def _drain(self) -> None:
+        """Hand on the finished prompt's frames already on the socket, until Done (bounded)."""
+        stop = min(self.deadline, time.monotonic() + self.settings.drain_seconds)
+        while not self._done_seen and (wait := stop - time.monotonic()) > 0:
+            try:
+                frame = self.sock.receive(wait)
+            except ComfyUnavailable:
+                return
+            if frame is None:
+                return
+            if isinstance(frame, str):
+                event = parse_text_frame(frame, self.prompt_id)
+                if event is not None:
+                    self._handle(event)
+
+    def _poll(self, initial: bool = False) -> PromptOutcome | None:
         """Check /queue then /history once; the outcome if the prompt is over."""
         now = time.monotonic()
         interval = (
@@ -181,6 +205,10 @@ class PromptFollower:
                 ) from exc
             return None
         self._last_reached = now
+        submitter = snapshot.clients.get(self.prompt_id) or submitter_of(
+            (entry or {}).get("prompt")
+        )
+        self._own = submitter == self.sock.client_id
         if entry:
             return outcome_from_history(self.prompt_id, entry)
         if state is None:
@@ -195,8 +223,8 @@ class PromptFollower:
             if position != self._last_position and position is not None:
                 self._last_position = position
                 self._emit(Queued(position))
-        elif not self._started:
-            self._started = True
+        elif not self._started and not (initial and self._own and self.sock.is_open):
+            self._started = True  # our socket will not say so (or has not yet): tell now
             self._emit(Started())
         return None
 

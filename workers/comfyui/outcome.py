@@ -94,6 +94,17 @@ def outcome_from_history(prompt_id: str, entry: dict[str, Any]) -> PromptOutcome
     return PromptOutcome(prompt_id, "success", outputs, files)
 
 
+def submitter_of(item: Any) -> str | None:
+    """The client id in a queue item or a history entry's `prompt`, when it can be read.
+
+    Only a hint: it decides whether our socket will carry the prompt's messages.
+    """
+    if isinstance(item, list | tuple) and len(item) > 3 and isinstance(item[3], dict):
+        client = item[3].get("client_id")
+        return str(client) if client else None
+    return None
+
+
 def _opt_str(value: Any) -> str | None:
     """str(value), keeping None."""
     return None if value is None else str(value)
@@ -105,17 +116,26 @@ class QueueSnapshot:
 
     running: list[str]
     pending: list[str]
+    clients: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> QueueSnapshot:
         """Parse the body; items are indexed by position 0/1 only (newer servers add fields)."""
-        running = [str(item[1]) for item in body.get("queue_running") or []]
+        running_items = list(body.get("queue_running") or [])
         # queue_pending is the raw heap array: sort by (number, prompt_id) for run order.
-        items = sorted(
-            (item for item in body.get("queue_pending") or []),
-            key=lambda item: (float(item[0]), str(item[1])),
+        pending_items = sorted(
+            body.get("queue_pending") or [], key=lambda item: (float(item[0]), str(item[1]))
         )
-        return cls(running, [str(item[1]) for item in items])
+        clients = {
+            str(item[1]): client
+            for item in running_items + pending_items
+            if (client := submitter_of(item))
+        }
+        return cls(
+            [str(item[1]) for item in running_items],
+            [str(item[1]) for item in pending_items],
+            clients,
+        )
 
     def position(self, prompt_id: str) -> int | None:
         """0-based place of a pending prompt in run order, None when not pending."""

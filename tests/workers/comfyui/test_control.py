@@ -13,10 +13,16 @@ import requests
 
 from tests.workers.comfyui.conftest import FAST, load_workflow, new_prompt_id
 from workers.comfyui import (
+    Cached,
     ComfyClient,
+    ComfyRejected,
     ComfyTimeout,
     ComfyUnavailable,
     Done,
+    NodeExecuting,
+    NodeOutput,
+    Queued,
+    Started,
     StepProgress,
     is_transient,
 )
@@ -87,8 +93,53 @@ def test_reattach_from_another_process_follows_without_resubmitting(emulator, cl
         )
         assert outcome.status == "success" and len(outcome.files) == 1
         assert other.locate(prompt_id) == "done"
-    counts = stats(emulator)
-    assert str(counts).count(prompt_id) >= 1
+    counts = stats(emulator)["prompts"][prompt_id]
+    assert (counts["submitted"], counts["executed"]) == (1, 1)
+
+
+def test_queued_position_then_started(client, client_id):
+    first, second = new_prompt_id(), new_prompt_id()
+    client.submit(keyframe(30), prompt_id=first, client_id=client_id)
+    client.submit(keyframe(2), prompt_id=second, client_id=client_id)
+    events: list = []
+    outcome = client.follow(
+        second, client_id=client_id, deadline=time.monotonic() + 20, on_event=events.append
+    )
+    assert outcome.status == "success"
+    assert events[0] == Queued(0)
+    assert isinstance(events[1], Started)
+    assert client.locate(first) == "done"
+
+
+def test_identical_resubmission_is_served_from_cache(client, client_id):
+    graph = keyframe(3)
+    first = client.submit(graph, prompt_id=new_prompt_id(), client_id=client_id)
+    before = client.follow(first.prompt_id, client_id=client_id, deadline=time.monotonic() + 20)
+    again = client.submit(graph, prompt_id=new_prompt_id(), client_id=client_id)
+    events: list = []
+    after = client.follow(
+        again.prompt_id, client_id=client_id, deadline=time.monotonic() + 20, on_event=events.append
+    )
+    cached = next(e for e in events if isinstance(e, Cached))
+    assert set(cached.nodes) == set(graph)
+    assert not any(isinstance(e, NodeExecuting) for e in events)
+    replay = next(e for e in events if isinstance(e, NodeOutput))
+    assert [f.filename for f in replay.files] == [f.filename for f in before.files]
+    assert after.files == before.files
+
+
+def test_accepted_prompt_with_a_broken_output(client, client_id):
+    graph = keyframe(2)
+    graph["9"] = {"class_type": "SaveImage", "inputs": {"images": ["7", 0]}}  # no prefix
+    with pytest.raises(ComfyRejected) as caught:
+        client.submit(graph, prompt_id=new_prompt_id(), client_id=client_id)
+    assert "node 9 (SaveImage) input filename_prefix" in str(caught.value)
+    kept = client.submit(
+        graph, prompt_id=new_prompt_id(), client_id=client_id, required_outputs=["8"]
+    )
+    assert set(kept.node_errors) == {"9"}
+    outcome = client.follow(kept.prompt_id, client_id=client_id, deadline=time.monotonic() + 20)
+    assert outcome.status == "success" and {f.node_id for f in outcome.files} == {"8"}
 
 
 def test_socket_closed_mid_run_still_ends_right(client, client_id):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -49,9 +50,12 @@ def test_oom_fault_is_transient(client, client_id):
     assert is_transient(caught.value)
 
 
-def test_socket_drop_fault_still_ends_in_success(client, client_id):
-    outcome = run(client, client_id, "drop:step=2", steps=20)
+def test_socket_drop_fault_still_ends_in_success(client, client_id, caplog):
+    with caplog.at_level(logging.WARNING, logger="workers.comfyui.follower"):
+        outcome = run(client, client_id, "drop:step=2", steps=20)
     assert outcome.status == "success" and len(outcome.files) == 1
+    assert "socket dropped" in caplog.text
+    assert client.socket(client_id).is_open  # reconnected
 
 
 def test_slow_start_fault_still_succeeds(client, client_id):
