@@ -94,6 +94,11 @@ class ProgressSink:
                 log.warning("progress sink: redis unavailable, retrying: %s", exc)
                 self._reset()
                 stop.wait(1.0)
+            except redis.ResponseError as exc:
+                # A command refused after a flush or a failover: start over from discovery.
+                log.warning("progress sink: redis refused a command, rediscovering: %s", exc)
+                self._reset()
+                stop.wait(0.2)
         self.flush_due(force=True)
         log.info("progress sink stopped")
 
@@ -190,7 +195,7 @@ class ProgressSink:
                 SINK_GROUP, self.consumer, streams, count=READ_COUNT, block=block
             )
         except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
             # A stream was flushed or expired under us: rebuild the set of groups.
             log.info("progress sink: consumer group missing, rediscovering")
