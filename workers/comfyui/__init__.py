@@ -34,7 +34,7 @@ from workers.comfyui.events import (
 from workers.comfyui.follower import FollowSettings
 from workers.comfyui.listener import ComfySocket
 from workers.comfyui.outcome import ErrorDetail, PromptOutcome, QueueSnapshot
-from workers.comfyui.outputs import OutputFile, UploadedFile, output_files
+from workers.comfyui.outputs import OutputFile, UploadedFile, output_files, safe_name
 
 __all__ = [
     "Cached",
@@ -74,4 +74,5 @@ __all__ = [
     "output_files",
     "parse_binary",
     "parse_message",
+    "safe_name",
 ]

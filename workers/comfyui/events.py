@@ -193,18 +193,36 @@ def _parse_own(kind: Any, data: dict[str, Any]) -> Event | None:
     return None
 
 
-def parse_text_frame(text: str | bytes, prompt_id: str) -> Event | None:
-    """Decode a text frame and parse it; malformed JSON is logged and ignored."""
+def decode_frame(text: str | bytes) -> dict[str, Any] | None:
+    """The JSON object of a text frame; malformed frames are logged and give None."""
     try:
         msg = json.loads(text)
     except ValueError:
         logger.warning("comfyui ignored a malformed frame length=%d", len(text))
         return None
+    return msg if isinstance(msg, dict) else None
+
+
+def parse_frame(msg: dict[str, Any], prompt_id: str) -> Event | None:
+    """parse_message that logs and ignores a frame with missing or mistyped fields."""
     try:
         return parse_message(msg, prompt_id)
     except (KeyError, TypeError, ValueError):
         logger.warning("comfyui ignored an unexpected frame type=%s", msg.get("type"))
         return None
+
+
+def prompt_of(msg: dict[str, Any]) -> str | None:
+    """The prompt id a frame is about, if it names one."""
+    data = msg.get("data")
+    prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
+    return str(prompt_id) if prompt_id else None
+
+
+def parse_text_frame(text: str | bytes, prompt_id: str) -> Event | None:
+    """Decode a text frame and parse it for `prompt_id`."""
+    msg = decode_frame(text)
+    return None if msg is None else parse_frame(msg, prompt_id)
 
 
 def parse_binary(frame: bytes) -> BinaryFrame | None:

@@ -20,7 +20,9 @@ from workers.comfyui.events import (
     QueueStatus,
     Started,
     Succeeded,
-    parse_text_frame,
+    decode_frame,
+    parse_frame,
+    prompt_of,
 )
 from workers.comfyui.listener import ComfySocket
 from workers.comfyui.outcome import (
@@ -90,6 +92,11 @@ class PromptFollower:
         :raises ComfyUnavailable: the backend stayed unreachable past the grace period.
         """
         self._try_open()  # before the first poll, so no frame after it is missed
+        for msg in self.sock.take_stash(self.prompt_id):
+            if self._take(msg):
+                outcome = self._finish()
+                self._emit_ending(outcome)
+                return outcome
         outcome = self._poll(initial=True)
         if outcome is not None and self._own and self.sock.is_open:
             self._drain()  # it ended before we looked: pass on the frames already sent
@@ -113,10 +120,8 @@ class PromptFollower:
             logger.warning("comfyui socket dropped prompt_id=%s error=%s", self.prompt_id, exc)
             self._next_reconnect = time.monotonic()
             return self._poll()
-        if isinstance(frame, str):
-            event = parse_text_frame(frame, self.prompt_id)
-            if event is not None and self._handle(event):
-                return self._finish()
+        if isinstance(frame, str) and (msg := decode_frame(frame)) and self._take(msg):
+            return self._finish()
         if time.monotonic() >= self._next_poll:
             return self._poll()
         return None
@@ -147,6 +152,16 @@ class PromptFollower:
             return False
         self._backoff = 0.1
         return True
+
+    def _take(self, msg: dict[str, Any]) -> bool:
+        """Handle one decoded frame, stashing other prompts' frames; True when ours is over."""
+        event = parse_frame(msg, self.prompt_id)
+        if event is not None:
+            return self._handle(event)
+        other = prompt_of(msg)
+        if other is not None and other != self.prompt_id:
+            self.sock.stash(other, msg)
+        return False
 
     def _handle(self, event: Event) -> bool:
         """React to one event; True when the prompt is over."""
@@ -182,10 +197,8 @@ class PromptFollower:
                 return
             if frame is None:
                 return
-            if isinstance(frame, str):
-                event = parse_text_frame(frame, self.prompt_id)
-                if event is not None:
-                    self._handle(event)
+            if isinstance(frame, str) and (msg := decode_frame(frame)):
+                self._take(msg)
 
     def _poll(self, initial: bool = False) -> PromptOutcome | None:
         """Check /queue then /history once; the outcome if the prompt is over."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import websocket
@@ -10,6 +12,9 @@ import websocket
 from workers.comfyui.errors import ComfyUnavailable
 
 logger = logging.getLogger(__name__)
+
+STASH_PROMPTS = 8
+STASH_FRAMES = 5000
 
 
 def ws_url(base_url: str, client_id: str) -> str:
@@ -32,6 +37,7 @@ class ComfySocket:
         self.url = ws_url(base_url, client_id)
         self.connect_timeout = connect_timeout
         self._ws: websocket.WebSocket | None = None
+        self._stash: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     @property
     def is_open(self) -> bool:
@@ -84,6 +90,22 @@ class ComfySocket:
         if opcode == websocket.ABNF.OPCODE_TEXT:
             return data.decode("utf-8", errors="replace")
         return bytes(data)
+
+    def stash(self, prompt_id: str, msg: dict[str, Any]) -> None:
+        """Keep a frame of another prompt for its own follower (a pipelined next prompt).
+
+        Bounded: the frames of the last few prompts, a few thousand each.
+        """
+        frames = self._stash.setdefault(prompt_id, [])
+        self._stash.move_to_end(prompt_id)
+        if len(frames) < STASH_FRAMES:
+            frames.append(msg)
+        while len(self._stash) > STASH_PROMPTS:
+            self._stash.popitem(last=False)
+
+    def take_stash(self, prompt_id: str) -> list[dict[str, Any]]:
+        """The kept frames of a prompt, in arrival order (removed from the stash)."""
+        return self._stash.pop(prompt_id, [])
 
     def close(self) -> None:
         """Close the connection if any; never raises."""

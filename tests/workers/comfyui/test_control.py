@@ -24,6 +24,7 @@ from workers.comfyui import (
     Queued,
     Started,
     StepProgress,
+    Succeeded,
     is_transient,
 )
 
@@ -192,3 +193,32 @@ def test_unreachable_backend_is_transient(tmp_path: Path):
             dead.follow(new_prompt_id(), client_id="x", deadline=time.monotonic() + 10)
         with pytest.raises(ComfyUnavailable):
             dead.system_stats()
+
+
+def test_prompts_followed_out_of_order_keep_their_events(client, client_id):
+    first, second = new_prompt_id(), new_prompt_id()
+    client.submit(keyframe(4), prompt_id=first, client_id=client_id)
+    client.submit(keyframe(4), prompt_id=second, client_id=client_id)
+    # following the second reads (and must keep) the first one's frames on the shared socket
+    assert client.follow(second, client_id=client_id, deadline=time.monotonic() + 20).ok
+    events: list = []
+    outcome = client.follow(
+        first, client_id=client_id, deadline=time.monotonic() + 20, on_event=events.append
+    )
+    assert outcome.status == "success"
+    assert isinstance(events[0], Started) and isinstance(events[-1], Done)
+    assert [e.value for e in events if isinstance(e, StepProgress)] == [1, 2, 3, 4]
+
+
+def test_socket_that_never_opens_falls_back_to_polling(client, client_id):
+    sock = client.socket(client_id)
+    sock.url = f"ws://127.0.0.1:{free_port()}/ws?clientId={client_id}"  # refused every time
+    prompt_id = new_prompt_id()
+    client.submit(keyframe(10), prompt_id=prompt_id, client_id=client_id)
+    events: list = []
+    outcome = client.follow(
+        prompt_id, client_id=client_id, deadline=time.monotonic() + 20, on_event=events.append
+    )
+    assert outcome.status == "success" and len(outcome.files) == 1
+    assert not sock.is_open
+    assert isinstance(events[-2], Succeeded) and isinstance(events[-1], Done)
