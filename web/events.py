@@ -1,0 +1,219 @@
+"""Live progress: a job's progress stream as Server-Sent Events, and fresh state for REST.
+
+Each open stream blocks on its own XREAD, so the web tier must run a cooperative server
+(gunicorn ``-k gevent``): an idle stream is then a parked greenlet, not a thread. Streams hold no
+database connection while idle; they touch Postgres only to authorize, to snapshot a job
+whose history is gone, and once per heartbeat to notice a job that ended without an event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, current_app, request, stream_with_context
+
+from shared.db import db
+from shared.errors import ValidationError
+from shared.models import Job
+from shared.models.status import TERMINAL
+from shared.progress import (
+    ProgressBus,
+    build_job_payload,
+    compare_ids,
+    decode_entry,
+    events_key,
+    is_stream_id,
+)
+
+log = logging.getLogger(__name__)
+bp = Blueprint("events", __name__)
+
+HEARTBEAT_S = 15.0
+RETRY_MS = 3000
+READ_COUNT = 200
+EXTENSION = "tower_progress"
+TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL)
+
+
+@bp.get("/api/anime/generation/<int:request_id>/events")
+def stream_events(request_id: int) -> Response:
+    """A job's progress as SSE (``stage`` and ``job`` events); ends after the terminal job event.
+
+    :raises ValidationError: for a malformed Last-Event-ID.
+    :raises NotFoundError: when the job is missing or not the caller's.
+    """
+    last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if last_id is not None and not is_stream_id(last_id.strip()):
+        raise ValidationError(
+            "Last-Event-ID must be a stream id like 1700000000000-0",
+            fields={"Last-Event-ID": "not a stream id"},
+        )
+    authorize_job(request_id)
+    db.session.remove()  # an idle stream must not hold a pooled connection
+    heartbeat = float(current_app.config.get("TOWER_SSE_HEARTBEAT_S", HEARTBEAT_S))
+    body = stream_job(request_id, last_id.strip() if last_id else None, heartbeat)
+    return Response(
+        stream_with_context(body),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def authorize_job(job_id: int) -> Job:
+    """The job, if the caller may see it (the auth hook: bearer token or session cookie).
+
+    :raises AuthenticationError: without valid credentials.
+    :raises NotFoundError: when the job is missing or not the caller's.
+    """
+    from web.identity import require_user
+    from web.jobs import visible_job
+
+    return visible_job(require_user(), job_id)
+
+
+def progress_clients() -> tuple[ProgressBus, redis.Redis]:
+    """This app's bus (short timeouts) and blocking reader, created on first use."""
+    clients = current_app.extensions.get(EXTENSION)
+    if clients is None:
+        url = current_app.config["SETTINGS"].redis_url
+        heartbeat = float(current_app.config.get("TOWER_SSE_HEARTBEAT_S", HEARTBEAT_S))
+        reader = redis.Redis.from_url(
+            url, socket_timeout=heartbeat + 10, socket_connect_timeout=2, health_check_interval=30
+        )
+        clients = current_app.extensions[EXTENSION] = (ProgressBus.from_url(url), reader)
+    return clients
+
+
+def format_event(entry_id: str | None, kind: str, data: dict[str, Any]) -> str:
+    """One SSE message: ``id`` (when it has a stream id), ``event`` and one-line JSON ``data``."""
+    head = f"id: {entry_id}\n" if entry_id else ""
+    return f"{head}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def stream_job(job_id: int, last_id: str | None, heartbeat_s: float) -> Iterator[str]:
+    """The SSE body: history after `last_id` (or a snapshot over a gap), then live events."""
+    bus, reader = progress_clients()
+    yield f"retry: {RETRY_MS}\n\n"
+    cursor = last_id or "0-0"
+    try:
+        gap, snapshot_id, state = find_gap(reader, bus, job_id, cursor)
+    except redis.RedisError as exc:
+        log.warning("sse: redis unavailable job_id=%s: %s", job_id, exc)
+        gap, snapshot_id, state = True, None, None
+    if gap:
+        snapshot = state or row_state(job_id)
+        yield format_event(snapshot_id, "job", build_job_payload(**snapshot))
+        if snapshot["status"] in TERMINAL_STATUSES:
+            return
+        cursor = snapshot_id or "0-0"
+    yield from follow(reader, job_id, cursor, heartbeat_s)
+
+
+def find_gap(
+    reader: redis.Redis, bus: ProgressBus, job_id: int, cursor: str
+) -> tuple[bool, str | None, dict[str, Any] | None]:
+    """Whether events after `cursor` were trimmed (or never kept), and the snapshot to send.
+
+    :raises redis.RedisError: when Redis is unreachable.
+    """
+    first, last, state = bus.snapshot(job_id)
+    if first is None:
+        return True, None, _state_payload(state)
+    try:
+        info = reader.xinfo_stream(events_key(job_id))
+        deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
+    except redis.ResponseError:
+        deleted = None
+    if deleted is not None:
+        deleted = deleted.decode() if isinstance(deleted, bytes) else deleted
+        gap = compare_ids(deleted, cursor) > 0
+    else:
+        gap = cursor != "0-0" and compare_ids(first, cursor) > 0
+    return gap, last, _state_payload(state)
+
+
+def _state_payload(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {"status": state["status"], "progress": state["progress"], "eta_s": state["eta_s"]}
+
+
+def row_state(job_id: int) -> dict[str, Any]:
+    """The job row's status, progress and ETA (what Postgres says when Redis cannot)."""
+    try:
+        job = db.session.get(Job, job_id, populate_existing=True)
+        if job is None:
+            return {"status": "cancelled", "progress": 0.0, "eta_s": None}
+        return {"status": job.status, "progress": job.progress, "eta_s": job.eta_s}
+    finally:
+        db.session.remove()
+
+
+def follow(reader: redis.Redis, job_id: int, cursor: str, heartbeat_s: float) -> Iterator[str]:
+    """Live events after `cursor` until the terminal job event, with comment heartbeats."""
+    key = events_key(job_id)
+    while True:
+        try:
+            reply = reader.xread({key: cursor}, count=READ_COUNT, block=int(heartbeat_s * 1000))
+        except redis.RedisError as exc:
+            log.warning("sse: redis read failed job_id=%s: %s", job_id, exc)
+            reply = None
+            time.sleep(min(heartbeat_s, 1.0))
+        if not reply:
+            yield ": keepalive\n\n"
+            # A job can end while Redis is down or empty: the row is the truth.
+            state = row_state(job_id)
+            if state["status"] in TERMINAL_STATUSES:
+                yield format_event(None, "job", build_job_payload(**state))
+                return
+            continue
+        for entry_id, fields in reply[0][1]:
+            event = decode_entry(job_id, entry_id, fields or {})
+            cursor = event.id
+            if event.kind not in ("stage", "job"):
+                continue
+            yield format_event(event.id, event.kind, event.data)
+            if event.is_terminal_job:
+                return
+
+
+def fresh_stage_states(job_id: int) -> dict[int, dict[str, Any]]:
+    """The latest published state of each stage run (by id); empty when Redis is down."""
+    bus, _ = progress_clients()
+    try:
+        return bus.stage_states(job_id)
+    except (redis.RedisError, ValueError) as exc:
+        log.warning("status: redis unavailable job_id=%s: %s", job_id, exc)
+        return {}
+
+
+def with_fresh_state(report: dict[str, Any]) -> dict[str, Any]:
+    """A status report (request_id, status, progress, eta_s, stages[id, status, progress])
+    with the freshest Redis state laid over rows that are not terminal yet."""
+    fresh = fresh_stage_states(report["request_id"])
+    for stage in report.get("stages", []):
+        state = fresh.get(stage["id"])
+        if not state or stage["status"] in TERMINAL_STATUSES:
+            continue
+        for name in ("step", "max", "node"):
+            if state.get(name) is not None:
+                stage[name] = state[name]
+        if state.get("progress") is not None:
+            stage["progress"] = state["progress"]
+        if stage["status"] == "queued" and state.get("status") == "running":
+            stage["status"] = "running"
+    if report.get("status") not in TERMINAL_STATUSES:
+        bus, _ = progress_clients()
+        try:
+            job = bus.job_state(report["request_id"])
+        except redis.RedisError:
+            job = None
+        if job and job["status"] not in TERMINAL_STATUSES:
+            report["progress"] = max(report.get("progress") or 0.0, job["progress"])
+            report["eta_s"] = job["eta_s"]
+    return report
