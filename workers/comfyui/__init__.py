@@ -1,4 +1,20 @@
-"""ComfyUI client: submit API-format prompts, follow them, fetch outputs (requests + websocket)."""
+"""ComfyUI client: submit API-format prompts, follow them, fetch outputs (requests + websocket).
+
+One ComfyClient and one client id per worker process::
+
+    with ComfyClient(url, timeout=(3.05, 30)) as comfy:
+        deadline = time.monotonic() + limit
+        if comfy.locate(prompt_id) is None:        # re-delivered task: re-attach instead
+            comfy.submit(graph, prompt_id=prompt_id, client_id=client_id)
+        outcome = comfy.follow(prompt_id, client_id=client_id, deadline=deadline,
+                               on_event=publish_progress).raise_for_status()
+        for n, file in enumerate(outcome.files):
+            comfy.download(file, stage_dir / f"{n:03d}{suffix_of(file)}")
+
+Errors are TransientError (ComfyUnavailable, ComfyTimeout, ComfyPromptLost,
+ComfyOutOfMemory) or PermanentError (ComfyRejected, ComfyExecutionFailed, ComfyInterrupted,
+ComfyProtocolError); `is_transient(exc)` also classifies raw requests/websocket errors.
+"""
 
 from __future__ import annotations
 

@@ -185,13 +185,15 @@ class ComfyClient:
         logger.info("comfyui submitted prompt_id=%s number=%s", prompt_id, payload.get("number"))
         return SubmitResult(prompt_id, payload.get("number", 0), node_errors)
 
-    def queue(self) -> QueueSnapshot:
+    def queue(self, *, timeout: tuple[float, float] | None = None) -> QueueSnapshot:
         """The running and pending prompt ids (pending in run order)."""
-        return QueueSnapshot.from_body(self.get_json("/queue"))
+        return QueueSnapshot.from_body(self.get_json("/queue", timeout=timeout or self.timeout))
 
-    def history(self, prompt_id: str) -> dict[str, Any] | None:
+    def history(
+        self, prompt_id: str, *, timeout: tuple[float, float] | None = None
+    ) -> dict[str, Any] | None:
         """The history entry of a finished prompt, None while queued, running or unknown."""
-        body = self.get_json(f"/history/{prompt_id}")
+        body = self.get_json(f"/history/{prompt_id}", timeout=timeout or self.timeout)
         entry = body.get(prompt_id) if isinstance(body, dict) else None
         return entry or None
 

@@ -208,9 +208,11 @@ class PromptFollower:
         )
         self._next_poll = now + interval
         try:
-            snapshot = self.client.queue()
+            snapshot = self.client.queue(timeout=self._http_timeout())
             state = snapshot.state(self.prompt_id)
-            entry = None if state else self.client.history(self.prompt_id)
+            entry = (
+                None if state else self.client.history(self.prompt_id, timeout=self._http_timeout())
+            )
         except ComfyUnavailable as exc:
             if now - self._last_reached > self.settings.unreachable_grace:
                 raise ComfyUnavailable(
@@ -247,7 +249,7 @@ class PromptFollower:
         delay = 0.02
         while True:
             try:
-                entry = self.client.history(self.prompt_id)
+                entry = self.client.history(self.prompt_id, timeout=self._http_timeout())
             except ComfyUnavailable:
                 entry = None
             if entry:
@@ -291,6 +293,12 @@ class PromptFollower:
                 self._emit(Failed(err.node_id, err.node_type, err.exception_type, err.message))
         if not self._done_seen:
             self._emit(Done())
+
+    def _http_timeout(self) -> tuple[float, float]:
+        """The client's (connect, read) timeouts, cut to the time left before the deadline."""
+        left = max(0.05, self.deadline - time.monotonic())
+        connect, read = self.client.timeout
+        return (min(connect, left), min(read, left))
 
     def _emit(self, event: Event) -> None:
         """Pass an event to the caller's callback, if any."""

@@ -13,8 +13,21 @@ from workers.comfyui.errors import ComfyUnavailable
 
 logger = logging.getLogger(__name__)
 
-STASH_PROMPTS = 8
-STASH_FRAMES = 5000
+STASH_PROMPTS = 4
+STASH_FRAMES = 2000
+# Only frames a follower turns into events are kept (progress_state can be large and is unused).
+STASH_TYPES = frozenset(
+    {
+        "execution_start",
+        "execution_cached",
+        "executing",
+        "progress",
+        "executed",
+        "execution_success",
+        "execution_error",
+        "execution_interrupted",
+    }
+)
 
 
 def ws_url(base_url: str, client_id: str) -> str:
@@ -96,6 +109,8 @@ class ComfySocket:
 
         Bounded: the frames of the last few prompts, a few thousand each.
         """
+        if msg.get("type") not in STASH_TYPES:
+            return
         frames = self._stash.setdefault(prompt_id, [])
         self._stash.move_to_end(prompt_id)
         if len(frames) < STASH_FRAMES:
