@@ -124,16 +124,12 @@ def find_gap(
     first, last, state = bus.snapshot(job_id)
     if first is None:
         return True, None, _state_payload(state)
-    try:
+    # Trimming (MAXLEN) does not move max-deleted-entry-id on Redis 7.0, so compare ends.
+    if cursor == "0-0":
         info = reader.xinfo_stream(events_key(job_id))
-        deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
-    except redis.ResponseError:
-        deleted = None
-    if deleted is not None:
-        deleted = deleted.decode() if isinstance(deleted, bytes) else deleted
-        gap = compare_ids(deleted, cursor) > 0
+        gap = int(info.get("entries-added", 0)) > int(info.get("length", 0))
     else:
-        gap = cursor != "0-0" and compare_ids(first, cursor) > 0
+        gap = compare_ids(first, cursor) > 0
     return gap, last, _state_payload(state)
 
 
