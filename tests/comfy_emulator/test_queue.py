@@ -48,7 +48,7 @@ def test_queue_ops_like_recording(default):
     }
     first = post_prompt(
         default.url,
-        {"prompt": slow_prompt, "client_id": cid, "extra_data": {"emulator_fault": "slow:1.5"}},
+        {"prompt": slow_prompt, "client_id": cid, "extra_data": {"emulator_fault": "slow:3"}},
     ).json()
     chosen = post_prompt(
         default.url,
@@ -110,14 +110,7 @@ def test_queue_ops_like_recording(default):
 def test_reconnect_with_same_client_id_takes_over(default):
     client_id = f"reconnect-probe-{uuid.uuid4().hex[:6]}"
     first = Listener(default.url, client_id=client_id)
-    prompt = {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {"width": 256, "height": 256, "batch_size": 120, "color": 1193046},
-        },
-        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
-        "3": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["2", 0]}},
-    }
+    prompt = sampler_prompt(300, seed=15)  # 300 steps: long enough to reconnect mid-run
     prompt_id = post_prompt(default.url, {"prompt": prompt, "client_id": client_id}).json()[
         "prompt_id"
     ]
@@ -129,12 +122,12 @@ def test_reconnect_with_same_client_id_takes_over(default):
     greeting, replay = second.records[0]["msg"], second.read()["msg"]
     assert greeting["data"]["sid"] == client_id
     assert greeting["data"]["status"]["exec_info"]["queue_remaining"] == 1
-    assert replay == {"type": "executing", "data": {"node": "3"}}
+    assert replay == {"type": "executing", "data": {"node": "6"}}
     records = second.until_done(prompt_id)
     types = [r["msg"]["type"] for r in records if r.get("kind") == "text"]
     assert types[-3:] == ["execution_success", "status", "executing"]
     recorded = load_ws("15_reconnect_same_client_id/ws_second_socket.jsonl")
-    # The recording reconnected while node 1 ran; here node 3 runs: same frames otherwise.
+    # The recording reconnected while node 1 ran; here the sampler (node 6) runs.
     assert [t[0] for t in shape(recorded[:2])] == [t[0] for t in shape(records[:2])]
     assert sorted(recorded[1]["msg"]["data"]) == sorted(replay["data"])
     first.ws.settimeout(0.3)
