@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g, session
+from flask import current_app, request, session
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
@@ -21,7 +21,7 @@ from web.credentials import (
     verify_password,
 )
 from web.errors import AuthenticationError
-from web.identity import start_session
+from web.identity import CLAIMS_KEY, start_session
 from web.paging import fetch_page
 from web.production import get_row
 
@@ -66,7 +66,7 @@ def log_in(email: str, password: str, *, remote_addr: str, use_session: bool) ->
 
 def log_out() -> None:
     """Revoke the access token of this request and clear the session cookie."""
-    claims = g.get("tower_claims")
+    claims = request.environ.get(CLAIMS_KEY)
     if claims is not None:
         remaining = int((claims.expires_at - datetime.now(UTC)).total_seconds())
         throttle.revoke_access_token(claims.jti, remaining + 1)

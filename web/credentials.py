@@ -45,6 +45,11 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return False
 
 
+def signing_key(secret: str) -> bytes:
+    """The JWT key, derived from SECRET_KEY so tokens and session cookies use separate keys."""
+    return hmac.new(secret.encode(), b"tower-access-token", hashlib.sha256).digest()
+
+
 def issue_access_token(secret: str, user_id: int, role: str, ttl_s: int) -> tuple[str, int]:
     """A signed JWT for `user_id` and its lifetime in seconds."""
     now = datetime.now(UTC)
@@ -57,7 +62,7 @@ def issue_access_token(secret: str, user_id: int, role: str, ttl_s: int) -> tupl
         "exp": now + timedelta(seconds=ttl_s),
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), ttl_s
+    return jwt.encode(claims, signing_key(secret), algorithm=JWT_ALGORITHM), ttl_s
 
 
 def decode_access_token(secret: str, token: str) -> AccessClaims:
@@ -68,7 +73,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
-            secret,
+            signing_key(secret),
             algorithms=[JWT_ALGORITHM],
             audience=JWT_AUDIENCE,
             options={"require": ["exp", "iat", "sub", "jti"]},

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flask import current_app, g, request, session
+from flask import current_app, request, session
 
 from shared.db import db
 from shared.models import ApiToken, Role, User
@@ -23,6 +23,8 @@ STAFF = (Role.ADMIN.value, Role.OPERATOR.value)
 # Accounts that own productions; guests only browse and submit within guest mode.
 MEMBERS = (Role.ADMIN.value, Role.OPERATOR.value, Role.USER.value)
 _UNSET = object()
+USER_KEY = "tower.user"
+CLAIMS_KEY = "tower.claims"
 
 
 def current_user() -> User | None:
@@ -30,9 +32,10 @@ def current_user() -> User | None:
 
     :raises AuthenticationError: when credentials were sent but are not valid.
     """
-    cached = g.get("tower_user", _UNSET)
+    # Cached on the request, not on `g`: an app context (and its `g`) can outlive a request.
+    cached = request.environ.get(USER_KEY, _UNSET)
     if cached is _UNSET:
-        cached = g.tower_user = authenticate_request()
+        cached = request.environ[USER_KEY] = authenticate_request()
     return cached
 
 
@@ -65,7 +68,7 @@ def user_from_jwt(token: str) -> User:
     claims = decode_access_token(current_app.config["SECRET_KEY"], token)
     if throttle.is_revoked(claims.jti):
         raise AuthenticationError("the access token has been revoked")
-    g.tower_claims = claims
+    request.environ[CLAIMS_KEY] = claims
     return active_user(claims.user_id)
 
 

@@ -69,16 +69,18 @@ def plan_and_dispatch(user: User, project: Project, kind: str, **plan: Any) -> J
     return job
 
 
-def dispatch(job: Job) -> None:
-    """Send a committed job's canvas and remember its root task id."""
+def dispatch(job: Job) -> str | None:
+    """Send a committed job's canvas; dispatch_job records the root task id on the row itself
+    (in its own session, so this one must not write the row again)."""
     from tasks.pipelines import dispatch_job
 
     try:
-        job.celery_root_id = dispatch_job(job.id)
-        db.session.commit()
+        root = dispatch_job(job.id)
     except DISPATCH_ERRORS as exc:
-        db.session.rollback()
         log.warning("dispatch failed job_id=%s (left queued for the sweeper): %s", job.id, exc)
+        return None
+    log.info("job dispatched job_id=%s root=%s", job.id, root)
+    return root
 
 
 def submit_scene(user: User, scene_id: int, kind: str, **plan: Any) -> Job:
@@ -186,11 +188,11 @@ def cancel_job(user: User, job_id: int) -> Job:
 
     :raises ConflictError: when the job has already ended.
     """
-    from tasks.control import request_cancel, stop_job
-
     job = visible_job(user, job_id)
     if Status(job.status).is_terminal:
         raise ConflictError(f"job {job_id} has already {job.status}")
+    from tasks.control import request_cancel, stop_job
+
     request_cancel(db.session, job)
     db.session.commit()
     stop_job(job.id)
