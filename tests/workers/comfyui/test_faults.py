@@ -15,10 +15,12 @@ from workers.comfyui import (
     ComfyClient,
     ComfyExecutionFailed,
     ComfyOutOfMemory,
+    ComfyProtocolError,
     ComfyRejected,
     ComfyUnavailable,
     OutputFile,
     is_transient,
+    safe_name,
 )
 
 
@@ -108,3 +110,15 @@ def test_upload_rename_and_download(client, tmp_path: Path):
     assert one.name == "key.png" and two.name != "key.png" and two.name.endswith(".png")
     dest = client.download(OutputFile("", two.name, folder, "input", "images"), tmp_path / "x.bin")
     assert dest.read_bytes() == second.read_bytes()
+
+
+def test_missing_output_file_is_permanent_and_leaves_nothing(client, tmp_path: Path):
+    ghost = OutputFile("8", "nope_00001_.png", "farm/none", "output", "images")
+    with pytest.raises(ComfyProtocolError) as caught:
+        client.download(ghost, tmp_path / "dl" / "x.png")
+    assert not is_transient(caught.value)
+    assert list((tmp_path / "dl").iterdir()) == []
+    hostile = OutputFile("8", "../../etc/passwd", "", "output", "images")
+    with pytest.raises(ComfyProtocolError):  # the server refuses it; dest is ours either way
+        client.download(hostile, tmp_path / "dl" / "y.png")
+    assert safe_name("../../etc/passwd") == "passwd" and safe_name("..") == "output"
