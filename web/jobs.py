@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from shared.db import db
 from shared.errors import NotFoundError
 from shared.models import Asset, Job, Stage, StageRun, User
+from web.events import with_fresh_state
 from web.identity import is_staff
 from web.paging import fetch_page
 from web.production import get_row
@@ -89,7 +90,8 @@ def final_outputs(runs: list[StageRun]) -> list[Asset]:
 
 
 def job_report(user: User, job_id: int) -> dict[str, Any]:
-    """The issue-4 status report of a visible job.
+    """The issue-4 status report of a visible job, with live progress from Redis laid over
+    rows that have not ended.
 
     :raises NotFoundError: when missing or not the caller's.
     """
@@ -115,7 +117,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
         }
         for run in job.stage_runs
     ]
-    return {
+    return with_fresh_state({
         "request_id": job.id,
         "kind": job.kind,
         "status": job.status,
@@ -127,4 +129,4 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "stages": stages,
         "outputs": describe_outputs(final_outputs(job.stage_runs)),
-    }
+    })

@@ -170,6 +170,9 @@ class StageStatusSchema(Schema):
     prompt_id = fields.String(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
+    step = fields.Integer(allow_none=True)
+    max = fields.Integer(allow_none=True)
+    node = fields.String(allow_none=True)
 
 
 class JobStatusSchema(Schema):
