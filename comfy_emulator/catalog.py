@@ -92,6 +92,9 @@ class Catalog:
 
     def _live_choices(self, class_type: str, name: str) -> list[Any] | None:
         folder = MODEL_INPUTS.get((class_type, name))
+        if folder == "rife" and folder not in self._inventory:
+            # The pack's list is fixed (it downloads checkpoints on first use).
+            return None
         if folder is not None:
             return list(self._inventory.get(folder, []))
         if class_type == "LoadImage" and name == "image":

@@ -31,6 +31,10 @@ def types_match(received: str, expected: Any) -> bool:
 
 
 def coerce_value(input_type: Any, value: Any) -> Any:
+    """Convert a constant by declared type (INT/FLOAT/STRING/BOOLEAN), like the server.
+
+    :raises ValueError: (or TypeError) when the value does not convert.
+    """
     if input_type == "INT":
         return int(value)
     if input_type == "FLOAT":
@@ -43,6 +47,7 @@ def coerce_value(input_type: Any, value: Any) -> Any:
 
 
 def check_range_and_choices(name: str, value: Any, info: Any, config: list) -> dict | None:
+    """The first min/max/combo error for a constant input, or None."""
     extra = info.extra
     if "min" in extra and value < extra["min"]:
         return {
@@ -83,6 +88,7 @@ def check_range_and_choices(name: str, value: Any, info: Any, config: list) -> d
 def run_custom_validator(
     custom: Validator, inputs: dict[str, Any], declared: dict, hidden: list[str]
 ) -> list[dict]:
+    """Run a VALIDATE_INPUTS stand-in; one custom_validation_failed error per input."""
     names, takes_kwargs, check = custom
     filtered = {
         k: v

@@ -209,6 +209,14 @@ def create_app(emu: Emulator) -> web.Application:
     async def system_stats(request: web.Request) -> web.Response:
         return web.json_response(system_stats_body())
 
+    @routes.get("/embeddings")
+    async def embeddings(request: web.Request) -> web.Response:
+        return web.json_response(list(emu.inventory.get("embeddings", [])))
+
+    @routes.get("/extensions")
+    async def extensions(request: web.Request) -> web.Response:
+        return web.json_response([])
+
     @routes.get("/features")
     async def features(request: web.Request) -> web.Response:
         return web.json_response(SERVER_FEATURES)

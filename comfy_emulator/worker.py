@@ -71,10 +71,15 @@ class PromptWorker:
             faults = faults.merged(parse_faults(extra_data.get("emulator_fault")))
         except FaultSpecError as exc:
             log.warning("ignoring bad emulator_fault prompt_id=%s error=%s", prompt_id, exc)
-        result = self.executor.execute(prompt, prompt_id, dict(extra_data), outputs, faults)
+        try:
+            result = self.executor.execute(prompt, prompt_id, dict(extra_data), outputs, faults)
+            success = self.executor.success
+        except Exception:  # noqa: BLE001 - an emulator bug must still end the prompt
+            log.exception("executor failed prompt_id=%s", prompt_id)
+            result, success = {"outputs": {}, "meta": {}}, False
         status = {
-            "status_str": "success" if self.executor.success else "error",
-            "completed": self.executor.success,
+            "status_str": "success" if success else "error",
+            "completed": success,
             "messages": self.executor.status_messages,
         }
         self.queue.task_done(task_id, result, status)

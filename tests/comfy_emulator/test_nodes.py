@@ -152,6 +152,7 @@ def test_load_video_round_trip(default, tmp_path):
 
 def test_load_image_reruns_when_the_file_changes(default):
     def png(color):
+        """An 8x8 PNG of one colour."""
         buffer = io.BytesIO()
         Image.new("RGB", (8, 8), color).save(buffer, "PNG")
         return buffer.getvalue()
@@ -166,6 +167,7 @@ def test_load_image_reruns_when_the_file_changes(default):
     }
 
     def cached_nodes(records):
+        """The execution_cached node list."""
         return [
             r["msg"]["data"]["nodes"]
             for r in records

@@ -59,11 +59,13 @@ def replay(emu, scenario: str, listener: Listener | None = None, **extra) -> tup
 
 
 def history_of(emu, prompt_id: str) -> dict:
+    """The finished history entry of a prompt."""
     body = requests.get(f"{emu.url}/history/{prompt_id}", timeout=10).json()
     return body[prompt_id]
 
 
 def assert_history_like(entry: dict, scenario: str) -> None:
+    """Same entry shape, output keys, meta and status messages as the recorded history."""
     recorded = next(iter(load_json(f"{scenario}/history.json")["body"].values()))
     assert sorted(entry) == sorted(recorded)
     assert len(entry["prompt"]) == 5
@@ -240,6 +242,7 @@ def test_no_client_id_only_broadcasts(recorded):
 
 
 def history_of_or_none(emu, prompt_id: str) -> dict | None:
+    """The history entry, or None while unfinished."""
     return requests.get(f"{emu.url}/history/{prompt_id}", timeout=10).json().get(prompt_id)
 
 

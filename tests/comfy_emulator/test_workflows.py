@@ -74,6 +74,7 @@ def test_stage_workflows_fail_in_the_loader_like_the_recording(recorded):
 
 
 def open_lines(relative: str) -> list[str]:
+    """Non-empty lines of a fixture file."""
     from tests.comfy_emulator.transcript import fixtures_dir
 
     return [x for x in (fixtures_dir() / relative).read_text().splitlines() if x.strip()]
