@@ -30,13 +30,23 @@ task_send_sent_event = True
 broker_connection_retry_on_startup = True
 
 task_default_queue = "cpu"
-task_queues = (Queue("gpu"), Queue("cpu"))
+# gpu: any GPU worker; gpu.<node>: one backend's worker; cpu: compile and mix; control: the
+# sweeper and job bookkeeping (consumed by the CPU worker; quick tasks).
+task_queues = (Queue("gpu"), Queue("cpu"), Queue("control"))
 task_routes = {
     "render.keyframe": {"queue": "gpu"},
     "render.animate": {"queue": "gpu"},
     "render.interpolate": {"queue": "gpu"},
     "render.compile": {"queue": "cpu"},
     "render.mix": {"queue": "cpu"},
+    "render.finish": {"queue": "control"},
+    "tower.sweep": {"queue": "control"},
+    "tower.clean_artifacts": {"queue": "control"},
+}
+
+beat_schedule = {
+    "sweep-leases-and-lost-messages": {"task": "tower.sweep", "schedule": 5.0},
+    "clean-expired-artifacts": {"task": "tower.clean_artifacts", "schedule": 3600.0},
 }
 
 # Default limits for any task without its own (stage tasks set theirs in the decorator).

@@ -12,7 +12,10 @@ from celery.signals import worker_init
 from shared.config import Settings
 from shared.errors import ConfigError
 
-app = Celery("tower", include=["tasks.ping"])
+app = Celery(
+    "tower",
+    include=["tasks.ping", "tasks.render", "tasks.sweeper", "tasks.worker_signals"],
+)
 app.config_from_object("celeryconfig")
 
 

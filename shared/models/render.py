@@ -34,7 +34,7 @@ class Workflow(db.Model):
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     graph: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     bindings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    outputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    outputs: Mapped[list[dict[str, str]]] = mapped_column(JSONB, nullable=False, default=list)
     node_classes: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
     models: Mapped[dict[str, list[str]]] = mapped_column(JSONB, nullable=False, default=dict)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,

@@ -1,0 +1,131 @@
+"""Job control from the API and the dashboard: cancel and retry.
+
+The row changes happen in the caller's transaction (the web service commits); the side
+effects on the broker and the backends happen after, by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from shared.db import db
+from shared.errors import ConflictError, NotFoundError
+from shared.models import Job, Stage, StageRun, Status, WorkerNode
+from shared.models.columns import utcnow
+from shared.progress import ProgressBus
+from tasks.app import app
+from tasks.pipelines import SCENE_CHAIN, latest_runs
+from workers.comfyui import ComfyClient, ComfyUnavailable
+from workers.comfyui.errors import ComfyProtocolError
+
+log = logging.getLogger(__name__)
+
+CANCEL_DEADLINE_S = 15.0
+ACTIVE = (Status.QUEUED, Status.RUNNING, Status.RETRYING)
+
+
+def request_cancel(session: Session, job: Job) -> None:
+    """Mark the job cancelled; queued stages are cancelled now, running ones by their tasks.
+
+    :raises ConflictError: the job already ended.
+    """
+    if Status(job.status).is_terminal:
+        raise ConflictError(f"job {job.id} already {job.status}", fields={"status": job.status})
+    job.cancel_requested = True
+    job.status = Status.CANCELLED.value
+    job.finished_at = utcnow()
+    job.error = "cancelled"
+    for run in job.stage_runs:
+        if run.status in (Status.QUEUED, Status.RETRYING):
+            run.status = Status.CANCELLED.value
+            run.finished_at = utcnow()
+            run.error = "job cancelled"
+
+
+def stop_job(job_id: int) -> dict[str, str]:
+    """Revoke the job's queued tasks and stop its prompts on their backends, by prompt id.
+
+    Never kills worker processes; returns how each running prompt ended.
+    """
+    with Session(db.engine) as session:
+        runs = session.scalars(sa.select(StageRun).where(StageRun.job_id == job_id)).all()
+        task_ids = [r.celery_task_id for r in runs if r.celery_task_id]
+        prompts = [(r.prompt_id, r.backend) for r in runs
+                   if r.prompt_id and r.backend and r.status == Status.RUNNING]
+        urls = dict(session.execute(sa.select(WorkerNode.name, WorkerNode.comfyui_url)).all())
+    if task_ids:
+        app.control.revoke(task_ids)
+    endings = {}
+    for prompt_id, backend in prompts:
+        endings[prompt_id] = cancel_prompt(urls.get(backend), prompt_id)
+    redis_url = current_app.config["SETTINGS"].redis_url
+    ProgressBus.from_url(redis_url).job_event(job_id, status="cancelled")
+    log.info("stopped job_id=%s revoked=%d prompts=%s", job_id, len(task_ids), endings)
+    return endings
+
+
+def cancel_prompt(url: str | None, prompt_id: str) -> str:
+    """Remove or interrupt one prompt on its backend; how it ended, or why it could not."""
+    if not url:
+        return "backend unknown"
+    try:
+        with ComfyClient(url, timeout=(2.0, 10.0)) as client:
+            return client.cancel(prompt_id, client_id=f"tower-cancel-{prompt_id[:8]}",
+                                 deadline=time.monotonic() + CANCEL_DEADLINE_S)
+    except (ComfyUnavailable, ComfyProtocolError) as exc:
+        log.warning("could not cancel prompt_id=%s on %s: %s", prompt_id, url, exc)
+        return "unreachable"
+
+
+def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
+    """`start` and every latest stage run after it in the pipeline."""
+    if start.stage in (Stage.COMPILE, Stage.MIX):
+        after = [r for r in runs if r.scene_id is None and
+                 (r.stage == Stage.MIX or r.stage == start.stage)]
+        return after
+    position = SCENE_CHAIN.index(Stage(start.stage))
+    same_scene = [r for r in runs if r.scene_id == start.scene_id and r.scene_id is not None
+                  and SCENE_CHAIN.index(Stage(r.stage)) >= position]
+    episode = [r for r in runs if r.scene_id is None and r.stage in (Stage.COMPILE, Stage.MIX)]
+    return same_scene + episode
+
+
+def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:
+    """New attempts for the failed (or named) stage and everything after it; earlier
+    successful outputs are reused. The caller commits, then dispatches.
+
+    :raises ConflictError: the job is still running, or nothing failed.
+    :raises NotFoundError: the named stage is not one of the job's.
+    """
+    if job.status in (Status.QUEUED, Status.RUNNING):
+        raise ConflictError(f"job {job.id} is {job.status}; cancel it first or wait",
+                            fields={"status": job.status})
+    runs = latest_runs(session, job.id)
+    if stage_id is not None:
+        start = [r for r in runs if r.id == stage_id]
+        if not start:
+            raise NotFoundError(f"stage {stage_id} is not a current stage of job {job.id}",
+                                fields={"stage_id": "not found"})
+    else:
+        start = [r for r in runs if r.status in (Status.FAILED, Status.CANCELLED,
+                                                 Status.QUEUED, Status.RETRYING)]
+        if not start:
+            raise ConflictError(f"job {job.id} has nothing to retry", fields={"status": "done"})
+    again = {r.id: r for s in start for r in downstream(runs, s)}
+    # Stages that never ran stay as they are; those that ended get a new attempt.
+    fresh = [StageRun(job_id=job.id, scene_id=r.scene_id, stage=r.stage, attempt=r.attempt + 1,
+                      workflow_id=r.workflow_id, inputs=r.inputs)
+             for r in again.values() if Status(r.status).is_terminal]
+    session.add_all(fresh)
+    job.status = Status.QUEUED.value
+    job.cancel_requested = False
+    job.error = None
+    job.finished_at = None
+    job.progress = min(job.progress, 0.99)
+    session.flush()
+    return fresh

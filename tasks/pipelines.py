@@ -1,0 +1,130 @@
+"""The one canvas builder: read a job's stage rows, build the Celery canvas for what is not yet
+done, and send it. Submitting, retrying and resuming after a crash all call dispatch_job.
+
+Per scene chain(keyframe, animate, interpolate); a chord over the scenes into compile, then mix,
+then finish. Each dispatch bumps the job's canvas generation; tasks of an older canvas drop
+themselves, so a resumed job never runs a stage twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from celery import chain, chord, group
+from celery.canvas import Signature
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from shared.db import db
+from shared.models import Job, JobKind, Scene, Stage, StageRun, Status
+from tasks.app import app
+from tasks.priority import broker_priority
+
+log = logging.getLogger(__name__)
+
+SCENE_CHAIN = (Stage.KEYFRAME, Stage.ANIMATE, Stage.INTERPOLATE)
+TASK_NAMES = {stage: f"render.{stage.value}" for stage in Stage}
+FINISH_TASK = "render.finish"
+
+
+def latest_runs(session: Session, job_id: int) -> list[StageRun]:
+    """The newest attempt of every (stage, scene) of a job."""
+    rows = session.scalars(
+        sa.select(StageRun).where(StageRun.job_id == job_id).order_by(StageRun.attempt))
+    newest: dict[tuple[str, int | None], StageRun] = {}
+    for run in rows:
+        newest[(run.stage, run.scene_id)] = run
+    return list(newest.values())
+
+
+@dataclass
+class Plan:
+    """A built canvas and the task id planned for each stage row."""
+
+    canvas: Signature
+    task_ids: dict[int, str]
+
+
+def build_canvas(session: Session, job: Job) -> Plan | None:
+    """The canvas for the job's unfinished stages, or None when nothing is left to run."""
+    runs = latest_runs(session, job.id)
+    pending = [r for r in runs if r.status != Status.SUCCEEDED]
+    if not pending:
+        return None
+    options = {"priority": broker_priority(job.priority)}
+    task_ids: dict[int, str] = {}
+
+    def sig(run: StageRun) -> Signature:
+        task_id = str(uuid.uuid4())
+        task_ids[run.id] = task_id
+        return app.signature(TASK_NAMES[Stage(run.stage)], args=(run.id, job.canvas_generation),
+                             immutable=True, task_id=task_id, **options)
+
+    order = scene_order(session, runs)
+    chains = []
+    for scene_id in order:
+        scene_runs = {Stage(r.stage): r for r in pending if r.scene_id == scene_id}
+        steps = [sig(scene_runs[s]) for s in SCENE_CHAIN if s in scene_runs]
+        if steps:
+            chains.append(chain(*steps) if len(steps) > 1 else steps[0])
+    tail = [sig(r) for r in sorted(
+        (r for r in pending if r.scene_id is None and r.stage in (Stage.COMPILE, Stage.MIX)),
+        key=lambda r: r.stage != Stage.COMPILE)]
+    if job.kind == JobKind.CHARACTER:
+        chains += [sig(r) for r in pending if r.scene_id is None and r.stage == Stage.KEYFRAME]
+    finish = app.signature(FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True,
+                           **options)
+    after = chain(*tail, finish) if tail else finish
+    canvas = chord(group(chains), after) if chains else after
+    return Plan(canvas, task_ids)
+
+
+def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
+    """Scene ids of the runs in the episode's order."""
+    ids = {r.scene_id for r in runs if r.scene_id is not None}
+    if not ids:
+        return []
+    found = session.execute(sa.select(Scene.id, Scene.order).where(Scene.id.in_(ids))).all()
+    known = {scene_id: order for scene_id, order in found}
+    return sorted(ids, key=lambda i: (known.get(i, 1 << 30), i))
+
+
+def dispatch_job(job_id: int) -> str | None:
+    """Send the canvas of everything the job still has to do; returns the canvas's root id.
+
+    Commits the new generation and planned task ids before sending, in its own session, so it
+    is safe to call right after the caller's commit. When the broker is down the rows stay
+    queued and the sweeper sends them later; nothing is lost.
+    """
+    with Session(db.engine) as session, session.begin():
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None or job.status in (Status.SUCCEEDED, Status.CANCELLED, Status.FAILED):
+            return None
+        job.canvas_generation += 1
+        plan = build_canvas(session, job)
+        if plan is None:
+            plan = Plan(app.signature(FINISH_TASK, args=(job.id, job.canvas_generation),
+                                      immutable=True), {})
+        for run in latest_runs(session, job.id):
+            if run.id in plan.task_ids:
+                run.celery_task_id = plan.task_ids[run.id]
+        generation = job.canvas_generation
+    try:
+        result = plan.canvas.apply_async()
+    except (KombuError, RedisError, OSError) as exc:
+        log.warning("dispatch failed job_id=%s generation=%s: %s (the sweeper will resend)",
+                    job_id, generation, exc)
+        return None
+    root = result.id
+    with Session(db.engine) as session, session.begin():
+        session.execute(sa.update(Job).where(Job.id == job_id,
+                                             Job.canvas_generation == generation)
+                        .values(celery_root_id=root))
+    log.info("dispatched job_id=%s generation=%s stages=%d root=%s", job_id, generation,
+             len(plan.task_ids), root)
+    return root

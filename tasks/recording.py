@@ -1,0 +1,127 @@
+"""Terminal states and outputs, written by the tasks themselves in one transaction each."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared.models import Asset, Job, StageRun, Status
+from shared.models.columns import utcnow
+from tasks.leases import Owner, holds_lease
+from tasks.pipelines import latest_runs
+from workers.gpu_stage import Artifact
+
+log = logging.getLogger(__name__)
+
+
+def record_success(session: Session, run_id: int, owner: Owner,
+                   artifacts: list[Artifact]) -> bool:
+    """Store outputs and mark the stage succeeded, if `owner` still holds it.
+
+    Outputs are keyed by (job, stage, scene, attempt): a repeat overwrites its own rows.
+    """
+    if not holds_lease(session, run_id, owner):
+        return False
+    run = session.get(StageRun, run_id)
+    for artifact in artifacts:
+        upsert_asset(session, run, artifact)
+    finish_run(run, Status.SUCCEEDED)
+    run.progress = 1.0
+    run.step = run.step_max = max(run.step_max, run.step)
+    return True
+
+
+def upsert_asset(session: Session, run: StageRun, artifact: Artifact) -> Asset:
+    """The asset row of an artifact key, created or refreshed."""
+    asset = session.scalar(sa.select(Asset).where(Asset.uri == artifact.key))
+    if asset is None:
+        asset = Asset(uri=artifact.key)
+        session.add(asset)
+    facts = dict(artifact.facts)
+    asset.kind = artifact.kind
+    asset.job_id = run.job_id
+    asset.stage_run_id = run.id
+    asset.mime_type = facts.pop("mime_type", "application/octet-stream")
+    for name in ("size_bytes", "width", "height", "frames", "fps", "duration_s", "sha256"):
+        if name in facts:
+            setattr(asset, name, facts.pop(name))
+    asset.meta = json_safe(facts)
+    return asset
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats (JSON has none) as None, e.g. the peak of silence."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def finish_run(run: StageRun, status: Status, error: str | None = None,
+               detail: dict[str, Any] | None = None) -> None:
+    """Move a stage run to a terminal status and drop its lease."""
+    run.status = status.value
+    run.finished_at = utcnow()
+    run.lease_owner = None
+    run.lease_expires_at = None
+    run.error = error
+    run.error_detail = detail
+
+
+def record_failure(session: Session, run_id: int, message: str,
+                   detail: dict[str, Any] | None = None) -> None:
+    """Fail the stage and its job at once with the message a person needs."""
+    run = session.get(StageRun, run_id, with_for_update=True)
+    if run.status in (Status.SUCCEEDED, Status.CANCELLED):
+        return
+    finish_run(run, Status.FAILED, message, detail)
+    job = session.get(Job, run.job_id, with_for_update=True)
+    if not Status(job.status).is_terminal:
+        job.status = Status.FAILED.value
+        job.error = f"{run.stage} failed: {message}"
+        job.finished_at = utcnow()
+    log.warning("stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage,
+                message)
+
+
+def record_cancelled(session: Session, run_id: int) -> None:
+    """Mark a stage cancelled (its job was cancelled)."""
+    run = session.get(StageRun, run_id, with_for_update=True)
+    if run is not None and not Status(run.status).is_terminal:
+        finish_run(run, Status.CANCELLED, "job cancelled")
+
+
+def next_attempt(session: Session, run_id: int, message: str,
+                 detail: dict[str, Any] | None = None) -> StageRun:
+    """Close a transiently failed attempt and add the next one, waiting to run."""
+    run = session.get(StageRun, run_id, with_for_update=True)
+    finish_run(run, Status.FAILED, f"transient: {message}", detail)
+    retry = StageRun(job_id=run.job_id, scene_id=run.scene_id, stage=run.stage,
+                     attempt=run.attempt + 1, status=Status.RETRYING.value,
+                     workflow_id=run.workflow_id, inputs=run.inputs)
+    session.add(retry)
+    session.flush()
+    return retry
+
+
+def finish_job(session: Session, job_id: int, generation: int) -> Status | None:
+    """Close a job whose stages all succeeded; returns the new status, None if unchanged."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.canvas_generation != generation or Status(job.status).is_terminal:
+        return None
+    runs = latest_runs(session, job_id)
+    if not all(r.status == Status.SUCCEEDED for r in runs):
+        return None
+    job.status = Status.SUCCEEDED.value
+    job.progress = 1.0
+    job.eta_s = 0.0
+    job.current_stage = None
+    job.finished_at = utcnow()
+    return Status.SUCCEEDED

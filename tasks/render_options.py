@@ -1,0 +1,87 @@
+"""Render options of a job: parsed, range-checked, with defaults (stored on the job's rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import ValidationError
+
+ENGINES = ("animatediff", "svd")
+STAGE_NAMES = ("keyframe", "animate", "interpolate")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What a client may tune per job; every field has a default."""
+
+    seed: int | None = None
+    steps: int = 20
+    frames: int | None = None  # animate frames; default from the scene's duration
+    fps: int = 8  # animate frame rate; the episode runs at fps * multiplier
+    width: int | None = None  # default: the episode's size
+    height: int | None = None
+    multiplier: int = 2
+    engine: str = "animatediff"
+    checkpoint: str | None = None
+    workflows: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# name -> (type, min, max)
+_NUMBERS: dict[str, tuple[type, int, int]] = {
+    "seed": (int, 0, 2**63 - 1),
+    "steps": (int, 1, 150),
+    "frames": (int, 2, 64),
+    "fps": (int, 1, 60),
+    "width": (int, 16, 2048),
+    "height": (int, 16, 2048),
+}
+
+
+def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
+    """Check a client's options.
+
+    :raises ValidationError: naming each bad field as `options.<name>`.
+    """
+    raw = dict(raw or {})
+    fields: dict[str, str] = {}
+    known = set(RenderOptions.__dataclass_fields__)
+    for name in sorted(set(raw) - known):
+        fields[f"options.{name}"] = "unknown option"
+    for name, (kind, low, high) in _NUMBERS.items():
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            fields[f"options.{name}"] = "must be an integer"
+        elif not low <= value <= high:
+            fields[f"options.{name}"] = f"must be between {low} and {high}"
+        elif name in ("width", "height") and value % 8:
+            fields[f"options.{name}"] = "must be a multiple of 8"
+    if raw.get("multiplier", 2) not in (2, 4):
+        fields["options.multiplier"] = "must be 2 or 4"
+    if raw.get("engine", "animatediff") not in ENGINES:
+        fields["options.engine"] = f"must be one of {', '.join(ENGINES)}"
+    if "checkpoint" in raw and not isinstance(raw["checkpoint"], str):
+        fields["options.checkpoint"] = "must be a model file name"
+    fields.update(_check_mapping(raw, "workflows", lambda v: isinstance(v, int) and v >= 1,
+                                 "must map a stage to a version number"))
+    fields.update(_check_mapping(raw, "stages", lambda v: isinstance(v, dict),
+                                 "must map a stage to its parameters"))
+    if fields:
+        raise ValidationError("invalid render options", fields=fields)
+    return RenderOptions(**{k: v for k, v in raw.items() if v is not None})
+
+
+def _check_mapping(raw: dict[str, Any], name: str, ok, problem: str) -> dict[str, str]:
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return {f"options.{name}": problem}
+    bad = {}
+    for stage, item in value.items():
+        if stage not in (*STAGE_NAMES, "animate_svd") or not ok(item):
+            bad[f"options.{name}.{stage}"] = problem
+    return bad

@@ -1,0 +1,105 @@
+"""Routing GPU work: which backend runs a stage.
+
+A stage goes only to a backend that has every node class and model its bound workflow needs,
+is online, not draining and not avoided for the job; preferring the backend that last ran the
+same checkpoint, then the least loaded. When no registered backend could ever run it, the stage
+fails at once, naming what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared.models import NodeStatus, StageRun, Status, WorkerNode
+from shared.models.columns import utcnow
+from workers.workflows import Requirements
+from workers.workflows.inventory import Capabilities, missing_on
+
+HEARTBEAT_FRESH_S = 15.0
+AVOID_AFTER_FAILURES = 2  # transient failures of one job on one backend
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a stage should run: here, on another node's queue, or nowhere (with why)."""
+
+    kind: str  # "here" | "elsewhere" | "wait" | "impossible"
+    node: str | None = None
+    reason: str = ""
+
+    @property
+    def queue(self) -> str:
+        """The Celery queue of the chosen node (the shared queue when waiting)."""
+        return f"gpu.{self.node}" if self.node else "gpu"
+
+
+def capabilities_of(node: WorkerNode) -> Capabilities:
+    """A node's registered node classes and models."""
+    return Capabilities(node_classes=set(node.node_classes),
+                        models={k: set(v) for k, v in (node.models or {}).items()})
+
+
+def is_fresh(node: WorkerNode) -> bool:
+    """Whether a node heartbeat recently enough to be trusted with work."""
+    return node.last_heartbeat is not None and (
+        utcnow() - node.last_heartbeat < timedelta(seconds=HEARTBEAT_FRESH_S))
+
+
+def avoided_backends(session: Session, job_id: int) -> set[str]:
+    """Backends that failed this job repeatedly."""
+    rows = session.execute(
+        sa.select(StageRun.backend, sa.func.count()).where(
+            StageRun.job_id == job_id, StageRun.status == Status.FAILED,
+            StageRun.backend.is_not(None)).group_by(StageRun.backend)).all()
+    return {backend for backend, failures in rows if failures >= AVOID_AFTER_FAILURES}
+
+
+def running_load(session: Session) -> dict[str, int]:
+    """Running stages per backend."""
+    rows = session.execute(
+        sa.select(StageRun.backend, sa.func.count()).where(
+            StageRun.status == Status.RUNNING, StageRun.backend.is_not(None))
+        .group_by(StageRun.backend)).all()
+    return dict(rows)
+
+
+def place(session: Session, run: StageRun, needs: Requirements, checkpoint: str | None,
+          here: str, *, exclude: frozenset[str] = frozenset()) -> Placement:
+    """Choose the backend for a stage that `here` (a node name) has picked up."""
+    nodes = list(session.scalars(sa.select(WorkerNode)))
+    capable = [n for n in nodes if not missing_on(needs, capabilities_of(n))]
+    if not capable:
+        return Placement("impossible", reason=describe_missing(nodes, needs))
+    avoided = avoided_backends(session, run.job_id) | exclude
+    eligible = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)
+                and n.name not in avoided]
+    if not eligible:
+        fallback = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)]
+        eligible = fallback  # every capable backend is avoided: better them than nothing
+    if not eligible:
+        return Placement("wait", reason="no capable backend is online")
+    load = running_load(session)
+    best = min(eligible, key=lambda n: (n.last_checkpoint != checkpoint, load.get(n.name, 0),
+                                        n.name != here))
+    mine = next((n for n in eligible if n.name == here), None)
+    if mine is None:
+        return Placement("elsewhere", best.name)
+    # Stay unless a backend that already has the checkpoint loaded sits idle.
+    if (best.name != here and mine.last_checkpoint != checkpoint
+            and best.last_checkpoint == checkpoint and load.get(best.name, 0) == 0):
+        return Placement("elsewhere", best.name)
+    return Placement("here", here)
+
+
+def describe_missing(nodes: list[WorkerNode], needs: Requirements) -> str:
+    """Why no backend can run a workflow: what the closest one lacks."""
+    if not nodes:
+        return "no GPU backend is registered"
+    gaps = sorted((missing_on(needs, capabilities_of(n)), n.name) for n in nodes)
+    lacking, name = min(gaps, key=lambda g: len(g[0]))
+    return f"no registered backend has what the workflow needs (closest, {name}, lacks: " \
+           f"{', '.join(lacking)})"

@@ -1,0 +1,102 @@
+"""Reading what a stage attempt needs from its rows: its workflow, inputs and artifact keys."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared.errors import PermanentError
+from shared.models import Asset, Job, Stage, StageRun, Status, WorkerNode, Workflow
+from tasks.workflow_store import template_of
+from workers.gpu_stage import StageInput
+from workers.storage import LocalStore
+from workers.workflows import Template
+
+PROMPT_NAMESPACE = uuid.UUID("8c1d7a52-3f3e-4c55-9b0e-6c1f3b7d2a10")
+# Which earlier stage's output feeds a stage, and in what form.
+UPSTREAM = {Stage.ANIMATE: (Stage.KEYFRAME, ("image",)),
+            Stage.INTERPOLATE: (Stage.ANIMATE, ("frames", "video"))}
+
+
+def prompt_id_for(run_id: int, attempt: int) -> str:
+    """The ComfyUI prompt id of a stage attempt: known before the POST, the same on repeat."""
+    return str(uuid.uuid5(PROMPT_NAMESPACE, f"tower/stage-run/{run_id}/attempt/{attempt}"))
+
+
+def output_key(run: StageRun) -> str:
+    """The artifact folder of a (job, stage, scene, attempt)."""
+    scene = f"scene-{run.scene_id}" if run.scene_id else "episode"
+    return f"jobs/{run.job_id}/{scene}/{run.stage}/a{run.attempt}"
+
+
+@dataclass(frozen=True)
+class GpuWork:
+    """A snapshot of one GPU stage attempt, taken while its row was locked."""
+
+    run_id: int
+    job_id: int
+    scene_id: int | None
+    stage: str
+    attempt: int
+    prompt_id: str
+    template: Template
+    params: dict[str, Any]
+    inputs: tuple[StageInput, ...]
+    output_key: str
+    backend: str | None
+    backend_url: str | None
+
+
+def latest_success(session: Session, job_id: int, scene_id: int | None,
+                   stage: Stage) -> StageRun | None:
+    """The newest succeeded attempt of a stage."""
+    return session.scalar(
+        sa.select(StageRun).where(StageRun.job_id == job_id, StageRun.scene_id == scene_id,
+                                  StageRun.stage == stage.value,
+                                  StageRun.status == Status.SUCCEEDED)
+        .order_by(StageRun.attempt.desc()).limit(1))
+
+
+def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple[StageInput, ...]:
+    """The files from the stage before this one (none for keyframe).
+
+    :raises PermanentError: when the earlier stage left no usable output.
+    """
+    if Stage(run.stage) not in UPSTREAM:
+        return ()
+    source, kinds = UPSTREAM[Stage(run.stage)]
+    before = latest_success(session, run.job_id, run.scene_id, source)
+    assets = {a.kind: a for a in before.assets} if before else {}
+    for kind in kinds:
+        if kind in assets:
+            return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
+    raise PermanentError(f"{run.stage} needs the {source.value} output of scene {run.scene_id}, "
+                         "which is missing")
+
+
+def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
+    """Snapshot a claimed GPU stage attempt."""
+    run = session.get(StageRun, run_id)
+    workflow = session.get(Workflow, run.workflow_id)
+    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == run.backend)) \
+        if run.backend else None
+    return GpuWork(
+        run_id=run.id, job_id=run.job_id, scene_id=run.scene_id, stage=run.stage,
+        attempt=run.attempt, prompt_id=prompt_id_for(run.id, run.attempt),
+        template=template_of(workflow), params=dict(run.inputs.get("params", {})),
+        inputs=upstream_inputs(session, run, store), output_key=output_key(run),
+        backend=run.backend, backend_url=node.comfyui_url if node else None)
+
+
+def job_priority(session: Session, job_id: int) -> int:
+    """A job's Tower priority."""
+    return session.scalar(sa.select(Job.priority).where(Job.id == job_id))
+
+
+def assets_of(session: Session, run: StageRun) -> dict[str, Asset]:
+    """A stage run's output assets by kind."""
+    return {a.kind: a for a in run.assets}

@@ -1,0 +1,125 @@
+"""Periodic work (Celery beat): the lease sweeper, offline nodes, expired artifacts.
+
+A stage whose lease expired (its worker or node died) is handed back to the queue and its job's
+canvas rebuilt; so is a job whose next stage's message vanished from the broker. The new canvas
+re-attaches to prompts that still exist, so no GPU work is repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared.models import Asset, Job, Stage, StageRun, Status
+from shared.models.columns import utcnow
+from tasks.app import app
+from tasks.broker_scan import task_ids_in_broker
+from tasks.context import worker_context
+from tasks.fleet import mark_silent_nodes_offline
+from tasks.pipelines import SCENE_CHAIN, dispatch_job, latest_runs
+
+log = logging.getLogger(__name__)
+
+LOST_GRACE_S = 15.0
+ACTIVE_JOBS = (Status.QUEUED, Status.RUNNING)
+WAITING = (Status.QUEUED, Status.RETRYING)
+
+
+def requeue_expired(session: Session) -> set[int]:
+    """Hand stages with an expired lease back to the queue; returns their jobs."""
+    rows = session.execute(
+        sa.update(StageRun).where(StageRun.status == Status.RUNNING,
+                                  StageRun.lease_expires_at < utcnow())
+        .values(status=Status.QUEUED.value, lease_owner=None, lease_expires_at=None)
+        .returning(StageRun.id, StageRun.job_id)).all()
+    for run_id, job_id in rows:
+        log.warning("lease expired run_id=%s job_id=%s: re-dispatching", run_id, job_id)
+    return {job_id for _, job_id in rows}
+
+
+def frontier(runs: list[StageRun]) -> list[StageRun]:
+    """The stages that should have a message in the broker now: the next of each chain."""
+    ready = []
+    scenes = {r.scene_id for r in runs if r.scene_id is not None}
+    by_key = {(Stage(r.stage), r.scene_id): r for r in runs}
+    for scene_id in scenes:
+        chain = [by_key[(s, scene_id)] for s in SCENE_CHAIN if (s, scene_id) in by_key]
+        first = next((r for r in chain if r.status != Status.SUCCEEDED), None)
+        if first is not None:
+            ready.append(first)
+    if all(by_key[k].status == Status.SUCCEEDED for k in by_key if k[1] is not None):
+        for stage in (Stage.COMPILE, Stage.MIX):
+            run = by_key.get((stage, None))
+            if run is not None and run.status != Status.SUCCEEDED:
+                ready.append(run)
+                break
+    return [r for r in ready if r.status in WAITING]
+
+
+def is_stale(run: StageRun, runs: list[StageRun]) -> bool:
+    """Whether a waiting stage has been ready long enough that its message must exist."""
+    cutoff = utcnow() - timedelta(seconds=LOST_GRACE_S)
+    before = [r.finished_at for r in runs if r.finished_at and r.id != run.id]
+    ready_since = max([run.updated_at, *before])
+    return ready_since < cutoff
+
+
+def jobs_with_lost_messages(session: Session, broker: redis.Redis) -> set[int]:
+    """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted)."""
+    jobs = session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE_JOBS),
+                                                Job.cancel_requested.is_(False))).all()
+    if not jobs:
+        return set()
+    present = task_ids_in_broker(broker)
+    lost = set()
+    for job in jobs:
+        runs = latest_runs(session, job.id)
+        stuck = [r for r in frontier(runs) if r.celery_task_id not in present
+                 and is_stale(r, runs)]
+        finished_unclosed = all(r.status == Status.SUCCEEDED for r in runs) and \
+            job.updated_at < utcnow() - timedelta(seconds=LOST_GRACE_S)
+        if stuck or finished_unclosed:
+            lost.add(job.id)
+    return lost
+
+
+def expired_assets(session: Session) -> list[Asset]:
+    """Assets past their expiry."""
+    return list(session.scalars(sa.select(Asset).where(Asset.expires_at < utcnow())))
+
+
+@app.task(name="tower.sweep", queue="control", soft_time_limit=60, time_limit=90)
+def sweep() -> dict[str, list]:
+    """Mark silent nodes offline and re-dispatch jobs with expired leases or lost messages."""
+    ctx = worker_context()
+    offline = mark_silent_nodes_offline(ctx.engine)
+    with Session(ctx.engine) as session, session.begin():
+        resume = requeue_expired(session)
+    broker = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
+    try:
+        with Session(ctx.engine) as session:
+            resume |= jobs_with_lost_messages(session, broker)
+    except redis.RedisError as exc:
+        log.warning("sweep: broker unreachable, lost-message check skipped: %s", exc)
+    finally:
+        broker.close()
+    with ctx.app.app_context():
+        for job_id in sorted(resume):
+            dispatch_job(job_id)
+    return {"offline": offline, "resumed": sorted(resume)}
+
+
+@app.task(name="tower.clean_artifacts", queue="control", soft_time_limit=300, time_limit=360)
+def clean_artifacts() -> int:
+    """Delete expired artifacts and their rows; returns how many."""
+    ctx = worker_context()
+    with Session(ctx.engine) as session, session.begin():
+        assets = expired_assets(session)
+        for asset in assets:
+            ctx.store.delete(asset.uri)
+            session.delete(asset)
+    return len(assets)

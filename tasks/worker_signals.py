@@ -1,0 +1,68 @@
+"""Worker lifecycle: fresh connections in each pool process, GPU node registration and
+heartbeat in the worker's main process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.signals import celeryd_after_setup, worker_process_init, worker_ready, worker_shutdown
+
+from shared.app import create_base_app
+from shared.config import load_settings
+from shared.db import db
+from tasks.context import reset_context
+from tasks.fleet import HEARTBEAT_EVERY_S, heartbeat, node_name, register_node
+
+log = logging.getLogger(__name__)
+
+_queues: list[str] = []
+_stop = threading.Event()
+
+
+@worker_process_init.connect
+def fresh_process(**_: object) -> None:
+    """A forked pool process builds its own connections on first use."""
+    reset_context()
+
+
+@celeryd_after_setup.connect
+def remember_queues(sender: str, instance, **_: object) -> None:
+    """Note which queues this worker consumes (a GPU worker consumes `gpu`)."""
+    _queues[:] = sorted(instance.app.amqp.queues.consume_from)
+
+
+@worker_ready.connect
+def register_gpu_node(**_: object) -> None:
+    """A GPU worker registers its node and heartbeats while it lives."""
+    if "gpu" not in _queues:
+        return
+    settings = load_settings()
+    app = create_base_app(settings)
+    with app.app_context():
+        engine = db.engine
+    name = node_name(settings)
+    if f"gpu.{name}" not in _queues:
+        log.warning("worker consumes %s but its node queue gpu.%s is missing", _queues, name)
+
+    def loop() -> None:
+        registered = False
+        while True:
+            try:
+                if not registered:
+                    register_node(engine, settings, _queues)
+                    registered = True
+                else:
+                    heartbeat(engine, name, settings.comfyui_url)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
+                log.warning("node %s: registration/heartbeat failed: %s", name, exc)
+            if _stop.wait(HEARTBEAT_EVERY_S):
+                return
+
+    threading.Thread(target=loop, name="node-heartbeat", daemon=True).start()
+
+
+@worker_shutdown.connect
+def stop_heartbeat(**_: object) -> None:
+    """Stop heartbeating; the node goes offline unless another worker serves it."""
+    _stop.set()

@@ -1,0 +1,90 @@
+"""A small real farm for pipeline tests: ComfyUI emulators, a GPU worker per emulator, a CPU
+worker, and beat, all as subprocesses on this session's database and Redis numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.config import Settings
+from tests.support.emulator import Emulator, start_emulator
+from tests.support.processes import Process, start_celery_worker, wait_for
+
+
+@dataclass
+class Farm:
+    """The running processes of a test farm."""
+
+    settings: Settings
+    log_dir: Path
+    emulators: dict[str, Emulator] = field(default_factory=dict)
+    gpu_workers: dict[str, Process] = field(default_factory=dict)
+    cpu_worker: Process | None = None
+    beat: Process | None = None
+
+    def gpu_env(self, node: str) -> dict[str, str]:
+        """The environment of the GPU worker serving `node`."""
+        return self.settings.with_overrides(
+            worker_node=node, comfyui_url=self.emulators[node].url).as_environ()
+
+    def start_gpu_worker(self, node: str) -> Process:
+        """(Re)start the GPU worker of a node: queues gpu and gpu.<node>, two slots."""
+        worker = start_celery_worker(self.gpu_env(node), self.log_dir,
+                                     queues=f"gpu,gpu.{node}", name=f"gpu-{node}",
+                                     concurrency=2)
+        self.gpu_workers[node] = worker
+        return worker
+
+    def stop(self) -> None:
+        """Stop every process of the farm."""
+        for process in [*self.gpu_workers.values(), self.cpu_worker, self.beat]:
+            if process is not None:
+                process.stop()
+        for emulator in self.emulators.values():
+            emulator.stop()
+
+    def logs(self) -> str:
+        """The tail of every worker log, for failure messages."""
+        parts = []
+        for process in [*self.gpu_workers.values(), self.cpu_worker, self.beat]:
+            if process is not None:
+                parts.append(f"== {process.log_path.name}\n{process.log_text()[-4000:]}")
+        return "\n".join(parts)
+
+
+@contextmanager
+def running_farm(settings: Settings, log_dir: Path, root: Path, *, nodes: tuple[str, ...],
+                 step_seconds: float = 0.02, beat: bool = True) -> Iterator[Farm]:
+    """Start the farm and wait until every GPU node has registered."""
+    farm = Farm(settings, log_dir)
+    try:
+        for node in nodes:
+            farm.emulators[node] = start_emulator(root / node, step_seconds=step_seconds)
+            farm.start_gpu_worker(node)
+        farm.cpu_worker = start_celery_worker(settings.as_environ(), log_dir,
+                                              queues="cpu,control", name="cpu", concurrency=2)
+        if beat:
+            schedule = log_dir / "celerybeat-schedule"
+            farm.beat = Process(
+                [*farm.cpu_worker.argv[:5], "beat", "-l", "INFO", "--schedule", str(schedule)],
+                settings.as_environ(), log_dir / "beat.log")
+        wait_for(lambda: registered_nodes(settings) >= set(nodes), 60,
+                 what=f"GPU nodes {nodes} to register")
+        yield farm
+    finally:
+        farm.stop()
+
+
+def registered_nodes(settings: Settings) -> set[str]:
+    """Names of nodes whose worker registered and heartbeats."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.scalars(sa.text(
+                "SELECT name FROM worker_nodes WHERE status = 'online'")))
+    finally:
+        engine.dispose()

@@ -1,0 +1,42 @@
+"""Whole jobs on a real farm: emulated GPU nodes, real Celery workers, Postgres, Redis, ffmpeg."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from shared.db import db
+from tasks.pipelines import dispatch_job
+from tasks.planning import plan_job
+from tests.support.processes import wait_for
+from tests.tasks.conftest import FAST_OPTIONS, job_row
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def submit(app, production, kind="episode", options=None, **extra) -> int:
+    """Plan, commit, dispatch: what the web service does."""
+    with app.app_context():
+        job = plan_job(db.session, owner_id=production.owner_id,
+                       project_id=production.project_id, kind=kind,
+                       episode_id=production.episode_id, options=options or FAST_OPTIONS,
+                       **extra)
+        db.session.commit()
+        job_id = job.id
+        dispatch_job(job_id)
+    return job_id
+
+
+def wait_until_done(app, farm, job_id, timeout=120):
+    return wait_for(lambda: job_row(app, job_id).status in TERMINAL and job_row(app, job_id),
+                    timeout, what=f"job {job_id} to end\n{farm.logs()}")
+
+
+def test_episode_runs_every_stage_and_succeeds(app, farm, production):
+    job_id = submit(app, production)
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    stages = Counter(r.stage for r in job.stage_runs if r.status == "succeeded")
+    assert stages == {"keyframe": 3, "animate": 3, "interpolate": 3, "compile": 1, "mix": 1}
+    for run in job.stage_runs:
+        assert run.assets, f"{run.stage} of scene {run.scene_id} has no output"
+    assert job.progress == 1.0

@@ -1,0 +1,192 @@
+"""One GPU stage on one ComfyUI: upload its inputs, submit (or re-attach to) its prompt, follow
+it to the end, and fetch the outputs its workflow promises into the artifact store.
+
+Plain functions over a StageSpec: no database, no Celery. The prompt id is chosen by the caller
+(derived from the stage run), so a repeat finds the prompt instead of submitting it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from shared.errors import PermanentError
+from workers.comfyui import ComfyClient, Event, OutputFile, PromptOutcome
+from workers.media.probe import probe_media
+from workers.media.tool import find_ffmpeg
+from workers.storage import LocalStore, sha256_of
+from workers.workflows import Template, bind
+
+log = logging.getLogger(__name__)
+
+
+class StageOutputMissing(PermanentError):
+    """The prompt "succeeded" without the files its workflow promises."""
+
+    code = "stage_output_missing"
+
+
+@dataclass(frozen=True)
+class StageInput:
+    """A file from an earlier stage: one image, or a folder of frames."""
+
+    kind: str  # "image" | "frames" | "video"
+    path: Path
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Everything one GPU stage attempt needs, read from its rows by the task."""
+
+    prompt_id: str
+    client_id: str
+    template: Template
+    params: dict[str, Any]
+    output_key: str  # artifact folder of this (job, stage, scene, attempt)
+    inputs: tuple[StageInput, ...] = ()
+    extra_data: dict[str, Any] = field(default_factory=dict)
+    deadline_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One output stored in the artifact store, with its media facts."""
+
+    kind: str
+    key: str
+    facts: dict[str, Any]
+
+
+def run_gpu_stage(
+    spec: StageSpec,
+    client: ComfyClient,
+    store: LocalStore,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+) -> list[Artifact]:
+    """Run (or re-attach to) the stage's prompt and store its outputs.
+
+    :raises TransientError: the backend failed in a way worth retrying (unreachable, OOM, ...).
+    :raises PermanentError: validation or execution failed, or promised outputs are missing.
+    """
+    where = client.locate(spec.prompt_id)
+    if where is None:
+        prompt = bind(spec.template, {**spec.params, **upload_inputs(spec, client)},
+                      output_key=spec.output_key)
+        required = [o.node for o in spec.template.outputs]
+        client.submit(prompt, prompt_id=spec.prompt_id, client_id=spec.client_id,
+                      extra_data=spec.extra_data or None, required_outputs=required)
+    else:
+        log.info("re-attaching to prompt_id=%s (%s)", spec.prompt_id, where)
+    outcome = client.follow(spec.prompt_id, client_id=spec.client_id,
+                            deadline=time.monotonic() + spec.deadline_s, on_event=on_event)
+    outcome.raise_for_status()
+    return store_outputs(spec, outcome, client, store)
+
+
+def upload_inputs(spec: StageSpec, client: ComfyClient) -> dict[str, str]:
+    """Upload the stage's input files to the backend; returns the workflow params naming them."""
+    folder = f"tower/{spec.prompt_id}"
+    params: dict[str, str] = {}
+    for item in spec.inputs:
+        if item.kind == "image":
+            uploaded = client.upload_image(item.path, subfolder=folder, name="keyframe.png")
+            params["image"] = f"{uploaded.subfolder}/{uploaded.name}"
+        else:
+            frames_dir = f"{folder}/frames"
+            with frame_files(item) as frames:
+                for index, frame in enumerate(frames):
+                    client.upload_image(frame, subfolder=frames_dir, name=f"{index:05d}.png")
+            params["frames_dir"] = frames_dir
+    return params
+
+
+class frame_files:  # noqa: N801 - used as a context manager like open()
+    """The PNG frames of an input: a frames folder as is, or a video decoded to a temp folder."""
+
+    def __init__(self, item: StageInput) -> None:
+        self.item = item
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> list[Path]:
+        if self.item.kind == "frames":
+            return sorted(self.item.path.glob("*.png"))
+        self._tmp = Path(tempfile.mkdtemp(prefix="tower-frames-"))
+        subprocess.run(
+            [find_ffmpeg(), "-v", "error", "-i", str(self.item.path),
+             str(self._tmp / "%05d.png")], check=True, timeout=300)
+        return sorted(self._tmp.glob("*.png"))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def store_outputs(spec: StageSpec, outcome: PromptOutcome, client: ComfyClient,
+                  store: LocalStore) -> list[Artifact]:
+    """Download every promised output into the store under the stage's key.
+
+    :raises StageOutputMissing: an output node produced no file.
+    """
+    artifacts = []
+    for output in spec.template.outputs:
+        files = [f for f in outcome.files if f.node_id == output.node and f.type == "output"]
+        if not files:
+            raise StageOutputMissing(
+                f"prompt {spec.prompt_id} succeeded without output {output.name!r} "
+                f"(node {output.node})")
+        key = f"{spec.output_key}/{output.name.split('/')[0]}"
+        if output.kind == "frames":
+            artifacts.append(store_frames(files, key, client, store))
+        else:
+            artifacts.append(store_file(files[0], output.kind, key, client, store))
+    return artifacts
+
+
+def store_file(file: OutputFile, kind: str, key: str, client: ComfyClient,
+               store: LocalStore) -> Artifact:
+    """One file: the server's name only supplies the extension, never the path."""
+    suffix = Path(file.filename).suffix.lower()
+    if not suffix[1:].isalnum():
+        suffix = ".bin"
+    key = f"{key}{suffix}"
+    dest = client.download(file, store.path(key))
+    return Artifact(kind=kind, key=key, facts=media_facts(dest, kind))
+
+
+def store_frames(files: list[OutputFile], key: str, client: ComfyClient,
+                 store: LocalStore) -> Artifact:
+    """A folder of frames, renumbered in the server's order."""
+    ordered = sorted(files, key=lambda f: f.filename)
+    for index, file in enumerate(ordered):
+        client.download(file, store.path(f"{key}/{index:05d}.png"))
+    folder = store.path(key)
+    first = sorted(folder.glob("*.png"))[0]
+    with Image.open(first) as image:
+        width, height = image.size
+    size = sum(p.stat().st_size for p in folder.glob("*.png"))
+    return Artifact(kind="frames", key=key, facts={
+        "width": width, "height": height, "frames": len(ordered), "size_bytes": size,
+        "mime_type": "inode/directory"})
+
+
+def media_facts(path: Path, kind: str) -> dict[str, Any]:
+    """The facts an Asset row records about a stored file."""
+    if kind == "image":
+        with Image.open(path) as image:
+            width, height = image.size
+        return {"width": width, "height": height, "frames": 1, "size_bytes": path.stat().st_size,
+                "sha256": sha256_of(path), "mime_type": "image/png"}
+    facts = probe_media(path)
+    return {"width": facts.width, "height": facts.height, "frames": facts.frame_count,
+            "fps": facts.fps, "duration_s": facts.duration_s, "size_bytes": facts.size_bytes,
+            "sha256": facts.sha256, "mime_type": "video/mp4"}
