@@ -9,12 +9,11 @@ import redis
 import requests
 import sqlalchemy as sa
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from shared.db import db
 from shared.models import NodeStatus, WorkerNode
-from web.openapi import PUBLIC
+from web.openapi import PUBLIC, Blueprint
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__, description="Liveness of the farm's dependencies")

@@ -117,16 +117,18 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
         }
         for run in job.stage_runs
     ]
-    return with_fresh_state({
-        "request_id": job.id,
-        "kind": job.kind,
-        "status": job.status,
-        "progress": job.progress,
-        "current_stage": job.current_stage,
-        "error": job.error,
-        "eta_s": job.eta_s,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "stages": stages,
-        "outputs": describe_outputs(final_outputs(job.stage_runs)),
-    })
+    return with_fresh_state(
+        {
+            "request_id": job.id,
+            "kind": job.kind,
+            "status": job.status,
+            "progress": job.progress,
+            "current_stage": job.current_stage,
+            "error": job.error,
+            "eta_s": job.eta_s,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "stages": stages,
+            "outputs": describe_outputs(final_outputs(job.stage_runs)),
+        }
+    )

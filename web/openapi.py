@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import Schema
 from marshmallow import fields as ma_fields
+from webargs.flaskparser import FlaskParser
 
 from web.errors import render_http_error
 
@@ -27,6 +29,22 @@ class TowerApi(Api):
     def handle_http_exception(self, error: Any):
         """Render an HTTP error (including webargs' 422 and 400) as {"error","message","fields"}."""
         return render_http_error(error)
+
+
+class StrictParser(FlaskParser):
+    """webargs' parser, but unknown query parameters are errors too (the schema decides)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint with the strict parser."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
 
 SECURITY_SCHEMES = {

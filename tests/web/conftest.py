@@ -14,7 +14,8 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from tasks.workflow_store import seed_default_workflows
 from tests import factories
 from web.credentials import hash_password, issue_access_token
-from web.throttle import KEY_PREFIX, client as redis_client
+from web.throttle import KEY_PREFIX
+from web.throttle import client as redis_client
 
 PASSWORD = "correct horse battery"
 # One real scrypt hash for the whole run: hashing costs ~0.1 s.
@@ -79,8 +80,9 @@ class BoundSession(FlaskSession):
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         """The connection the session was bound to."""
-        return self.bind if self.bind is not None else super().get_bind(mapper, clause, bind,
-                                                                           **kwargs)
+        return (
+            self.bind if self.bind is not None else super().get_bind(mapper, clause, bind, **kwargs)
+        )
 
 
 @pytest.fixture
@@ -93,9 +95,13 @@ def db_session(app: Flask):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session({
-            "bind": connection, "join_transaction_mode": "create_savepoint",
-            "class_": BoundSession})
+        db.session = db._make_scoped_session(
+            {
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+                "class_": BoundSession,
+            }
+        )
         try:
             yield db.session
         finally:
@@ -126,31 +132,63 @@ def world(app: Flask, db_session) -> World:
     """owner (user) with a private project, other (user), operator, admin, guest, and a public
     demo project owned by the admin; rows committed to the test's outer transaction."""
     w = World()
-    for name, role in (("owner", "user"), ("other", "user"), ("operator", "operator"),
-                       ("admin", "admin"), ("guest", "guest")):
+    for name, role in (
+        ("owner", "user"),
+        ("other", "user"),
+        ("operator", "operator"),
+        ("admin", "admin"),
+        ("guest", "guest"),
+    ):
         w.users[name] = factories.make_user(db_session, role=role, password_hash=password_hash())
     project = factories.make_project(db_session, owner_id=w.users["owner"].id)
-    character = factories.make_character(db_session, project_id=project.id,
-                                         trigger_words="hero_a, red scarf")
+    character = factories.make_character(
+        db_session, project_id=project.id, trigger_words="hero_a, red scarf"
+    )
     episode = factories.make_episode(db_session, project_id=project.id, number=1)
     scene = factories.make_scene(db_session, episode_id=episode.id, order=0)
-    job = factories.make_job(db_session, project_id=project.id, owner_id=w.users["owner"].id,
-                             episode_id=episode.id, status="failed")
-    run = factories.make_stage_run(db_session, job_id=job.id, scene_id=scene.id,
-                                   status="succeeded", progress=1.0)
-    failed = factories.make_stage_run(db_session, job_id=job.id, scene_id=scene.id,
-                                      stage="animate", status="failed",
-                                      error="node 12 (ADE_AnimateDiffLoader): out of memory")
-    asset = factories.make_asset(db_session, uri=f"tests/web/{job.id}/keyframe.png",
-                                 job_id=job.id, stage_run_id=run.id, mime_type="image/png")
+    job = factories.make_job(
+        db_session,
+        project_id=project.id,
+        owner_id=w.users["owner"].id,
+        episode_id=episode.id,
+        status="failed",
+    )
+    run = factories.make_stage_run(
+        db_session, job_id=job.id, scene_id=scene.id, status="succeeded", progress=1.0
+    )
+    failed = factories.make_stage_run(
+        db_session,
+        job_id=job.id,
+        scene_id=scene.id,
+        stage="animate",
+        status="failed",
+        error="node 12 (ADE_AnimateDiffLoader): out of memory",
+    )
+    asset = factories.make_asset(
+        db_session,
+        uri=f"tests/web/{job.id}/keyframe.png",
+        job_id=job.id,
+        stage_run_id=run.id,
+        mime_type="image/png",
+    )
     public = factories.make_project(db_session, owner_id=w.users["admin"].id, is_public=True)
     public_episode = factories.make_episode(db_session, project_id=public.id, number=1)
     public_scene = factories.make_scene(db_session, episode_id=public_episode.id, order=0)
     seed_default_workflows(db_session)
     db_session.commit()
-    w.rows.update(project=project, character=character, episode=episode, scene=scene, job=job,
-                  run=run, failed=failed, asset=asset, public=public, public_episode=public_episode,
-                  public_scene=public_scene)
+    w.rows.update(
+        project=project,
+        character=character,
+        episode=episode,
+        scene=scene,
+        job=job,
+        run=run,
+        failed=failed,
+        asset=asset,
+        public=public,
+        public_episode=public_episode,
+        public_scene=public_scene,
+    )
     w.tokens = {name: token_for(app, user) for name, user in w.users.items()}
     store = app.config["SETTINGS"].artifact_root / asset.uri
     store.parent.mkdir(parents=True, exist_ok=True)

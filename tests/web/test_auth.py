@@ -60,18 +60,28 @@ def test_tampered_tokens_are_rejected(app, client, world):
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     unsigned = jwt.encode(claims, None, algorithm="none")
-    other_key = jwt.encode({**claims, "exp": claims["exp"]}, "another-secret-key-of-32-bytes!!",
-                           algorithm="HS256")
-    for token in (f"{header}.{forged}.{signature}", f"{header}.{payload}.{flipped}", unsigned,
-                  other_key, "garbage", good + "x"):
+    other_key = jwt.encode(
+        {**claims, "exp": claims["exp"]}, "another-secret-key-of-32-bytes!!", algorithm="HS256"
+    )
+    for token in (
+        f"{header}.{forged}.{signature}",
+        f"{header}.{payload}.{flipped}",
+        unsigned,
+        other_key,
+        "garbage",
+        good + "x",
+    ):
         response = Api(client, token).get("/api/users")
         assert response.status_code == 401, token
         assert response.get_json()["error"] == "unauthorized"
 
 
 def test_token_for_a_missing_signature_key_field_is_rejected(app, client, world):
-    token = jwt.encode({"sub": str(world.users["owner"].id), "aud": "tower-api"},
-                       signing_key(app.config["SECRET_KEY"]), algorithm="HS256")
+    token = jwt.encode(
+        {"sub": str(world.users["owner"].id), "aud": "tower-api"},
+        signing_key(app.config["SECRET_KEY"]),
+        algorithm="HS256",
+    )
     assert Api(client, token).get("/auth/me").status_code == 401
 
 
@@ -106,8 +116,7 @@ def test_api_tokens_work_until_revoked_and_only_their_hash_is_stored(client, wor
     assert script.get("/auth/me").get_json()["id"] == world.users["owner"].id
     listed = owner.get("/auth/tokens").get_json()
     assert [t["name"] for t in listed] == ["render script"] and "token" not in listed[0]
-    assert Api(client, world.tokens["other"]).delete(
-        f"/auth/tokens/{row.id}").status_code == 404
+    assert Api(client, world.tokens["other"]).delete(f"/auth/tokens/{row.id}").status_code == 404
     assert owner.delete(f"/auth/tokens/{row.id}").get_json()["revoked_at"]
     assert script.get("/auth/me").status_code == 401
 
@@ -118,11 +127,13 @@ def test_session_cookie_login_needs_csrf_for_writes(client, world):
     assert client.get("/auth/me").status_code == 200
     refused = client.post("/api/anime/projects", json={"name": "cookie"})
     assert refused.status_code == 403 and "X-CSRF-Token" in refused.get_json()["message"]
-    wrong = client.post("/api/anime/projects", json={"name": "cookie"},
-                        headers={"X-CSRF-Token": "nope"})
+    wrong = client.post(
+        "/api/anime/projects", json={"name": "cookie"}, headers={"X-CSRF-Token": "nope"}
+    )
     assert wrong.status_code == 403
-    accepted = client.post("/api/anime/projects", json={"name": "cookie"},
-                           headers={"X-CSRF-Token": body["csrf_token"]})
+    accepted = client.post(
+        "/api/anime/projects", json={"name": "cookie"}, headers={"X-CSRF-Token": body["csrf_token"]}
+    )
     assert accepted.status_code == 201
     client.post("/auth/logout", headers={"X-CSRF-Token": body["csrf_token"]})
     assert client.get("/auth/me").status_code == 401
@@ -137,12 +148,15 @@ def test_cli_creates_users_from_stdin(app, db_session):
     from web.accounts import find_user
 
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "cli.person@example.com", "--role",
-                                 "operator"], input="a long password\n")
+    result = runner.invoke(
+        args=["users", "create", "cli.person@example.com", "--role", "operator"],
+        input="a long password\n",
+    )
     assert result.exit_code == 0, result.output
     assert find_user("cli.person@example.com").role == "operator"
-    again = runner.invoke(args=["users", "create", "cli.person@example.com"],
-                          input="a long password\n")
+    again = runner.invoke(
+        args=["users", "create", "cli.person@example.com"], input="a long password\n"
+    )
     assert again.exit_code == 1
     assert "already exists" in again.output and "Traceback" not in again.output
     short = runner.invoke(args=["users", "create", "x@example.com"], input="short\n")

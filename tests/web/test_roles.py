@@ -21,13 +21,18 @@ CONTROL = importlib.util.find_spec("tasks.control") is not None
 def upload_body(name: str) -> dict:
     """A valid workflow upload (the built-in keyframe template under a new name)."""
     row = default_templates()["keyframe"].to_row()
-    return {"name": name, "stage": "keyframe", "graph": row["graph"],
-            "bindings": row["bindings"], "outputs": row["outputs"]}
+    return {
+        "name": name,
+        "stage": "keyframe",
+        "graph": row["graph"],
+        "bindings": row["bindings"],
+        "outputs": row["outputs"],
+    }
 
 
-READ = (401, 404, 200, 404, 200, 200)          # a private project's rows
-READ_ALL = (401, 200, 200, 200, 200, 200)      # any authenticated caller
-WRITE = (401, 403, 200, 404, 403, 200)         # owner and admins change; operators read only
+READ = (401, 404, 200, 404, 200, 200)  # a private project's rows
+READ_ALL = (401, 200, 200, 200, 200, 200)  # any authenticated caller
+WRITE = (401, 403, 200, 404, 403, 200)  # owner and admins change; operators read only
 CREATE = (401, 403, 201, 404, 403, 201)
 DELETE = (401, 403, 204, 404, 403, 204)
 ADMIN_ONLY = (401, 403, 403, 403, 403, 200)
@@ -37,88 +42,214 @@ CONTROL_JOB = (401, 404, 202, 404, 202, 202)
 # (id, method, path, body, expected per ROLES, needs the pipeline for a 2xx)
 CASES = [
     ("projects-list", "GET", "/api/anime/projects", None, READ_ALL, None),
-    ("projects-create", "POST", "/api/anime/projects", {"name": "New"},
-     (401, 403, 201, 201, 201, 201), None),
+    (
+        "projects-create",
+        "POST",
+        "/api/anime/projects",
+        {"name": "New"},
+        (401, 403, 201, 201, 201, 201),
+        None,
+    ),
     ("project-get", "GET", "/api/anime/projects/{project}", None, READ, None),
     ("project-get-public", "GET", "/api/anime/projects/{public}", None, READ_ALL, None),
     ("project-patch", "PATCH", "/api/anime/projects/{project}", {"style": "ink"}, WRITE, None),
     ("project-delete", "DELETE", "/api/anime/projects/{project}", None, DELETE, None),
-    ("public-patch", "PATCH", "/api/anime/projects/{public}", {"style": "ink"},
-     (401, 403, 403, 403, 403, 200), None),
+    (
+        "public-patch",
+        "PATCH",
+        "/api/anime/projects/{public}",
+        {"style": "ink"},
+        (401, 403, 403, 403, 403, 200),
+        None,
+    ),
     ("characters-list", "GET", "/api/anime/projects/{project}/characters", None, READ, None),
-    ("characters-create", "POST", "/api/anime/projects/{project}/characters",
-     {"name": "Mika", "trigger_words": "mika"}, CREATE, None),
+    (
+        "characters-create",
+        "POST",
+        "/api/anime/projects/{project}/characters",
+        {"name": "Mika", "trigger_words": "mika"},
+        CREATE,
+        None,
+    ),
     ("character-get", "GET", "/api/anime/characters/{character}", None, READ, None),
-    ("character-patch", "PATCH", "/api/anime/characters/{character}",
-     {"lora_strength": 0.6}, WRITE, None),
+    (
+        "character-patch",
+        "PATCH",
+        "/api/anime/characters/{character}",
+        {"lora_strength": 0.6},
+        WRITE,
+        None,
+    ),
     ("character-delete", "DELETE", "/api/anime/characters/{character}", None, DELETE, None),
     ("episodes-list", "GET", "/api/anime/projects/{project}/episodes", None, READ, None),
-    ("episodes-list-public", "GET", "/api/anime/projects/{public}/episodes", None, READ_ALL,
-     None),
-    ("episodes-create", "POST", "/api/anime/projects/{project}/episodes",
-     {"number": 2, "title": "Two"}, CREATE, None),
+    ("episodes-list-public", "GET", "/api/anime/projects/{public}/episodes", None, READ_ALL, None),
+    (
+        "episodes-create",
+        "POST",
+        "/api/anime/projects/{project}/episodes",
+        {"number": 2, "title": "Two"},
+        CREATE,
+        None,
+    ),
     ("episode-get", "GET", "/api/anime/episodes/{episode}", None, READ, None),
-    ("episode-patch", "PATCH", "/api/anime/episodes/{episode}", {"title": "Retitled"}, WRITE,
-     None),
+    ("episode-patch", "PATCH", "/api/anime/episodes/{episode}", {"title": "Retitled"}, WRITE, None),
     ("episode-delete", "DELETE", "/api/anime/episodes/{episode}", None, DELETE, None),
     ("scenes-list", "GET", "/api/anime/episodes/{episode}/scenes", None, READ, None),
-    ("scenes-create", "POST", "/api/anime/episodes/{episode}/scenes",
-     {"order": 5, "prompt": "rain on a window", "duration_s": 1.5}, CREATE, None),
-    ("scenes-reorder", "POST", "/api/anime/episodes/{episode}/scenes/reorder",
-     {"scene_ids": ["{scene}"]}, WRITE, None),
+    (
+        "scenes-create",
+        "POST",
+        "/api/anime/episodes/{episode}/scenes",
+        {"order": 5, "prompt": "rain on a window", "duration_s": 1.5},
+        CREATE,
+        None,
+    ),
+    (
+        "scenes-reorder",
+        "POST",
+        "/api/anime/episodes/{episode}/scenes/reorder",
+        {"scene_ids": ["{scene}"]},
+        WRITE,
+        None,
+    ),
     ("scene-get", "GET", "/api/anime/scenes/{scene}", None, READ, None),
     ("scene-patch", "PATCH", "/api/anime/scenes/{scene}", {"mood": "tense"}, WRITE, None),
     ("scene-delete", "DELETE", "/api/anime/scenes/{scene}", None, DELETE, None),
-    ("project-generate", "POST", "/api/anime/projects/{project}/generate",
-     {"kind": "image", "scene_ids": ["{scene}"]},
-     RENDER_PRIVATE, "pipeline"),
-    ("public-generate-image", "POST", "/api/anime/projects/{public}/generate",
-     {"kind": "image", "scene_ids": ["{public_scene}"]}, (401, 202, 403, 403, 403, 202), "pipeline"),
-    ("public-generate-episode", "POST", "/api/anime/projects/{public}/generate",
-     {"kind": "episode", "episode_id": "{public_episode}"}, (401, 403, 403, 403, 403, 202),
-     "pipeline"),
-    ("scene-generate", "POST", "/api/anime/scenes/{scene}/generate", {"kind": "image"},
-     RENDER_PRIVATE, "pipeline"),
-    ("character-generate", "POST", "/api/anime/characters/{character}/generate", {},
-     RENDER_PRIVATE, "pipeline"),
-    ("integrated", "POST", "/generate/integrated", {"brief": "A girl waits at a station."},
-     (401, 403, 202, 202, 202, 202), "pipeline"),
-    ("professional", "POST", "/generate/professional",
-     {"project_id": "{project}", "kind": "image", "scene_ids": ["{scene}"],
-      "stages": {"keyframe": {"cfg": 6.5}}},
-     RENDER_PRIVATE, "pipeline"),
+    (
+        "project-generate",
+        "POST",
+        "/api/anime/projects/{project}/generate",
+        {"kind": "image", "scene_ids": ["{scene}"]},
+        RENDER_PRIVATE,
+        "pipeline",
+    ),
+    (
+        "public-generate-image",
+        "POST",
+        "/api/anime/projects/{public}/generate",
+        {"kind": "image", "scene_ids": ["{public_scene}"]},
+        (401, 202, 403, 403, 403, 202),
+        "pipeline",
+    ),
+    (
+        "public-generate-episode",
+        "POST",
+        "/api/anime/projects/{public}/generate",
+        {"kind": "episode", "episode_id": "{public_episode}"},
+        (401, 403, 403, 403, 403, 202),
+        "pipeline",
+    ),
+    (
+        "scene-generate",
+        "POST",
+        "/api/anime/scenes/{scene}/generate",
+        {"kind": "image"},
+        RENDER_PRIVATE,
+        "pipeline",
+    ),
+    (
+        "character-generate",
+        "POST",
+        "/api/anime/characters/{character}/generate",
+        {},
+        RENDER_PRIVATE,
+        "pipeline",
+    ),
+    (
+        "integrated",
+        "POST",
+        "/generate/integrated",
+        {"brief": "A girl waits at a station."},
+        (401, 403, 202, 202, 202, 202),
+        "pipeline",
+    ),
+    (
+        "professional",
+        "POST",
+        "/generate/professional",
+        {
+            "project_id": "{project}",
+            "kind": "image",
+            "scene_ids": ["{scene}"],
+            "stages": {"keyframe": {"cfg": 6.5}},
+        },
+        RENDER_PRIVATE,
+        "pipeline",
+    ),
     ("status", "GET", "/api/anime/generation/{job}/status", None, READ, None),
-    ("cancel-ended", "POST", "/api/anime/generation/{job}/cancel", None,
-     (401, 404, 409, 404, 409, 409), None),
+    (
+        "cancel-ended",
+        "POST",
+        "/api/anime/generation/{job}/cancel",
+        None,
+        (401, 404, 409, 404, 409, 409),
+        None,
+    ),
     ("retry", "POST", "/api/anime/generation/{job}/retry", {}, CONTROL_JOB, "pipeline"),
     ("jobs-list", "GET", "/api/anime/jobs", None, READ_ALL, None),
     ("asset-get", "GET", "/api/anime/assets/{asset}", None, READ, None),
     ("asset-content", "GET", "/api/anime/assets/{asset}/content", None, READ, None),
     ("workflows-list", "GET", "/api/anime/workflows", None, READ_ALL, None),
     ("workflow-get", "GET", "/api/anime/workflows/{workflow}", None, READ_ALL, None),
-    ("workflow-upload", "POST", "/api/anime/workflows", upload_body("matrix-keyframe"),
-     (401, 403, 201, 201, 201, 201), None),
-    ("workflow-activate", "POST", "/api/anime/workflows/{workflow}/activate", None,
-     (401, 403, 200, 403, 200, 200), None),
+    (
+        "workflow-upload",
+        "POST",
+        "/api/anime/workflows",
+        upload_body("matrix-keyframe"),
+        (401, 403, 201, 201, 201, 201),
+        None,
+    ),
+    (
+        "workflow-activate",
+        "POST",
+        "/api/anime/workflows/{workflow}/activate",
+        None,
+        (401, 403, 200, 403, 200, 200),
+        None,
+    ),
     ("users-list", "GET", "/api/users", None, ADMIN_ONLY, None),
-    ("users-create", "POST", "/api/users",
-     {"email": "new.person@example.com", "password": "long enough pw", "role": "user"},
-     (401, 403, 403, 403, 403, 201), None),
+    (
+        "users-create",
+        "POST",
+        "/api/users",
+        {"email": "new.person@example.com", "password": "long enough pw", "role": "user"},
+        (401, 403, 403, 403, 403, 201),
+        None,
+    ),
     ("user-patch", "PATCH", "/api/users/{other_id}", {"role": "operator"}, ADMIN_ONLY, None),
-    ("login-wrong", "POST", "/auth/login", {"email": "nobody@example.com", "password": "nope"},
-     (401,) * 6, None),
+    (
+        "login-wrong",
+        "POST",
+        "/auth/login",
+        {"email": "nobody@example.com", "password": "nope"},
+        (401,) * 6,
+        None,
+    ),
     ("me", "GET", "/auth/me", None, READ_ALL, None),
     ("tokens-list", "GET", "/auth/tokens", None, READ_ALL, None),
-    ("tokens-create", "POST", "/auth/tokens", {"name": "ci"},
-     (401, 201, 201, 201, 201, 201), None),
-    ("token-revoke", "DELETE", "/auth/tokens/{owner_token}", None,
-     (401, 404, 200, 404, 404, 404), None),
+    ("tokens-create", "POST", "/auth/tokens", {"name": "ci"}, (401, 201, 201, 201, 201, 201), None),
+    (
+        "token-revoke",
+        "DELETE",
+        "/auth/tokens/{owner_token}",
+        None,
+        (401, 404, 200, 404, 404, 404),
+        None,
+    ),
     ("logout", "POST", "/auth/logout", None, (401, 204, 204, 204, 204, 204), None),
     ("guest-status", "GET", "/api/anime/guest-status", None, (200,) * 6, None),
     ("health", "GET", "/health", None, (200,) * 6, None),
-    ("enhance", "POST", "/echo/enhance-prompt",
-     {"prompt": "a rooftop at night", "project_id": "{project}",
-      "character_ids": ["{character}"]}, READ, None),
+    (
+        "enhance",
+        "POST",
+        "/echo/enhance-prompt",
+        {
+            "prompt": "a rooftop at night",
+            "project_id": "{project}",
+            "character_ids": ["{character}"],
+        },
+        READ,
+        None,
+    ),
 ]
 
 
@@ -136,17 +267,23 @@ def fill(value, ids: dict[str, int]):
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("case_id", "method", "path", "body", "expected", "needs"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_role_matrix(as_role, world, db_session, role, case_id, method, path, body, expected,
-                     needs):
+@pytest.mark.parametrize(
+    ("case_id", "method", "path", "body", "expected", "needs"), CASES, ids=[c[0] for c in CASES]
+)
+def test_role_matrix(
+    as_role, world, db_session, role, case_id, method, path, body, expected, needs
+):
     want = expected[ROLES.index(role)]
     if needs == "pipeline" and 200 <= want < 300 and not (PIPELINE and CONTROL):
         pytest.skip("tasks.pipelines / tasks.control are not in the tree yet")
-    workflow = factories.make_workflow(db_session, name="owned-keyframe",
-                                       owner_id=world.users["owner"].id)
-    token = factories.make_api_token(db_session, world.users["owner"]) if hasattr(
-        factories, "make_api_token") else None
+    workflow = factories.make_workflow(
+        db_session, name="owned-keyframe", owner_id=world.users["owner"].id
+    )
+    token = (
+        factories.make_api_token(db_session, world.users["owner"])
+        if hasattr(factories, "make_api_token")
+        else None
+    )
     if token is None:
         from shared.models import ApiToken
 
@@ -175,7 +312,7 @@ def test_every_route_is_in_the_matrix_or_public(app):
             while converter in path:
                 start = path.index(converter)
                 end = path.index(">", start)
-                path = path[:start] + "{x}" + path[end + 1:]
+                path = path[:start] + "{x}" + path[end + 1 :]
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             normalised = {(m, _normalise(p)) for m, p in covered}
             assert (method, path) in normalised, f"{method} {rule.rule} is not in the matrix"
@@ -199,8 +336,12 @@ def test_guest_mode_off_refuses_guests(app, as_role, world):
 
 
 def test_guest_status_counts_the_hour(as_role, world, db_session):
-    factories.make_job(db_session, project_id=world.rows["public"].id,
-                       owner_id=world.users["guest"].id, kind="image")
+    factories.make_job(
+        db_session,
+        project_id=world.rows["public"].id,
+        owner_id=world.users["guest"].id,
+        kind="image",
+    )
     db_session.commit()
     body = as_role("guest").get("/api/anime/guest-status").get_json()
     assert body["is_guest"] and body["jobs_left"] == body["jobs_per_hour"] - 1

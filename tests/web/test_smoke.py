@@ -6,8 +6,14 @@ from __future__ import annotations
 def test_openapi_document_lists_the_contract_paths(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/api/anime/projects", "/api/anime/generation/{request_id}/status",
-                 "/auth/login", "/generate/integrated", "/echo/enhance-prompt", "/health"):
+    for path in (
+        "/api/anime/projects",
+        "/api/anime/generation/{request_id}/status",
+        "/auth/login",
+        "/generate/integrated",
+        "/echo/enhance-prompt",
+        "/health",
+    ):
         assert path in spec["paths"]
 
 

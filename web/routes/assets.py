@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import send_file
-from flask_smorest import Blueprint
 
 from web import assets
 from web.identity import require_user, requires
+from web.openapi import Blueprint
 from web.schemas.records import AssetSchema
 
 blp = Blueprint("assets", __name__, url_prefix="/api/anime", description="Render outputs")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import request
-from flask_smorest import Blueprint
 
 from web import accounts, guests
 from web.identity import current_user, require_user, requires
-from web.openapi import PUBLIC
+from web.openapi import PUBLIC, Blueprint
 from web.schemas.accounts import (
     ApiTokenCreatedSchema,
     ApiTokenCreateSchema,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from web import production
 from web.identity import MEMBERS, require_user, requires
+from web.openapi import Blueprint
 from web.schemas.common import PageQuerySchema
 from web.schemas.production import (
     EpisodeCreateSchema,

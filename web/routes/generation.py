@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from web import echo, services
 from web.identity import require_user, requires
 from web.jobs import job_report, status_url
+from web.openapi import Blueprint
 from web.schemas.generation import (
     AcceptedSchema,
     CharacterGenerateSchema,

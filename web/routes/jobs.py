@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from web.identity import require_user, requires
 from web.jobs import list_jobs
+from web.openapi import Blueprint
 from web.schemas.records import JobPageSchema, JobQuerySchema
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/anime", description="Render jobs")

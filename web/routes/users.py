@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from shared.models import Role
 from web import accounts
 from web.identity import requires
+from web.openapi import Blueprint
 from web.schemas.accounts import UserCreateSchema, UserPageSchema, UserSchema, UserUpdateSchema
 from web.schemas.common import PageQuerySchema
 

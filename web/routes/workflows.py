@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from shared.models import Workflow
 from web import registry
 from web.identity import MEMBERS, require_user, requires
+from web.openapi import Blueprint
 from web.production import get_row
 from web.schemas.records import (
     WorkflowDetailSchema,

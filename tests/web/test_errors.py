@@ -1,0 +1,150 @@
+"""Every error path answers {"error", "message", "fields"} with the right status."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.models import Project
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error", "message", "fields"}
+    assert isinstance(body["fields"], dict) and body["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "SELECT" not in response.get_data(as_text=True)
+    if code:
+        assert body["error"] == code
+    return body
+
+
+def test_body_that_is_not_json_is_400(as_role):
+    api = as_role("owner")
+    assert_error(
+        api.request(
+            "POST",
+            "/api/anime/projects",
+            data="name=x",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        400,
+    )
+    assert_error(
+        api.request(
+            "POST", "/api/anime/projects", data="{not json", content_type="application/json"
+        ),
+        400,
+    )
+
+
+def test_unknown_fields_and_bad_values_are_422_with_fields(as_role, world, db_session):
+    api = as_role("owner")
+    before = db_session.query(Project).count()
+    body = assert_error(
+        api.post("/api/anime/projects", json={"name": "x", "colour": "red"}),
+        422,
+        "validation_error",
+    )
+    assert "colour" in body["fields"]
+    body = assert_error(api.post("/api/anime/projects", json={}), 422)
+    assert "name" in body["fields"]
+    assert db_session.query(Project).count() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/anime/episodes/{episode}/scenes",
+            {"order": 9, "prompt": "x" * 2001, "duration_s": 2},
+            "prompt",
+        ),
+        (
+            "/api/anime/episodes/{episode}/scenes",
+            {"order": 9, "prompt": "p", "duration_s": 600},
+            "duration_s",
+        ),
+        (
+            "/api/anime/episodes/{episode}/scenes",
+            {"order": 9, "prompt": "bad\x00byte", "duration_s": 2},
+            "prompt",
+        ),
+        (
+            "/api/anime/projects/{project}/generate",
+            {"kind": "scene", "scene_ids": [1], "options": {"frames": 65}},
+            "options.frames",
+        ),
+        (
+            "/api/anime/projects/{project}/generate",
+            {"kind": "scene", "scene_ids": [1], "options": {"width": 4096}},
+            "options.width",
+        ),
+        (
+            "/api/anime/projects/{project}/generate",
+            {"kind": "scene", "scene_ids": [1], "options": {"width": 500}},
+            "options.width",
+        ),
+        (
+            "/api/anime/projects/{project}/generate",
+            {"kind": "scene", "scene_ids": list(range(1, 102))},
+            "scene_ids",
+        ),
+        ("/api/anime/projects/{project}/generate", {"kind": "movie"}, "kind"),
+        ("/generate/integrated", {"brief": "b", "scenes": 50}, "scenes"),
+    ],
+)
+def test_limits(as_role, world, path, body, field):
+    ids = {k: v.id for k, v in world.rows.items()}
+    response = as_role("owner").post(path.format(**ids), json=body)
+    assert field in assert_error(response, 422)["fields"]
+
+
+def test_oversized_body_is_413(as_role):
+    response = as_role("owner").post(
+        "/api/anime/projects", json={"name": "x", "description": "d" * (3 * 1024 * 1024)}
+    )
+    assert_error(response, 413)
+
+
+def test_missing_rows_routes_and_methods(as_role):
+    api = as_role("owner")
+    assert_error(api.get("/api/anime/projects/999999999"), 404, "not_found")
+    assert_error(api.get("/api/anime/projects/99999999999999999999999"), 404)
+    assert_error(api.get("/no/such/route"), 404)
+    assert_error(api.request("PUT", "/api/anime/projects"), 405)
+
+
+def test_conflicts_are_409(as_role, world):
+    api = as_role("owner")
+    project = world.rows["project"].id
+    body = assert_error(
+        api.post(f"/api/anime/projects/{project}/episodes", json={"number": 1, "title": "Again"}),
+        409,
+        "conflict",
+    )
+    assert "number" in body["fields"]
+    name = world.rows["character"].name
+    assert_error(api.post(f"/api/anime/projects/{project}/characters", json={"name": name}), 409)
+
+
+def test_planner_rejections_change_nothing(as_role, world, db_session):
+    from shared.models import Job
+
+    before = db_session.query(Job).count()
+    response = as_role("owner").post(
+        f"/api/anime/projects/{world.rows['project'].id}/generate",
+        json={"kind": "episode", "episode_id": world.rows["public_episode"].id},
+    )
+    assert_error(response, 404)
+    assert db_session.query(Job).count() == before
+
+
+def test_malformed_cursor_is_422(as_role):
+    body = assert_error(as_role("owner").get("/api/anime/jobs?cursor=%%%"), 422)
+    assert "cursor" in body["fields"]
+
+
+def test_bad_query_values_are_422(as_role):
+    assert_error(as_role("owner").get("/api/anime/jobs?status=bogus&limit=0"), 422)
+    assert_error(as_role("owner").get("/api/anime/jobs?unknown=1"), 422)
