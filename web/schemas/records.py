@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.models import JobKind, WorkflowStage
 from shared.models.status import JOB_STATUSES
-from web.schemas.common import Id, JsonObject, PageQuerySchema, StrictSchema, Text, page_schema
+from web.schemas.common import MAX_ID, JsonObject, PageQuerySchema, StrictSchema, Text, page_schema
 
 WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 
@@ -16,8 +16,8 @@ class JobQuerySchema(PageQuerySchema):
 
     status = fields.String(validate=validate.OneOf(list(JOB_STATUSES)))
     kind = fields.String(validate=validate.OneOf([k.value for k in JobKind]))
-    project_id = Id()
-    owner_id = Id()
+    project_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    owner_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     created_after = fields.AwareDateTime(default_timezone=None)
     created_before = fields.AwareDateTime(default_timezone=None)
 
