@@ -258,7 +258,11 @@ class ProgressSink:
                 return
         self.client.xack(events_key(job_id), SINK_GROUP, *buffer.ids)
         self.stats.flushes += 1
-        self.buffers[job_id] = JobBuffer(not_before=time.monotonic() + self.min_interval_s)
+        # Only a write opens a new coalescing window; acknowledging our own events does not.
+        wrote = bool(buffer.stages or buffer.running)
+        self.buffers[job_id] = JobBuffer(
+            not_before=time.monotonic() + self.min_interval_s if wrote else buffer.not_before
+        )
         if row is not None and self._changed(job_id, row.progress, row.eta_s):
             self.bus.job_event(
                 job_id, status=row.status, progress=row.progress, eta_s=row.eta_s, origin="sink"
