@@ -62,7 +62,7 @@ class ProgressSink:
         consumer: str,
         min_interval_s: float = 0.25,
         block_ms: int = 500,
-        discover_s: float = 1.0,
+        discover_s: float = 0.5,
         claim_idle_ms: int = 30_000,
         claim_every_s: float = 10.0,
     ) -> None:
