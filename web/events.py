@@ -174,8 +174,16 @@ def follow(reader: redis.Redis, job_id: int, cursor: str, heartbeat_s: float) ->
             if event.kind not in ("stage", "job"):
                 continue
             yield format_event(event.id, event.kind, event.data)
-            if event.is_terminal_job:
+            if event.is_terminal_job and not has_later(reader, key, event.id):
                 return
+
+
+def has_later(reader: redis.Redis, key: str, entry_id: str) -> bool:
+    """Whether the stream goes on after `entry_id` (a finished job that was retried does)."""
+    try:
+        return bool(reader.xrange(key, f"({entry_id}", "+", count=1))
+    except redis.RedisError:
+        return False
 
 
 def fresh_stage_states(job_id: int) -> dict[int, dict[str, Any]]:

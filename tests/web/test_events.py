@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from shared.config import Settings
+from shared.db import db
 from shared.progress import ProgressBus, job_key, stages_key
 from tests.support.processes import Process, wait_for
 from tests.workers.progress_sink.harness import (
@@ -28,7 +30,7 @@ from tests.workers.progress_sink.harness import (
     set_status,
     start_sink,
 )
-from web.credentials import issue_access_token
+from web.credentials import hash_password, issue_access_token
 
 GPU = {"inputs": {"steps": 10, "frames": 2}}
 HEARTBEAT_S = 1.0
@@ -344,6 +346,54 @@ def test_streams_need_the_owner_and_a_well_formed_id(app, server, job):
     finally:
         delete_job(app, stranger_job)
     assert SseStream().read(server.port, path, job["token"], last_id="bogus").status == 422
+
+
+def test_a_retried_job_streams_past_its_first_ending(app, server, bus, job):
+    key, anim = job["stages"]
+    bus.stage_event(job["id"], stage_id=key, stage="keyframe", status="failed", step=3, max=10)
+    bus.job_event(job["id"], status="failed", progress=0.1)
+    bus.job_event(job["id"], status="queued", progress=0.1)
+    bus.stage_event(job["id"], stage_id=anim, stage="animate", status="running", step=1, max=10)
+    set_status(app, "jobs", job["id"], "succeeded", progress=1.0)
+    bus.job_event(job["id"], status="succeeded", progress=1.0)
+    stream = SseStream().read(server.port, server.path(job["id"]), job["token"])
+    assert [e["data"]["status"] for e in stream.events] == [
+        "failed",
+        "failed",
+        "queued",
+        "running",
+        "succeeded",
+    ]
+    assert stream.closed
+
+
+def test_the_dashboard_session_cookie_opens_a_stream(app, server, bus, job):
+    owner_id = read_rows(app, job["id"])[0]["owner_id"]
+    with app.app_context():
+        email = db.session.execute(
+            sa.text("UPDATE users SET password_hash = :h WHERE id = :id RETURNING email"),
+            {"h": hash_password("a long passphrase"), "id": owner_id},
+        ).scalar()
+        db.session.commit()
+        db.session.remove()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request(
+        "POST",
+        "/auth/login",
+        body=json.dumps({"email": email, "password": "a long passphrase", "session": True}),
+        headers={"Content-Type": "application/json"},
+    )
+    response = conn.getresponse()
+    assert response.status == 200, response.read()
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    response.read()
+    bus.job_event(job["id"], status="cancelled", progress=0.0)
+    set_status(app, "jobs", job["id"], "cancelled")
+    conn.request("GET", server.path(job["id"]), headers={"Cookie": cookie})
+    response = conn.getresponse()
+    body = response.read().decode()
+    assert response.status == 200
+    assert "event: job" in body and '"status":"cancelled"' in body
 
 
 def test_fifty_idle_streams_do_not_block_other_requests(server, bus, job):
