@@ -33,7 +33,9 @@ def parse_summary(stderr: str) -> Loudness:
 
     :raises FfmpegError: when no summary is present.
     """
-    text = " ".join(stderr.split())
+    # Only the last summary counts: a filter graph configured twice (older ffmpeg probes
+    # its graph once before running it) prints an empty one first.
+    text = " ".join(stderr.rsplit("Summary:", 1)[-1].split())
     integrated, lra, peak = _I.search(text), _LRA.search(text), _PEAK.search(text)
     if integrated is None or lra is None:
         raise FfmpegError("ebur128 printed no loudness summary")

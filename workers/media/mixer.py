@@ -19,7 +19,7 @@ import numpy as np
 
 from shared.errors import ValidationError
 from workers.media.container import ContainerError, read_video_track
-from workers.media.loudness import feed_process, measure_blocks, measure_file
+from workers.media.loudness import Loudness, feed_process, measure_blocks, parse_summary
 from workers.media.pcm import MIX_RATE, decode_audio
 from workers.media.probe import probe_media
 from workers.media.staging import stage_output
@@ -107,7 +107,7 @@ def mix_episode(
     Music cues overlap by `crossfade_s` around their boundaries (equal-power fades); music
     drops by `duck_db` under effects and dialogue. Loudness is measured on the mix, the
     gain set to reach `target_lufs`, peaks limited below `true_peak_db`, and the result
-    measured again on the output file (those measured values are returned).
+    measured on the final mix as it enters the AAC encoder (those values are returned).
 
     :raises ValidationError: on a cue outside the episode or with end before start.
     :raises FfmpegError: when ffmpeg fails to decode a cue or write the output.
@@ -124,8 +124,7 @@ def mix_episode(
     gain = 0.0 if silent else target_lufs - measured.integrated_lufs
     with stage_output(dest) as (_work, out):
         for attempt in (1, 2):
-            _encode(blocks(gain), video, out, true_peak_db, bitrate)
-            final = measure_file(out, true_peak=True)
+            final = _encode(blocks(gain), video, out, true_peak_db, bitrate)
             miss = target_lufs - final.integrated_lufs
             # Heavy limiting can pull the programme under target; one corrective pass.
             if silent or abs(miss) <= 0.5 or attempt == 2:
@@ -229,7 +228,7 @@ def _add_layer(out: np.ndarray, layer: _Layer, b0: int, b1: int) -> None:
         return
     pos = np.arange(s - layer.start, e - layer.start)
     if layer.loop:
-        seg = layer.samples[pos % len(layer.samples)]
+        seg = np.take(layer.samples, pos, axis=0, mode="wrap")
     else:
         seg = layer.samples[pos[0] : pos[-1] + 1]
     env = np.full(len(pos), layer.gain, np.float32)
@@ -245,13 +244,21 @@ def _add_layer(out: np.ndarray, layer: _Layer, b0: int, b1: int) -> None:
 
 def _encode(
     blocks: Iterator[np.ndarray], video: str | Path, out: Path, true_peak_db: float, bitrate: str
-) -> None:
+) -> Loudness:
+    """Limit, encode AAC and mux under the copied video; measure what goes to the encoder.
+
+    The meter is a branch of the same filter graph, so it runs on its own thread alongside
+    the AAC encoder instead of costing a second decoding pass over the output.
+    """
     # Sample-peak limiting 1 dB under the true-peak ceiling leaves room for inter-sample
-    # peaks and AAC overshoot; the output is measured afterwards to confirm.
+    # peaks and AAC overshoot.
     limit = min(1.0, max(0.0625, 10 ** ((true_peak_db - 1.0) / 20)))
+    graph = (
+        f"[0:a]alimiter=limit={limit:.5f}:level=false:latency=true:attack=5:release=50,"
+        "asplit=2[enc][meter];[meter]ebur128=peak=true:framelog=verbose,anullsink"
+    )
     cmd = [find_ffmpeg(), "-hide_banner", "-y", "-nostats",
            "-f", "f32le", "-ar", str(MIX_RATE), "-ac", "2", "-i", "pipe:0", "-i", str(video),
-           "-map", "1:v:0", "-map", "0:a:0", "-c:v", "copy",
-           "-af", f"alimiter=limit={limit:.5f}:level=false:latency=true:attack=5:release=50",
+           "-filter_complex", graph, "-map", "1:v:0", "-map", "[enc]", "-c:v", "copy",
            "-c:a", "aac", "-b:a", bitrate, "-movflags", "+faststart", str(out)]  # fmt: skip
-    feed_process(cmd, blocks)
+    return parse_summary(feed_process(cmd, blocks))

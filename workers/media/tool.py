@@ -28,18 +28,25 @@ class FfmpegTimeout(TransientError):
 
 @functools.cache
 def find_ffmpeg() -> str:
-    """The one place that decides which ffmpeg runs: the system's, else imageio-ffmpeg's.
+    """The one place that decides which ffmpeg runs: imageio-ffmpeg's, else the system's.
+
+    The pip-pinned build comes first on purpose: stream-copy compiling needs every node to
+    write identical H.264 parameter sets, which one pinned ffmpeg/x264 build guarantees and
+    distro packages (different versions per node image) do not. It is also newer (ffmpeg 7+
+    runs decoders, filters and encoders on separate threads).
 
     :raises PermanentError: when neither is available.
     """
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
     try:
         import imageio_ffmpeg
-    except ImportError as exc:
-        raise PermanentError("no ffmpeg on PATH and imageio-ffmpeg is not installed") from exc
-    return imageio_ffmpeg.get_ffmpeg_exe()
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        log.info("imageio-ffmpeg unavailable; falling back to ffmpeg on PATH")
+    found = shutil.which("ffmpeg")
+    if not found:
+        raise PermanentError("neither imageio-ffmpeg nor an ffmpeg on PATH is available")
+    return found
 
 
 @functools.cache

@@ -64,9 +64,7 @@ def render_window(window: Window, out: str | Path, encoding: Encoding) -> Path:
         kind = XFADE[part.join]
         if kind is None or part.join_frames == 0:
             # concat outputs a microsecond time base; xfade needs both inputs on the same one.
-            chains.append(
-                f"{current}[p{i}]concat=n=2:v=1:a=0,settb=1/{encoding.timescale}{label}"
-            )
+            chains.append(f"{current}[p{i}]concat=n=2:v=1:a=0,settb=1/{encoding.timescale}{label}")
         else:
             offset = (length - part.join_frames) / fps
             chains.append(
