@@ -11,9 +11,7 @@ from web.schemas.records import AssetSchema
 
 blp = Blueprint("assets", __name__, url_prefix="/api/anime", description="Render outputs")
 
-BINARY = {
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-}
+BINARY = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
 
 
 @blp.route("/assets/<int:asset_id>", methods=["GET"])
