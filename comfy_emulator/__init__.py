@@ -16,6 +16,9 @@ prompt; the real server stores and ignores that key). Comma-separated items:
   the prompt itself carries on.
 * ``slow:S``              - wait S seconds (float) before ``execution_start``.
 
+A per-prompt item may end in ``*N``: it fires for the first N prompts carrying it on this
+server only (``oom:KSampler*1``: the first attempt fails, a retry there succeeds).
+
 Example: ``--fault error:KSampler,slow:0.5`` or
 ``{"extra_data": {"emulator_fault": "drop:step=2"}}``.
 

@@ -5,6 +5,7 @@ See the package docstring for the syntax.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -78,3 +79,21 @@ def _parse_step(arg: str, part: str) -> int:
     if key.strip() != "step" or not value.strip().isdigit():
         raise FaultSpecError(f"expected step=N in {part!r}")
     return max(1, int(value))
+
+
+def spend_budgets(spec: str | None, fired: Counter) -> str:
+    """Drop the items of `spec` whose budget (``item*N``: at most N prompts on this server)
+    is spent, count the rest, and return the spec without the budgets."""
+    kept = []
+    for part in (p.strip() for p in str(spec or "").split(",")):
+        item, star, budget = part.partition("*")
+        if not item:
+            continue
+        if star:
+            if not budget.strip().isdigit():
+                raise FaultSpecError(f"expected item*N in {part!r}")
+            if fired[part] >= int(budget):
+                continue
+            fired[part] += 1
+        kept.append(item)
+    return ",".join(kept)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from comfy_emulator.executor import Executor
-from comfy_emulator.faults import Faults, FaultSpecError, parse_faults
+from comfy_emulator.faults import Faults, FaultSpecError, parse_faults, spend_budgets
 from comfy_emulator.hub import Hub
 from comfy_emulator.prompt_queue import PromptQueue
 
@@ -43,6 +43,7 @@ class PromptWorker:
     ) -> None:
         self.queue = queue
         self.executor = executor
+        self.fired: Counter = Counter()  # per-prompt fault items with a budget, by item
         self.hub = hub
         self.faults = faults
         self.stats = stats
@@ -68,7 +69,8 @@ class PromptWorker:
         self.stats.count(prompt_id, "executed")
         faults = self.faults
         try:
-            faults = faults.merged(parse_faults(extra_data.get("emulator_fault")))
+            own = spend_budgets(extra_data.get("emulator_fault"), self.fired)
+            faults = faults.merged(parse_faults(own))
         except FaultSpecError as exc:
             log.warning("ignoring bad emulator_fault prompt_id=%s error=%s", prompt_id, exc)
         try:

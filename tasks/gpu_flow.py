@@ -145,7 +145,7 @@ def execute(ctx: WorkerContext, work: GpuWork, owner: Owner) -> dict[str, Any]:
     relay.started(work.backend)
     spec = StageSpec(prompt_id=work.prompt_id, client_id=ctx.client_id,
                      template=work.template, params=work.params, output_key=work.output_key,
-                     inputs=work.inputs)
+                     inputs=work.inputs, extra_data=work.extra_data)
 
     def interrupt() -> None:
         client.delete_pending([work.prompt_id])

@@ -172,8 +172,11 @@ def _gpu_run(session: Session, stage: Stage, workflow_name: str, params: dict[st
     params |= opts.stages.get(stage.value, {})
     params = {k: v for k, v in params.items() if k in template.params}
     _check_binds(template, params, stage)
+    inputs = {"params": params, **weight}
+    if stage.value in opts.extra_data:
+        inputs["extra_data"] = opts.extra_data[stage.value]
     return StageRun(stage=stage.value, scene_id=scene_id, attempt=1, workflow_id=workflow.id,
-                    inputs={"params": params, **weight})
+                    inputs=inputs)
 
 
 def _check_binds(template, params: dict[str, Any], stage: Stage) -> None:

@@ -26,6 +26,8 @@ class RenderOptions:
     checkpoint: str | None = None
     workflows: dict[str, int] = field(default_factory=dict)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Sent with a stage's prompt as ComfyUI's extra_data (kept in its history).
+    extra_data: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # name -> (type, min, max)
@@ -69,6 +71,8 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
                                  "must map a stage to a version number"))
     fields.update(_check_mapping(raw, "stages", lambda v: isinstance(v, dict),
                                  "must map a stage to its parameters"))
+    fields.update(_check_mapping(raw, "extra_data", lambda v: isinstance(v, dict),
+                                 "must map a stage to an object"))
     if fields:
         raise ValidationError("invalid render options", fields=fields)
     return RenderOptions(**{k: v for k, v in raw.items() if v is not None})

@@ -45,6 +45,7 @@ class GpuWork:
     prompt_id: str
     template: Template
     params: dict[str, Any]
+    extra_data: dict[str, Any]
     inputs: tuple[StageInput, ...]
     output_key: str
     backend: str | None
@@ -88,6 +89,7 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
         run_id=run.id, job_id=run.job_id, scene_id=run.scene_id, stage=run.stage,
         attempt=run.attempt, prompt_id=prompt_id_for(run.id, run.attempt),
         template=template_of(workflow), params=dict(run.inputs.get("params", {})),
+        extra_data=dict(run.inputs.get("extra_data", {})),
         inputs=upstream_inputs(session, run, store), output_key=output_key(run),
         backend=run.backend, backend_url=node.comfyui_url if node else None)
 

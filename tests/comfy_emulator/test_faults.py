@@ -102,3 +102,16 @@ def test_server_wide_error_and_crash(tmp_path):
 def test_bad_fault_spec_stops_start_up(tmp_path):
     with pytest.raises(EmulatorStartError):
         start_emulator(tmp_path, fault="explode:now", deadline=10)
+
+
+def test_a_budgeted_fault_fires_only_for_the_first_prompts():
+    from collections import Counter
+
+    from comfy_emulator.faults import spend_budgets
+
+    fired = Counter()
+    assert spend_budgets("oom:KSampler*1,slow:0.1", fired) == "oom:KSampler,slow:0.1"
+    assert spend_budgets("oom:KSampler*1,slow:0.1", fired) == "slow:0.1"
+    assert spend_budgets("error:VAEDecode*2", fired) == "error:VAEDecode"
+    assert spend_budgets("error:VAEDecode*2", fired) == "error:VAEDecode"
+    assert spend_budgets("error:VAEDecode*2", fired) == ""

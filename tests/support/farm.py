@@ -37,6 +37,14 @@ class Farm:
         self.gpu_workers[node] = worker
         return worker
 
+    def restart_node(self, node: str, root: Path, *, models: dict | None = None,
+                     step_seconds: float = 0.02) -> None:
+        """Replace a node's emulator (e.g. with more models) and restart its worker."""
+        self.gpu_workers[node].stop()
+        self.emulators[node].stop()
+        self.emulators[node] = start_emulator(root, step_seconds=step_seconds, models=models)
+        self.start_gpu_worker(node)
+
     def stop(self) -> None:
         """Stop every process of the farm."""
         for process in [*self.gpu_workers.values(), self.cpu_worker, self.beat]:

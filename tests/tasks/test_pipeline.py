@@ -40,3 +40,23 @@ def test_episode_runs_every_stage_and_succeeds(app, farm, production):
     for run in job.stage_runs:
         assert run.assets, f"{run.stage} of scene {run.scene_id} has no output"
     assert job.progress == 1.0
+
+
+def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, production):
+    from shared.models import Job
+    from tasks.control import prepare_retry
+
+    job = wait_until_done(app, farm, submit(app, production))
+    assert job.status == "succeeded"
+    animate = next(r for r in job.stage_runs
+                   if r.stage == "animate" and r.scene_id == production.scene_ids[0])
+    with app.app_context():
+        prepare_retry(db.session, db.session.get(Job, job.id), stage_id=animate.id)
+        db.session.commit()
+        dispatch_job(job.id)
+    job = wait_until_done(app, farm, job.id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    again = {(r.stage, r.scene_id) for r in job.stage_runs if r.attempt == 2}
+    first = production.scene_ids[0]
+    assert again == {("animate", first), ("interpolate", first), ("compile", None),
+                     ("mix", None)}

@@ -1,0 +1,159 @@
+"""Failures on a real farm: classified errors, dying workers, retry and cancel."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+import requests
+import sqlalchemy as sa
+
+from comfy_emulator.inventory import DEFAULT_MODELS
+from shared.db import db
+from shared.models import Character, Job, Scene, StageRun, WorkerNode
+from tasks.control import prepare_retry, request_cancel, stop_job
+from tasks.pipelines import dispatch_job
+from tests.support.processes import wait_for
+from tests.tasks.conftest import FAST_OPTIONS, job_row
+from tests.tasks.test_pipeline import submit, wait_until_done
+
+SLOW_ANIMATE = {**FAST_OPTIONS, "stages": {"animate": {"steps": 60}}}
+
+
+def running_stage(app, job_id, stage):
+    """The stage run of a job that a worker is running now, once its prompt is on a backend."""
+    with app.app_context():
+        db.session.expire_all()
+        return db.session.scalar(sa.select(StageRun).where(
+            StageRun.job_id == job_id, StageRun.stage == stage, StageRun.status == "running",
+            StageRun.prompt_id.is_not(None), StageRun.step >= 0))
+
+
+def emulator_running(farm, run) -> bool:
+    queue = requests.get(f"{farm.emulators[run.backend].url}/queue", timeout=5).json()
+    return any(item[1] == run.prompt_id for item in queue["queue_running"])
+
+
+def wait_running_on_backend(app, farm, job_id, stage):
+    def check():
+        run = running_stage(app, job_id, stage)
+        return run if run is not None and emulator_running(farm, run) else None
+
+    return wait_for(check, 60, interval=0.05, what=f"{stage} of job {job_id} to run\n{farm.logs()}")
+
+
+def node_models(app, name) -> dict:
+    with app.app_context():
+        db.session.expire_all()
+        node = db.session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name))
+        return node.models if node and node.status == "online" else {}
+
+
+def submissions(farm, prompt_id) -> dict[str, int]:
+    """How often each backend was sent (and ran) a prompt id."""
+    counts = {}
+    for node, emulator in farm.emulators.items():
+        stats = requests.get(f"{emulator.url}/emulator/stats", timeout=5).json()["prompts"]
+        if prompt_id in stats:
+            counts[node] = stats[prompt_id]["submitted"]
+    return counts
+
+
+def test_permanent_error_fails_the_job_with_the_node(app, farm, production):
+    options = {**FAST_OPTIONS, "extra_data": {"animate": {"emulator_fault": "error:KSampler"}}}
+    job = wait_until_done(app, farm, submit(app, production, options=options))
+    assert job.status == "failed"
+    assert "KSampler" in job.error and "node 30" in job.error, job.error
+    failed = [r for r in job.stage_runs if r.status == "failed"]
+    assert {r.stage for r in failed} == {"animate"}
+    assert all(r.attempt == 1 for r in failed), "a permanent error must not be retried"
+    assert failed[0].error_detail["node_type"] == "KSampler"
+
+
+def test_transient_error_is_retried_and_succeeds(app, farm, production):
+    options = {**FAST_OPTIONS, "extra_data": {"keyframe": {"emulator_fault": "oom:KSampler*1"}}}
+    job = wait_until_done(app, farm, submit(app, production, options=options))
+    assert job.status == "succeeded", (job.error, farm.logs())
+    keyframes = [r for r in job.stage_runs if r.stage == "keyframe"]
+    retried = [r for r in keyframes if r.attempt == 2]
+    assert retried and all(r.status == "succeeded" for r in retried)
+    first = [r for r in keyframes if r.attempt == 1 and r.status == "failed"]
+    assert first and all("OutOfMemory" in r.error for r in first)
+
+
+def test_killed_pool_process_is_redelivered_and_reattaches(app, farm, production):
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    pid = int(run.lease_owner.split(":")[1])
+    os.kill(pid, signal.SIGKILL)
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    assert submissions(farm, run.prompt_id) == {run.backend: 1}
+    again = next(r for r in job.stage_runs if r.id == run.id)
+    assert again.deliveries == 2 and again.status == "succeeded"
+
+
+def test_killed_worker_is_recovered_by_the_sweeper(app, farm, production):
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    farm.gpu_workers[run.backend].kill()
+    try:
+        job = wait_until_done(app, farm, job_id, timeout=90)
+        assert job.status == "succeeded", (job.error, farm.logs())
+        assert submissions(farm, run.prompt_id) == {run.backend: 1}
+    finally:
+        farm.start_gpu_worker(run.backend)
+
+
+def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, production, tmp_path):
+    with app.app_context():
+        rare = Character(project_id=production.project_id, name="Rare",
+                         lora_name="rare_lora.safetensors", trigger_words="chr_rare")
+        db.session.add(rare)
+        db.session.flush()
+        scene = db.session.get(Scene, production.scene_ids[1])
+        scene.characters.append(rare)
+        db.session.commit()
+    job = wait_until_done(app, farm, submit(app, production))
+    assert job.status == "failed"
+    assert "loras/rare_lora.safetensors" in job.error, job.error
+    wait_for(lambda: not any(r.status == "running" for r in job_row(app, job.id).stage_runs),
+             60, what="the other scenes to settle")
+    models = {**DEFAULT_MODELS, "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"]}
+    farm.restart_node("node-b", tmp_path / "node-b", models=models)
+    wait_for(lambda: "rare_lora.safetensors" in node_models(app, "node-b").get("loras", []),
+             60, what="node-b to register its new LoRA")
+    with app.app_context():
+        prepare_retry(db.session, db.session.get(Job, job.id))
+        db.session.commit()
+        dispatch_job(job.id)
+    job = wait_until_done(app, farm, job.id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    runs = Counter((r.stage, r.scene_id) for r in job.stage_runs)
+    failed_scene = production.scene_ids[1]
+    # Only the failed keyframe ran twice; the stages after it had not run yet, and nothing of
+    # the other scenes was rendered again.
+    assert runs.pop(("keyframe", failed_scene)) == 2
+    assert set(runs.values()) == {1}
+    assert all(r.status == "succeeded" for r in job.stage_runs
+               if not (r.stage == "keyframe" and r.scene_id == failed_scene and r.attempt == 1))
+
+
+def test_cancel_interrupts_the_running_prompt(app, farm, production):
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    with app.app_context():
+        request_cancel(db.session, db.session.get(Job, job_id))
+        db.session.commit()
+        stop_job(job_id)
+    wait_for(lambda: not any(r.status in ("running", "queued", "retrying")
+                             for r in job_row(app, job_id).stage_runs),
+             60, what=f"job {job_id}'s stages to stop\n{farm.logs()}")
+    job = job_row(app, job_id)
+    assert job.status == "cancelled"
+    history = requests.get(f"{farm.emulators[run.backend].url}/history/{run.prompt_id}",
+                           timeout=5).json()
+    assert history[run.prompt_id]["status"]["messages"][-1][0] == "execution_interrupted"
+    assert not [r for r in job.stage_runs if r.stage in ("compile", "mix")
+                and r.status == "succeeded"]
