@@ -48,7 +48,7 @@ def make_clips(work: Path) -> list[Path]:
         run_ffmpeg(["-f", "lavfi", "-i", source, "-t", str(CLIP_S), "-pix_fmt", "yuv420p",
                     "-c:v", "libx264", "-preset", "ultrafast", raw])  # fmt: skip
         clip = normalise_clip(
-            raw, work / f"clip{i:02d}.mp4", fps=FPS, width=W, height=H, keyframes_s=[XF]
+            raw, work / f"clip{i:02d}.mp4", fps=FPS, width=W, height=H, head_s=XF, tail_s=XF
         )
         raw.unlink()
         return clip

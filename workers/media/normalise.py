@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from workers.media.container import ContainerError, read_video_track
 from workers.media.encoding import Encoding, make_encoding
+from workers.media.probe import probe_media
 from workers.media.staging import stage_output
 from workers.media.tool import run_ffmpeg
 
@@ -24,14 +26,17 @@ def normalise_clip(
     pix_fmt: str = "yuv420p",
     gop_frames: int | None = None,
     keyframes_s: Sequence[float] = (),
+    head_s: float = 0.0,
+    tail_s: float = 0.0,
     crf: int = 18,
     preset: str = "veryfast",
 ) -> Path:
     """Re-encode `src` to H.264 at the episode's fps/size/pix_fmt/time base; return `dest`.
 
-    Keyframes fall every `gop_frames` (default: one second) and on the frames at
-    `keyframes_s`; pass the incoming transition's duration there so the compiler can
-    stream-copy from exactly where the transition window ends.
+    Keyframes fall every `gop_frames` (default: one second), on the frames at
+    `keyframes_s`, where the incoming transition ends (`head_s`) and where the outgoing one
+    starts (`tail_s` before the end): the compiler then stream-copies from exactly where a
+    transition window ends and decodes nothing before one starts.
 
     :raises ValidationError: on a bad format.
     :raises FfmpegError: when ffmpeg cannot read or encode the clip.
@@ -40,10 +45,20 @@ def normalise_clip(
         fps=fps, width=width, height=height, pix_fmt=pix_fmt,
         gop_frames=gop_frames, crf=crf, preset=preset,
     )  # fmt: skip
+    marks = [*keyframes_s, head_s]
+    if tail_s > 0:
+        marks.append(_duration_s(src) - tail_s)
     with stage_output(dest) as (_work, out):
-        encode_clip(src, out, encoding, keyframes_s=keyframes_s)
+        encode_clip(src, out, encoding, keyframes_s=marks)
     log.info("normalised clip src=%s dest=%s fps=%s size=%dx%d", src, dest, fps, width, height)
     return Path(dest)
+
+
+def _duration_s(src: str | Path) -> float:
+    try:
+        return read_video_track(src).duration_s
+    except ContainerError:
+        return probe_media(src).duration_s
 
 
 def encode_clip(

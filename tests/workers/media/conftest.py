@@ -56,11 +56,11 @@ def raw_clips(media_dir: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def clips(raw_clips: dict[str, Path], media_dir: Path) -> dict[str, Path]:
-    """The same clips normalised to 160x90 at 24 fps, with a keyframe where a 0.5 s
-    transition window ends."""
+    """The same clips normalised to 160x90 at 24 fps, with keyframes where 0.5 s
+    transition windows end and start."""
     return {
         k: normalise_clip(
-            p, media_dir / f"clip-{k}.mp4", fps=FPS, width=W, height=H, keyframes_s=[XF]
+            p, media_dir / f"clip-{k}.mp4", fps=FPS, width=W, height=H, head_s=XF, tail_s=XF
         )
         for k, p in raw_clips.items()
     }

@@ -74,8 +74,12 @@ def test_retake_changes_only_that_scene_and_its_windows(
     after = decode_frames(retake.path)
     assert len(after) == len(before)
     changed = [i for i in range(len(before)) if not np.array_equal(before[i], after[i])]
-    # Scene 1 spans [24, 60): its body plus the windows on either side; nothing else moved.
-    assert changed == list(range(CLIP_FRAMES - X, 2 * CLIP_FRAMES - X))
+    # Scene 1 spans [24, 60): its body plus the windows on either side. Nothing outside
+    # moved; its body all did. (The last frames of a fade through black show only the next
+    # scene, so they may come out identical.)
+    scene = range(CLIP_FRAMES - X, 2 * CLIP_FRAMES - X)
+    assert changed and set(changed) <= set(scene)
+    assert set(range(CLIP_FRAMES - X, CLIP_FRAMES + X)) <= set(changed)
 
 
 def test_cards_and_unnormalised_clip(

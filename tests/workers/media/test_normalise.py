@@ -38,3 +38,12 @@ def test_normalise_rejects_bad_format(raw_clips: dict[str, Path], tmp_path: Path
 def test_probe_reports_source_facts(raw_clips: dict[str, Path]) -> None:
     facts = probe_media(raw_clips["b"])
     assert (facts.width, facts.height, facts.fps, facts.frame_count) == (320, 180, 30, 45)
+
+
+def test_keyframes_where_transitions_start_and_end(raw_clips: dict[str, Path], tmp_path) -> None:
+    out = normalise_clip(
+        raw_clips["c"], tmp_path / "k.mp4", fps=FPS, width=W, height=H,
+        gop_frames=100, head_s=0.25, tail_s=0.5, keyframes_s=[1.0],
+    )  # fmt: skip
+    # head 0.25 s -> frame 6; tail 0.5 s before the 36-frame end -> 24; 1.0 s -> 24.
+    assert set(read_video_track(out).keyframes) >= {0, 6, 24}
