@@ -20,6 +20,7 @@ services:
 
 up: services venv
 	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask workflows seed
 	scripts/farm up
 
 down:

@@ -63,7 +63,7 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
         with Session(ctx.engine) as session, session.begin():
             recorded = record_success(session, run_id, owner, [artifact])
     except Exception as exc:
-        fail_unexpected(ctx, run_id, exc)
+        fail_unexpected(ctx, relay, exc)
         raise
     if not recorded:
         raise Ignore()

@@ -62,15 +62,17 @@ def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     except Exception as exc:
         # A bug must fail the stage with its name, not leave it running until the lease
         # expires and blame the worker.
-        fail_unexpected(ctx, work.run_id, exc)
+        fail_unexpected(ctx, ProgressRelay(ctx.bus, work.job_id, work.run_id, work.scene_id,
+                                           work.stage), exc)
         raise
 
 
-def fail_unexpected(ctx: WorkerContext, run_id: int, exc: Exception) -> None:
+def fail_unexpected(ctx: WorkerContext, relay: ProgressRelay, exc: Exception) -> None:
     """Record an unexpected error on the stage and its job."""
-    log.exception("unexpected error in stage run_id=%s", run_id)
+    log.exception("unexpected error in stage run_id=%s", relay.run_id)
     with Session(ctx.engine) as session, session.begin():
-        record_failure(session, run_id, f"internal error: {type(exc).__name__}: {exc}")
+        record_failure(session, relay.run_id, f"internal error: {type(exc).__name__}: {exc}")
+    relay.finished(Status.FAILED)
 
 
 def decide(ctx: WorkerContext, run_id: int, generation: int, owner: Owner) -> Verdict:

@@ -48,5 +48,7 @@ class ProgressRelay:
                              node=event.node, progress=self._progress)
 
     def finished(self, status: Status) -> None:
-        """The attempt ended."""
+        """The attempt ended; a failed stage fails its job, which clients hear at once."""
         self.publish(status.value, progress=1.0 if status is Status.SUCCEEDED else None)
+        if status is Status.FAILED:
+            self.bus.job_event(self.job_id, status=Status.FAILED.value)

@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.processes import REPO
 
-SERVICES = {"postgres", "redis", "web", "gpu-worker", "cpu-worker", "beat", "flower", "emulator"}
+SERVICES = {"postgres", "redis", "web", "gpu-worker", "cpu-worker", "beat", "progress-sink",
+            "flower", "emulator"}
 
 
 def test_compose_file_validates_and_lists_the_farm():
