@@ -91,6 +91,20 @@ def check_backends(timeout: float) -> list[dict[str, str]]:
     ]
 
 
+class LiveSchema(Schema):
+    """The process answers."""
+
+    status = fields.String(required=True)
+
+
+@bp.route("/health/live", methods=["GET"])
+@bp.response(200, LiveSchema)
+@bp.doc(**PUBLIC)
+def live():
+    """Liveness only: the process serves requests (no dependency is checked)."""
+    return {"status": "ok"}
+
+
 @bp.route("/health", methods=["GET"])
 @bp.response(200, HealthSchema)
 @bp.alt_response(503, schema=HealthSchema, description="A dependency is down")

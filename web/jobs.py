@@ -26,9 +26,14 @@ def visible_job(user: User, job_id: int) -> Job:
     :raises NotFoundError: when missing or not the caller's.
     """
     job = get_row(Job, job_id, "job")
-    if job.owner_id != user.id and not is_staff(user):
+    if not may_see(user, job):
         raise NotFoundError(f"job {job_id} not found")
     return job
+
+
+def may_see(user: User, job: Job) -> bool:
+    """Owners see their jobs; operators and admins see all."""
+    return job.owner_id == user.id or is_staff(user)
 
 
 def list_jobs(
@@ -95,13 +100,19 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
 
     :raises NotFoundError: when missing or not the caller's.
     """
-    visible_job(user, job_id)
-    job = db.session.execute(
-        sa.select(Job)
-        .where(Job.id == job_id)
-        .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    # One load with the stage runs and their assets; the visibility rule is visible_job's.
+    job = (
+        db.session.execute(
+            sa.select(Job)
+            .where(Job.id == job_id)
+            .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if 0 < job_id < 2**63
+        else None
+    )
+    if job is None or not may_see(user, job):
+        raise NotFoundError(f"job {job_id} not found")
     stages = [
         {
             "id": run.id,

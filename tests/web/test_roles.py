@@ -238,6 +238,7 @@ CASES = [
     ("logout", "POST", "/auth/logout", None, (401, 204, 204, 204, 204, 204), None),
     ("guest-status", "GET", "/api/anime/guest-status", None, (200,) * 6, None),
     ("health", "GET", "/health", None, (200,) * 6, None),
+    ("live", "GET", "/health/live", None, (200,) * 6, None),
     (
         "enhance",
         "POST",

@@ -1,0 +1,266 @@
+"""Benchmark of the API under gunicorn: the job status endpoint against a trivial endpoint.
+
+Run from the repository root: `python -m bench.api`. It creates its own database (migrated,
+seeded with an account and a 3-scene episode job of 11 stage runs with outputs), starts
+gunicorn exactly as the Procfile does (2 gthread workers x 8 threads) on a free port, and
+drives it with a thread pool of keep-alive `requests` sessions. Rounds alternate between
+`GET /health/live` (no database, no Redis) and `GET /api/anime/generation/{id}/status`
+(token check, job + stage runs + assets, Redis progress overlay), so both see the same box.
+The last stdout line is one JSON object; ratios are status / trivial in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from shared.config import load_settings, redis_db_url
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 8
+ROUND_S = 3.0
+ROUNDS = 3
+BENCH_REDIS_DB = 12
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """CREATE DATABASE through the server's maintenance database."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """DROP DATABASE, closing leftover connections first."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def seed(settings) -> tuple[str, int]:
+    """Migrate the bench database and add a user, a token and a 3-scene episode job."""
+    from flask_migrate import upgrade
+
+    from shared.db import db
+    from shared.models import Asset, Episode, Job, Project, Scene, StageRun, User
+    from web import create_app
+    from web.credentials import hash_password, issue_access_token
+
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+        user = User(email="bench@example.com", password_hash=hash_password("bench password"))
+        db.session.add(user)
+        db.session.flush()
+        project = Project(owner_id=user.id, name="bench")
+        db.session.add(project)
+        db.session.flush()
+        episode = Episode(project_id=project.id, number=1, title="bench")
+        db.session.add(episode)
+        db.session.flush()
+        scenes = [
+            Scene(episode_id=episode.id, order=i, prompt=f"scene {i}", duration_s=2.0)
+            for i in range(3)
+        ]
+        db.session.add_all(scenes)
+        db.session.flush()
+        job = Job(
+            kind="episode",
+            owner_id=user.id,
+            project_id=project.id,
+            episode_id=episode.id,
+            status="running",
+            progress=0.5,
+        )
+        db.session.add(job)
+        db.session.flush()
+        runs = [
+            StageRun(
+                job_id=job.id,
+                scene_id=s.id,
+                stage=stage,
+                status="succeeded",
+                progress=1.0,
+                attempt=1,
+            )
+            for s in scenes
+            for stage in ("keyframe", "animate", "interpolate")
+        ]
+        runs += [StageRun(job_id=job.id, stage=stage, attempt=1) for stage in ("compile", "mix")]
+        db.session.add_all(runs)
+        db.session.flush()
+        db.session.add_all(
+            [
+                Asset(
+                    uri=f"bench/{job.id}/{run.id}.bin",
+                    kind="video",
+                    job_id=job.id,
+                    stage_run_id=run.id,
+                )
+                for run in runs
+                if run.status == "succeeded"
+            ]
+        )
+        db.session.commit()
+        token = issue_access_token(settings.secret_key, user.id, user.role, 3600)[0]
+        return token, job.id
+
+
+def start_gunicorn(settings, port: int, log_path: Path) -> subprocess.Popen:
+    """gunicorn as in the Procfile, on `port`, with the bench settings."""
+    env = {**os.environ, **settings.as_environ(), "WEB_PORT": str(port)}
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "web.wsgi:app",
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health/live", timeout=1).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
+
+
+def load(url: str, headers: dict[str, str], seconds: float) -> dict[str, Any]:
+    """Hammer `url` from CONCURRENCY keep-alive sessions for `seconds`."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker() -> None:
+        mine: list[float] = []
+        with requests.Session() as session:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                response = session.get(url, headers=headers, timeout=10)
+                mine.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    return {
+        "requests": len(latencies),
+        "errors": errors[0],
+        "seconds": elapsed,
+        "latencies": latencies,
+    }
+
+
+def summarize(samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Throughput and latency percentiles over several rounds."""
+    latencies = sorted(x for s in samples for x in s["latencies"])
+    total = sum(s["requests"] for s in samples)
+    seconds = sum(s["seconds"] for s in samples)
+    return {
+        "rps": round(total / seconds, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "requests": total,
+        "errors": sum(s["errors"] for s in samples),
+    }
+
+
+def main() -> int:
+    """Run the benchmark and print its figures."""
+    logging.basicConfig(level=logging.WARNING)
+    base = load_settings()
+    name = f"tower_bench_api_{uuid.uuid4().hex[:8]}"
+    scheme, _, rest = base.database_url.partition("://")
+    server, _, _ = rest.rpartition("/")
+    admin_url = f"postgresql+psycopg2://{server}/postgres"
+    settings = base.with_overrides(
+        env="test",
+        database_url=f"{scheme}://{server}/{name}",
+        redis_url=redis_db_url(base.redis_url, BENCH_REDIS_DB),
+        broker_url=redis_db_url(base.redis_url, BENCH_REDIS_DB),
+        result_backend=redis_db_url(base.redis_url, BENCH_REDIS_DB),
+    )
+    create_database(admin_url, name)
+    port = free_port()
+    log_path = Path(f"/tmp/{name}.gunicorn.log")
+    process = None
+    try:
+        token, job_id = seed(settings)
+        process = start_gunicorn(settings, port, log_path)
+        root = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        status_url = f"{root}/api/anime/generation/{job_id}/status"
+        assert requests.get(status_url, headers=auth, timeout=5).json()["request_id"] == job_id
+        load(f"{root}/health/live", {}, 1.0)  # warm both workers and their pools
+        load(status_url, auth, 1.0)
+        trivial, status = [], []
+        for _ in range(ROUNDS):
+            trivial.append(load(f"{root}/health/live", {}, ROUND_S))
+            status.append(load(status_url, auth, ROUND_S))
+        t, s = summarize(trivial), summarize(status)
+        figures = {
+            "concurrency": CONCURRENCY,
+            "trivial_rps": t["rps"],
+            "trivial_p50_ms": t["p50_ms"],
+            "trivial_p99_ms": t["p99_ms"],
+            "status_rps": s["rps"],
+            "status_p50_ms": s["p50_ms"],
+            "status_p99_ms": s["p99_ms"],
+            "status_throughput_ratio": round(s["rps"] / t["rps"], 3),
+            "status_p99_ratio": round(s["p99_ms"] / t["p99_ms"], 3),
+            "errors": t["errors"] + s["errors"],
+        }
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=20)
+        drop_database(admin_url, name)
+    print(json.dumps(figures))
+    return 0 if figures["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
