@@ -8,8 +8,6 @@ untouched and only the short transition windows are decoded and re-encoded.
 from __future__ import annotations
 
 import logging
-import math
-import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +21,8 @@ from workers.media.card import Card, render_card
 from workers.media.container import VideoTrack, read_video_track
 from workers.media.encoding import Encoding, make_encoding
 from workers.media.normalise import encode_clip
+from workers.media.splice import Clip, concat_segments, plan_segments
 from workers.media.staging import stage_output
-from workers.media.tool import run_ffmpeg
 from workers.media.window import XFADE, Part, Window, render_window
 
 log = logging.getLogger(__name__)
@@ -76,16 +74,6 @@ class CompileResult:
         data = asdict(self)
         data["path"] = str(self.path)
         return data
-
-
-@dataclass
-class _Clip:
-    path: Path
-    track: VideoTrack
-    head: int = 0
-    tail: int = 0
-    join: str = "cut"
-    copyable: bool = True
 
 
 def compile_episode(
@@ -151,7 +139,7 @@ def _conforms(track: VideoTrack, enc: Encoding) -> bool:
 
 def _load_clips(
     specs: list[tuple[str, ClipSpec]], enc: Encoding, work: Path, workers: int
-) -> list[_Clip]:
+) -> list[Clip]:
     """Read every clip's tables; normalise (in the scratch dir) those not in the format."""
     tracks = [read_video_track(spec.path) for _, spec in specs]
     paths = [Path(spec.path) for _, spec in specs]
@@ -169,7 +157,7 @@ def _load_clips(
         log.info("normalised %d clips that were not in the episode format", len(todo))
     reference = Counter(t.codec_config for t in tracks).most_common(1)[0][0]
     return [
-        _Clip(path, track, copyable=track.codec_config == reference)
+        Clip(path, track, copyable=track.codec_config == reference)
         for path, track in zip(paths, tracks, strict=True)
     ]
 
@@ -178,7 +166,7 @@ def _frames(seconds: float, enc: Encoding) -> int:
     return max(0, round(seconds * enc.fps))
 
 
-def _assign_transitions(clips: list[_Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding):
+def _assign_transitions(clips: list[Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding):
     for i, (_, spec) in enumerate(specs[:-1]):
         if spec.transition not in XFADE:
             raise ValidationError(
@@ -195,46 +183,15 @@ def _assign_transitions(clips: list[_Clip], specs: list[tuple[str, ClipSpec]], e
             )
 
 
-def _plan_segments(clips: list[_Clip]) -> list[Part | Window]:
-    """Split the timeline into stream-copied ranges (Part) and windows to re-encode."""
-    segments: list[Part | Window] = []
-    pending: list[Part] = []
-
-    def add_render(part: Part) -> None:
-        if part.frames > 0:
-            pending.append(part)
-
-    def flush() -> None:
-        if pending:
-            segments.append(Window(tuple(pending)))
-            pending.clear()
-
-    previous_join, previous_frames = "cut", 0
-    for clip in clips:
-        n = clip.track.frame_count
-        copy_end = n - clip.tail
-        copy_start = next((k for k in clip.track.keyframes if k >= clip.head), n)
-        if not clip.copyable or copy_start >= copy_end:
-            copy_start = copy_end = n
-        add_render(Part(clip.path, 0, copy_start, previous_join, previous_frames))
-        if copy_end > copy_start:
-            flush()
-            segments.append(Part(clip.path, copy_start, copy_end))
-        add_render(Part(clip.path, max(copy_start, copy_end), n))
-        previous_join, previous_frames = clip.join, clip.tail
-    flush()
-    return segments
-
-
 def _assemble(
-    clips: list[_Clip],
+    clips: list[Clip],
     specs: list[tuple[str, ClipSpec]],
     enc: Encoding,
     work: Path,
     out: Path,
     workers: int,
 ) -> CompileResult:
-    segments = _plan_segments(clips)
+    segments = plan_segments(clips)
     windows = [s for s in segments if isinstance(s, Window)]
     files = {id(w): work / f"window{i:04d}.mp4" for i, w in enumerate(windows)}
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -249,11 +206,11 @@ def _assemble(
         log.warning("compile falling back to a full re-encode: codec parameters differ")
         for clip in clips:
             clip.copyable = False
-        segments = _plan_segments(clips)
+        segments = plan_segments(clips)
         render_window(segments[0], work / "full.mp4", enc)
         files = {id(segments[0]): work / "full.mp4"}
     totals = {c.path: c.track.frame_count for c in clips}
-    _concat(segments, files, totals, enc, work, out)
+    concat_segments(segments, files, totals, enc, work, out)
     expected = sum(s.frames for s in segments)
     track = read_video_track(out)
     if track.frame_count != expected:
@@ -275,43 +232,8 @@ def _assemble(
     )
 
 
-def _concat(
-    segments: list[Part | Window],
-    files: dict[int, Path],
-    totals: dict[Path, int],
-    enc: Encoding,
-    work: Path,
-    out: Path,
-) -> None:
-    lines = ["ffconcat version 1.0"]
-    for seg in segments:
-        if isinstance(seg, Window):
-            lines.append(f"file '{_quote(files[id(seg)])}'")
-            continue
-        lines.append(f"file '{_quote(seg.path)}'")
-        if seg.start > 0:
-            # In points round up and out points down to the microsecond the demuxer parses,
-            # so the seek lands on the keyframe and the out frame is excluded.
-            lines.append(f"inpoint {math.ceil(seg.start * 1_000_000 / enc.fps)}us")
-        if seg.end < totals[seg.path]:
-            lines.append(f"outpoint {math.floor(seg.end * 1_000_000 / enc.fps)}us")
-    listing = work / "concat.txt"
-    listing.write_text("\n".join(lines) + "\n")
-    # The demuxer offsets each file by microsecond-rounded durations; restamping by packet
-    # number keeps the output frame-exact constant frame rate (no B-frames, so pts == dts).
-    run_ffmpeg(
-        ["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0", "-c", "copy",
-         "-bsf:v", f"setts=ts=N*{enc.frame_ticks}",
-         "-video_track_timescale", str(enc.timescale), out]
-    )  # fmt: skip
-
-
-def _quote(path: Path | str) -> str:
-    return os.fspath(path).replace("'", "'\\''")
-
-
 def _placements(
-    clips: list[_Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding
+    clips: list[Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding
 ) -> tuple[Placement, ...]:
     placed, start, scene = [], 0, 0
     for clip, (kind, spec) in zip(clips, specs, strict=True):
