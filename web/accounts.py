@@ -48,6 +48,7 @@ def log_in(email: str, password: str, *, remote_addr: str, use_session: bool) ->
         raise AuthenticationError("wrong email or password")
     if not user.is_active:
         raise AuthenticationError("the account is deactivated")
+    throttle.forget_login_attempts(email.strip())
     user.last_login_at = datetime.now(UTC)
     db.session.commit()
     ttl = int(current_app.config["TOWER_JWT_TTL_S"])

@@ -8,6 +8,7 @@ import time
 import redis
 from flask import Flask, current_app
 
+from shared.errors import TransientError
 from web.errors import RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def count_login_attempt(remote_addr: str, email: str) -> None:
         key = login_key(scope, value, window)
         pipe.incr(key)
         pipe.expire(key, window_s)
-    counts = pipe.execute()[::2]
+    counts = run_pipeline(pipe)[::2]
     for (scope, _, limit), count in zip(limits, counts, strict=True):
         if count > limit:
             log.warning("login rate limit hit scope=%s count=%s", scope, count)
@@ -64,11 +65,41 @@ def count_login_attempt(remote_addr: str, email: str) -> None:
             )
 
 
+def forget_login_attempts(email: str) -> None:
+    """After a successful login the email's attempts start again (the address's do not)."""
+    window_s = int(current_app.config["TOWER_LOGIN_WINDOW_S"])
+    pipe = client().pipeline()
+    pipe.delete(login_key("email", email, int(time.time()) // window_s))
+    run_pipeline(pipe)
+
+
 def revoke_access_token(jti: str, ttl_s: int) -> None:
-    """Remember a revoked token id until it would have expired anyway."""
-    client().set(revoked_key(jti), b"1", ex=max(1, ttl_s))
+    """Remember a revoked token id until it would have expired anyway.
+
+    :raises TransientError: when Redis is unreachable.
+    """
+    pipe = client().pipeline()
+    pipe.set(revoked_key(jti), b"1", ex=max(1, ttl_s))
+    run_pipeline(pipe)
 
 
 def is_revoked(jti: str) -> bool:
-    """Whether an access token id was revoked."""
-    return bool(client().exists(revoked_key(jti)))
+    """Whether an access token id was revoked.
+
+    :raises TransientError: when Redis is unreachable (fail closed: no check, no access).
+    """
+    pipe = client().pipeline()
+    pipe.exists(revoked_key(jti))
+    return bool(run_pipeline(pipe)[0])
+
+
+def run_pipeline(pipe: redis.client.Pipeline) -> list:
+    """Execute a pipeline, mapping an unreachable Redis to a 503.
+
+    :raises TransientError: when Redis does not answer.
+    """
+    try:
+        return pipe.execute()
+    except redis.RedisError as exc:
+        log.error("web counters: redis unavailable: %s", exc)
+        raise TransientError("the token and rate-limit store is unavailable; retry soon") from exc

@@ -161,3 +161,36 @@ def test_cli_creates_users_from_stdin(app, db_session):
     assert "already exists" in again.output and "Traceback" not in again.output
     short = runner.invoke(args=["users", "create", "x@example.com"], input="short\n")
     assert short.exit_code == 1 and len(short.output.strip().splitlines()) == 1
+
+
+def test_a_successful_login_resets_the_emails_attempts(app, client, world):
+    app.config["TOWER_LOGIN_EMAIL_LIMIT"] = 2
+    try:
+        email = world.users["owner"].email
+        codes = [
+            login(client, email, "bad").status_code,
+            login(client, email).status_code,
+            login(client, email, "bad").status_code,
+            login(client, email).status_code,
+        ]
+    finally:
+        app.config["TOWER_LOGIN_EMAIL_LIMIT"] = 10
+    assert codes == [401, 200, 401, 200]
+
+
+def test_unreachable_token_store_is_503_not_500(app, client, world):
+    import redis
+
+    from web.throttle import client as redis_client
+
+    original = app.extensions["tower_redis"]
+    app.extensions["tower_redis"] = redis.Redis(
+        host="127.0.0.1", port=9, socket_connect_timeout=0.5
+    )
+    try:
+        response = Api(client, world.tokens["owner"]).get("/auth/me")
+    finally:
+        app.extensions["tower_redis"] = original
+    assert response.status_code == 503 and response.get_json()["error"] == "transient_error"
+    with app.app_context():
+        assert redis_client() is original
