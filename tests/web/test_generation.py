@@ -14,8 +14,13 @@ def stages_of(db_session, job_id: int) -> list[tuple[str, int | None]]:
 def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_session):
     response = as_role("owner").post(
         f"/api/anime/projects/{world.rows['project'].id}/generate",
-        json={"kind": "episode", "episode_id": world.rows["episode"].id,
-              "options": {"frames": 8, "width": 256, "height": 144, "seed": 7}, "priority": 7})
+        json={
+            "kind": "episode",
+            "episode_id": world.rows["episode"].id,
+            "options": {"frames": 8, "width": 256, "height": 144, "seed": 7},
+            "priority": 7,
+        },
+    )
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     assert body["status"] == "queued"
@@ -24,28 +29,41 @@ def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_s
     assert (job.kind, job.priority, job.owner_id) == ("episode", 7, world.users["owner"].id)
     scene = world.rows["scene"].id
     assert stages_of(db_session, job.id) == [
-        ("keyframe", scene), ("animate", scene), ("interpolate", scene), ("compile", None),
-        ("mix", None)]
+        ("keyframe", scene),
+        ("animate", scene),
+        ("interpolate", scene),
+        ("compile", None),
+        ("mix", None),
+    ]
     report = as_role("owner").get(body["status_url"]).get_json()
     assert report["status"] == "queued" and len(report["stages"]) == 5
 
 
 def test_image_and_character_jobs_are_keyframe_only(as_role, world, db_session):
     api = as_role("owner")
-    image = api.post(f"/api/anime/scenes/{world.rows['scene'].id}/generate",
-                     json={"kind": "image"}).get_json()
-    sheet = api.post(f"/api/anime/characters/{world.rows['character'].id}/generate",
-                     json={}).get_json()
+    image = api.post(
+        f"/api/anime/scenes/{world.rows['scene'].id}/generate", json={"kind": "image"}
+    ).get_json()
+    sheet = api.post(
+        f"/api/anime/characters/{world.rows['character'].id}/generate", json={}
+    ).get_json()
     assert [s for s, _ in stages_of(db_session, image["request_id"])] == ["keyframe"]
     assert [s for s, _ in stages_of(db_session, sheet["request_id"])] == ["keyframe"]
     assert db_session.get(Job, sheet["request_id"]).kind == "character"
 
 
 def test_professional_passes_stage_parameters_and_versions(as_role, world, db_session):
-    response = as_role("owner").post("/generate/professional", json={
-        "project_id": world.rows["project"].id, "kind": "scene",
-        "scene_ids": [world.rows["scene"].id], "workflows": {"keyframe": 1},
-        "stages": {"keyframe": {"cfg": 5.5}}, "options": {"steps": 12}})
+    response = as_role("owner").post(
+        "/generate/professional",
+        json={
+            "project_id": world.rows["project"].id,
+            "kind": "scene",
+            "scene_ids": [world.rows["scene"].id],
+            "workflows": {"keyframe": 1},
+            "stages": {"keyframe": {"cfg": 5.5}},
+            "options": {"steps": 12},
+        },
+    )
     assert response.status_code == 202, response.get_json()
     options = db_session.get(Job, response.get_json()["request_id"]).params["options"]
     assert options["workflows"] == {"keyframe": 1}
@@ -53,22 +71,31 @@ def test_professional_passes_stage_parameters_and_versions(as_role, world, db_se
 
 
 def test_integrated_builds_the_production_from_a_brief(as_role, db_session):
-    response = as_role("other").post("/generate/integrated", json={
-        "brief": "A girl waits at a rural station. The train arrives in the rain.",
-        "scenes": 2, "duration_s": 1.5, "options": {"frames": 8}})
+    response = as_role("other").post(
+        "/generate/integrated",
+        json={
+            "brief": "A girl waits at a rural station. The train arrives in the rain.",
+            "scenes": 2,
+            "duration_s": 1.5,
+            "options": {"frames": 8},
+        },
+    )
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     scenes = [db_session.get(Scene, i) for i in body["scene_ids"]]
-    assert [s.prompt for s in scenes] == ["A girl waits at a rural station.",
-                                          "The train arrives in the rain."]
+    assert [s.prompt for s in scenes] == [
+        "A girl waits at a rural station.",
+        "The train arrives in the rain.",
+    ]
     job = db_session.get(Job, body["request_id"])
     assert job.kind == "episode" and job.episode_id == body["episode_id"]
 
 
 def test_cancel_then_retry(as_role, world, db_session):
     api = as_role("owner")
-    submitted = api.post(f"/api/anime/scenes/{world.rows['scene'].id}/generate",
-                         json={"kind": "image"}).get_json()
+    submitted = api.post(
+        f"/api/anime/scenes/{world.rows['scene'].id}/generate", json={"kind": "image"}
+    ).get_json()
     job_id = submitted["request_id"]
     cancelled = api.post(f"/api/anime/generation/{job_id}/cancel")
     assert cancelled.status_code == 202 and cancelled.get_json()["status"] == "cancelled"
@@ -80,8 +107,9 @@ def test_cancel_then_retry(as_role, world, db_session):
 
 
 def test_retry_of_a_named_stage_must_be_the_jobs(as_role, world):
-    response = as_role("owner").post(f"/api/anime/generation/{world.rows['job'].id}/retry",
-                                     json={"stage_id": 999999999})
+    response = as_role("owner").post(
+        f"/api/anime/generation/{world.rows['job'].id}/retry", json={"stage_id": 999999999}
+    )
     assert response.status_code == 404
 
 

@@ -16,16 +16,31 @@ def test_issue4_create_and_read_shapes(as_role):
     project = api.post("/api/anime/projects", json={"name": "Tide", "style": "watercolor"})
     assert project.status_code == 201
     pid = project.get_json()["id"]
-    character = api.post(f"/api/anime/projects/{pid}/characters",
-                         json={"name": "Aoi", "lora_name": "aoi_v2.safetensors",
-                               "lora_strength": 0.7, "trigger_words": "aoi, blue hair"})
+    character = api.post(
+        f"/api/anime/projects/{pid}/characters",
+        json={
+            "name": "Aoi",
+            "lora_name": "aoi_v2.safetensors",
+            "lora_strength": 0.7,
+            "trigger_words": "aoi, blue hair",
+        },
+    )
     assert character.status_code == 201
     cid = character.get_json()["id"]
     episode = api.post(f"/api/anime/projects/{pid}/episodes", json={"number": 1, "title": "Ebb"})
     eid = episode.get_json()["id"]
-    scene = api.post(f"/api/anime/episodes/{eid}/scenes", json={
-        "order": 0, "prompt": "aoi on a pier", "negative_prompt": "blurry",
-        "character_ids": [cid], "duration_s": 2.5, "mood": "calm", "transition": "crossfade"})
+    scene = api.post(
+        f"/api/anime/episodes/{eid}/scenes",
+        json={
+            "order": 0,
+            "prompt": "aoi on a pier",
+            "negative_prompt": "blurry",
+            "character_ids": [cid],
+            "duration_s": 2.5,
+            "mood": "calm",
+            "transition": "crossfade",
+        },
+    )
     assert scene.status_code == 201, scene.get_json()
     sid = scene.get_json()["id"]
     got = api.get(f"/api/anime/scenes/{sid}").get_json()
@@ -42,7 +57,8 @@ def test_scene_characters_must_come_from_the_same_project(as_role, world, db_ses
     db_session.commit()
     response = as_role("owner").post(
         f"/api/anime/episodes/{world.rows['episode'].id}/scenes",
-        json={"order": 3, "prompt": "p", "duration_s": 1, "character_ids": [stranger.id]})
+        json={"order": 3, "prompt": "p", "duration_s": 1, "character_ids": [stranger.id]},
+    )
     assert response.status_code == 422 and "character_ids" in response.get_json()["fields"]
 
 
@@ -52,30 +68,41 @@ def test_reorder_swaps_scenes(as_role, world, db_session):
     db_session.commit()
     first = world.rows["scene"].id
     api = as_role("owner")
-    response = api.post(f"/api/anime/episodes/{episode.id}/scenes/reorder",
-                        json={"scene_ids": [second.id, first]})
+    response = api.post(
+        f"/api/anime/episodes/{episode.id}/scenes/reorder", json={"scene_ids": [second.id, first]}
+    )
     assert response.status_code == 200
     assert [(s["id"], s["order"]) for s in response.get_json()] == [(second.id, 0), (first, 1)]
-    partial = api.post(f"/api/anime/episodes/{episode.id}/scenes/reorder",
-                       json={"scene_ids": [first]})
+    partial = api.post(
+        f"/api/anime/episodes/{episode.id}/scenes/reorder", json={"scene_ids": [first]}
+    )
     assert partial.status_code == 422
 
 
 def test_projects_list_shows_own_and_public_only(as_role, world):
-    ids = {p["id"] for p in as_role("other").get("/api/anime/projects?limit=200").get_json()
-           ["items"]}
+    ids = {
+        p["id"] for p in as_role("other").get("/api/anime/projects?limit=200").get_json()["items"]
+    }
     assert world.rows["public"].id in ids and world.rows["project"].id not in ids
 
 
 def test_jobs_filters_and_keyset_pages(as_role, world, db_session):
     owner = world.users["owner"]
     base = datetime.now(UTC) - timedelta(hours=2)
-    made = [factories.make_job(db_session, project_id=world.rows["project"].id,
-                               owner_id=owner.id, kind="image",
-                               status="succeeded" if i % 2 else "queued",
-                               created_at=base + timedelta(minutes=i)) for i in range(5)]
-    factories.make_job(db_session, project_id=world.rows["public"].id,
-                       owner_id=world.users["admin"].id)
+    made = [
+        factories.make_job(
+            db_session,
+            project_id=world.rows["project"].id,
+            owner_id=owner.id,
+            kind="image",
+            status="succeeded" if i % 2 else "queued",
+            created_at=base + timedelta(minutes=i),
+        )
+        for i in range(5)
+    ]
+    factories.make_job(
+        db_session, project_id=world.rows["public"].id, owner_id=world.users["admin"].id
+    )
     db_session.commit()
     api = as_role("owner")
     seen, cursor = [], None
@@ -101,16 +128,33 @@ def test_jobs_filters_and_keyset_pages(as_role, world, db_session):
 
 
 def test_status_report_shape(as_role, world):
-    report = as_role("owner").get(
-        f"/api/anime/generation/{world.rows['job'].id}/status").get_json()
-    assert {"request_id", "status", "progress", "current_stage", "error", "stages",
-            "outputs"} <= set(report)
+    report = as_role("owner").get(f"/api/anime/generation/{world.rows['job'].id}/status").get_json()
+    assert {
+        "request_id",
+        "status",
+        "progress",
+        "current_stage",
+        "error",
+        "stages",
+        "outputs",
+    } <= set(report)
     keyframe, animate = report["stages"]
-    assert {"id", "scene_id", "stage", "status", "attempt", "progress", "backend", "prompt_id",
-            "error", "outputs"} <= set(keyframe)
+    assert {
+        "id",
+        "scene_id",
+        "stage",
+        "status",
+        "attempt",
+        "progress",
+        "backend",
+        "prompt_id",
+        "error",
+        "outputs",
+    } <= set(keyframe)
     asset = world.rows["asset"].id
-    assert keyframe["outputs"] == [{"asset_id": asset, "kind": "image",
-                                    "url": f"/api/anime/assets/{asset}/content"}]
+    assert keyframe["outputs"] == [
+        {"asset_id": asset, "kind": "image", "url": f"/api/anime/assets/{asset}/content"}
+    ]
     assert animate["status"] == "failed" and "out of memory" in animate["error"]
     # The last stage that has outputs decides the job's deliverables; animate has none yet.
     assert report["outputs"] == []
@@ -141,8 +185,7 @@ def test_workflow_upload_versions_and_activation(as_role):
     api = as_role("owner")
     first = api.post("/api/anime/workflows", json=upload_body("my-keyframe"))
     assert first.status_code == 201, first.get_json()
-    second = api.post("/api/anime/workflows", json={**upload_body("my-keyframe"),
-                                                      "activate": True})
+    second = api.post("/api/anime/workflows", json={**upload_body("my-keyframe"), "activate": True})
     assert second.get_json()["version"] == 2 and second.get_json()["is_active"]
     activated = api.post(f"/api/anime/workflows/{first.get_json()['id']}/activate")
     assert activated.get_json()["is_active"]
@@ -161,15 +204,21 @@ def test_workflow_upload_rejections_name_the_problem(as_role):
     response = as_role("owner").post("/api/anime/workflows", json={**body, "graph": graph})
     assert response.status_code == 422
     assert any("99" in key for key in response.get_json()["fields"])
-    editor = as_role("owner").post("/api/anime/workflows", json={
-        **body, "graph": {"nodes": [], "links": []}})
+    editor = as_role("owner").post(
+        "/api/anime/workflows", json={**body, "graph": {"nodes": [], "links": []}}
+    )
     assert editor.status_code == 422 and "API" in editor.get_json()["message"]
 
 
 def test_enhance_prompt_adds_tags_once(as_role, world):
-    response = as_role("owner").post("/echo/enhance-prompt", json={
-        "prompt": "red scarf, a rooftop at night", "project_id": world.rows["project"].id,
-        "character_ids": [world.rows["character"].id]})
+    response = as_role("owner").post(
+        "/echo/enhance-prompt",
+        json={
+            "prompt": "red scarf, a rooftop at night",
+            "project_id": world.rows["project"].id,
+            "character_ids": [world.rows["character"].id],
+        },
+    )
     body = response.get_json()
     assert body["prompt"].startswith("red scarf, a rooftop at night, hero_a")
     assert "red scarf" not in body["added"] and "masterpiece" in body["added"]
@@ -195,8 +244,9 @@ def test_health_probes_each_backend(client, db_session):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        factories.make_worker_node(db_session, name="alive",
-                                   comfyui_url=f"http://127.0.0.1:{server.server_port}")
+        factories.make_worker_node(
+            db_session, name="alive", comfyui_url=f"http://127.0.0.1:{server.server_port}"
+        )
         factories.make_worker_node(db_session, name="dead", comfyui_url="http://127.0.0.1:9")
         db_session.commit()
         response = client.get("/health")
