@@ -2,7 +2,7 @@
 
 Run from the repository root: `python -m bench.api`. It creates its own database (migrated,
 seeded with an account and a 3-scene episode job of 11 stage runs with outputs), starts
-gunicorn exactly as the Procfile does (2 gthread workers x 8 threads) on a free port, and
+gunicorn as the Procfile does (2 gevent workers) on a free port, and
 drives it with a thread pool of keep-alive `requests` sessions. Rounds alternate between
 `GET /health/live` (no database, no Redis) and `GET /api/anime/generation/{id}/status`
 (token check, job + stage runs + assets, Redis progress overlay), so both see the same box.
@@ -35,6 +35,9 @@ CONCURRENCY = 8
 ROUND_S = 3.0
 ROUNDS = 3
 BENCH_REDIS_DB = 12
+# As the Procfile's web line (gevent, for the SSE streams); `python -m bench.api gthread`
+# measures the threaded worker instead.
+WORKER_CLASS = sys.argv[1] if len(sys.argv) > 1 else "gevent"
 
 
 def free_port() -> int:
@@ -141,9 +144,8 @@ def start_gunicorn(settings, port: int, log_path: Path) -> subprocess.Popen:
         "--workers",
         "2",
         "--worker-class",
-        "gthread",
-        "--threads",
-        "8",
+        WORKER_CLASS,
+        *(["--threads", "8"] if WORKER_CLASS == "gthread" else ["--worker-connections", "1000"]),
         "web.wsgi:app",
     ]
     process = subprocess.Popen(
@@ -242,6 +244,7 @@ def main() -> int:
             status.append(load(status_url, auth, ROUND_S))
         t, s = summarize(trivial), summarize(status)
         figures = {
+            "worker_class": WORKER_CLASS,
             "concurrency": CONCURRENCY,
             "trivial_rps": t["rps"],
             "trivial_p50_ms": t["p50_ms"],
