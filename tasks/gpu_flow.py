@@ -7,6 +7,7 @@ Called by the thin render tasks; everything here reads and writes rows around th
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +47,7 @@ def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     """
     ctx = worker_context()
     owner = Owner.here(task.request.id)
+    started = time.perf_counter()
     verdict = decide(ctx, run_id, generation, owner)
     if verdict is Verdict.PASS:
         return {"stage_run_id": run_id, "status": "succeeded", "skipped": True}
@@ -55,6 +57,8 @@ def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
         raise Ignore()
     here = node_name(ctx.settings)
     work = prepare(ctx, task, run_id, owner, here)
+    log.info("stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f", run_id, work.stage,
+             work.backend, (time.perf_counter() - started) * 1000)
     try:
         return execute(ctx, work, owner)
     except (ComfyInterrupted, SoftTimeLimitExceeded, PermanentError, TransientError) as exc:
@@ -153,10 +157,14 @@ def execute(ctx: WorkerContext, work: GpuWork, owner: Owner) -> dict[str, Any]:
         client.delete_pending([work.prompt_id])
         client.interrupt(work.prompt_id)
 
+    started = time.perf_counter()
     with LeaseKeeper(ctx.engine, work.run_id, owner, on_cancel=interrupt) as keeper:
         artifacts = run_gpu_stage(spec, client, ctx.store, on_event=relay.on_event)
+    ran = time.perf_counter()
     with Session(ctx.engine) as session, session.begin():
         recorded = record_success(session, work.run_id, owner, artifacts)
+    log.info("stage ran run_id=%s stage=%s run_ms=%.0f record_ms=%.0f", work.run_id, work.stage,
+             (ran - started) * 1000, (time.perf_counter() - ran) * 1000)
     if not recorded or keeper.lost.is_set():
         log.warning("lease lost before recording run_id=%s; another delivery owns it",
                     work.run_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tasks.app import app
 
 
@@ -10,4 +12,4 @@ def ping(self) -> dict[str, str]:
     """Answer 'pong' with the queue the message came from and the worker that took it."""
     delivery = self.request.delivery_info or {}
     return {"answer": "pong", "queue": delivery.get("routing_key", ""),
-            "worker": self.request.hostname or ""}
+            "worker": self.request.hostname or "", "at": time.time()}

@@ -23,6 +23,7 @@ class Farm:
     gpu_workers: dict[str, Process] = field(default_factory=dict)
     cpu_worker: Process | None = None
     beat: Process | None = None
+    gpu_slots: int = 2  # task slots per backend: one prompt running, the next queued
 
     def gpu_env(self, node: str) -> dict[str, str]:
         """The environment of the GPU worker serving `node`."""
@@ -33,7 +34,7 @@ class Farm:
         """(Re)start the GPU worker of a node: queues gpu and gpu.<node>, two slots."""
         worker = start_celery_worker(self.gpu_env(node), self.log_dir,
                                      queues=f"gpu,gpu.{node}", name=f"gpu-{node}",
-                                     concurrency=2)
+                                     concurrency=self.gpu_slots)
         self.gpu_workers[node] = worker
         return worker
 
@@ -64,9 +65,10 @@ class Farm:
 
 @contextmanager
 def running_farm(settings: Settings, log_dir: Path, root: Path, *, nodes: tuple[str, ...],
-                 step_seconds: float = 0.02, beat: bool = True) -> Iterator[Farm]:
+                 step_seconds: float = 0.02, beat: bool = True,
+                 gpu_slots: int = 2) -> Iterator[Farm]:
     """Start the farm and wait until every GPU node has registered."""
-    farm = Farm(settings, log_dir)
+    farm = Farm(settings, log_dir, gpu_slots=gpu_slots)
     try:
         for node in nodes:
             farm.emulators[node] = start_emulator(root / node, step_seconds=step_seconds)

@@ -1,0 +1,208 @@
+"""Benchmark of the render farm: GPU utilization under load and per-stage overhead.
+
+Run from the repository root: `python -m bench.pipeline`. It makes its own database (on
+DATABASE_URL's server) and Redis database numbers, starts 4 ComfyUI emulators with a GPU
+worker each and a CPU worker, and prints one JSON object on its last line.
+
+- Load: 40 scene jobs; every GPU stage renders for a simulated 0.3-1.5 s (the emulator's
+  `slow` fault holds its queue like a busy GPU) with tiny outputs, so the two cores are not
+  the bottleneck. gpu_utilization = ideal makespan (all render time spread evenly over the 4
+  backends) / actual makespan (first dispatch to the last GPU stage's end). Bar: >= 0.95.
+- Overhead: scene jobs one at a time on the idle farm with no render time. A GPU stage's
+  overhead is the time from the previous stage's end (the job's dispatch for a keyframe) to
+  its own end, less what ComfyUI spent executing it. Reported beside a raw Celery hop: the
+  gap between consecutive no-op tasks of a chain through the same broker, measured in the
+  same run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from celery import chain
+from flask_migrate import upgrade
+
+from shared.app import create_base_app
+from shared.config import load_settings, redis_db_url
+from shared.db import db
+from shared.models import Episode, Job, Project, Scene, StageRun, User
+from tasks.app import configure
+from tasks.pipelines import dispatch_job
+from tasks.planning import plan_job
+from tasks.workflow_store import seed_default_workflows
+from tests.support.database import (
+    create_database,
+    drop_database,
+    fresh_database_name,
+    with_database,
+)
+from tests.support.farm import running_farm
+from tests.support.processes import wait_for
+
+LOAD_JOBS = 40
+OVERHEAD_JOBS = 8
+HOPS = 40
+NODES = ("b1", "b2", "b3", "b4")
+UTILIZATION_BAR = 0.95
+GPU_SLOTS = 2  # per backend, as in production: one prompt running, the next queued
+GPU_STAGES = ("keyframe", "animate", "interpolate")
+TINY = {"steps": 1, "frames": 2, "fps": 4, "width": 32, "height": 32}
+
+
+def bench_settings():
+    """Settings on a fresh database and Redis numbers of the benchmark's own."""
+    base = load_settings()
+    url = with_database(base.database_url, fresh_database_name().replace("test", "bench"))
+    create_database(url)
+    return base.with_overrides(
+        database_url=url, redis_url=redis_db_url(base.redis_url, 7),
+        broker_url=redis_db_url(base.redis_url, 8), result_backend=redis_db_url(base.redis_url, 9),
+        artifact_root=Path(tempfile.mkdtemp(prefix="tower-bench-artifacts-")))
+
+
+def make_scenes(count: int) -> tuple[int, int, list[int]]:
+    """A user, a project and `count` one-scene-each scenes; returns (owner, project, scenes)."""
+    owner = User(email=f"bench-{time.time_ns()}@example.com", password_hash="x")
+    db.session.add(owner)
+    db.session.flush()
+    project = Project(owner_id=owner.id, name="bench")
+    db.session.add(project)
+    db.session.flush()
+    episode = Episode(project_id=project.id, number=1, title="bench", width=32, height=32)
+    db.session.add(episode)
+    db.session.flush()
+    scenes = [Scene(episode_id=episode.id, order=i, prompt=f"shot {i}", duration_s=0.5)
+              for i in range(count)]
+    db.session.add_all(scenes)
+    db.session.commit()
+    return owner.id, project.id, [s.id for s in scenes]
+
+
+def submit(owner_id: int, project_id: int, scene_id: int, slow: dict[str, float]) -> int:
+    """Plan, commit and dispatch one scene job whose GPU stages take the given seconds."""
+    extra = {stage: {"emulator_fault": f"slow:{seconds:.3f}"} for stage, seconds in slow.items()}
+    job = plan_job(db.session, owner_id=owner_id, project_id=project_id, kind="scene",
+                   scene_ids=[scene_id], options={**TINY, "extra_data": extra})
+    db.session.commit()
+    dispatch_job(job.id)
+    return job.id
+
+
+def wait_jobs(job_ids: list[int], timeout: float) -> list[Job]:
+    """Wait until every job ended; returns them."""
+    def ended():
+        db.session.expire_all()
+        jobs = db.session.scalars(sa.select(Job).where(Job.id.in_(job_ids))).all()
+        return jobs if all(j.status in ("succeeded", "failed", "cancelled") for j in jobs) \
+            else None
+
+    return wait_for(ended, timeout, interval=0.25, what="benchmark jobs")
+
+
+def gpu_runs(job_ids: list[int]) -> list[StageRun]:
+    """Succeeded GPU stage runs of the jobs."""
+    return list(db.session.scalars(sa.select(StageRun).where(
+        StageRun.job_id.in_(job_ids), StageRun.stage.in_(GPU_STAGES),
+        StageRun.status == "succeeded")))
+
+
+def execution_seconds(farm, run: StageRun) -> float:
+    """How long ComfyUI executed a prompt, from its history timestamps."""
+    url = farm.emulators[run.backend].url
+    entry = requests.get(f"{url}/history/{run.prompt_id}", timeout=5).json()[run.prompt_id]
+    stamps = {name: data["timestamp"] for name, data in entry["status"]["messages"]}
+    return (stamps["execution_success"] - stamps["execution_start"]) / 1000
+
+
+def measure_utilization(farm, owner_id, project_id, scene_ids, rng) -> dict:
+    """40 jobs at once; ideal vs actual makespan of the GPU stages."""
+    plans = [{stage: rng.uniform(0.3, 1.5) for stage in GPU_STAGES} for _ in scene_ids]
+    start = time.time()
+    job_ids = [submit(owner_id, project_id, s, plan) for s, plan in zip(scene_ids, plans,
+                                                                       strict=True)]
+    jobs = wait_jobs(job_ids, timeout=600)
+    failed = [j.id for j in jobs if j.status != "succeeded"]
+    runs = gpu_runs(job_ids)
+    render = sum(sum(p.values()) for p in plans) + sum(execution_seconds(farm, r) for r in runs)
+    end = max(r.finished_at.timestamp() for r in runs)
+    ideal = render / len(NODES)
+    return {"jobs": len(job_ids), "failed_jobs": len(failed), "ideal_makespan_s": ideal,
+            "actual_makespan_s": end - start, "gpu_utilization": ideal / (end - start)}
+
+
+def measure_overhead(farm, owner_id, project_id, scene_ids) -> list[float]:
+    """Per GPU stage overhead (ms) of jobs run one at a time with no render time."""
+    overheads = []
+    for scene_id in scene_ids:
+        dispatched = time.time()
+        job_id = submit(owner_id, project_id, scene_id, {})
+        wait_jobs([job_id], timeout=120)
+        previous = dispatched
+        runs = sorted(gpu_runs([job_id]), key=lambda r: GPU_STAGES.index(r.stage))
+        for run in runs:
+            end = run.finished_at.timestamp()
+            overheads.append((end - previous - execution_seconds(farm, run)) * 1000)
+            previous = end
+    return overheads
+
+
+def measure_celery_hop(celery_app) -> list[float]:
+    """Gaps (ms) between consecutive no-op tasks of one chain on the CPU worker."""
+    signatures = [celery_app.signature("tower.ping", queue="control", immutable=True)
+                  for _ in range(HOPS)]
+    ids = [s.freeze().id for s in signatures]
+    chain(*signatures).apply_async().get(timeout=60)
+    stamps = [celery_app.AsyncResult(i).get(timeout=30)["at"] for i in ids]
+    return [(b - a) * 1000 for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    """Run the benchmark; exit 1 when a bar is missed."""
+    settings = bench_settings()
+    app = create_base_app(settings)
+    celery_app = configure(settings)
+    logs = Path(tempfile.mkdtemp(prefix="tower-bench-logs-"))
+    try:
+        with app.app_context():
+            upgrade()
+            seed_default_workflows(db.session)
+            db.session.commit()
+            owner_id, project_id, scenes = make_scenes(LOAD_JOBS + OVERHEAD_JOBS)
+            with running_farm(settings, logs, logs / "farm", nodes=NODES, step_seconds=0.01,
+                              beat=False, gpu_slots=GPU_SLOTS) as farm:
+                hops = measure_celery_hop(celery_app)
+                overheads = measure_overhead(farm, owner_id, project_id, scenes[LOAD_JOBS:])
+                load = measure_utilization(farm, owner_id, project_id, scenes[:LOAD_JOBS],
+                                           random.Random(7))
+            db.engine.dispose()
+    finally:
+        drop_database(settings.database_url)
+    figures = {
+        **{k: round(v, 3) if isinstance(v, float) else v for k, v in load.items()},
+        "stage_overhead_p50_ms": round(percentile(overheads, 50), 1),
+        "stage_overhead_p99_ms": round(percentile(overheads, 99), 1),
+        "celery_hop_p50_ms": round(statistics.median(hops), 2),
+        "celery_hop_p99_ms": round(percentile(hops, 99), 2),
+        "overhead_vs_hop_p50": round(percentile(overheads, 50) / statistics.median(hops), 1),
+        "bar_gpu_utilization": UTILIZATION_BAR,
+    }
+    print(json.dumps(figures))
+    return 0 if load["gpu_utilization"] >= UTILIZATION_BAR and not load["failed_jobs"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
