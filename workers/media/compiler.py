@@ -8,6 +8,7 @@ untouched and only the short transition windows are decoded and re-encoded.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +24,13 @@ from workers.media.encoding import Encoding, make_encoding
 from workers.media.normalise import encode_clip
 from workers.media.splice import Clip, concat_segments, plan_segments
 from workers.media.staging import stage_output
-from workers.media.window import XFADE, Part, Window, render_window
+from workers.media.window import XFADE, Part, Window, render_windows
 
 log = logging.getLogger(__name__)
+
+# Windows per ffmpeg process: enough to amortise start-up, few enough that the decoders
+# a batch opens (two or three inputs per window) stay small.
+WINDOWS_PER_PROCESS = 8
 
 
 @dataclass(frozen=True)
@@ -193,13 +198,12 @@ def _assemble(
 ) -> CompileResult:
     segments = plan_segments(clips)
     windows = [s for s in segments if isinstance(s, Window)]
-    files = {id(w): work / f"window{i:04d}.mp4" for i, w in enumerate(windows)}
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(lambda w: render_window(w, files[id(w)], enc), windows))
-    configs = {read_video_track(p).codec_config for p in files.values()}
-    copies = [s for s in segments if isinstance(s, Part)]
+    rendered = _render_batches(windows, enc, work, workers)
+    copyable = {c.track.codec_config for c in clips if c.copyable}
+    batch_files = {p.path for p in rendered.values()}
+    configs = {read_video_track(path).codec_config for path in batch_files}
     notes: list[str] = []
-    if copies and configs - {c.track.codec_config for c in clips if c.copyable}:
+    if len(segments) > len(windows) and configs - copyable:
         # The local x264 wrote different parameter sets than the clips carry (another
         # build or settings): copied and re-encoded pieces cannot share one stream.
         notes.append("codec parameters differ from the clips'; re-encoded the whole episode")
@@ -207,15 +211,16 @@ def _assemble(
         for clip in clips:
             clip.copyable = False
         segments = plan_segments(clips)
-        render_window(segments[0], work / "full.mp4", enc)
-        files = {id(segments[0]): work / "full.mp4"}
+        rendered = _render_batches(segments, enc, work, workers)
+    parts = [rendered[id(s)] if isinstance(s, Window) else s for s in segments]
     totals = {c.path: c.track.frame_count for c in clips}
-    concat_segments(segments, files, totals, enc, work, out)
+    totals |= {path: read_video_track(path).frame_count for path in {p.path for p in parts}}
+    concat_segments(parts, totals, enc, work, out)
     expected = sum(s.frames for s in segments)
     track = read_video_track(out)
     if track.frame_count != expected:
         raise PermanentError(f"compiled {track.frame_count} frames, planned {expected}")
-    copied = sum(s.frames for s in segments if isinstance(s, Part))
+    copied = sum(s.frames for s in segments if not isinstance(s, Window))
     return CompileResult(
         path=out,
         duration_s=expected / float(enc.fps),
@@ -230,6 +235,25 @@ def _assemble(
         fast_path=copied > 0,
         notes=tuple(notes),
     )
+
+
+def _render_batches(
+    windows: list[Window], enc: Encoding, work: Path, workers: int
+) -> dict[int, Part]:
+    """Render windows in batches (bounded, so memory stays flat) across `workers` processes."""
+    size = max(1, min(WINDOWS_PER_PROCESS, -(-len(windows) // max(1, workers))))
+    batches = [windows[i : i + size] for i in range(0, len(windows), size)]
+    rendered: dict[int, Part] = {}
+
+    def render(index: int) -> None:
+        out = work / f"windows{index:04d}-{uuid.uuid4().hex[:8]}.mp4"
+        batch = batches[index]
+        for window, part in zip(batch, render_windows(batch, out, enc), strict=True):
+            rendered[id(window)] = part
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(render, range(len(batches))))
+    return rendered
 
 
 def _placements(

@@ -62,22 +62,18 @@ def plan_segments(clips: list[Clip]) -> list[Part | Window]:
 
 
 def concat_segments(
-    segments: list[Part | Window],
-    files: dict[int, Path],
+    segments: list[Part],
     totals: dict[Path, int],
     enc: Encoding,
     work: Path,
     out: Path,
 ) -> None:
-    """Join `segments` (copied ranges and rendered `files`) into `out` by stream copy.
+    """Join `segments` (frame ranges of clips and rendered windows) into `out` by stream copy.
 
     :raises FfmpegError: when ffmpeg fails.
     """
     lines = ["ffconcat version 1.0"]
     for seg in segments:
-        if isinstance(seg, Window):
-            lines.append(f"file '{_quote(files[id(seg)])}'")
-            continue
         lines.append(f"file '{_quote(seg.path)}'")
         if seg.start > 0:
             # In points round up and out points down to the microsecond the demuxer parses,

@@ -111,6 +111,25 @@ def test_clip_with_foreign_codec_parameters_is_reencoded(
     assert result.reencoded_frames >= CLIP_FRAMES
 
 
+def test_window_spanning_a_cut_and_a_crossfade(clips: dict[str, Path], tmp_path: Path) -> None:
+    # Two clips with foreign codec parameters must be re-encoded whole, so one window holds
+    # foreign1 -cut-> foreign2 -crossfade-> the head of c.
+    one = make_source(tmp_path / "f1.mp4", "testsrc2=size=160x90:rate=24")
+    two = make_source(tmp_path / "f2.mp4", "mandelbrot=size=160x90:rate=24")
+    specs = [
+        ClipSpec(clips["a"]),
+        ClipSpec(one),
+        ClipSpec(two, "crossfade", XF),
+        ClipSpec(clips["c"]),
+    ]
+    result = compile_episode(specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H)
+    frames = decode_frames(result.path)
+    assert result.frame_count == len(frames) == 4 * CLIP_FRAMES - X
+    assert result.windows == 1 and result.copied_frames == 2 * CLIP_FRAMES - X
+    a = decode_frames(clips["a"])
+    assert np.array_equal(frames[:CLIP_FRAMES], a)
+
+
 def test_bad_transitions_are_rejected(clips: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         compile_episode(
