@@ -13,6 +13,7 @@ from flask_migrate import upgrade
 
 from shared.config import Settings, load_settings, redis_db_url
 from tests.support.database import (
+    BoundSession,
     create_database,
     drop_database,
     fresh_database_name,
@@ -72,7 +73,8 @@ def db_session(app: Flask):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+            {"bind": connection, "join_transaction_mode": "create_savepoint",
+             "class_": BoundSession}
         )
         try:
             yield db.session

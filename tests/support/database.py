@@ -6,7 +6,19 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+from flask_sqlalchemy.session import Session as FlaskSession
 from psycopg2 import sql
+
+
+class BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session, but honouring an explicit `bind`: its get_bind picks the
+    engine by table and would otherwise escape the test's transaction."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        """The connection the session was bound to."""
+        if self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper, clause, bind, **kwargs)
 
 
 def with_database(url: str, name: str) -> str:

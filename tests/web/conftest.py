@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_sqlalchemy.session import Session as FlaskSession
 
 from tasks.workflow_store import seed_default_workflows
 from tests import factories
@@ -72,43 +71,6 @@ class World:
 def token_for(app: Flask, user) -> str:
     """A valid access token for `user`."""
     return issue_access_token(app.config["SECRET_KEY"], user.id, user.role, 600)[0]
-
-
-class BoundSession(FlaskSession):
-    """Flask-SQLAlchemy's session, but honouring an explicit `bind`: its get_bind picks the
-    engine by table and would otherwise escape the test's transaction."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        """The connection the session was bound to."""
-        return (
-            self.bind if self.bind is not None else super().get_bind(mapper, clause, bind, **kwargs)
-        )
-
-
-@pytest.fixture
-def db_session(app: Flask):
-    """A session inside a transaction that is really rolled back after the test (overrides the
-    root fixture, whose binding Flask-SQLAlchemy's get_bind ignores)."""
-    from shared.db import db
-
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        original = db.session
-        db.session = db._make_scoped_session(
-            {
-                "bind": connection,
-                "join_transaction_mode": "create_savepoint",
-                "class_": BoundSession,
-            }
-        )
-        try:
-            yield db.session
-        finally:
-            db.session.remove()
-            db.session = original
-            outer.rollback()
-            connection.close()
 
 
 @pytest.fixture(autouse=True)
