@@ -1,0 +1,467 @@
+"""TowerClient: every operation of Tower's HTTP API as a method (login, rows, jobs, outputs)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shared.errors import FarmError, TransientError
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+CHUNK = 1 << 16
+
+
+class ApiError(FarmError):
+    """The server answered with an error: its HTTP status, error code, message and fields."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None) -> None:
+        super().__init__(message, fields=fields)
+        self.status = status
+        self.code = code
+
+    def __str__(self) -> str:
+        detail = "; ".join(f"{k}: {v}" for k, v in flatten_fields(self.fields or {}))
+        return f"{self.message} ({detail})" if detail else self.message
+
+
+class UnreachableError(TransientError):
+    """The server did not answer (refused, timed out, dropped)."""
+
+
+def flatten_fields(fields: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted field, message) pairs from a nested error `fields` object."""
+    if isinstance(fields, dict):
+        for key, value in fields.items():
+            yield from flatten_fields(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(fields, list):
+        yield prefix, " ".join(str(v) for v in fields)
+    else:
+        yield prefix, str(fields)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event of a job's stream: its id, kind (stage or job) and data."""
+
+    id: str | None
+    kind: str
+    data: dict[str, Any]
+
+
+class TowerClient:
+    """A small synchronous client of Tower's API; usable as a context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def __enter__(self) -> TowerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request with the bearer token; the response when it is a success.
+
+        :raises UnreachableError: when the server does not answer.
+        :raises ApiError: on a 4xx or 5xx answer.
+        """
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        kwargs.setdefault("timeout", self.timeout)
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.request(method, url, headers=headers, **kwargs)
+        except requests.RequestException as exc:
+            raise UnreachableError(f"cannot reach Tower at {self.base_url}: {reason(exc)}") from exc
+        if response.status_code >= 400:
+            raise to_api_error(response)
+        return response
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded JSON body of a request (None for an empty body).
+
+        :raises UnreachableError: when the server does not answer.
+        :raises ApiError: on an error answer.
+        """
+        response = self.request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        """Exchange email and password for a token, which this client then uses.
+
+        :raises ApiError: on wrong credentials (401) or too many attempts (429).
+        """
+        body = self.call("POST", "/auth/login", json={"email": email, "password": password})
+        self.token = body["access_token"]
+        return body
+
+    def me(self) -> dict[str, Any]:
+        """The account the token belongs to.
+
+        :raises ApiError: without a valid token.
+        """
+        return self.call("GET", "/auth/me")
+
+    # -- production rows ---------------------------------------------------------------------
+
+    def create_project(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Create a project (description, style, is_public optional).
+
+        :raises ApiError: on invalid fields.
+        """
+        return self.call("POST", "/api/anime/projects", json={"name": name, **fields})
+
+    def create_character(self, project_id: int, name: str, **fields: Any) -> dict[str, Any]:
+        """Create a character (lora_name, lora_strength, trigger_words, description optional).
+
+        :raises ApiError: on invalid fields or an unknown project.
+        """
+        path = f"/api/anime/projects/{project_id}/characters"
+        return self.call("POST", path, json={"name": name, **fields})
+
+    def create_episode(
+        self, project_id: int, number: int, title: str, **fields: Any
+    ) -> dict[str, Any]:
+        """Create an episode (fps, width, height optional).
+
+        :raises ApiError: on invalid fields or an unknown project.
+        """
+        body = {"number": number, "title": title, **fields}
+        return self.call("POST", f"/api/anime/projects/{project_id}/episodes", json=body)
+
+    def create_scene(
+        self, episode_id: int, order: int, prompt: str, duration_s: float, **fields: Any
+    ) -> dict[str, Any]:
+        """Create a scene (negative_prompt, character_ids, mood, motion, transition,
+        transition_s, seed, sfx_cues optional).
+
+        :raises ApiError: on invalid fields or an unknown episode.
+        """
+        body = {"order": order, "prompt": prompt, "duration_s": duration_s, **fields}
+        return self.call("POST", f"/api/anime/episodes/{episode_id}/scenes", json=body)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def generate(
+        self,
+        project_id: int,
+        *,
+        kind: str = "episode",
+        episode_id: int | None = None,
+        scene_ids: list[int] | None = None,
+        options: dict[str, Any] | None = None,
+        priority: int = 5,
+    ) -> dict[str, Any]:
+        """Queue a render job; the 202 body {request_id, status, status_url}.
+
+        :raises ApiError: on invalid options or rows the caller cannot use.
+        """
+        body: dict[str, Any] = {"kind": kind, "priority": priority, "options": options or {}}
+        if episode_id is not None:
+            body["episode_id"] = episode_id
+        if scene_ids is not None:
+            body["scene_ids"] = scene_ids
+        return self.call("POST", f"/api/anime/projects/{project_id}/generate", json=body)
+
+    def status(self, job_id: int) -> dict[str, Any]:
+        """A job's status report: status, progress, stages and outputs.
+
+        :raises ApiError: when the job is missing or not the caller's (404).
+        """
+        return self.call("GET", f"/api/anime/generation/{job_id}/status")
+
+    def list_jobs(self, *, limit: int = 20, cursor: str | None = None, **filters: Any) -> dict:
+        """One page of jobs, newest first: {items, next_cursor} (filters: status, kind, ...).
+
+        :raises ApiError: on an invalid filter.
+        """
+        params = {"limit": limit, **{k: v for k, v in filters.items() if v is not None}}
+        if cursor:
+            params["cursor"] = cursor
+        return self.call("GET", "/api/anime/jobs", params=params)
+
+    def retry(self, job_id: int, stage_id: int | None = None) -> dict[str, Any]:
+        """Re-run a job's failed stages (or one stage run) and what follows them.
+
+        :raises ApiError: when there is nothing to retry (409) or no such job (404).
+        """
+        body = {"stage_id": stage_id} if stage_id is not None else {}
+        return self.call("POST", f"/api/anime/generation/{job_id}/retry", json=body)
+
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        """Cancel a job.
+
+        :raises ApiError: when it already ended (409) or does not exist (404).
+        """
+        return self.call("POST", f"/api/anime/generation/{job_id}/cancel")
+
+    def events(self, job_id: int, last_event_id: str | None = None) -> Iterator[Event]:
+        """A job's live events (SSE), until the stream ends after the job's terminal event.
+
+        :raises UnreachableError: when the server does not answer or the stream drops.
+        :raises ApiError: when the job is missing or not the caller's.
+        """
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        path = f"/api/anime/generation/{job_id}/events"
+        # The read timeout must outlast the server's 15 s heartbeat.
+        response = self.request("GET", path, headers=headers, stream=True, timeout=(10, 60))
+        try:
+            yield from parse_events(response.iter_lines(decode_unicode=True))
+        except requests.RequestException as exc:
+            raise UnreachableError(f"the event stream of job {job_id} dropped: {exc}") from exc
+        finally:
+            response.close()
+
+    def watch(
+        self,
+        job_id: int,
+        on_report: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        timeout_s: float | None = None,
+        poll_s: float = 1.0,
+    ) -> dict[str, Any]:
+        """Follow a job to its end, calling `on_report` with each fresh status report.
+
+        Reports are read when the event stream says something changed (at most every
+        `poll_s`); without a stream it falls back to polling. Returns the final report.
+
+        :raises TimeoutError: when the job has not ended after `timeout_s`.
+        :raises ApiError: when the job is missing or not the caller's.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        report = self.status(job_id)
+        if on_report:
+            on_report(report)
+        last_id = None
+        while report["status"] not in TERMINAL:
+            check_deadline(deadline, job_id)
+            try:
+                last_read = 0.0
+                for event in self.events(job_id, last_id):
+                    last_id = event.id or last_id
+                    if time.monotonic() - last_read < poll_s and event.kind != "job":
+                        continue
+                    last_read = time.monotonic()
+                    report = self.status(job_id)
+                    if on_report:
+                        on_report(report)
+                    if report["status"] in TERMINAL:
+                        return report
+                    check_deadline(deadline, job_id)
+            except UnreachableError as exc:
+                log.info("watch: stream unavailable job_id=%s, polling: %s", job_id, exc)
+            time.sleep(poll_s)
+            report = self.status(job_id)
+            if on_report:
+                on_report(report)
+        return report
+
+    # -- fleet and workflows -----------------------------------------------------------------
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The registered GPU backends and whether their ComfyUI answers.
+
+        :raises ApiError: on an error answer.
+        """
+        try:
+            return self.call("GET", "/api/anime/nodes")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+        # Until the API has a fleet endpoint, /health lists the backends it probes.
+        response = self.session.get(f"{self.base_url}/health", timeout=self.timeout)
+        return response.json().get("backends", [])
+
+    def list_workflows(self, **filters: Any) -> list[dict[str, Any]]:
+        """Stored workflow versions (filters: stage, name, active).
+
+        :raises ApiError: on an invalid filter.
+        """
+        return self.call("GET", "/api/anime/workflows", params=filters)
+
+    def upload_workflow(
+        self,
+        name: str,
+        stage: str,
+        graph: dict[str, Any],
+        bindings: dict[str, Any],
+        *,
+        outputs: list[dict[str, Any]] | None = None,
+        description: str = "",
+        activate: bool = False,
+    ) -> dict[str, Any]:
+        """Store an API-format ComfyUI graph with its bindings as the next version of `name`.
+
+        :raises ApiError: when the graph or bindings are invalid.
+        """
+        body: dict[str, Any] = {
+            "name": name,
+            "stage": stage,
+            "graph": graph,
+            "bindings": bindings,
+            "description": description,
+            "activate": activate,
+        }
+        if outputs is not None:
+            body["outputs"] = outputs
+        return self.call("POST", "/api/anime/workflows", json=body)
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def asset(self, asset_id: int) -> dict[str, Any]:
+        """An asset's metadata.
+
+        :raises ApiError: when it is missing or not the caller's.
+        """
+        return self.call("GET", f"/api/anime/assets/{asset_id}")
+
+    def download_asset(self, asset_id: int, dest: str | Path) -> Path:
+        """Stream an asset's content into the file `dest` (written atomically).
+
+        :raises ApiError: when it is missing or not the caller's.
+        :raises UnreachableError: when the download drops.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.part")
+        path = f"/api/anime/assets/{asset_id}/content"
+        with self.request("GET", path, stream=True, timeout=(10, 120)) as response:
+            try:
+                with tmp.open("wb") as out:
+                    for chunk in response.iter_content(CHUNK):
+                        out.write(chunk)
+            except requests.RequestException as exc:
+                tmp.unlink(missing_ok=True)
+                raise UnreachableError(f"download of asset {asset_id} dropped: {exc}") from exc
+        os.replace(tmp, dest)
+        return dest
+
+    def download_outputs(
+        self, job_id: int, dest_dir: str | Path, *, stages: bool = False
+    ) -> list[Path]:
+        """Download a job's outputs (and, with `stages`, every stage's) into `dest_dir`.
+
+        :raises ApiError: when the job is missing or not the caller's.
+        """
+        report = self.status(job_id)
+        wanted = [(None, o) for o in report["outputs"]]
+        if stages:
+            wanted += [(s, o) for s in report["stages"] for o in s["outputs"]]
+        paths, seen = [], set()
+        for stage, output in wanted:
+            if output["asset_id"] in seen:
+                continue
+            seen.add(output["asset_id"])
+            meta = self.asset(output["asset_id"])
+            paths.append(self.download_asset(meta["id"], Path(dest_dir) / file_name(meta, stage)))
+        return paths
+
+
+def file_name(asset: dict[str, Any], stage: dict[str, Any] | None) -> str:
+    """A readable local name for an asset: job outputs by kind, stage outputs by scene."""
+    ext = EXTENSIONS.get(asset.get("mime_type", ""), ".bin")
+    if stage is None:
+        return f"job{asset.get('job_id')}-{asset['kind']}-{asset['id']}{ext}"
+    scene = f"scene{stage['scene_id']}-" if stage.get("scene_id") else ""
+    return f"{scene}{stage['stage']}-{asset['id']}{ext}"
+
+
+EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "application/json": ".json",
+}
+
+
+def parse_events(lines: Iterator[str]) -> Iterator[Event]:
+    """Events from SSE lines (``id``, ``event``, ``data``; comments and ``retry`` skipped)."""
+    entry_id, kind, data = None, "message", []
+    for line in lines:
+        if line is None:
+            continue
+        if not line:
+            if data:
+                try:
+                    payload = json.loads("\n".join(data))
+                except ValueError:
+                    payload = {"text": "\n".join(data)}
+                yield Event(entry_id, kind, payload)
+            entry_id, kind, data = None, "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "id":
+            entry_id = value
+        elif name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)
+
+
+def to_api_error(response: requests.Response) -> ApiError:
+    """The ApiError an error response stands for (Tower's {error, message, fields} body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "message" in body:
+        code = str(body.get("error") or body.get("code") or response.status_code)
+        return ApiError(response.status_code, code, str(body["message"]), body.get("fields"))
+    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+    return ApiError(response.status_code, "http_error", f"HTTP {response.status_code} {text}")
+
+
+def reason(exc: requests.RequestException) -> str:
+    """A short reason for a transport failure."""
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or dropped"
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    return type(exc).__name__
+
+
+def check_deadline(deadline: float | None, job_id: int) -> None:
+    """Stop waiting once the deadline has passed.
+
+    :raises TimeoutError: after the deadline.
+    """
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeoutError(f"job {job_id} has not ended in time")
