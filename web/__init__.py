@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     :raises ConfigError: when the settings are unusable (e.g. production without a secret).
     """
     app = create_base_app(settings, name="web")
-    from tasks.cli import workflows_cli
+    from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
     from web.errors import register_error_handlers
     from web.health import bp as health_bp
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(events_bp)
     app.cli.add_command(users_cli)
     app.cli.add_command(workflows_cli)
+    app.cli.add_command(library_cli)
     return app

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 from shared.db import db
+from tasks.library_store import add_demo_library
 from tasks.pipelines import dispatch_job
 from tasks.planning import plan_job
 from tests.support.processes import wait_for
 from tests.tasks.conftest import FAST_OPTIONS, job_row
+from workers.storage import LocalStore
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -31,7 +33,10 @@ def wait_until_done(app, farm, job_id, timeout=120):
                     timeout, what=f"job {job_id} to end\n{farm.logs()}")
 
 
-def test_episode_runs_every_stage_and_succeeds(app, farm, production):
+def test_episode_runs_every_stage_and_succeeds(app, farm, production, settings):
+    with app.app_context():
+        add_demo_library(db.session, LocalStore(settings.artifact_root))
+        db.session.commit()
     job_id = submit(app, production)
     job = wait_until_done(app, farm, job_id)
     assert job.status == "succeeded", (job.error, farm.logs())
@@ -40,6 +45,11 @@ def test_episode_runs_every_stage_and_succeeds(app, farm, production):
     for run in job.stage_runs:
         assert run.assets, f"{run.stage} of scene {run.scene_id} has no output"
     assert job.progress == 1.0
+    final = next(r for r in job.stage_runs if r.stage == "mix").assets[0]
+    assert final.kind == "episode" and abs(final.meta["integrated_lufs"] + 16) <= 1.0
+    clips = [r.assets[0] for r in job.stage_runs if r.stage == "interpolate"]
+    # Three clips of 7 frames at 8 fps, one 0.25 s crossfade: 21 - 2 frames.
+    assert final.frames == sum(c.frames for c in clips) - 2
 
 
 def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, production):

@@ -1,0 +1,61 @@
+"""The audio library in the database: files under ARTIFACT_ROOT plus tags, chosen by mood."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared.models import LibraryEntry
+from workers.media.library import make_entry
+from workers.media.loudness import measure_file
+from workers.media.probe import probe_media
+from workers.media.synthesis import generate_demo_library
+from workers.storage import LocalStore
+
+
+def library_key(kind: str, name: str, suffix: str) -> str:
+    """Where a library file lives in the artifact store."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "entry"
+    return f"library/{kind}/{slug}{suffix.lower()}"
+
+
+def add_library_entry(session: Session, store: LocalStore, source: Path, *, kind: str,
+                      name: str, tags: Iterable[str]) -> LibraryEntry:
+    """Copy an audio file into the store and add (or replace) its library row, with its
+    duration and loudness measured.
+
+    :raises ValidationError: bad kind, name or an empty file.
+    :raises FfmpegError: the file is not audio ffmpeg can read.
+    """
+    duration = probe_media(source).duration_s
+    entry = make_entry(source, kind=kind, name=name, tags=tags, duration_s=duration)
+    key = library_key(entry.kind, entry.name, source.suffix)
+    staged = Path(tempfile.mkdtemp()) / source.name
+    shutil.copyfile(source, staged)
+    store.put_file(key, staged)
+    loudness = measure_file(store.path(key), true_peak=False).integrated_lufs
+    row = session.scalar(sa.select(LibraryEntry).where(
+        LibraryEntry.kind == entry.kind, LibraryEntry.name == entry.name))
+    if row is None:
+        row = LibraryEntry(kind=entry.kind, name=entry.name)
+        session.add(row)
+    row.uri = key
+    row.tags = list(entry.tags)
+    row.duration_s = entry.duration_s
+    row.loudness_lufs = loudness if math.isfinite(loudness) else None
+    session.flush()
+    return row
+
+
+def add_demo_library(session: Session, store: LocalStore) -> list[LibraryEntry]:
+    """Synthesise the demo music loops and effects and register them (idempotent)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return [add_library_entry(session, store, Path(e.path), kind=e.kind, name=e.name,
+                                  tags=e.tags) for e in generate_demo_library(folder)]
