@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from shared.errors import FarmError, TransientError
+from web.client.stream import Event, parse_events
+
+if TYPE_CHECKING:
+    from web.client.production import Production
+    from web.client.submission import Submission
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +50,6 @@ def flatten_fields(fields: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
         yield prefix, " ".join(str(v) for v in fields)
     else:
         yield prefix, str(fields)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One Server-Sent Event of a job's stream: its id, kind (stage or job) and data."""
-
-    id: str | None
-    kind: str
-    data: dict[str, Any]
 
 
 class TowerClient:
@@ -169,6 +163,15 @@ class TowerClient:
         """
         body = {"order": order, "prompt": prompt, "duration_s": duration_s, **fields}
         return self.call("POST", f"/api/anime/episodes/{episode_id}/scenes", json=body)
+
+    def submit_production(self, production: Production) -> Submission:
+        """Create a production's rows and queue its episode's render job.
+
+        :raises ApiError: when the server refuses a row or the job.
+        """
+        from web.client.submission import submit_production
+
+        return submit_production(self, production)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -407,33 +410,6 @@ EXTENSIONS = {
     "audio/x-wav": ".wav",
     "application/json": ".json",
 }
-
-
-def parse_events(lines: Iterator[str]) -> Iterator[Event]:
-    """Events from SSE lines (``id``, ``event``, ``data``; comments and ``retry`` skipped)."""
-    entry_id, kind, data = None, "message", []
-    for line in lines:
-        if line is None:
-            continue
-        if not line:
-            if data:
-                try:
-                    payload = json.loads("\n".join(data))
-                except ValueError:
-                    payload = {"text": "\n".join(data)}
-                yield Event(entry_id, kind, payload)
-            entry_id, kind, data = None, "message", []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "id":
-            entry_id = value
-        elif name == "event":
-            kind = value
-        elif name == "data":
-            data.append(value)
 
 
 def to_api_error(response: requests.Response) -> ApiError:
