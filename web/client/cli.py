@@ -20,6 +20,7 @@ from shared.errors import FarmError
 from web.client.api import TowerClient
 from web.client.bars import StageBars
 from web.client.production import ProductionError, read_production
+from web.client.sheet import make_contact_sheet
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 DEFAULT_CONFIG = "~/.config/tower/cli.json"
@@ -245,6 +246,25 @@ def download(obj: Context, job_id: int, dest: Path, stages: bool) -> None:
         raise click.ClickException(f"job {job_id} has no outputs yet")
     for path in paths:
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("job_id", type=int)
+@click.option(
+    "--to",
+    "dest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PNG to write [default: job<ID>-contact-sheet.png].",
+)
+@click.option("--columns", type=click.IntRange(1, 8), default=2, show_default=True)
+@click.pass_obj
+def sheet(obj: Context, job_id: int, dest: Path | None, columns: int) -> None:
+    """Tile a job's scene keyframes into a contact sheet PNG."""
+    with obj.client() as client:
+        path = make_contact_sheet(
+            client, job_id, dest or Path(f"job{job_id}-contact-sheet.png"), columns=columns
+        )
+    click.echo(str(path))
 
 
 def read_json(path: Path) -> Any:
