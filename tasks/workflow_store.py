@@ -22,6 +22,7 @@ def row_from_template(name: str, template: Template) -> Workflow:
         name=name,
         stage=template.stage,
         version=template.version,
+        description=template.description,
         graph=row["graph"],
         bindings=row["bindings"],
         outputs=row["outputs"],

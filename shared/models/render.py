@@ -32,6 +32,8 @@ class Workflow(db.Model):
     stage: Mapped[str] = mapped_column(enum_column(WorkflowStage, "workflow_stage"),
                                        nullable=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="",
+                                             server_default="")
     graph: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     bindings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     outputs: Mapped[list[dict[str, str]]] = mapped_column(JSONB, nullable=False, default=list)

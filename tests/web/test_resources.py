@@ -257,3 +257,12 @@ def test_health_probes_each_backend(client, db_session):
     assert body["checks"]["database"] == body["checks"]["redis"] == "ok"
     states = {b["name"]: b["status"] for b in body["backends"]}
     assert states["alive"] == "ok" and states["dead"] == "unreachable"
+
+
+def test_an_uploaded_workflow_keeps_its_description(db_session, app):
+    from tasks.workflow_store import row_from_template
+    from workers.workflows import default_templates
+
+    template = default_templates()["keyframe"]
+    row = row_from_template("described", template)
+    assert row.description == template.description

@@ -56,6 +56,7 @@ class WorkflowSchema(Schema):
     name = fields.String(required=True)
     stage = fields.String(required=True)
     version = fields.Integer(required=True)
+    description = fields.String(required=True)
     is_active = fields.Boolean(required=True)
     owner_id = fields.Integer(required=True, allow_none=True)
     node_classes = fields.List(fields.String(), required=True)
