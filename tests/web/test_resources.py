@@ -263,6 +263,7 @@ def test_an_uploaded_workflow_keeps_its_description(db_session, app):
     from tasks.workflow_store import row_from_template
     from workers.workflows import default_templates
 
-    template = default_templates()["keyframe"]
-    row = row_from_template("described", template)
-    assert row.description == template.description
+    from dataclasses import replace
+
+    template = replace(default_templates()["keyframe"], description="soft light, 2 LoRAs")
+    assert row_from_template("described", template).description == "soft light, 2 LoRAs"
