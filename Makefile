@@ -35,9 +35,7 @@ test:
 	scripts/run-tests
 
 demo:
-	@echo "make demo: the sample production arrives with the render pipeline; until then use"
-	@echo "'make up' for the services and processes, and 'make test'."
-	@exit 1
+	scripts/demo
 
 bench: venv
 	@set -e; for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b; done

@@ -294,18 +294,37 @@ class TowerClient:
     # -- fleet and workflows -----------------------------------------------------------------
 
     def nodes(self) -> list[dict[str, Any]]:
-        """The registered GPU backends and whether their ComfyUI answers.
+        """The registered GPU nodes (name, status, comfyui_url, gpu_name, current_stage, ...).
 
         :raises ApiError: on an error answer.
         """
         try:
-            return self.call("GET", "/api/anime/nodes")
+            return self.call("GET", "/api/fleet/nodes")
         except ApiError as exc:
             if exc.status != 404:
                 raise
-        # Until the API has a fleet endpoint, /health lists the backends it probes.
-        response = self.session.get(f"{self.base_url}/health", timeout=self.timeout)
-        return response.json().get("backends", [])
+        # A server without the fleet endpoint still lists the backends /health probes.
+        body = self.health()
+        return [
+            {
+                "name": b["name"],
+                "status": b["node_status"],
+                "comfyui_url": b["url"],
+                "comfyui": b["status"],
+            }
+            for b in body.get("backends", [])
+        ]
+
+    def health(self) -> dict[str, Any]:
+        """Each dependency's state and the GPU backends (also when degraded, a 503).
+
+        :raises UnreachableError: when the server does not answer.
+        """
+        try:
+            response = self.session.get(f"{self.base_url}/health", timeout=self.timeout)
+            return response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise UnreachableError(f"no health report from {self.base_url}: {exc}") from exc
 
     def list_workflows(self, **filters: Any) -> list[dict[str, Any]]:
         """Stored workflow versions (filters: stage, name, active).

@@ -184,9 +184,11 @@ def nodes(obj: Context) -> None:
     if not rows:
         click.echo("no GPU node registered")
     for node in rows:
+        stage = node.get("current_stage") or {}
+        doing = f"{stage.get('stage', '')} job {stage.get('job_id', '')}" if stage else "idle"
         click.echo(
-            f"{node.get('name', '?'):<16} {node.get('node_status', node.get('status', '')):<10} "
-            f"comfyui {node.get('status', '?'):<12} {node.get('url', node.get('comfyui_url', ''))}"
+            f"{node['name']:<14} {node['status']:<9} {node.get('gpu_name') or '-':<22} "
+            f"{doing:<22} {node['comfyui_url']}"
         )
 
 
