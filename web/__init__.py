@@ -34,11 +34,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_base_app(settings, name="web")
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
+    from web.dashboard import bp as dashboard_bp
     from web.errors import register_error_handlers
     from web.health import bp as health_bp
+    from web.metrics import bp as metrics_bp
     from web.openapi import TowerApi, openapi_config
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
+    from web.routes import fleet as fleet_routes
     from web.throttle import init_redis
 
     app.config.update(WEB_DEFAULTS)
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = TowerApi(app)
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
+    api.register_blueprint(fleet_routes.blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)
@@ -55,6 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         from web.events import bp as events_bp
 
         app.register_blueprint(events_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(metrics_bp)
     app.cli.add_command(users_cli)
     app.cli.add_command(workflows_cli)
     app.cli.add_command(library_cli)

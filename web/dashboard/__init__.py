@@ -1,0 +1,7 @@
+"""The operators' dashboard at /dashboard/: Jinja pages plus static CSS and JS (no build step)."""
+
+from __future__ import annotations
+
+from web.dashboard.views import bp
+
+__all__ = ["bp"]

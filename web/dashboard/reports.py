@@ -1,0 +1,182 @@
+"""What the dashboard pages show: job rows, a job's per-scene stage timeline and previews, and
+the failed stages operators retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from shared.db import db
+from shared.errors import NotFoundError
+from shared.models import Job, Project, Scene, Stage, StageRun, User
+from shared.models.columns import utcnow
+from web.jobs import asset_url
+
+STAGE_ORDER = [s.value for s in Stage]
+FAILED_LIMIT = 100
+
+
+def describe_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
+    """Job rows for the jobs table, with the owner's email and the project's name."""
+    owners = {j.owner_id for j in jobs}
+    projects = {j.project_id for j in jobs}
+    emails = (
+        dict(db.session.execute(sa.select(User.id, User.email).where(User.id.in_(owners))).all())
+        if owners
+        else {}
+    )
+    names = (
+        dict(
+            db.session.execute(
+                sa.select(Project.id, Project.name).where(Project.id.in_(projects))
+            ).all()
+        )
+        if projects
+        else {}
+    )
+    return [
+        {"job": j, "owner": emails.get(j.owner_id, "?"), "project": names.get(j.project_id, "?")}
+        for j in jobs
+    ]
+
+
+def load_job(job_id: int) -> Job:
+    """A job with its stage runs and their assets.
+
+    :raises NotFoundError: when it does not exist.
+    """
+    job = (
+        db.session.execute(
+            sa.select(Job)
+            .where(Job.id == job_id)
+            .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if 0 < job_id < 2**63
+        else None
+    )
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    return job
+
+
+def run_order(run: StageRun) -> tuple[int, int, int]:
+    """Sort key: pipeline order, then attempt."""
+    return STAGE_ORDER.index(run.stage), run.attempt, run.id
+
+
+def seconds(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds between two instants, when both are known."""
+    return (end - start).total_seconds() if start and end else None
+
+
+def describe_run(run: StageRun, origin: datetime, span: float) -> dict[str, Any]:
+    """One stage run as a timeline bar: where it was queued, ran and ended, in % of the span."""
+    now = utcnow()
+    queued = max(seconds(origin, run.queued_at) or 0.0, 0.0)
+    started = seconds(origin, run.started_at)
+    ended = seconds(origin, run.finished_at or (now if run.status == "running" else None))
+    wait_end = started if started is not None else (ended if ended is not None else queued)
+    detail = run.error_detail or {}
+    return {
+        "run": run,
+        "wait_s": seconds(run.queued_at, run.started_at),
+        "run_s": seconds(run.started_at, run.finished_at),
+        "bar": {
+            "left": 100 * queued / span,
+            "wait": 100 * max(wait_end - queued, 0.0) / span,
+            "run": 100 * max((ended or wait_end) - wait_end, 0.0) / span,
+        },
+        "error_class": detail.get("exception_type") or detail.get("type"),
+        "error_node": detail.get("node_type"),
+        "outputs": [{"asset": a, "url": asset_url(a.id)} for a in run.assets],
+    }
+
+
+def build_timeline(job: Job) -> dict[str, Any]:
+    """The job detail: per-scene rows of stage runs on one time axis, episode-level runs, and
+    previews (keyframes, scene clips, the episode)."""
+    runs = sorted(job.stage_runs, key=run_order)
+    origin = job.created_at
+    instants = [t for r in runs for t in (r.queued_at, r.started_at, r.finished_at) if t]
+    end = max([*instants, job.finished_at or utcnow()])
+    span = max(seconds(origin, end) or 0.0, 1.0)
+    scene_ids = sorted({r.scene_id for r in runs if r.scene_id is not None})
+    scenes = (
+        {s.id: s for s in db.session.scalars(sa.select(Scene).where(Scene.id.in_(scene_ids)))}
+        if scene_ids
+        else {}
+    )
+    order = sorted(scene_ids, key=lambda i: (scenes[i].order if i in scenes else 0, i))
+    rows = [
+        {
+            "scene": scenes.get(sid),
+            "scene_id": sid,
+            "runs": [describe_run(r, origin, span) for r in runs if r.scene_id == sid],
+            "previews": scene_previews([r for r in runs if r.scene_id == sid]),
+        }
+        for sid in order
+    ]
+    episode_runs = [r for r in runs if r.scene_id is None]
+    return {
+        "job": job,
+        "span_s": span,
+        "scenes": rows,
+        "episode_runs": [describe_run(r, origin, span) for r in episode_runs],
+        "episode": latest_output(episode_runs, ("episode", "video"), STAGE_ORDER[::-1]),
+        "errors": [describe_run(r, origin, span) for r in runs if r.status == "failed"],
+    }
+
+
+def latest_output(
+    runs: list[StageRun], kinds: tuple[str, ...], stages: list[str]
+) -> dict[str, Any] | None:
+    """The newest succeeded output of one of `kinds`, preferring stages in the given order."""
+    for stage in stages:
+        done = [r for r in runs if r.stage == stage and r.status == "succeeded"]
+        for run in sorted(done, key=lambda r: r.attempt, reverse=True):
+            for asset in run.assets:
+                if asset.kind in kinds:
+                    return {"asset": asset, "url": asset_url(asset.id), "stage": stage}
+    return None
+
+
+def scene_previews(runs: list[StageRun]) -> dict[str, Any]:
+    """A scene's keyframe image and its clip (interpolated if done, else the animation)."""
+    return {
+        "keyframe": latest_output(runs, ("image",), ["keyframe"]),
+        "clip": latest_output(runs, ("video",), ["interpolate", "animate"]),
+    }
+
+
+def list_failed_stages(limit: int = FAILED_LIMIT) -> list[dict[str, Any]]:
+    """Failed stage runs with no later attempt (yet), newest first, with their job and owner."""
+    later = sa.orm.aliased(StageRun)
+    newer_attempt = sa.exists().where(
+        later.job_id == StageRun.job_id,
+        later.stage == StageRun.stage,
+        later.scene_id.is_not_distinct_from(StageRun.scene_id),
+        later.attempt > StageRun.attempt,
+    )
+    rows = db.session.execute(
+        sa.select(StageRun, Job, User.email)
+        .join(Job, Job.id == StageRun.job_id)
+        .join(User, User.id == Job.owner_id)
+        .where(StageRun.status == "failed", ~newer_attempt)
+        .order_by(StageRun.finished_at.desc().nulls_last(), StageRun.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "run": run,
+            "job": job,
+            "owner": email,
+            "error_class": (run.error_detail or {}).get("exception_type")
+            or (run.error_detail or {}).get("type"),
+            "error_node": (run.error_detail or {}).get("node_type"),
+        }
+        for run, job, email in rows
+    ]

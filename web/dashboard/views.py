@@ -1,0 +1,129 @@
+"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes and queues.
+
+Pages are rendered on the server; live parts (progress bars, retry/cancel, drain) are small
+scripts calling the JSON API with the session cookie and its CSRF token.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from shared.models import Stage
+from shared.models.status import JOB_STATUSES
+from web.dashboard import reports
+from web.errors import AuthenticationError
+from web.identity import STAFF, current_user
+from web.jobs import list_jobs
+
+log = logging.getLogger(__name__)
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+PAGE_SIZE = 50
+OPEN_PAGES = frozenset({"dashboard.login", "dashboard.static"})
+
+
+@bp.before_request
+def require_staff() -> Response | tuple[str, int] | None:
+    """Send anonymous visitors to the login page; other roles get a 403 page."""
+    if request.endpoint in OPEN_PAGES:
+        return None
+    try:
+        user = current_user()
+    except AuthenticationError:
+        session.clear()  # a deactivated account's cookie
+        user = None
+    if user is None:
+        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    if user.role not in STAFF:
+        return render_template("dashboard/forbidden.html", user=user), 403
+    return None
+
+
+@bp.context_processor
+def page_globals() -> dict:
+    """What every page template needs: the user, the CSRF token, the Flower link."""
+    try:
+        user = current_user()
+    except AuthenticationError:
+        user = None
+    return {
+        "user": user,
+        "csrf_token": session.get("csrf", ""),
+        "flower_url": current_app.config.get("TOWER_FLOWER_URL") or "",
+    }
+
+
+@bp.get("/login")
+def login() -> str:
+    """The login form; its script posts to /auth/login asking for the session cookie."""
+    target = request.args.get("next", "")
+    # Only paths on this site: an open redirect would make a phishing link of the login page.
+    if not target.startswith("/dashboard") or target.startswith("//"):
+        target = url_for("dashboard.jobs")
+    return render_template("dashboard/login.html", next_url=target)
+
+
+@bp.get("/")
+def jobs() -> str:
+    """Jobs, newest first, filtered by status, owner and project, with live progress bars."""
+    filters = {
+        "status": request.args.get("status") or None,
+        "owner_id": request.args.get("owner_id", type=int),
+        "project_id": request.args.get("project_id", type=int),
+    }
+    if filters["status"] not in (None, *JOB_STATUSES):
+        filters["status"] = None
+    page = list_jobs(
+        current_user(), filters, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None
+    )
+    chosen = {name: value for name, value in filters.items() if value is not None}
+    next_url = (
+        url_for("dashboard.jobs", cursor=page["next_cursor"], **chosen)
+        if page["next_cursor"]
+        else None
+    )
+    return render_template(
+        "dashboard/jobs.html",
+        rows=reports.describe_jobs(page["items"]),
+        next_url=next_url,
+        filters=filters,
+        statuses=JOB_STATUSES,
+    )
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int) -> str:
+    """A job: its per-scene stage timeline, errors with the failing node, and previews.
+
+    :raises NotFoundError: when the job does not exist.
+    """
+    timeline = reports.build_timeline(reports.load_job(job_id))
+    return render_template("dashboard/job.html", t=timeline, stages=[s.value for s in Stage])
+
+
+@bp.get("/failed")
+def failed() -> str:
+    """Failed stages with Retry and Cancel buttons."""
+    return render_template("dashboard/failed.html", rows=reports.list_failed_stages())
+
+
+@bp.get("/nodes")
+def nodes() -> str:
+    """GPU nodes (filled and refreshed from /api/fleet/nodes by the page's script)."""
+    return render_template("dashboard/nodes.html")
+
+
+@bp.get("/queues")
+def queues() -> str:
+    """Celery queues and workers (from /api/fleet/queues), with a link to Flower."""
+    return render_template("dashboard/queues.html")

@@ -1,0 +1,197 @@
+"""The GPU fleet and the Celery queues as operators see them: nodes, drain/undrain, queue depths."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+import requests
+import sqlalchemy as sa
+from flask import current_app
+
+from shared.db import db
+from shared.errors import ConflictError, NotFoundError
+from shared.models import NodeStatus, StageRun, WorkerNode
+
+log = logging.getLogger(__name__)
+
+BASE_QUEUES = ("gpu", "cpu", "control")
+# kombu's Redis transport keeps one list per priority step: "<queue>" and "<queue>:<n>".
+PRIORITY_STEPS = range(1, 10)
+QUEUE_TIMEOUT_S = 1.0
+INSPECT_TIMEOUT_S = 1.0
+
+
+def get_node(name: str) -> WorkerNode:
+    """The node with this name.
+
+    :raises NotFoundError: when no such node registered.
+    """
+    node = db.session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name))
+    if node is None:
+        raise NotFoundError(f"node {name!r} not found")
+    return node
+
+
+def comfyui_queue_depth(url: str) -> int | None:
+    """Prompts running plus pending on a ComfyUI backend, or None when it does not answer."""
+    try:
+        reply = requests.get(f"{url.rstrip('/')}/queue", timeout=QUEUE_TIMEOUT_S)
+        reply.raise_for_status()
+        body = reply.json()
+        return len(body.get("queue_running") or []) + len(body.get("queue_pending") or [])
+    except (requests.RequestException, ValueError, AttributeError) as exc:
+        log.info("comfyui queue unreadable url=%s: %s", url, exc)
+        return None
+
+
+def current_stages(names: list[str]) -> dict[str, dict[str, Any]]:
+    """The running stage run of each named node (the newest, when a node runs two)."""
+    if not names:
+        return {}
+    runs = db.session.scalars(
+        sa.select(StageRun)
+        .where(StageRun.status == "running", StageRun.backend.in_(names))
+        .order_by(StageRun.started_at.asc().nulls_first(), StageRun.id)
+    ).all()
+    return {
+        run.backend: {
+            "stage_id": run.id,
+            "job_id": run.job_id,
+            "scene_id": run.scene_id,
+            "stage": run.stage,
+            "attempt": run.attempt,
+            "progress": run.progress,
+        }
+        for run in runs
+    }
+
+
+def describe_node(node: WorkerNode, stage: dict | None, depth: int | None) -> dict[str, Any]:
+    """A node as the operators' API shows it."""
+    return {
+        "name": node.name,
+        "hostname": node.hostname,
+        "status": node.status,
+        "queues": list(node.queues or []),
+        "comfyui_url": node.comfyui_url,
+        "gpu_name": node.gpu_name,
+        "vram_total": node.vram_total,
+        "vram_used": max(node.vram_total - node.vram_free, 0),
+        "vram_free": node.vram_free,
+        "last_checkpoint": node.last_checkpoint,
+        "last_heartbeat": node.last_heartbeat,
+        "current_stage": stage,
+        "comfyui_queue": depth,
+    }
+
+
+def list_nodes() -> list[dict[str, Any]]:
+    """Every registered node with its current stage and its ComfyUI queue depth."""
+    nodes = db.session.scalars(sa.select(WorkerNode).order_by(WorkerNode.name)).all()
+    stages = current_stages([n.name for n in nodes])
+    urls = [n.comfyui_url if n.status != NodeStatus.OFFLINE else None for n in nodes]
+    # The backends are asked at once: one silent node costs one timeout, not one per node.
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(nodes)))) as pool:
+        depths = list(pool.map(lambda url: comfyui_queue_depth(url) if url else None, urls))
+    return [describe_node(n, stages.get(n.name), d) for n, d in zip(nodes, depths, strict=True)]
+
+
+def set_node_status(name: str, status: NodeStatus) -> dict[str, Any]:
+    """Drain a node (it finishes what it runs, takes nothing new) or bring it back online.
+
+    :raises NotFoundError: when no such node registered.
+    :raises ConflictError: when undraining a node that is offline.
+    """
+    node = get_node(name)
+    if status == NodeStatus.ONLINE and node.status == NodeStatus.OFFLINE:
+        raise ConflictError(f"node {name!r} is offline: start its worker to bring it back")
+    if node.status != status:
+        log.info("node status node=%s from=%s to=%s", name, node.status, status)
+        node.status = status.value
+        db.session.commit()
+    return describe_node(node, current_stages([name]).get(name), None)
+
+
+def broker_client() -> redis.Redis:
+    """A Redis client on the Celery broker of this app's settings."""
+    url = current_app.config["SETTINGS"].broker_url
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def queue_names(client: redis.Redis) -> list[str]:
+    """Tower's queues: the shared ones and every node's own gpu.<node> queue."""
+    nodes = db.session.scalars(sa.select(WorkerNode.name)).all()
+    names = set(BASE_QUEUES) | {f"gpu.{n}" for n in nodes}
+    for key in client.scan_iter(match="gpu.*", count=500):
+        name = key.decode() if isinstance(key, bytes) else key
+        names.add(name.rsplit(":", 1)[0] if name.rsplit(":", 1)[-1].isdigit() else name)
+    return sorted(names)
+
+
+def queue_lengths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting in each queue, summed over its priority lists."""
+    names = queue_names(client)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(name)
+        for step in PRIORITY_STEPS:
+            pipe.llen(f"{name}:{step}")
+    counts = pipe.execute()
+    width = 1 + len(PRIORITY_STEPS)
+    return {name: sum(counts[i * width : (i + 1) * width]) for i, name in enumerate(names)}
+
+
+def inspect_workers() -> dict[str, dict[str, Any]]:
+    """Running and reserved task counts per worker (by queue too), from a Celery broadcast."""
+    from tasks.app import app as celery_app
+
+    url = current_app.config["SETTINGS"].broker_url
+    with celery_app.connection_for_read(url) as conn:
+        inspect = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_S, connection=conn)
+        # Both broadcasts wait their whole timeout: asking at once halves the wait.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            active, reserved = pool.map(lambda ask: ask() or {}, (inspect.active, inspect.reserved))
+    workers: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(active) | set(reserved)):
+        running = active.get(name) or []
+        waiting = reserved.get(name) or []
+        by_queue = Counter(
+            (t.get("delivery_info") or {}).get("routing_key") or "?" for t in running
+        )
+        workers[name] = {
+            "running": len(running),
+            "reserved": len(waiting),
+            "running_by_queue": dict(by_queue),
+        }
+    return workers
+
+
+def queue_overview() -> dict[str, Any]:
+    """Queue lengths from the broker and running/reserved counts from the workers."""
+    lengths = queue_lengths(broker_client())
+    try:
+        workers = inspect_workers()
+    except (OSError, redis.RedisError) as exc:
+        log.warning("celery inspect failed: %s", exc)
+        workers = {}
+    running = Counter()
+    for info in workers.values():
+        running.update(info["running_by_queue"])
+    queues = [
+        {"name": name, "length": length, "running": running.get(name, 0)}
+        for name, length in lengths.items()
+    ]
+    return {
+        "queues": queues,
+        "workers": [
+            {"name": name, "running": info["running"], "reserved": info["reserved"]}
+            for name, info in workers.items()
+        ],
+        "running": sum(i["running"] for i in workers.values()),
+        "reserved": sum(i["reserved"] for i in workers.values()),
+        "flower_url": current_app.config.get("TOWER_FLOWER_URL"),
+    }
