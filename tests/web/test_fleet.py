@@ -42,16 +42,31 @@ def add_nodes(db_session, emulator: Emulator, world) -> dict[str, WorkerNode]:
     """node-busy (live backend, running a stage), node-dead (backend gone), node-off."""
     now = datetime.now(UTC)
     busy = factories.make_worker_node(
-        db_session, name="node-busy", comfyui_url=emulator.url, gpu_name="RTX 4090",
-        vram_total=24 * 2**30, vram_free=20 * 2**30, last_heartbeat=now, queues=["gpu"])
+        db_session,
+        name="node-busy",
+        comfyui_url=emulator.url,
+        gpu_name="RTX 4090",
+        vram_total=24 * 2**30,
+        vram_free=20 * 2**30,
+        last_heartbeat=now,
+        queues=["gpu"],
+    )
     dead = factories.make_worker_node(
-        db_session, name="node-dead", comfyui_url=closed_port_url(), last_heartbeat=now)
+        db_session, name="node-dead", comfyui_url=closed_port_url(), last_heartbeat=now
+    )
     off = factories.make_worker_node(
-        db_session, name="node-off", status="offline", comfyui_url=emulator.url)
+        db_session, name="node-off", status="offline", comfyui_url=emulator.url
+    )
     factories.make_stage_run(
-        db_session, job_id=world.rows["job"].id, scene_id=world.rows["scene"].id,
-        stage="interpolate", status="running", backend="node-busy", progress=0.5,
-        started_at=now)
+        db_session,
+        job_id=world.rows["job"].id,
+        scene_id=world.rows["scene"].id,
+        stage="interpolate",
+        status="running",
+        backend="node-busy",
+        progress=0.5,
+        started_at=now,
+    )
     db_session.commit()
     return {"busy": busy, "dead": dead, "off": off}
 
@@ -59,9 +74,15 @@ def add_nodes(db_session, emulator: Emulator, world) -> dict[str, WorkerNode]:
 def post_slow_prompts(url: str, count: int) -> None:
     """Queue `count` prompts that each run for a few seconds."""
     for n in range(count):
-        reply = requests.post(f"{url}/prompt", json={
-            "prompt": SLOW_PROMPT, "client_id": f"fleet-test-{n}",
-            "extra_data": {"emulator_fault": "slow:3"}}, timeout=5)
+        reply = requests.post(
+            f"{url}/prompt",
+            json={
+                "prompt": SLOW_PROMPT,
+                "client_id": f"fleet-test-{n}",
+                "extra_data": {"emulator_fault": "slow:3"},
+            },
+            timeout=5,
+        )
         assert reply.status_code == 200, reply.text
 
 
@@ -114,8 +135,10 @@ def test_cookie_drain_needs_the_csrf_token(client, world, db_session, emulator):
     from tests.web.conftest import PASSWORD
 
     add_nodes(db_session, emulator, world)
-    login = client.post("/auth/login", json={"email": world.users["operator"].email,
-                                             "password": PASSWORD, "session": True})
+    login = client.post(
+        "/auth/login",
+        json={"email": world.users["operator"].email, "password": PASSWORD, "session": True},
+    )
     csrf = login.json["csrf_token"]
     assert client.post("/api/fleet/nodes/node-busy/drain").status_code == 403
     ok = client.post("/api/fleet/nodes/node-busy/drain", headers={"X-CSRF-Token": csrf})
