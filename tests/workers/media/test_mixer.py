@@ -9,6 +9,8 @@ import pytest
 
 from shared.errors import NotFoundError, ValidationError
 from tests.workers.media.conftest import FPS, H, W
+from workers.media.compiler import ClipSpec, compile_episode
+from workers.media.cues import SceneSfx, plan_music, plan_sfx
 from workers.media.library import choose_cue, load_library, make_entry
 from workers.media.loudness import measure_file
 from workers.media.mixer import DialogueCue, MusicCue, SfxCue, mix_episode
@@ -139,3 +141,24 @@ def test_demo_library_files_match_their_entries(library) -> None:
         audio = decode_audio(entry.path)
         assert len(audio) / MIX_RATE == pytest.approx(entry.duration_s, abs=0.01)
         assert 0.1 < np.abs(audio).max() <= 1.0
+
+
+def test_cues_planned_from_scene_moods_and_effects(clips, library, tmp_path: Path) -> None:
+    specs = [ClipSpec(clips["a"], "crossfade", 0.5), ClipSpec(clips["b"], "crossfade", 0.5),
+             ClipSpec(clips["c"])]  # fmt: skip
+    result = compile_episode(specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H)
+    music = plan_music(result, ["tense", "tense, dark", "happy"], library)
+    # Scenes 0 and 1 share the tense loop; the change to happy sits mid-transition (2.25 s).
+    assert [(Path(c.path).name, c.start_s, c.end_s) for c in music] == [
+        ("music-tense.wav", 0.0, 2.25),
+        ("music-happy.wav", 2.25, result.duration_s),
+    ]
+    sfx = plan_sfx(result, [SceneSfx(1, 0.25, "impact"), SceneSfx(2, 1.0, "chime")], library)
+    assert [(Path(c.path).name, c.at_s) for c in sfx] == [
+        ("sfx-hit.wav", 1.25),
+        ("sfx-chime.wav", 3.0),
+    ]
+    with pytest.raises(ValidationError):
+        plan_sfx(result, [SceneSfx(0, 2.0, "hit")], library)
+    mixed = mix_episode(result.path, tmp_path / "mixed.mp4", music=music, sfx=sfx)
+    assert abs(mixed.integrated_lufs + 16.0) <= 1.0
