@@ -12,6 +12,7 @@ from tests.workers.media.conftest import CLIP_FRAMES, FPS, XF, H, W, decode_fram
 from workers.media.card import Card
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.probe import probe_media
+from workers.media.qc import plan_qc, run_qc
 
 X = round(XF * FPS)  # 12 frames per transition
 
@@ -98,6 +99,9 @@ def test_cards_and_unnormalised_clip(
     title = frames[0].astype(np.int16)
     # The card is its dark-blue background with light text drawn on it.
     assert title[..., 2].mean() > title[..., 0].mean() + 20 and title.max() > 200
+    # Still cards fading through black pass QC (a card is exempt from the freeze check).
+    report = run_qc(result.path, plan_qc(result, expect_audio=False, max_freeze_s=1.0))
+    assert report.passed, report.failures
 
 
 def test_clip_with_foreign_codec_parameters_is_reencoded(
