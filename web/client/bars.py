@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import IO, Any
 
 from tqdm import tqdm
@@ -50,7 +51,10 @@ class StageBars:
                 bar = self.bars[stage["id"]] = self.new_bar(
                     stage_label(stage, self.scene_numbers), len(self.bars) + 1
                 )
-            move(bar, stage["progress"], SYMBOL.get(stage["status"], stage["status"]))
+            state = SYMBOL.get(stage["status"], stage["status"])
+            if stage.get("backend") and stage["status"] == "running":
+                state = f"{state} on {stage['backend']}"
+            move(bar, stage["progress"], state)
         move(self.job_bar, report["progress"], report["status"])
 
     def new_bar(self, label: str, position: int) -> tqdm:
@@ -61,8 +65,10 @@ class StageBars:
             position=position,
             file=self.stream,
             leave=True,
-            bar_format="{desc} {bar:30} {percentage:3.0f}% {postfix}",
-            dynamic_ncols=False,
+            bar_format="{desc} {bar:30} {percentage:3.0f}%{postfix}",
+            # A pseudo-terminal may report a 0x0 size; tqdm then draws nothing.
+            ncols=min(shutil.get_terminal_size((100, 40)).columns, 100),
+            nrows=max(shutil.get_terminal_size((100, 40)).lines, 40),
         )
 
     def write_lines(self, report: dict[str, Any]) -> None:

@@ -80,5 +80,5 @@ def create_scene(client: TowerClient, result: Submission, scene: dict[str, Any])
         f"the server does not accept sound-effect cues: scene {scene['order']}'s "
         f"{len(scene['sfx_cues'])} cue(s) were not sent"
     )
-    log.warning("sfx_cues refused scene_order=%s", scene["order"])
+    log.info("sfx_cues refused scene_order=%s", scene["order"])
     return client.create_scene(*args, **extra)["id"]
