@@ -1,0 +1,62 @@
+"""A GPU node whose worker dies stops heartbeating, goes offline, and its stage is re-delivered."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from shared.db import db
+from shared.models import WorkerNode
+from tasks.fleet import HEARTBEAT_EVERY_S, OFFLINE_AFTER_S
+from tests.support.processes import wait_for
+from tests.tasks.conftest import job_row
+from tests.tasks.test_failures import SLOW_ANIMATE, submissions, wait_running_on_backend
+from tests.tasks.test_pipeline import submit, wait_until_done
+
+SWEEP_EVERY_S = 5.0
+
+
+def node_state(app, name: str) -> tuple[str, object]:
+    """A node's status and last heartbeat, fresh from the database."""
+    with app.app_context():
+        db.session.expire_all()
+        row = db.session.execute(
+            sa.select(WorkerNode.status, WorkerNode.last_heartbeat).where(WorkerNode.name == name)
+        ).one()
+        return row.status, row.last_heartbeat
+
+
+def test_silent_node_goes_offline_and_its_stage_is_redelivered_once(app, farm, production):
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    node = run.backend
+    assert node_state(app, node)[0] == "online"
+    farm.gpu_workers[node].kill()
+    killed_at = time.monotonic()
+    try:
+        # Offline after OFFLINE_AFTER_S without a heartbeat, noticed by the next sweep.
+        limit = OFFLINE_AFTER_S + HEARTBEAT_EVERY_S + SWEEP_EVERY_S
+        wait_for(
+            lambda: node_state(app, node)[0] == "offline",
+            limit,
+            interval=0.2,
+            what=f"node {node} to go offline\n{farm.logs()}",
+        )
+        offline_after = time.monotonic() - killed_at
+        assert offline_after <= limit, offline_after
+        job = wait_until_done(app, farm, job_id, timeout=90)
+        assert job.status == "succeeded", (job.error, farm.logs())
+        again = next(r for r in job_row(app, job_id).stage_runs if r.id == run.id)
+        assert again.status == "succeeded" and again.deliveries >= 2
+        # Re-attached to the prompt already on the backend: ComfyUI ran it exactly once.
+        assert submissions(farm, run.prompt_id) == {node: 1}
+    finally:
+        farm.start_gpu_worker(node)
+    # A restarted worker re-registers and the node is online again.
+    wait_for(
+        lambda: node_state(app, node)[0] == "online",
+        60,
+        interval=0.2,
+        what=f"node {node} back online\n{farm.logs()}",
+    )
