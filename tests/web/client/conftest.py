@@ -1,0 +1,126 @@
+"""A live farm for the CLI tests: gunicorn serving the web app, two emulated GPU nodes with a
+worker each, a CPU worker, and an operator account, all on this session's database and Redis."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+from shared.config import Settings, redis_db_url
+from shared.db import db
+from tests.support.farm import Farm, running_farm
+from tests.support.processes import Process, wait_for
+
+EMAIL = "cli-operator@example.com"
+PASSWORD = "cli-operator-password"
+# Redis databases of these tests alone: test sessions running at once on one machine share
+# 13-15, and a worker of another session would take this farm's tasks.
+CLI_REDIS_DB, CLI_BROKER_DB, CLI_BACKEND_DB = 10, 11, 12
+TABLES = (
+    "assets",
+    "stage_runs",
+    "jobs",
+    "scene_characters",
+    "scenes",
+    "episodes",
+    "characters",
+    "projects",
+    "users",
+    "worker_nodes",
+    "library_entries",
+)
+
+
+@dataclass
+class LiveFarm:
+    """Where the web app answers, the operator's credentials and the farm's processes."""
+
+    url: str
+    email: str
+    password: str
+    farm: Farm
+    web: Process
+
+    def logs(self) -> str:
+        """Worker and web logs, for failure messages."""
+        return f"{self.farm.logs()}\n== web\n{self.web.log_text()[-3000:]}"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    """Whether the web app serves /health/live."""
+    try:
+        return requests.get(f"{url}/health/live", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def prepare_rows(app: Flask, settings: Settings) -> None:
+    """Built-in workflows, the demo audio library and the operator account, committed."""
+    from tasks.library_store import add_demo_library
+    from tasks.workflow_store import seed_default_workflows
+    from web.accounts import create_user
+    from workers.storage import LocalStore
+
+    with app.app_context():
+        seed_default_workflows(db.session)
+        add_demo_library(db.session, LocalStore(settings.artifact_root))
+        db.session.commit()
+        create_user(EMAIL, PASSWORD, "operator")
+        db.session.commit()
+
+
+@pytest.fixture(scope="module")
+def live(settings: Settings, app: Flask, log_dir: Path, tmp_path_factory) -> Iterator[LiveFarm]:
+    """The whole farm the CLI talks to; its rows are truncated afterwards."""
+    settings = settings.with_overrides(
+        redis_url=redis_db_url(settings.redis_url, CLI_REDIS_DB),
+        broker_url=redis_db_url(settings.redis_url, CLI_BROKER_DB),
+        result_backend=redis_db_url(settings.redis_url, CLI_BACKEND_DB),
+    )
+    # Job and stage ids restart with each truncation: old keys and messages must not leak in.
+    for url in (settings.redis_url, settings.broker_url, settings.result_backend):
+        redis.Redis.from_url(url).flushdb()
+    prepare_rows(app, settings)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gevent",
+        "--timeout",
+        "60",
+        "web.wsgi:app",
+    ]
+    web = Process(argv, settings.as_environ(), log_dir / "gunicorn-cli.log")
+    root = tmp_path_factory.mktemp("cli-farm")
+    try:
+        wait_for(lambda: answers(url), 30, what=f"gunicorn to answer\n{web.log_text()}")
+        with running_farm(settings, log_dir, root, nodes=("gpu-a", "gpu-b"), beat=False) as farm:
+            yield LiveFarm(url, EMAIL, PASSWORD, farm, web)
+    finally:
+        web.stop()
+        with app.app_context():
+            db.session.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            db.session.commit()

@@ -1,0 +1,131 @@
+"""The `tower` command against a running farm: the demo's production from submit to download."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+from PIL import Image
+
+from tests.web.client.cli_runner import run_tower
+from tests.web.client.test_production import DEMO
+
+
+@pytest.fixture(scope="module")
+def config(live, tmp_path_factory) -> Path:
+    """A config file holding the operator's token after `tower login`."""
+    path = tmp_path_factory.mktemp("tower") / "cli.json"
+    result = run_tower(
+        "--url", live.url, "login", "--email", live.email, "--password", live.password, config=path
+    )
+    assert result.code == 0, result
+    assert f"as {live.email} (operator)" in result.stdout
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_job(live, config) -> int:
+    """The demo production submitted with --watch, followed to its end."""
+    result = run_tower("submit", str(DEMO), "--watch", config=config, timeout=240)
+    assert result.code == 0, f"{result}\n{live.logs()}"
+    job_id = int(re.search(r"^submitted job (\d+):", result.stdout, re.M).group(1))
+    assert f"job {job_id} succeeded" in result.stdout
+    # Without a terminal the watch writes a line per stage state: every stage got to the end.
+    for stage in ("keyframe", "animate", "interpolate"):
+        for scene in range(1, 5):
+            assert re.search(rf"scene {scene} {stage} +succeeded", result.stderr), result
+    assert re.search(r"episode mix +succeeded", result.stderr), result
+    assert "Traceback" not in result.stderr
+    return job_id
+
+
+def media_facts(path: Path) -> str:
+    """ffmpeg's description of a media file's streams (there is no ffprobe to rely on)."""
+    done = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stderr
+
+
+def test_submit_watch_and_download_the_demo_episode(live, config, finished_job, tmp_path):
+    result = run_tower("download", str(finished_job), "--to", str(tmp_path / "out"), config=config)
+    assert result.code == 0, result
+    files = [Path(line) for line in result.stdout.split()]
+    assert len(files) == 1 and files[0].suffix == ".mp4", result
+    facts = media_facts(files[0])
+    assert "Video: h264" in facts and "256x144" in facts, facts
+    assert "Audio: aac" in facts, facts
+    hours, minutes, seconds = re.search(r"Duration: (\d+):(\d+):([\d.]+)", facts).groups()
+    # Four 2 s scenes; a crossfade and a fade overlap or add a little.
+    assert 6.5 <= float(seconds) + 60 * int(minutes) <= 9.5, facts
+
+
+def test_the_job_is_listed_and_its_keyframes_make_a_contact_sheet(config, finished_job, tmp_path):
+    listing = run_tower("jobs", config=config)
+    assert listing.code == 0, listing
+    assert re.search(rf"^\s*{finished_job}\s+episode\s+succeeded\s+100%", listing.stdout, re.M)
+    sheet = tmp_path / "sheet.png"
+    result = run_tower("sheet", str(finished_job), "--to", str(sheet), config=config)
+    assert result.code == 0, result
+    with Image.open(sheet) as image:
+        assert image.format == "PNG"
+        assert image.width > image.height > 0  # two columns, two rows of 16:9 tiles
+
+
+def test_nodes_lists_both_emulated_backends(config):
+    result = run_tower("nodes", config=config)
+    assert result.code == 0, result
+    assert re.search(r"^gpu-a\s+online", result.stdout, re.M), result
+    assert re.search(r"^gpu-b\s+online", result.stdout, re.M), result
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("watch", "999999"), "not found"),
+        (("cancel", "999999"), "not found"),
+        (("retry", "FINISHED"), ""),
+        (("download", "999999"), "not found"),
+    ],
+)
+def test_errors_are_one_line_and_a_non_zero_exit(config, finished_job, args, message):
+    args = tuple(str(finished_job) if a == "FINISHED" else a for a in args)
+    result = run_tower(*args, config=config)
+    assert result.code == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tower: "), result
+    assert message.lower() in lines[0].lower(), result
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_server_and_a_missing_login_are_one_line(tmp_path):
+    down = run_tower("--token", "x", "jobs", config=tmp_path / "cli.json", url="http://127.0.0.1:9")
+    assert down.code == 1
+    assert down.stderr.strip() == (
+        "tower: cannot reach Tower at http://127.0.0.1:9: connection refused or dropped"
+    ), down
+    anonymous = run_tower("jobs", config=tmp_path / "cli.json", url="http://127.0.0.1:9")
+    assert anonymous.code == 1
+    assert anonymous.stderr.strip().startswith("tower: not logged in"), anonymous
+
+
+def test_a_wrong_password_is_one_line(live, tmp_path):
+    result = run_tower(
+        "--url",
+        live.url,
+        "login",
+        "--email",
+        live.email,
+        "--password",
+        "not-the-password",
+        config=tmp_path / "cli.json",
+    )
+    assert result.code == 1, result
+    assert len(result.stderr.strip().splitlines()) == 1, result
+    assert not (tmp_path / "cli.json").exists()
