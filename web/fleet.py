@@ -122,24 +122,31 @@ def broker_client() -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def queue_names(client: redis.Redis) -> list[str]:
+def broker_key_prefix() -> str:
+    """The broker's global key prefix (empty unless farms share one Redis database)."""
+    return getattr(current_app.config["SETTINGS"], "broker_key_prefix", "") or ""
+
+
+def queue_names(client: redis.Redis, prefix: str = "") -> list[str]:
     """Tower's queues: the shared ones and every node's own gpu.<node> queue."""
     nodes = db.session.scalars(sa.select(WorkerNode.name)).all()
     names = set(BASE_QUEUES) | {f"gpu.{n}" for n in nodes}
-    for key in client.scan_iter(match="gpu.*", count=500):
-        name = key.decode() if isinstance(key, bytes) else key
-        names.add(name.rsplit(":", 1)[0] if name.rsplit(":", 1)[-1].isdigit() else name)
+    for key in client.scan_iter(match=f"{prefix}gpu.*", count=500):
+        name = (key.decode() if isinstance(key, bytes) else key)[len(prefix) :]
+        base, _, step = name.rpartition(":")
+        names.add(base if base and step.isdigit() else name)
     return sorted(names)
 
 
 def queue_lengths(client: redis.Redis) -> dict[str, int]:
     """Messages waiting in each queue, summed over its priority lists."""
-    names = queue_names(client)
+    prefix = broker_key_prefix()
+    names = queue_names(client, prefix)
     pipe = client.pipeline(transaction=False)
     for name in names:
-        pipe.llen(name)
+        pipe.llen(f"{prefix}{name}")
         for step in PRIORITY_STEPS:
-            pipe.llen(f"{name}:{step}")
+            pipe.llen(f"{prefix}{name}:{step}")
     counts = pipe.execute()
     width = 1 + len(PRIORITY_STEPS)
     return {name: sum(counts[i * width : (i + 1) * width]) for i, name in enumerate(names)}

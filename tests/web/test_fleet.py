@@ -148,15 +148,16 @@ def test_cookie_drain_needs_the_csrf_token(client, world, db_session, emulator):
 def test_queue_lengths_count_every_priority_list(as_role, world, db_session, emulator, settings):
     add_nodes(db_session, emulator, world)
     broker = redis.Redis.from_url(settings.broker_url)
+    prefix = getattr(settings, "broker_key_prefix", "") or ""
     # What kombu's Redis transport writes for a queue with priorities: "<q>" and "<q>:<n>".
     # Queues no worker of the test run consumes, so the junk messages stay put.
     keys = {"gpu.node-busy": 1, "gpu.node-busy:3": 2, "gpu.node-dead:9": 1}
     try:
         for key, count in keys.items():
-            broker.rpush(key, *[b"{}"] * count)
+            broker.rpush(f"{prefix}{key}", *[b"{}"] * count)
         reply = as_role("operator").get("/api/fleet/queues")
     finally:
-        broker.delete(*keys)
+        broker.delete(*[f"{prefix}{key}" for key in keys])
     assert reply.status_code == 200, reply.json
     lengths = {q["name"]: q["length"] for q in reply.json["queues"]}
     assert lengths["gpu.node-busy"] == 3

@@ -70,11 +70,12 @@ def test_metrics_follow_the_rows(as_role, world, db_session, settings):
     factories.make_worker_node(db_session, name="m-drained", status="draining")
     db_session.commit()
     broker = redis.Redis.from_url(settings.broker_url)
+    prefix = getattr(settings, "broker_key_prefix", "") or ""
     try:
-        broker.rpush("gpu.m-online:5", b"{}", b"{}")
+        broker.rpush(f"{prefix}gpu.m-online:5", b"{}", b"{}")
         after = scrape(api)
     finally:
-        broker.delete("gpu.m-online:5")
+        broker.delete(f"{prefix}gpu.m-online:5")
 
     assert delta(before, after, "tower_jobs", status="succeeded") == 2
     assert delta(before, after, "tower_jobs", status="running") == 1

@@ -1,0 +1,73 @@
+"""Flower as the Procfile runs it: basic auth on, and Tower's tasks listed by name."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.processes import REPO, Process, wait_for
+
+CREDENTIALS = ("ops", "flower-test-secret")
+
+
+def procfile_command(name: str) -> str:
+    """The command line of one Procfile process."""
+    for line in (REPO / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {name!r} process in the Procfile")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def flower(settings, log_dir: Path, celery_worker) -> Iterator[str]:
+    """The Procfile's flower line, run by a shell as a Procfile runner does."""
+    port = free_port()
+    env = {**settings.as_environ(), "FLOWER_PORT": str(port),
+           "FLOWER_BASIC_AUTH": ":".join(CREDENTIALS),
+           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    process = Process(["bash", "-c", f"exec {procfile_command('flower')}"], env,
+                      log_dir / "flower.log")
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(url, timeout=1).status_code > 0
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(answers, 30, interval=0.2, what=f"flower on {url}\n{process.log_text()}")
+        yield url
+    finally:
+        process.stop()
+
+
+def test_flower_refuses_requests_without_credentials(flower):
+    assert requests.get(flower, timeout=5).status_code == 401
+    assert requests.get(f"{flower}/api/workers", timeout=5).status_code == 401
+    assert requests.get(flower, auth=("ops", "wrong"), timeout=5).status_code == 401
+    assert requests.get(flower, auth=CREDENTIALS, timeout=5).status_code == 200
+
+
+def test_flower_lists_tower_tasks_by_name(flower, celery_app):
+    result = celery_app.send_task("tower.ping", queue="cpu")
+    assert result.get(timeout=30)["answer"] == "pong"
+
+    def seen() -> dict | None:
+        tasks = requests.get(f"{flower}/api/tasks", auth=CREDENTIALS, timeout=5).json()
+        return tasks.get(result.id)
+
+    task = wait_for(seen, 20, interval=0.3, what="flower to see the ping task")
+    assert task["name"] == "tower.ping"
