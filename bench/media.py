@@ -130,7 +130,7 @@ def main() -> int:
 
         cut_specs = [ClipSpec(p) for p in clips]
         base, ours = [], []
-        for i in range(3):  # interleaved, medians: the box is shared and noisy
+        for i in range(7):  # interleaved, medians: the box is shared and noisy
             base.append(timed(concat_copy, clips, work / f"base{i}.mp4", work))
             out = work / f"cuts{i}.mp4"
             ours.append(timed(compile_episode, cut_specs, out, fps=FPS, width=W, height=H))

@@ -214,7 +214,8 @@ def _assemble(
         rendered = _render_batches(segments, enc, work, workers)
     parts = [rendered[id(s)] if isinstance(s, Window) else s for s in segments]
     totals = {c.path: c.track.frame_count for c in clips}
-    totals |= {path: read_video_track(path).frame_count for path in {p.path for p in parts}}
+    for path in {p.path for p in rendered.values()}:
+        totals[path] = read_video_track(path).frame_count
     concat_segments(parts, totals, enc, work, out)
     expected = sum(s.frames for s in segments)
     track = read_video_track(out)

@@ -134,6 +134,19 @@ def test_window_spanning_a_cut_and_a_crossfade(clips: dict[str, Path], tmp_path:
     assert np.array_equal(frames[:CLIP_FRAMES], a)
 
 
+def test_foreign_clips_that_agree_fall_back_to_a_full_reencode(tmp_path: Path) -> None:
+    # In-format clips from another encoder share parameter sets with each other but not
+    # with Tower's windows, so nothing can be copied next to a re-encoded window.
+    paths = [
+        make_source(tmp_path / f"f{i}.mp4", f"testsrc2=size=160x90:rate=24,hue=h={90 * i}")
+        for i in range(3)
+    ]
+    specs = [ClipSpec(paths[0], "crossfade", XF), ClipSpec(paths[1]), ClipSpec(paths[2])]
+    result = compile_episode(specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H)
+    assert not result.fast_path and result.notes
+    assert result.frame_count == len(decode_frames(result.path)) == 3 * CLIP_FRAMES - X
+
+
 def test_bad_transitions_are_rejected(clips: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         compile_episode(
