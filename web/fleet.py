@@ -36,7 +36,7 @@ def get_node(name: str) -> WorkerNode:
     return node
 
 
-def comfyui_queue_depth(url: str) -> int | None:
+def read_queue_depth(url: str) -> int | None:
     """Prompts running plus pending on a ComfyUI backend, or None when it does not answer."""
     try:
         reply = requests.get(f"{url.rstrip('/')}/queue", timeout=QUEUE_TIMEOUT_S)
@@ -48,7 +48,7 @@ def comfyui_queue_depth(url: str) -> int | None:
         return None
 
 
-def current_stages(names: list[str]) -> dict[str, dict[str, Any]]:
+def find_current_stages(names: list[str]) -> dict[str, dict[str, Any]]:
     """The running stage run of each named node (the newest, when a node runs two)."""
     if not names:
         return {}
@@ -92,11 +92,11 @@ def describe_node(node: WorkerNode, stage: dict | None, depth: int | None) -> di
 def list_nodes() -> list[dict[str, Any]]:
     """Every registered node with its current stage and its ComfyUI queue depth."""
     nodes = db.session.scalars(sa.select(WorkerNode).order_by(WorkerNode.name)).all()
-    stages = current_stages([n.name for n in nodes])
+    stages = find_current_stages([n.name for n in nodes])
     urls = [n.comfyui_url if n.status != NodeStatus.OFFLINE else None for n in nodes]
     # The backends are asked at once: one silent node costs one timeout, not one per node.
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(nodes)))) as pool:
-        depths = list(pool.map(lambda url: comfyui_queue_depth(url) if url else None, urls))
+        depths = list(pool.map(lambda url: read_queue_depth(url) if url else None, urls))
     return [describe_node(n, stages.get(n.name), d) for n, d in zip(nodes, depths, strict=True)]
 
 
@@ -113,21 +113,21 @@ def set_node_status(name: str, status: NodeStatus) -> dict[str, Any]:
         log.info("node status node=%s from=%s to=%s", name, node.status, status)
         node.status = status.value
         db.session.commit()
-    return describe_node(node, current_stages([name]).get(name), None)
+    return describe_node(node, find_current_stages([name]).get(name), None)
 
 
-def broker_client() -> redis.Redis:
+def connect_broker() -> redis.Redis:
     """A Redis client on the Celery broker of this app's settings."""
     url = current_app.config["SETTINGS"].broker_url
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def broker_key_prefix() -> str:
+def read_key_prefix() -> str:
     """The broker's global key prefix (empty unless farms share one Redis database)."""
     return getattr(current_app.config["SETTINGS"], "broker_key_prefix", "") or ""
 
 
-def queue_names(client: redis.Redis, prefix: str = "") -> list[str]:
+def list_queue_names(client: redis.Redis, prefix: str = "") -> list[str]:
     """Tower's queues: the shared ones and every node's own gpu.<node> queue."""
     nodes = db.session.scalars(sa.select(WorkerNode.name)).all()
     names = set(BASE_QUEUES) | {f"gpu.{n}" for n in nodes}
@@ -138,10 +138,10 @@ def queue_names(client: redis.Redis, prefix: str = "") -> list[str]:
     return sorted(names)
 
 
-def queue_lengths(client: redis.Redis) -> dict[str, int]:
+def count_waiting(client: redis.Redis) -> dict[str, int]:
     """Messages waiting in each queue, summed over its priority lists."""
-    prefix = broker_key_prefix()
-    names = queue_names(client, prefix)
+    prefix = read_key_prefix()
+    names = list_queue_names(client, prefix)
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.llen(f"{prefix}{name}")
@@ -152,7 +152,7 @@ def queue_lengths(client: redis.Redis) -> dict[str, int]:
     return {name: sum(counts[i * width : (i + 1) * width]) for i, name in enumerate(names)}
 
 
-def inspect_workers() -> dict[str, dict[str, Any]]:
+def count_worker_tasks() -> dict[str, dict[str, Any]]:
     """Running and reserved task counts per worker (by queue too), from a Celery broadcast."""
     from tasks.app import app as celery_app
 
@@ -177,11 +177,11 @@ def inspect_workers() -> dict[str, dict[str, Any]]:
     return workers
 
 
-def queue_overview() -> dict[str, Any]:
+def describe_queues() -> dict[str, Any]:
     """Queue lengths from the broker and running/reserved counts from the workers."""
-    lengths = queue_lengths(broker_client())
+    lengths = count_waiting(connect_broker())
     try:
-        workers = inspect_workers()
+        workers = count_worker_tasks()
     except (OSError, redis.RedisError) as exc:
         log.warning("celery inspect failed: %s", exc)
         workers = {}

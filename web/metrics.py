@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from shared.db import db
 from shared.models import Job, NodeStatus, Stage, StageRun, WorkerNode
 from shared.models.status import JOB_STATUSES
-from web.fleet import broker_client, queue_lengths
+from web.fleet import connect_broker, count_waiting
 from web.identity import STAFF, require_user
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def collect_queue_depth() -> Metric:
         "tower_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"]
     )
     try:
-        lengths = queue_lengths(broker_client())
+        lengths = count_waiting(connect_broker())
     except redis.RedisError as exc:
         # A scrape still reports the database's view when the broker is down.
         log.warning("metrics: broker unreadable: %s", exc)
@@ -151,7 +151,7 @@ def collect_queue_depth() -> Metric:
 
 
 @bp.get("/metrics")
-def metrics() -> Response:
+def export_metrics() -> Response:
     """The Prometheus text exposition of every tower_ metric (operators and admins).
 
     :raises AuthenticationError: without credentials.

@@ -63,12 +63,12 @@ def load_job(job_id: int) -> Job:
     return job
 
 
-def run_order(run: StageRun) -> tuple[int, int, int]:
+def sort_key(run: StageRun) -> tuple[int, int, int]:
     """Sort key: pipeline order, then attempt."""
     return STAGE_ORDER.index(run.stage), run.attempt, run.id
 
 
-def seconds(start: datetime | None, end: datetime | None) -> float | None:
+def elapsed_s(start: datetime | None, end: datetime | None) -> float | None:
     """Seconds between two instants, when both are known."""
     return (end - start).total_seconds() if start and end else None
 
@@ -76,15 +76,15 @@ def seconds(start: datetime | None, end: datetime | None) -> float | None:
 def describe_run(run: StageRun, origin: datetime, span: float) -> dict[str, Any]:
     """One stage run as a timeline bar: where it was queued, ran and ended, in % of the span."""
     now = utcnow()
-    queued = max(seconds(origin, run.queued_at) or 0.0, 0.0)
-    started = seconds(origin, run.started_at)
-    ended = seconds(origin, run.finished_at or (now if run.status == "running" else None))
+    queued = max(elapsed_s(origin, run.queued_at) or 0.0, 0.0)
+    started = elapsed_s(origin, run.started_at)
+    ended = elapsed_s(origin, run.finished_at or (now if run.status == "running" else None))
     wait_end = started if started is not None else (ended if ended is not None else queued)
     detail = run.error_detail or {}
     return {
         "run": run,
-        "wait_s": seconds(run.queued_at, run.started_at),
-        "run_s": seconds(run.started_at, run.finished_at),
+        "wait_s": elapsed_s(run.queued_at, run.started_at),
+        "run_s": elapsed_s(run.started_at, run.finished_at),
         "bar": {
             "left": 100 * queued / span,
             "wait": 100 * max(wait_end - queued, 0.0) / span,
@@ -99,11 +99,11 @@ def describe_run(run: StageRun, origin: datetime, span: float) -> dict[str, Any]
 def build_timeline(job: Job) -> dict[str, Any]:
     """The job detail: per-scene rows of stage runs on one time axis, episode-level runs, and
     previews (keyframes, scene clips, the episode)."""
-    runs = sorted(job.stage_runs, key=run_order)
+    runs = sorted(job.stage_runs, key=sort_key)
     origin = job.created_at
     instants = [t for r in runs for t in (r.queued_at, r.started_at, r.finished_at) if t]
     end = max([*instants, job.finished_at or utcnow()])
-    span = max(seconds(origin, end) or 0.0, 1.0)
+    span = max(elapsed_s(origin, end) or 0.0, 1.0)
     scene_ids = sorted({r.scene_id for r in runs if r.scene_id is not None})
     scenes = (
         {s.id: s for s in db.session.scalars(sa.select(Scene).where(Scene.id.in_(scene_ids)))}

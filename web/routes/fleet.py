@@ -96,4 +96,4 @@ def undrain_node(name):
 @blp.response(200, QueueOverviewSchema)
 def get_queues():
     """Length of each Celery queue and the running and reserved task counts."""
-    return fleet.queue_overview()
+    return fleet.describe_queues()
