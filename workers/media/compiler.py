@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.errors import PermanentError, ValidationError
 from workers.media.card import Card, render_card
-from workers.media.container import VideoTrack, read_video_track
+from workers.media.container import ContainerError, VideoTrack, read_video_track
 from workers.media.encoding import Encoding, make_encoding
 from workers.media.normalise import encode_clip
 from workers.media.splice import Clip, concat_segments, plan_segments
@@ -103,6 +103,7 @@ def compile_episode(
     """
     if not clips:
         raise ValidationError("an episode needs at least one clip", fields={"clips": "empty"})
+    _check_transition_names([*clips, *(c for c in (title_card, end_card) if c)])
     encoding = make_encoding(fps=fps, width=width, height=height, gop_frames=gop_frames)
     with stage_output(dest) as (work, out):
         specs = _with_cards(clips, title_card, end_card, encoding, work)
@@ -116,6 +117,16 @@ def compile_episode(
         result.windows,
     )  # fmt: skip
     return result
+
+
+def _check_transition_names(items: Sequence[ClipSpec | Card]) -> None:
+    """Reject unknown transitions and negative durations before any work is done."""
+    for i, item in enumerate(items):
+        if item.transition not in XFADE or item.transition_s < 0:
+            raise ValidationError(
+                f"bad transition {item.transition!r} ({item.transition_s} s)",
+                fields={f"clips[{i}].transition": f"one of {', '.join(XFADE)}, duration >= 0"},
+            )
 
 
 def _with_cards(
@@ -146,9 +157,9 @@ def _load_clips(
     specs: list[tuple[str, ClipSpec]], enc: Encoding, work: Path, workers: int
 ) -> list[Clip]:
     """Read every clip's tables; normalise (in the scratch dir) those not in the format."""
-    tracks = [read_video_track(spec.path) for _, spec in specs]
+    tracks = [_try_track(spec.path) for _, spec in specs]
     paths = [Path(spec.path) for _, spec in specs]
-    todo = [i for i, t in enumerate(tracks) if not _conforms(t, enc)]
+    todo = [i for i, t in enumerate(tracks) if t is None or not _conforms(t, enc)]
 
     def normalise(i: int) -> None:
         head = _frames(specs[i - 1][1].transition_s, enc) if i else 0
@@ -167,17 +178,22 @@ def _load_clips(
     ]
 
 
+def _try_track(path: str | Path) -> VideoTrack | None:
+    """The clip's MP4 track, or None for other containers (they get normalised)."""
+    try:
+        return read_video_track(path)
+    except ContainerError:
+        return None
+
+
 def _frames(seconds: float, enc: Encoding) -> int:
     return max(0, round(seconds * enc.fps))
 
 
-def _assign_transitions(clips: list[Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding):
+def _assign_transitions(
+    clips: list[Clip], specs: list[tuple[str, ClipSpec]], enc: Encoding
+) -> None:
     for i, (_, spec) in enumerate(specs[:-1]):
-        if spec.transition not in XFADE:
-            raise ValidationError(
-                f"unknown transition {spec.transition!r}",
-                fields={f"clips[{i}].transition": f"one of {', '.join(XFADE)}"},
-            )
         frames = 0 if XFADE[spec.transition] is None else _frames(spec.transition_s, enc)
         clips[i].join, clips[i].tail, clips[i + 1].head = spec.transition, frames, frames
     for i, clip in enumerate(clips):

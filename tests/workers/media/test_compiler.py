@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from shared.errors import ValidationError
-from tests.workers.media.conftest import CLIP_FRAMES, FPS, XF, H, W, decode_frames, make_source
+from tests.workers.media.conftest import (
+    CLIP_FRAMES,
+    FPS,
+    SOURCES,
+    XF,
+    H,
+    W,
+    decode_frames,
+    make_source,
+)
 from workers.media.card import Card
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.probe import probe_media
@@ -83,10 +92,10 @@ def test_retake_changes_only_that_scene_and_its_windows(
     assert set(range(CLIP_FRAMES - X, CLIP_FRAMES + X)) <= set(changed)
 
 
-def test_cards_and_unnormalised_clip(
-    clips: dict[str, Path], raw_clips: dict[str, Path], tmp_path: Path
-) -> None:
-    specs = [ClipSpec(clips["a"]), ClipSpec(raw_clips["b"]), ClipSpec(clips["c"])]
+def test_cards_and_unnormalised_clip(clips: dict[str, Path], tmp_path: Path) -> None:
+    # A Matroska clip at 30 fps, 320x180: normalised on the way in.
+    mkv = make_source(tmp_path / "b.mkv", SOURCES["b"])
+    specs = [ClipSpec(clips["a"]), ClipSpec(mkv), ClipSpec(clips["c"])]
     result = compile_episode(
         specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H,
         title_card=Card("Episode 1", duration_s=2.0, subtitle="The Tower"),
