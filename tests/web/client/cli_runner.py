@@ -46,3 +46,18 @@ def run_tower(*args: str, config: Path, url: str | None = None, timeout: float =
         check=False,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def call_tower(capsys, *args: str, config: Path, url: str | None = None) -> Result:
+    """Run the `tower` entry point in this process (faster than a subprocess, same code)."""
+    from web.client.cli import main
+
+    capsys.readouterr()
+    options = ["--config", str(config), *(["--url", url] if url else [])]
+    try:
+        main([*options, *args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return Result(code, out.out, out.err)

@@ -10,7 +10,7 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from tests.web.client.cli_runner import run_tower
+from tests.web.client.cli_runner import call_tower, run_tower
 from tests.web.client.test_production import DEMO
 
 
@@ -66,20 +66,22 @@ def test_submit_watch_and_download_the_demo_episode(live, config, finished_job, 
     assert 6.5 <= float(seconds) + 60 * int(minutes) <= 9.5, facts
 
 
-def test_the_job_is_listed_and_its_keyframes_make_a_contact_sheet(config, finished_job, tmp_path):
-    listing = run_tower("jobs", config=config)
+def test_the_job_is_listed_and_its_keyframes_make_a_contact_sheet(
+    capsys, config, finished_job, tmp_path
+):
+    listing = call_tower(capsys, "jobs", config=config)
     assert listing.code == 0, listing
     assert re.search(rf"^\s*{finished_job}\s+episode\s+succeeded\s+100%", listing.stdout, re.M)
     sheet = tmp_path / "sheet.png"
-    result = run_tower("sheet", str(finished_job), "--to", str(sheet), config=config)
+    result = call_tower(capsys, "sheet", str(finished_job), "--to", str(sheet), config=config)
     assert result.code == 0, result
     with Image.open(sheet) as image:
         assert image.format == "PNG"
         assert image.width > image.height > 0  # two columns, two rows of 16:9 tiles
 
 
-def test_nodes_lists_both_emulated_backends(config):
-    result = run_tower("nodes", config=config)
+def test_nodes_lists_both_emulated_backends(capsys, config):
+    result = call_tower(capsys, "nodes", config=config)
     assert result.code == 0, result
     assert re.search(r"^gpu-a\s+online", result.stdout, re.M), result
     assert re.search(r"^gpu-b\s+online", result.stdout, re.M), result
@@ -94,9 +96,9 @@ def test_nodes_lists_both_emulated_backends(config):
         (("download", "999999"), "not found"),
     ],
 )
-def test_errors_are_one_line_and_a_non_zero_exit(config, finished_job, args, message):
+def test_errors_are_one_line_and_a_non_zero_exit(capsys, config, finished_job, args, message):
     args = tuple(str(finished_job) if a == "FINISHED" else a for a in args)
-    result = run_tower(*args, config=config)
+    result = call_tower(capsys, *args, config=config)
     assert result.code == 1, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tower: "), result
@@ -104,27 +106,27 @@ def test_errors_are_one_line_and_a_non_zero_exit(config, finished_job, args, mes
     assert "Traceback" not in result.stderr
 
 
-def test_an_unreachable_server_and_a_missing_login_are_one_line(tmp_path):
+def test_an_unreachable_server_and_a_missing_login_are_one_line(capsys, tmp_path):
     down = run_tower("--token", "x", "jobs", config=tmp_path / "cli.json", url="http://127.0.0.1:9")
     assert down.code == 1
     assert down.stderr.strip() == (
         "tower: cannot reach Tower at http://127.0.0.1:9: connection refused or dropped"
     ), down
-    anonymous = run_tower("jobs", config=tmp_path / "cli.json", url="http://127.0.0.1:9")
+    anonymous = call_tower(capsys, "jobs", config=tmp_path / "cli.json", url="http://127.0.0.1:9")
     assert anonymous.code == 1
     assert anonymous.stderr.strip().startswith("tower: not logged in"), anonymous
 
 
-def test_a_wrong_password_is_one_line(live, tmp_path):
-    result = run_tower(
-        "--url",
-        live.url,
+def test_a_wrong_password_is_one_line(capsys, live, tmp_path):
+    result = call_tower(
+        capsys,
         "login",
         "--email",
         live.email,
         "--password",
         "not-the-password",
         config=tmp_path / "cli.json",
+        url=live.url,
     )
     assert result.code == 1, result
     assert len(result.stderr.strip().splitlines()) == 1, result

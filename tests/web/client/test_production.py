@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import REPO
-from tests.web.client.cli_runner import run_tower
+from tests.web.client.cli_runner import call_tower
 from web.client.production import ProductionError, parse_production, read_production
 
 DEMO = REPO / "scripts" / "demo_production.yaml"
@@ -58,12 +58,15 @@ def test_the_demo_production_is_valid_and_maps_to_api_fields():
         ),
     ],
 )
-def test_a_malformed_file_gets_its_line_and_field(tmp_path: Path, change, needle, field, words):
+def test_a_malformed_file_gets_its_line_and_field(
+    capsys, tmp_path: Path, change, needle, field, words
+):
     text = DEMO.read_text().replace(*change, 1)
     assert text != DEMO.read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    result = run_tower(
+    result = call_tower(
+        capsys,
         "--token",
         "unused",
         "submit",
