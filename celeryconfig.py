@@ -60,5 +60,7 @@ broker_transport_options = {
     "priority_steps": list(range(10)),
     "sep": ":",
     "queue_order_strategy": "priority",
+    # Lets farms (and concurrent test runs) share one Redis database without sharing queues.
+    "global_keyprefix": _settings.broker_key_prefix,
 }
 result_backend_transport_options = {"visibility_timeout": LONGEST_HARD_LIMIT_S + 600}

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "REDIS_URL": ("redis://127.0.0.1:6379/0", "Redis server (progress bus, locks)"),
     "CELERY_BROKER_URL": ("REDIS_URL database 1", "Celery broker"),
     "CELERY_RESULT_BACKEND": ("REDIS_URL database 2", "Celery result backend"),
+    "BROKER_KEY_PREFIX": ("", "prefix of every broker key, so farms can share one Redis database"),
     "ARTIFACT_ROOT": ("./var/artifacts", "folder every node mounts for outputs"),
     "SECRET_KEY": (DEFAULT_SECRET_KEY, "signs sessions and tokens; required in production"),
     "COMFYUI_URL": ("http://127.0.0.1:8188", "the ComfyUI server a GPU worker drives"),
@@ -43,6 +44,7 @@ class Settings:
     redis_url: str = DEFAULTS["REDIS_URL"][0]
     broker_url: str = ""
     result_backend: str = ""
+    broker_key_prefix: str = ""
     artifact_root: Path = field(default_factory=lambda: Path("var/artifacts").resolve())
     secret_key: str = DEFAULT_SECRET_KEY
     comfyui_url: str = DEFAULTS["COMFYUI_URL"][0]
@@ -75,6 +77,7 @@ class Settings:
             "REDIS_URL": self.redis_url,
             "CELERY_BROKER_URL": self.broker_url,
             "CELERY_RESULT_BACKEND": self.result_backend,
+            "BROKER_KEY_PREFIX": self.broker_key_prefix,
             "ARTIFACT_ROOT": str(self.artifact_root),
             "SECRET_KEY": self.secret_key,
             "COMFYUI_URL": self.comfyui_url,
@@ -124,6 +127,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=_url(get("REDIS_URL") or DEFAULTS["REDIS_URL"][0], "REDIS_URL", ("redis",)),
         broker_url=get("CELERY_BROKER_URL"),
         result_backend=get("CELERY_RESULT_BACKEND"),
+        broker_key_prefix=get("BROKER_KEY_PREFIX"),
         artifact_root=Path(get("ARTIFACT_ROOT") or "var/artifacts").resolve(),
         secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         comfyui_url=_url(get("COMFYUI_URL") or DEFAULTS["COMFYUI_URL"][0], "COMFYUI_URL",

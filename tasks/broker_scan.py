@@ -17,16 +17,17 @@ QUEUE_PREFIXES = ("gpu", "cpu", "control")
 UNACKED_KEY = "unacked"
 
 
-def task_ids_in_broker(client: redis.Redis) -> set[str]:
-    """Task ids of every message waiting in a Tower queue or delivered but not acknowledged."""
+def task_ids_in_broker(client: redis.Redis, key_prefix: str = "") -> set[str]:
+    """Task ids of every message waiting in a Tower queue or delivered but not acknowledged
+    (`key_prefix`: the broker's global key prefix, if any)."""
     ids: set[str] = set()
     for prefix in QUEUE_PREFIXES:
-        for key in client.scan_iter(match=f"{prefix}*", count=500):
+        for key in client.scan_iter(match=f"{key_prefix}{prefix}*", count=500):
             if client.type(key) != b"list":
                 continue
             for raw in client.lrange(key, 0, -1):
                 ids.add(_task_id(raw))
-    for raw in client.hvals(UNACKED_KEY):
+    for raw in client.hvals(f"{key_prefix}{UNACKED_KEY}"):
         try:
             ids.add(_task_id(json.dumps(json.loads(raw)[0])))
         except (ValueError, IndexError, TypeError):

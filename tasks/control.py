@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
-from shared.models import Job, Stage, StageRun, Status, WorkerNode
+from shared.job_progress import StageCost, job_fraction
+from shared.models import Job, Scene, Stage, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from shared.progress import ProgressBus
 from tasks.app import app
 from tasks.pipelines import SCENE_CHAIN, latest_runs
+from tasks.planning import replan_scene_stage
 from workers.comfyui import ComfyClient, ComfyUnavailable
 from workers.comfyui.errors import ComfyProtocolError
 
@@ -122,10 +124,54 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
                       workflow_id=r.workflow_id, inputs=r.inputs)
              for r in again.values() if Status(r.status).is_terminal]
     session.add_all(fresh)
+    requeue(session, job)
+    return fresh
+
+
+def requeue(session: Session, job: Job) -> None:
+    """Put a job back in the queue; its progress restarts from what is really done."""
+    session.flush()
     job.status = Status.QUEUED.value
     job.cancel_requested = False
     job.error = None
     job.finished_at = None
-    job.progress = min(job.progress, 0.99)
+    costs = [StageCost.from_row(r) for r in latest_runs(session, job.id)]
+    job.progress = job_fraction(costs, job.status)
     session.flush()
-    return fresh
+
+
+def prepare_retake(session: Session, scene: Scene, *, seed: int | None = None,
+                   prompt: str | None = None) -> Job:
+    """Re-render one scene of its latest episode job (a new seed, or a new prompt) and
+    recompile; every other scene keeps its clip. The caller commits, then dispatches.
+
+    Without a new seed or prompt the scene gets the next seed, so the retake differs.
+
+    :raises ConflictError: the scene was never rendered in an episode job, or that job runs.
+    """
+    job = session.scalar(
+        sa.select(Job).join(StageRun).where(StageRun.scene_id == scene.id,
+                                            Job.kind.in_(("episode", "scene")))
+        .order_by(Job.created_at.desc()).limit(1))
+    if job is None:
+        raise ConflictError(f"scene {scene.id} has not been rendered yet; generate it first",
+                            fields={"scene_id": "never rendered"})
+    if job.status in (Status.QUEUED, Status.RUNNING):
+        raise ConflictError(f"job {job.id} is {job.status}; wait for it or cancel it",
+                            fields={"status": job.status})
+    runs = latest_runs(session, job.id)
+    if prompt is not None:
+        scene.prompt = prompt
+    if seed is not None or prompt is None:
+        last = next((r for r in runs if r.scene_id == scene.id and r.stage == Stage.KEYFRAME),
+                    None)
+        previous = last.inputs.get("params", {}).get("seed", 0) if last else 0
+        scene.seed = seed if seed is not None else (previous + 1) % (2**32)
+    session.flush()
+    fresh = [replan_scene_stage(session, job, scene, Stage(r.stage), r.attempt + 1)
+             for r in runs if r.scene_id == scene.id]
+    fresh += [StageRun(job_id=job.id, stage=r.stage, attempt=r.attempt + 1,
+                       inputs=r.inputs) for r in runs if r.scene_id is None]
+    job.stage_runs.extend(fresh)
+    requeue(session, job)
+    return job

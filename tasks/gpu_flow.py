@@ -56,7 +56,12 @@ def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     if verdict is not Verdict.RUN:
         raise Ignore()
     here = node_name(ctx.settings)
-    work = prepare(ctx, task, run_id, owner, here)
+    try:
+        work = prepare(ctx, task, run_id, owner, here)
+    except PermanentError as exc:  # e.g. an earlier stage's output vanished
+        with Session(ctx.engine) as session, session.begin():
+            record_failure(session, run_id, exc.message, error_detail(exc))
+        raise
     log.info("stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f", run_id, work.stage,
              work.backend, (time.perf_counter() - started) * 1000)
     try:

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from celery import chain, chord, group
 from celery.canvas import Signature
+from flask import current_app
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from shared.db import db
 from shared.models import Job, JobKind, Scene, Stage, StageRun, Status
+from shared.progress import ProgressBus
 from tasks.app import app
 from tasks.priority import broker_priority
 
@@ -114,6 +116,10 @@ def dispatch_job(job_id: int) -> str | None:
             if run.id in plan.task_ids:
                 run.celery_task_id = plan.task_ids[run.id]
         generation = job.canvas_generation
+        queued = (job.status == Status.QUEUED, job.progress)
+    if queued[0]:  # submitted, retried or retaken: live clients see it queued again
+        bus = ProgressBus.from_url(current_app.config["SETTINGS"].redis_url)
+        bus.job_event(job_id, status=Status.QUEUED.value, progress=queued[1])
     try:
         result = plan.canvas.apply_async()
     except (KombuError, RedisError, OSError) as exc:

@@ -70,6 +70,16 @@ def plan_job(
     return job
 
 
+def replan_scene_stage(session: Session, job: Job, scene: Scene, stage: Stage,
+                       attempt: int) -> StageRun:
+    """A new attempt of a scene's stage planned from the scene's current row and the job's
+    options (a retake after the prompt or seed changed)."""
+    opts = parse_options(job.params.get("options"))
+    run = _scene_run(session, session.get(Project, job.project_id), scene, stage, opts)
+    run.attempt = attempt
+    return run
+
+
 def _character(session: Session, project: Project, character_id: int | None) -> Character:
     character = session.get(Character, character_id) if character_id else None
     if character is None or character.project_id != project.id:

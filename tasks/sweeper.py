@@ -68,13 +68,13 @@ def is_stale(run: StageRun, runs: list[StageRun]) -> bool:
     return ready_since < cutoff
 
 
-def jobs_with_lost_messages(session: Session, broker: redis.Redis) -> set[int]:
+def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: str) -> set[int]:
     """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted)."""
     jobs = session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE_JOBS),
                                                 Job.cancel_requested.is_(False))).all()
     if not jobs:
         return set()
-    present = task_ids_in_broker(broker)
+    present = task_ids_in_broker(broker, key_prefix)
     lost = set()
     for job in jobs:
         runs = latest_runs(session, job.id)
@@ -102,7 +102,7 @@ def sweep() -> dict[str, list]:
     broker = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
     try:
         with Session(ctx.engine) as session:
-            resume |= jobs_with_lost_messages(session, broker)
+            resume |= jobs_with_lost_messages(session, broker, ctx.settings.broker_key_prefix)
     except redis.RedisError as exc:
         log.warning("sweep: broker unreachable, lost-message check skipped: %s", exc)
     finally:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from flask_migrate import upgrade
 
@@ -28,7 +27,8 @@ TEST_REDIS_DB, TEST_BROKER_DB, TEST_BACKEND_DB = 13, 14, 15
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at this session's own database, Redis numbers and artifact folder."""
     base = load_settings()
-    database_url = with_database(base.database_url, fresh_database_name())
+    name = fresh_database_name()
+    database_url = with_database(base.database_url, name)
     create_database(database_url)
     test_settings = base.with_overrides(
         env="test",
@@ -36,10 +36,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         redis_url=redis_db_url(base.redis_url, TEST_REDIS_DB),
         broker_url=redis_db_url(base.redis_url, TEST_BROKER_DB),
         result_backend=redis_db_url(base.redis_url, TEST_BACKEND_DB),
+        # Queues of this session only: another test run on the machine keeps its own.
+        broker_key_prefix=f"{name}:",
         artifact_root=tmp_path_factory.mktemp("artifacts"),
     )
-    for url in (test_settings.redis_url, test_settings.broker_url, test_settings.result_backend):
-        redis.Redis.from_url(url).flushdb()
     try:
         yield test_settings
     finally:

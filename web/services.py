@@ -19,7 +19,7 @@ from shared.models import Character, Episode, Job, Project, Role, Scene, Status,
 from web.errors import PermissionDeniedError
 from web.guests import check_guest_submission
 from web.jobs import visible_job
-from web.production import can_write, get_row, visible_project
+from web.production import can_write, get_row, visible_project, visible_scene
 
 log = logging.getLogger(__name__)
 # A broker outage after the commit leaves the job queued; the sweeper re-dispatches it.
@@ -209,6 +209,26 @@ def retry_job(user: User, job_id: int, stage_id: int | None) -> Job:
     job = visible_job(user, job_id)
     try:
         prepare_retry(db.session, job, stage_id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    dispatch(job)
+    return job
+
+
+def retake_scene(user: User, scene_id: int, *, seed: int | None = None,
+                 prompt: str | None = None) -> Job:
+    """Re-render one scene of its episode job (new seed or prompt), keep every other scene's
+    clip, recompile; commit, then dispatch.
+
+    :raises ConflictError: the scene was never rendered, or its job is still running.
+    """
+    from tasks.control import prepare_retake
+
+    scene = visible_scene(user, scene_id, write=True)
+    try:
+        job = prepare_retake(db.session, scene, seed=seed, prompt=prompt)
         db.session.commit()
     except BaseException:
         db.session.rollback()

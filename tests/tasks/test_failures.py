@@ -157,3 +157,23 @@ def test_cancel_interrupts_the_running_prompt(app, farm, production):
     assert history[run.prompt_id]["status"]["messages"][-1][0] == "execution_interrupted"
     assert not [r for r in job.stage_runs if r.stage in ("compile", "mix")
                 and r.status == "succeeded"]
+
+
+def test_messages_lost_with_redis_are_sent_again(app, farm, production, settings):
+    """Redis restarting empty loses queued messages; the sweeper finds and resends them."""
+    import redis as redis_lib
+
+    nodes = list(farm.gpu_workers)
+    for node in nodes:
+        farm.gpu_workers[node].stop()
+    try:
+        job_id = submit(app, production)
+        broker = redis_lib.Redis.from_url(settings.broker_url)
+        lost = list(broker.scan_iter(match=f"{settings.broker_key_prefix}gpu*"))
+        assert lost, "the job's first stages should be waiting in the broker"
+        broker.delete(*lost)
+    finally:
+        for node in nodes:
+            farm.start_gpu_worker(node)
+    job = wait_until_done(app, farm, job_id, timeout=120)
+    assert job.status == "succeeded", (job.error, farm.logs())

@@ -70,3 +70,24 @@ def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, 
     first = production.scene_ids[0]
     assert again == {("animate", first), ("interpolate", first), ("compile", None),
                      ("mix", None)}
+
+
+def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
+    from shared.models import Scene
+    from tasks.control import prepare_retake
+
+    job = wait_until_done(app, farm, submit(app, production))
+    assert job.status == "succeeded"
+    second = production.scene_ids[1]
+    with app.app_context():
+        prepare_retake(db.session, db.session.get(Scene, second), seed=4242)
+        db.session.commit()
+        dispatch_job(job.id)
+    job = wait_until_done(app, farm, job.id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    again = {(r.stage, r.scene_id) for r in job.stage_runs if r.attempt == 2}
+    assert again == {("keyframe", second), ("animate", second), ("interpolate", second),
+                     ("compile", None), ("mix", None)}
+    keyframe = next(r for r in job.stage_runs
+                    if r.stage == "keyframe" and r.scene_id == second and r.attempt == 2)
+    assert keyframe.inputs["params"]["seed"] == 4242

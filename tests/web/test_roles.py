@@ -147,6 +147,14 @@ CASES = [
         "pipeline",
     ),
     (
+        "scene-retake",
+        "POST",
+        "/api/anime/scenes/{scene}/retake",
+        {"seed": 7},
+        RENDER_PRIVATE,
+        "pipeline",
+    ),
+    (
         "character-generate",
         "POST",
         "/api/anime/characters/{character}/generate",

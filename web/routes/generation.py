@@ -16,6 +16,7 @@ from web.schemas.generation import (
     IntegratedSchema,
     JobStatusSchema,
     ProfessionalSchema,
+    RetakeSchema,
     RetrySchema,
     SceneGenerateSchema,
 )
@@ -45,6 +46,15 @@ def generate_project(data, project_id):
 def generate_scene(data, scene_id):
     """Render one scene."""
     return accepted(services.submit_scene(require_user(), scene_id, **data))
+
+
+@blp.route("/api/anime/scenes/<int:scene_id>/retake", methods=["POST"])
+@requires()
+@blp.arguments(RetakeSchema)
+@blp.response(202, AcceptedSchema)
+def retake_scene(data, scene_id):
+    """Re-render one scene (new seed or prompt) and recompile; other scenes keep their clips."""
+    return accepted(services.retake_scene(require_user(), scene_id, **data))
 
 
 @blp.route("/api/anime/characters/<int:character_id>/generate", methods=["POST"])

@@ -40,7 +40,7 @@ class RenderOptionsSchema(StrictSchema):
 
     seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**63 - 1))
     steps = fields.Integer(strict=True, validate=validate.Range(min=1, max=150))
-    frames = fields.Integer(strict=True, validate=validate.Range(min=1, max=64))
+    frames = fields.Integer(strict=True, validate=validate.Range(min=2, max=64))
     fps = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
     width = size_field()
     height = size_field()
@@ -53,6 +53,10 @@ class RenderOptionsSchema(StrictSchema):
     )
     stages = fields.Dict(
         keys=fields.String(validate=validate.OneOf(GPU_STAGES)), values=JsonObject()
+    )
+    extra_data = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(GPU_STAGES)), values=JsonObject(),
+        metadata={"description": "sent with a stage's prompt as ComfyUI's extra_data"},
     )
 
 
@@ -74,6 +78,13 @@ class SceneGenerateSchema(StrictSchema):
     kind = fields.String(load_default="scene", validate=validate.OneOf(["scene", "image"]))
     options = fields.Nested(RenderOptionsSchema, load_default=dict)
     priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+
+class RetakeSchema(StrictSchema):
+    """POST /api/anime/scenes/{id}/retake: re-render one scene and recompile its episode."""
+
+    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**63 - 1))
+    prompt = Text(min_length=1, max_length=MAX_PROMPT)
 
 
 class CharacterGenerateSchema(StrictSchema):
