@@ -119,6 +119,14 @@ class TowerClient:
         self.token = body["access_token"]
         return body
 
+    def create_api_token(self, name: str, expires_in_days: int | None = None) -> dict[str, Any]:
+        """A long-lived API token for scripts ({id, name, token, expires_at, ...}).
+
+        :raises ApiError: without a valid login.
+        """
+        body = {"name": name, "expires_in_days": expires_in_days}
+        return self.call("POST", "/auth/tokens", json=body)
+
     def me(self) -> dict[str, Any]:
         """The account the token belongs to.
 

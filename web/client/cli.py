@@ -84,14 +84,21 @@ def cli(ctx: click.Context, url: str | None, token: str | None, config: str, deb
 @cli.command()
 @click.option("--email", prompt=True, help="Account email.")
 @click.option("--password", prompt=True, hide_input=True, help="Else prompted (or read stdin).")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=30,
+    show_default=True,
+    help="How long the saved API token lasts.",
+)
 @click.pass_obj
-def login(obj: Context, email: str, password: str) -> None:
-    """Log in and save the token for later commands."""
+def login(obj: Context, email: str, password: str, days: int) -> None:
+    """Log in and save a long-lived API token for later commands."""
     with obj.client(need_token=False) as client:
         body = client.login(email, password)
-    save_config(obj.config, {"url": obj.url, "token": body["access_token"], "email": email})
-    hours = body["expires_in"] / 3600
-    click.echo(f"logged in to {obj.url} as {email} ({body['role']}); token valid {hours:g} h")
+        created = client.create_api_token(f"tower cli {email}", expires_in_days=days)
+    save_config(obj.config, {"url": obj.url, "token": created["token"], "email": email})
+    click.echo(f"logged in to {obj.url} as {email} ({body['role']}); token valid {days} days")
 
 
 @cli.command()

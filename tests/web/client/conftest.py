@@ -3,6 +3,7 @@ worker each, a CPU worker, and an operator account, all on this session's databa
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -18,13 +19,15 @@ from flask import Flask
 from shared.config import Settings, redis_db_url
 from shared.db import db
 from tests.support.farm import Farm, running_farm
-from tests.support.processes import Process, wait_for
+from tests.support.processes import REPO, Process, wait_for
+from tests.web.client.cli_runner import run_tower
 
 EMAIL = "cli-operator@example.com"
 PASSWORD = "cli-operator-password"
 # Redis databases of these tests alone: test sessions running at once on one machine share
 # 13-15, and a worker of another session would take this farm's tasks.
 CLI_REDIS_DB, CLI_BROKER_DB, CLI_BACKEND_DB = 10, 11, 12
+DEMO = REPO / "scripts" / "demo_production.yaml"
 TABLES = (
     "assets",
     "stage_runs",
@@ -85,7 +88,7 @@ def prepare_rows(app: Flask, settings: Settings) -> None:
         db.session.commit()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def live(settings: Settings, app: Flask, log_dir: Path, tmp_path_factory) -> Iterator[LiveFarm]:
     """The whole farm the CLI talks to; its rows are truncated afterwards."""
     settings = settings.with_overrides(
@@ -124,3 +127,31 @@ def live(settings: Settings, app: Flask, log_dir: Path, tmp_path_factory) -> Ite
         with app.app_context():
             db.session.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
             db.session.commit()
+
+
+@pytest.fixture(scope="package")
+def config(live, tmp_path_factory) -> Path:
+    """A config file holding the operator's token after `tower login`."""
+    path = tmp_path_factory.mktemp("tower") / "cli.json"
+    result = run_tower(
+        "--url", live.url, "login", "--email", live.email, "--password", live.password, config=path
+    )
+    assert result.code == 0, result
+    assert f"as {live.email} (operator)" in result.stdout
+    return path
+
+
+@pytest.fixture(scope="package")
+def finished_job(live, config) -> int:
+    """The demo production submitted with --watch, followed to its end."""
+    result = run_tower("submit", str(DEMO), "--watch", config=config, timeout=240)
+    assert result.code == 0, f"{result}\n{live.logs()}"
+    job_id = int(re.search(r"^submitted job (\d+):", result.stdout, re.M).group(1))
+    assert f"job {job_id} succeeded" in result.stdout
+    # Without a terminal the watch writes a line per stage state: every stage got to the end.
+    for stage in ("keyframe", "animate", "interpolate"):
+        for scene in range(1, 5):
+            assert re.search(rf"scene {scene} {stage} +succeeded", result.stderr), result
+    assert re.search(r"episode mix +succeeded", result.stderr), result
+    assert "Traceback" not in result.stderr
+    return job_id

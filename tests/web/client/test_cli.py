@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -11,35 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.web.client.cli_runner import call_tower, run_tower
-from tests.web.client.test_production import DEMO
-
-
-@pytest.fixture(scope="module")
-def config(live, tmp_path_factory) -> Path:
-    """A config file holding the operator's token after `tower login`."""
-    path = tmp_path_factory.mktemp("tower") / "cli.json"
-    result = run_tower(
-        "--url", live.url, "login", "--email", live.email, "--password", live.password, config=path
-    )
-    assert result.code == 0, result
-    assert f"as {live.email} (operator)" in result.stdout
-    return path
-
-
-@pytest.fixture(scope="module")
-def finished_job(live, config) -> int:
-    """The demo production submitted with --watch, followed to its end."""
-    result = run_tower("submit", str(DEMO), "--watch", config=config, timeout=240)
-    assert result.code == 0, f"{result}\n{live.logs()}"
-    job_id = int(re.search(r"^submitted job (\d+):", result.stdout, re.M).group(1))
-    assert f"job {job_id} succeeded" in result.stdout
-    # Without a terminal the watch writes a line per stage state: every stage got to the end.
-    for stage in ("keyframe", "animate", "interpolate"):
-        for scene in range(1, 5):
-            assert re.search(rf"scene {scene} {stage} +succeeded", result.stderr), result
-    assert re.search(r"episode mix +succeeded", result.stderr), result
-    assert "Traceback" not in result.stderr
-    return job_id
+from tests.web.client.conftest import DEMO
 
 
 def media_facts(path: Path) -> str:
@@ -131,3 +104,41 @@ def test_a_wrong_password_is_one_line(capsys, live, tmp_path):
     assert result.code == 1, result
     assert len(result.stderr.strip().splitlines()) == 1, result
     assert not (tmp_path / "cli.json").exists()
+
+
+def test_retry_of_one_stage_reruns_it_and_what_follows(capsys, live, config, finished_job):
+    from web.client.api import TowerClient
+
+    saved = json.loads(config.read_text())
+    with TowerClient(live.url, token=saved["token"]) as client:
+        report = client.status(finished_job)
+        animate = next(s for s in report["stages"] if s["stage"] == "animate")
+        result = call_tower(
+            capsys,
+            "retry",
+            str(finished_job),
+            "--stage",
+            str(animate["id"]),
+            "--watch",
+            config=config,
+        )
+        assert result.code == 0, f"{result}\n{live.logs()}"
+        assert f"job {finished_job} succeeded" in result.stdout
+        again = {
+            (s["stage"], s["scene_id"])
+            for s in client.status(finished_job)["stages"]
+            if s["attempt"] == 2
+        }
+    scene = animate["scene_id"]
+    assert again == {("animate", scene), ("interpolate", scene), ("compile", None), ("mix", None)}
+
+
+def test_a_cancelled_job_ends_the_watch_with_exit_3(capsys, live, config):
+    submitted = run_tower("submit", str(DEMO), config=config)
+    assert submitted.code == 0, submitted
+    job_id = re.search(r"^submitted job (\d+):", submitted.stdout, re.M).group(1)
+    cancelled = call_tower(capsys, "cancel", job_id, config=config)
+    assert cancelled.code == 0, cancelled
+    watched = call_tower(capsys, "watch", job_id, config=config)
+    assert watched.code == 3, watched
+    assert watched.stderr.strip().splitlines()[-1].startswith(f"tower: job {job_id} cancelled")

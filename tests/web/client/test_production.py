@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import REPO
 from tests.web.client.cli_runner import call_tower
+from tests.web.client.conftest import DEMO
 from web.client.production import ProductionError, parse_production, read_production
-
-DEMO = REPO / "scripts" / "demo_production.yaml"
 
 
 def line_of(text: str, needle: str) -> int:
