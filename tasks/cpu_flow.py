@@ -20,7 +20,7 @@ from tasks.pipelines import scene_order
 from tasks.progress_relay import ProgressRelay
 from tasks.recording import record_failure, record_success
 from tasks.stage_rows import latest_success, output_key
-from workers.episode_stage import SceneClip, compile_stage, mix_stage
+from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
 from workers.media.library import LibraryEntry as MediaEntry
 from workers.media.library import make_entry
@@ -108,9 +108,9 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Callable
     clips = scene_clips(session, run, ctx)
     library = audio_library(session, ctx)
     key = f"{output_key(run)}/final.mp4"
-    placements = video.meta.get("placements", [])
+    compiled_result = compile_result_from(video.meta)
     video_path = ctx.store.path(video.uri)
-    return lambda: mix_stage(video_path, clips, placements, library, ctx.store, key)
+    return lambda: mix_stage(video_path, compiled_result, clips, library, ctx.store, key)
 
 
 def audio_library(session: Session, ctx: WorkerContext) -> list[MediaEntry]:

@@ -1,4 +1,4 @@
-"""The CPU stages of an episode: compile the scene clips, then mix and mux the audio.
+"""The CPU stages of an episode: compile the scene clips (with QC), then mix and mux the audio.
 
 Plain functions over paths and small dataclasses (no database, no Celery); the media work
 itself is in workers.media.
@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.errors import NotFoundError
+from shared.errors import PermanentError
 from workers.gpu_stage import Artifact, media_facts
-from workers.media.compiler import ClipSpec, compile_episode
-from workers.media.library import LibraryEntry, choose_cue
-from workers.media.mixer import MusicCue, SfxCue, mix_episode
+from workers.media.compiler import ClipSpec, CompileResult, Placement, compile_episode
+from workers.media.cues import SceneSfx, plan_music, plan_sfx
+from workers.media.library import LibraryEntry
+from workers.media.mixer import mix_episode
+from workers.media.probe import probe_media
+from workers.media.qc import plan_qc, run_qc
+from workers.media.report import QcFailed
 from workers.storage import LocalStore
 
 log = logging.getLogger(__name__)
@@ -36,70 +40,57 @@ class SceneClip:
 
 def compile_stage(clips: Sequence[SceneClip], store: LocalStore, key: str, *, fps: float,
                   width: int, height: int) -> Artifact:
-    """Join the scene clips with their transitions into the episode video (no audio yet).
+    """Join the scene clips with their transitions into the episode video (no audio yet), and
+    check it before it goes on: duration, every scene in order, no black or frozen stretch,
+    format as asked. The QC report is stored with the video.
 
+    :raises QcFailed: a check failed; the message says what and where (scene, time).
     :raises ValidationError: on no clips or a transition longer than a clip.
     :raises FfmpegError: when a clip cannot be read or encoded.
     """
     specs = [ClipSpec(path=c.path, transition=c.transition, transition_s=c.transition_s,
                       label=c.label) for c in clips]
     result = compile_episode(specs, store.path(key), fps=fps, width=width, height=height)
+    report = run_qc(result.path, plan_qc(result, expect_audio=False))
+    if not report.passed:
+        raise QcFailed(report)
     facts = media_facts(result.path, "video")
-    facts["placements"] = [
-        {"index": p.index, "start_s": p.start_s, "end_s": p.end_s, "kind": p.kind}
-        for p in result.placements]
-    facts["fast_path"] = result.fast_path
+    facts |= {"compile": result.to_dict(), "qc": report.to_dict()}
     return Artifact(kind="video", key=key, facts=facts)
 
 
-def music_cues(clips: Sequence[SceneClip], placements: Sequence[dict[str, Any]],
-               library: Sequence[LibraryEntry]) -> list[MusicCue]:
-    """A cue per run of scenes sharing a mood, chosen from the library by tags."""
-    if not any(e.kind == "music" for e in library):
-        return []
-    cues: list[MusicCue] = []
-    last_mood, last_path = None, None
-    for clip, place in zip(clips, scene_placements(placements), strict=False):
-        if clip.mood == last_mood and cues:
-            cues[-1] = MusicCue(cues[-1].path, cues[-1].start_s, place["end_s"])
-            continue
-        entry = choose_cue(library, clip.mood, avoid=[last_path] if last_path else [])
-        cues.append(MusicCue(entry.path, place["start_s"], place["end_s"]))
-        last_mood, last_path = clip.mood, entry.path
-    return cues
+def compile_result_from(meta: dict[str, Any]) -> CompileResult:
+    """The CompileResult stored with a compiled episode."""
+    data = dict(meta["compile"])
+    data["path"] = Path(data["path"])
+    data["placements"] = tuple(Placement(**p) for p in data["placements"])
+    data["notes"] = tuple(data.get("notes", ()))
+    return CompileResult(**data)
 
 
-def sfx_cues(clips: Sequence[SceneClip], placements: Sequence[dict[str, Any]],
-             library: Sequence[LibraryEntry]) -> list[SfxCue]:
-    """Sound effects at their scene-relative times, chosen by name or tag."""
-    cues = []
-    for clip, place in zip(clips, scene_placements(placements), strict=False):
-        for item in clip.sfx:
-            try:
-                entry = choose_cue(library, str(item.get("name", "")), kind="sfx")
-            except NotFoundError:
-                log.warning("no sound effect in the library for %r; skipped", item)
-                continue
-            at = min(place["start_s"] + float(item.get("at_s", 0.0)), place["end_s"])
-            cues.append(SfxCue(entry.path, at, float(item.get("gain_db", 0.0))))
-    return cues
+def scene_effects(clips: Sequence[SceneClip]) -> list[SceneSfx]:
+    """Every scene's sound-effect cues, scene-relative."""
+    return [SceneSfx(scene_index=index, at_s=float(cue.get("at_s", 0.0)),
+                     sound=str(cue.get("name", "")), gain_db=float(cue.get("gain_db", 0.0)))
+            for index, clip in enumerate(clips) for cue in clip.sfx]
 
 
-def scene_placements(placements: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Placements of scene clips only (title and end cards left out)."""
-    return [p for p in placements if p.get("kind", "scene") == "scene"]
-
-
-def mix_stage(video: Path, clips: Sequence[SceneClip], placements: Sequence[dict[str, Any]],
+def mix_stage(video: Path, compiled: CompileResult, clips: Sequence[SceneClip],
               library: Sequence[LibraryEntry], store: LocalStore, key: str, *,
               target_lufs: float = -16.0, true_peak_db: float = -1.0) -> Artifact:
     """Music by mood and effects on cue, loudness-normalised and muxed under the copied video.
 
+    :raises PermanentError: the published file would have no audio track.
     :raises FfmpegError: when a cue cannot be decoded or the output written.
     """
-    result = mix_episode(video, store.path(key), music=music_cues(clips, placements, library),
-                         sfx=sfx_cues(clips, placements, library), target_lufs=target_lufs,
+    has_music = any(e.kind == "music" for e in library)
+    music = plan_music(compiled, [c.mood for c in clips], library) if has_music else []
+    has_sfx = any(e.kind == "sfx" for e in library)
+    sfx = plan_sfx(compiled, scene_effects(clips), library) if has_sfx else []
+    result = mix_episode(video, store.path(key), music=music, sfx=sfx, target_lufs=target_lufs,
                          true_peak_db=true_peak_db)
+    if not probe_media(result.path).has_audio:
+        raise PermanentError(f"QC: the mixed episode {key} has no audio track")
     facts = media_facts(result.path, "video")
     facts |= {"integrated_lufs": result.integrated_lufs, "true_peak_db": result.true_peak_db,
               "lra": result.lra, "gain_db": result.gain_db}
