@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 CHUNK = 1 << 16
+MAX_FIELDS = 4
+DIRECTORY = "inode/directory"
 
 
 class ApiError(FarmError):
@@ -33,8 +35,13 @@ class ApiError(FarmError):
         self.code = code
 
     def __str__(self) -> str:
-        detail = "; ".join(f"{k}: {v}" for k, v in flatten_fields(self.fields or {}))
-        return f"{self.message} ({detail})" if detail else self.message
+        pairs = list(flatten_fields(self.fields or {}))
+        # Tower's messages often list the fields already; then they are not repeated.
+        if not pairs or any(text and text in self.message for _, text in pairs):
+            return self.message
+        detail = "; ".join(f"{k}: {v}" for k, v in pairs[:MAX_FIELDS])
+        more = f" and {len(pairs) - MAX_FIELDS} more" if len(pairs) > MAX_FIELDS else ""
+        return f"{self.message} ({detail}{more})"
 
 
 class UnreachableError(TransientError):
@@ -415,6 +422,8 @@ class TowerClient:
                 continue
             seen.add(output["asset_id"])
             meta = self.asset(output["asset_id"])
+            if meta["mime_type"] == DIRECTORY:
+                continue  # a folder of frames: its video sibling is the file to fetch
             paths.append(self.download_asset(meta["id"], Path(dest_dir) / file_name(meta, stage)))
         return paths
 

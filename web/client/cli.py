@@ -194,7 +194,7 @@ def nodes(obj: Context) -> None:
         stage = node.get("current_stage") or {}
         doing = f"{stage.get('stage', '')} job {stage.get('job_id', '')}" if stage else "idle"
         click.echo(
-            f"{node['name']:<14} {node['status']:<9} {node.get('gpu_name') or '-':<22} "
+            f"{node['name']:<14} {node['status']:<9} {gpu_label(node):<22} "
             f"{doing:<22} {node['comfyui_url']}"
         )
 
@@ -274,6 +274,13 @@ def sheet(obj: Context, job_id: int, dest: Path | None, columns: int) -> None:
             client, job_id, dest or Path(f"job{job_id}-contact-sheet.png"), columns=columns
         )
     click.echo(str(path))
+
+
+def gpu_label(node: dict[str, Any]) -> str:
+    """The GPU's name without ComfyUI's device prefix and allocator suffix."""
+    name = node.get("gpu_name") or "-"
+    name = name.split(" : ")[0]
+    return name.split(" ", 1)[1] if name.startswith("cuda:") and " " in name else name
 
 
 def read_json(path: Path) -> Any:
