@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from web.client.api import ApiError, TowerClient, UnreachableError
+from web.client.api import TowerClient
+from web.client.errors import ApiError, UnreachableError
 
 __all__ = ["ApiError", "TowerClient", "UnreachableError"]

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from web.client.api import ApiError
+from web.client.errors import ApiError
 
 if TYPE_CHECKING:
     from web.client.api import TowerClient

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from web.client.api import ApiError, TowerClient
+
+from web.client.api import TowerClient
+from web.client.errors import ApiError
 
 
 @pytest.fixture
