@@ -21,6 +21,7 @@ from tests.comfy_emulator.transcript import (
     shape,
     upload,
 )
+from tests.support.emulator import start_emulator
 
 
 def _filtered(records: list[dict], drop: set[str]) -> list[dict]:
@@ -125,20 +126,29 @@ def test_execution_error_corrupt_image(recorded):
     assert_history_like(history_of(recorded, prompt_id), "07_execution_error_corrupt_image")
 
 
-def test_interrupt_during_progress(recorded):
-    request = load_json("08_interrupted/request.json")
-    # Smaller pictures than the recording: the interrupt semantics are what matter.
-    request["prompt"]["1"]["inputs"].update(width=128, height=128)
-    listener = Listener(recorded.url)
-    response = post_prompt(recorded.url, {**request, "client_id": listener.client_id})
+def interrupt_at_step_five(url: str, request: dict) -> tuple[list, str]:
+    """Run the prompt, interrupt it at its fifth progress step; its messages and id."""
+    listener = Listener(url)
+    response = post_prompt(url, {**request, "client_id": listener.client_id})
     prompt_id = response.json()["prompt_id"]
     while True:
         msg = listener.read().get("msg") or {}
         if msg.get("type") == "progress" and msg["data"]["value"] == 5:
             break
-    requests.post(recorded.url + "/interrupt", json={"prompt_id": prompt_id}, timeout=5)
+    requests.post(url + "/interrupt", json={"prompt_id": prompt_id}, timeout=5)
     records = listener.until_done(prompt_id)
     listener.close()
+    return records, prompt_id
+
+
+def test_interrupt_during_progress(tmp_path):
+    request = load_json("08_interrupted/request.json")
+    # Smaller pictures than the recording: the interrupt semantics are what matter. Slow
+    # steps keep the interrupt from landing after the last one on a loaded machine.
+    request["prompt"]["1"]["inputs"].update(width=128, height=128)
+    with start_emulator(tmp_path, step_seconds=0.05) as slow:
+        records, prompt_id = interrupt_at_step_five(slow.url, request)
+        history = history_of(slow, prompt_id)
     types = [r["msg"]["type"] for r in records if r.get("kind") == "text"]
     assert types[-3:] == ["execution_interrupted", "status", "executing"]
     assert "execution_success" not in types
@@ -159,7 +169,7 @@ def test_interrupt_during_progress(recorded):
     expected = load_ws("08_interrupted/ws.jsonl")
     head = [t for t in shape(expected, {"progress", "progress_state", "binary"})]
     assert shape(records, {"progress", "progress_state", "binary"}) == head
-    assert_history_like(history_of(recorded, prompt_id), "08_interrupted")
+    assert_history_like(history, "08_interrupted")
 
 
 def test_binary_previews_legacy_then_metadata(recorded):
