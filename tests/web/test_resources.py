@@ -267,3 +267,14 @@ def test_an_uploaded_workflow_keeps_its_description(db_session, app):
 
     template = replace(default_templates()["keyframe"], description="soft light, 2 LoRAs")
     assert row_from_template("described", template).description == "soft light, 2 LoRAs"
+
+
+def test_scenes_keep_their_sound_effect_cues(as_role, world):
+    api = as_role("owner")
+    url = f"/api/anime/episodes/{world.rows['episode'].id}/scenes"
+    cues = [{"name": "whoosh", "at_s": 0.5, "gain_db": -3.0}]
+    created = api.post(url, json={"order": 7, "prompt": "p", "duration_s": 2, "sfx_cues": cues})
+    assert created.status_code == 201 and created.get_json()["sfx_cues"] == cues
+    late = api.post(url, json={"order": 8, "prompt": "p", "duration_s": 2,
+                               "sfx_cues": [{"name": "hit", "at_s": 3}]})
+    assert late.status_code == 422 and "sfx_cues.0.at_s" in late.get_json()["fields"]

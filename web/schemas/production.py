@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.models import Transition
 from web.schemas.common import (
@@ -120,7 +120,30 @@ class EpisodeSchema(Schema):
     created_at = fields.DateTime(required=True)
 
 
-class SceneCreateSchema(StrictSchema):
+class SfxCueSchema(StrictSchema):
+    """A sound effect at a time into its scene, chosen from the library by name or tag."""
+
+    name = Text(required=True, min_length=1, max_length=100)
+    at_s = fields.Float(required=True, validate=validate.Range(min=0, max=MAX_DURATION_S))
+    gain_db = fields.Float(load_default=0.0, validate=validate.Range(min=-30, max=12))
+
+
+class CuesInsideScene(StrictSchema):
+    """Each sound effect must start inside its scene (when the request gives the duration)."""
+
+    @validates_schema
+    def check_cues_inside(self, data: dict, **_: object) -> None:
+        """Refuse an effect that would start after the scene ends."""
+        duration = data.get("duration_s")
+        for index, cue in enumerate(data.get("sfx_cues") or ()):
+            if duration is not None and cue["at_s"] >= duration:
+                raise ValidationError(
+                    f"starts at {cue['at_s']} s, after the scene's {duration} s",
+                    field_name=f"sfx_cues.{index}.at_s",
+                )
+
+
+class SceneCreateSchema(CuesInsideScene):
     """POST /api/anime/episodes/{id}/scenes."""
 
     order = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10000))
@@ -135,9 +158,12 @@ class SceneCreateSchema(StrictSchema):
     seed = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53)
     )
+    sfx_cues = fields.List(
+        fields.Nested(SfxCueSchema), load_default=list, validate=validate.Length(max=20)
+    )
 
 
-class SceneUpdateSchema(StrictSchema):
+class SceneUpdateSchema(CuesInsideScene):
     """PATCH /api/anime/scenes/{id}."""
 
     order = fields.Integer(strict=True, validate=validate.Range(min=0, max=10000))
@@ -150,6 +176,7 @@ class SceneUpdateSchema(StrictSchema):
     transition = fields.String(validate=validate.OneOf(TRANSITIONS))
     transition_s = fields.Float(validate=validate.Range(min=0, max=5))
     seed = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53))
+    sfx_cues = fields.List(fields.Nested(SfxCueSchema), validate=validate.Length(max=20))
 
 
 class SceneReorderSchema(StrictSchema):
@@ -177,6 +204,7 @@ class SceneSchema(Schema):
     transition = fields.String(required=True)
     transition_s = fields.Float(required=True)
     seed = fields.Integer(required=True, allow_none=True)
+    sfx_cues = fields.List(fields.Dict(), required=True)
     created_at = fields.DateTime(required=True)
 
 
