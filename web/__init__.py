@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # the client package under web/ must not pay for the server's imports
+    from flask import Flask
 
-from shared.app import create_base_app
-from shared.config import Settings
+    from shared.config import Settings
 
 # Proposed Settings fields; until they exist these defaults apply (tests override app.config).
 WEB_DEFAULTS = {
@@ -31,11 +31,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     :raises ConfigError: when the settings are unusable (e.g. production without a secret).
     """
+    from shared.app import create_base_app
+
     app = create_base_app(settings, name="web")
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
     from web.dashboard import bp as dashboard_bp
     from web.errors import register_error_handlers
+    from web.events import bp as events_bp
     from web.health import bp as health_bp
     from web.metrics import bp as metrics_bp
     from web.openapi import TowerApi, openapi_config
@@ -55,10 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)
-    if importlib.util.find_spec("web.events") is not None:
-        from web.events import bp as events_bp
-
-        app.register_blueprint(events_bp)
+    app.register_blueprint(events_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(metrics_bp)
     app.cli.add_command(users_cli)
