@@ -125,7 +125,7 @@ def live(settings: Settings, app: Flask, log_dir: Path, tmp_path_factory) -> Ite
     finally:
         web.stop()
         with app.app_context():
-            db.session.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            db.session.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
             db.session.commit()
 
 
