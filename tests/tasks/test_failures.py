@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
 from collections import Counter
 
 import requests
@@ -177,3 +178,24 @@ def test_messages_lost_with_redis_are_sent_again(app, farm, production, settings
             farm.start_gpu_worker(node)
     job = wait_until_done(app, farm, job_id, timeout=120)
     assert job.status == "succeeded", (job.error, farm.logs())
+
+
+def test_more_urgent_jobs_are_taken_first(app, farm, production):
+    nodes = list(farm.gpu_workers)
+    for node in nodes:
+        farm.gpu_workers[node].stop()
+    try:
+        relaxed = submit(app, production, kind="image", priority=1,
+                         scene_ids=production.scene_ids)
+        urgent = submit(app, production, kind="image", priority=9,
+                        scene_ids=production.scene_ids)
+    finally:
+        for node in nodes:
+            farm.start_gpu_worker(node)
+    for job_id in (relaxed, urgent):
+        assert wait_until_done(app, farm, job_id).status == "succeeded", farm.logs()
+    # Four slots take the first four keyframes at once, so compare the jobs' mean start.
+    started = {job_id: statistics.mean(r.started_at.timestamp()
+                                       for r in job_row(app, job_id).stage_runs)
+               for job_id in (relaxed, urgent)}
+    assert started[urgent] < started[relaxed]

@@ -17,11 +17,12 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 
 def submit(app, production, kind="episode", options=None, **extra) -> int:
     """Plan, commit, dispatch: what the web service does."""
+    if kind == "episode":
+        extra["episode_id"] = production.episode_id
     with app.app_context():
         job = plan_job(db.session, owner_id=production.owner_id,
                        project_id=production.project_id, kind=kind,
-                       episode_id=production.episode_id, options=options or FAST_OPTIONS,
-                       **extra)
+                       options=options or FAST_OPTIONS, **extra)
         db.session.commit()
         job_id = job.id
         dispatch_job(job_id)
