@@ -10,7 +10,9 @@ from typing import Any
 import redis
 import requests
 import sqlalchemy as sa
+from celery import Celery
 from flask import current_app
+from kombu.exceptions import KombuError
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
@@ -22,7 +24,9 @@ BASE_QUEUES = ("gpu", "cpu", "control")
 # kombu's Redis transport keeps one list per priority step: "<queue>" and "<queue>:<n>".
 PRIORITY_STEPS = range(1, 10)
 QUEUE_TIMEOUT_S = 1.0
-INSPECT_TIMEOUT_S = 1.0
+# Each broadcast waits this long for replies (workers on a LAN answer in milliseconds).
+INSPECT_TIMEOUT_S = 0.75
+INSPECTOR = "tower_inspector"
 
 
 def get_node(name: str) -> WorkerNode:
@@ -152,16 +156,33 @@ def count_waiting(client: redis.Redis) -> dict[str, int]:
     return {name: sum(counts[i * width : (i + 1) * width]) for i, name in enumerate(names)}
 
 
+def inspector_app() -> Celery:
+    """A private Celery app on this web app's broker, only for control broadcasts.
+
+    The shared `tasks.app` keeps a connection pool built from whatever config it had when it
+    was first used; broadcasting through a separate app never binds that pool early.
+    """
+    app = current_app.extensions.get(INSPECTOR)
+    if app is None:
+        from tasks.app import app as tower
+
+        settings = current_app.config["SETTINGS"]
+        options = {**tower.conf.broker_transport_options, "global_keyprefix": read_key_prefix()}
+        app = Celery("tower-inspector", set_as_current=False)
+        app.conf.update(
+            broker_url=settings.broker_url,
+            broker_transport_options=options,
+            broker_connection_retry_on_startup=False,
+        )
+        current_app.extensions[INSPECTOR] = app
+    return app
+
+
 def count_worker_tasks() -> dict[str, dict[str, Any]]:
     """Running and reserved task counts per worker (by queue too), from a Celery broadcast."""
-    from tasks.app import app as celery_app
-
-    url = current_app.config["SETTINGS"].broker_url
-    with celery_app.connection_for_read(url) as conn:
-        inspect = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_S, connection=conn)
-        # Both broadcasts wait their whole timeout: asking at once halves the wait.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            active, reserved = pool.map(lambda ask: ask() or {}, (inspect.active, inspect.reserved))
+    inspect = inspector_app().control.inspect(timeout=INSPECT_TIMEOUT_S)
+    active = inspect.active() or {}
+    reserved = inspect.reserved() or {}
     workers: dict[str, dict[str, Any]] = {}
     for name in sorted(set(active) | set(reserved)):
         running = active.get(name) or []
@@ -182,7 +203,7 @@ def describe_queues() -> dict[str, Any]:
     lengths = count_waiting(connect_broker())
     try:
         workers = count_worker_tasks()
-    except (OSError, redis.RedisError) as exc:
+    except (OSError, redis.RedisError, KombuError) as exc:
         log.warning("celery inspect failed: %s", exc)
         workers = {}
     running = Counter()

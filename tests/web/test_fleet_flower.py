@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.processes import REPO, Process, wait_for
+from tests.support.processes import REPO, Process, start_celery_worker, wait_for
 
 CREDENTIALS = ("ops", "flower-test-secret")
 
@@ -31,14 +33,32 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def flower(settings, log_dir: Path, celery_worker) -> Iterator[str]:
+def probe_queue(settings, log_dir: Path) -> Iterator[str]:
+    """A worker on a queue of this module's own, so no other worker on the broker takes its
+    tasks (concurrent test runs may share the Redis database)."""
+    queue = f"flower-probe-{uuid.uuid4().hex[:8]}"
+    worker = start_celery_worker(
+        settings.as_environ(), log_dir, queues=queue, name="flower-probe", concurrency=1
+    )
+    try:
+        yield queue
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def flower(settings, log_dir: Path) -> Iterator[str]:
     """The Procfile's flower line, run by a shell as a Procfile runner does."""
     port = free_port()
-    env = {**settings.as_environ(), "FLOWER_PORT": str(port),
-           "FLOWER_BASIC_AUTH": ":".join(CREDENTIALS),
-           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-    process = Process(["bash", "-c", f"exec {procfile_command('flower')}"], env,
-                      log_dir / "flower.log")
+    env = {
+        **settings.as_environ(),
+        "FLOWER_PORT": str(port),
+        "FLOWER_BASIC_AUTH": ":".join(CREDENTIALS),
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+    }
+    process = Process(
+        ["bash", "-c", f"exec {procfile_command('flower')}"], env, log_dir / "flower.log"
+    )
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
@@ -61,13 +81,18 @@ def test_flower_refuses_requests_without_credentials(flower):
     assert requests.get(flower, auth=CREDENTIALS, timeout=5).status_code == 200
 
 
-def test_flower_lists_tower_tasks_by_name(flower, celery_app):
-    result = celery_app.send_task("tower.ping", queue="cpu")
-    assert result.get(timeout=30)["answer"] == "pong"
-
+def test_flower_lists_tower_tasks_by_name(flower, celery_app, probe_queue):
     def seen() -> dict | None:
-        tasks = requests.get(f"{flower}/api/tasks", auth=CREDENTIALS, timeout=5).json()
-        return tasks.get(result.id)
+        # Flower hears task events only once its event receiver is up: ping until it does.
+        result = celery_app.send_task("tower.ping", queue=probe_queue)
+        assert result.get(timeout=30)["answer"] == "pong"
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            tasks = requests.get(f"{flower}/api/tasks", auth=CREDENTIALS, timeout=5).json()
+            if result.id in tasks:
+                return tasks[result.id]
+            time.sleep(0.2)
+        return None
 
-    task = wait_for(seen, 20, interval=0.3, what="flower to see the ping task")
+    task = wait_for(seen, 40, interval=0, what="flower to see a ping task")
     assert task["name"] == "tower.ping"
