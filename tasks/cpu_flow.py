@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from shared.errors import FarmError, PermanentError
 from shared.models import Job, LibraryEntry, Scene, Stage, StageRun, Status
 from tasks.context import WorkerContext, worker_context
-from tasks.gpu_flow import WAIT_S, decide, error_detail, fail_unexpected
-from tasks.leases import LeaseKeeper, Owner, Verdict
+from tasks.delivery import claim_delivery, fail_stage, fail_unexpected, skipped
+from tasks.leases import LeaseKeeper
 from tasks.pipelines import scene_order
 from tasks.progress_relay import ProgressRelay
-from tasks.recording import record_failure, record_success
+from tasks.recording import record_success
 from tasks.stage_rows import latest_success, output_key
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
@@ -35,19 +35,18 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     :raises PermanentError: the stage failed (recorded on the rows first).
     """
     ctx = worker_context()
-    owner = Owner.here(task.request.id)
-    verdict = decide(ctx, run_id, generation, owner)
-    if verdict is Verdict.PASS:
-        return {"stage_run_id": run_id, "status": "succeeded", "skipped": True}
-    if verdict is Verdict.WAIT:
-        raise task.retry(countdown=WAIT_S, max_retries=None)
-    if verdict is not Verdict.RUN:
-        raise Ignore()
+    owner = claim_delivery(task, ctx, run_id, generation)
+    if owner is None:
+        return skipped(run_id)
     with Session(ctx.engine) as session:
         run = session.get(StageRun, run_id)
         relay = ProgressRelay(ctx.bus, run.job_id, run.id, None, run.stage)
-        work = prepare_compile(session, run, ctx) if run.stage == Stage.COMPILE else \
-            prepare_mix(session, run, ctx)
+        try:
+            work = prepare_compile(session, run, ctx) if run.stage == Stage.COMPILE else \
+                prepare_mix(session, run, ctx)
+        except FarmError as exc:  # e.g. a scene has no clip
+            fail_stage(ctx, relay, exc)
+            raise
     relay.started(None)
     try:
         with LeaseKeeper(ctx.engine, run_id, owner):
@@ -55,9 +54,7 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     except (FarmError, SoftTimeLimitExceeded, OSError) as exc:
         message = "the stage ran past its time limit" \
             if isinstance(exc, SoftTimeLimitExceeded) else str(exc)
-        with Session(ctx.engine) as session, session.begin():
-            record_failure(session, run_id, message, error_detail(exc))
-        relay.finished(Status.FAILED)
+        fail_stage(ctx, relay, exc, message)
         raise PermanentError(message) from exc
     try:
         with Session(ctx.engine) as session, session.begin():

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from shared.errors import PermanentError, TransientError
 from shared.models import StageRun, Status, WorkerNode
 from tasks.context import WorkerContext, worker_context
+from tasks.delivery import claim_delivery, error_detail, fail_unexpected, skipped
 from tasks.fleet import node_name
-from tasks.leases import LeaseKeeper, Owner, Verdict, claim, release
+from tasks.leases import LeaseKeeper, Owner, release
 from tasks.progress_relay import ProgressRelay
 from tasks.recording import next_attempt, record_cancelled, record_failure, record_success
 from tasks.routing import place
@@ -31,7 +32,6 @@ from workers.workflows import bind, requirements
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
-WAIT_S = 2.0
 
 
 def backoff_s(attempt: int) -> float:
@@ -46,15 +46,10 @@ def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     :raises PermanentError: the stage failed for good (recorded on the rows first).
     """
     ctx = worker_context()
-    owner = Owner.here(task.request.id)
     started = time.perf_counter()
-    verdict = decide(ctx, run_id, generation, owner)
-    if verdict is Verdict.PASS:
-        return {"stage_run_id": run_id, "status": "succeeded", "skipped": True}
-    if verdict is Verdict.WAIT:
-        raise task.retry(countdown=WAIT_S, max_retries=None)
-    if verdict is not Verdict.RUN:
-        raise Ignore()
+    owner = claim_delivery(task, ctx, run_id, generation)
+    if owner is None:
+        return skipped(run_id)
     here = node_name(ctx.settings)
     try:
         work = prepare(ctx, task, run_id, owner, here)
@@ -69,33 +64,13 @@ def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     except (ComfyInterrupted, SoftTimeLimitExceeded, PermanentError, TransientError) as exc:
         return handle_failure(ctx, task, work, generation, here, exc)
     except Exception as exc:
-        # A bug must fail the stage with its name, not leave it running until the lease
-        # expires and blame the worker.
-        fail_unexpected(ctx, ProgressRelay(ctx.bus, work.job_id, work.run_id, work.scene_id,
-                                           work.stage), exc)
+        fail_unexpected(ctx, relay_for(ctx, work), exc)
         raise
 
 
-def fail_unexpected(ctx: WorkerContext, relay: ProgressRelay, exc: Exception) -> None:
-    """Record an unexpected error on the stage and its job."""
-    log.exception("unexpected error in stage run_id=%s", relay.run_id)
-    with Session(ctx.engine) as session, session.begin():
-        record_failure(session, relay.run_id, f"internal error: {type(exc).__name__}: {exc}")
-    relay.finished(Status.FAILED)
-
-
-def decide(ctx: WorkerContext, run_id: int, generation: int, owner: Owner) -> Verdict:
-    """Claim the stage or say why not, writing the outcome of a cancel or worn-out stage."""
-    with Session(ctx.engine) as session, session.begin():
-        verdict = claim(session, run_id, generation, owner)
-        if verdict is Verdict.CANCELLED:
-            record_cancelled(session, run_id)
-        elif verdict is Verdict.WORN_OUT:
-            record_failure(session, run_id, "the stage was delivered more than "
-                           "3 times and its worker died each time; giving up")
-    if verdict is Verdict.WORN_OUT:
-        raise PermanentError(f"stage run {run_id} keeps killing its worker")
-    return verdict
+def relay_for(ctx: WorkerContext, work: GpuWork) -> ProgressRelay:
+    """The progress relay of a stage attempt."""
+    return ProgressRelay(ctx.bus, work.job_id, work.run_id, work.scene_id, work.stage)
 
 
 def prepare(ctx: WorkerContext, task: Task, run_id: int, owner: Owner, here: str) -> GpuWork:
@@ -152,7 +127,7 @@ def execute(ctx: WorkerContext, work: GpuWork, owner: Owner) -> dict[str, Any]:
     """Run the prompt while holding the lease, then record the outputs."""
     url = work.backend_url or ctx.settings.comfyui_url
     client = ctx.client(url)
-    relay = ProgressRelay(ctx.bus, work.job_id, work.run_id, work.scene_id, work.stage)
+    relay = relay_for(ctx, work)
     relay.started(work.backend)
     spec = StageSpec(prompt_id=work.prompt_id, client_id=ctx.client_id,
                      template=work.template, params=work.params, output_key=work.output_key,
@@ -187,7 +162,7 @@ def handle_failure(ctx: WorkerContext, task: Task, work: GpuWork, generation: in
     :raises Ignore: the job was cancelled.
     :raises PermanentError: the stage (and job) failed.
     """
-    relay = ProgressRelay(ctx.bus, work.job_id, work.run_id, work.scene_id, work.stage)
+    relay = relay_for(ctx, work)
     with Session(ctx.engine) as session, session.begin():
         run = session.get(StageRun, work.run_id, with_for_update=True)
         if run.job.cancel_requested:
@@ -215,15 +190,3 @@ def handle_failure(ctx: WorkerContext, task: Task, work: GpuWork, generation: in
                          queue=f"gpu.{here}", max_retries=None)
     relay.finished(Status.FAILED)
     raise exc if isinstance(exc, PermanentError) else PermanentError(str(exc))
-
-
-def error_detail(exc: BaseException) -> dict[str, Any]:
-    """The node-level facts of a ComfyUI failure, for the row and the API."""
-    detail: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-    for name in ("node_id", "node_type", "exception_type"):
-        if getattr(exc, name, None):
-            detail[name] = getattr(exc, name)
-    if getattr(exc, "errors", None):
-        detail["nodes"] = [error.describe() for error in exc.errors]
-    return detail
-
