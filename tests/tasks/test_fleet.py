@@ -27,6 +27,39 @@ def node_state(app, name: str) -> tuple[str, object]:
         return row.status, row.last_heartbeat
 
 
+def operator_headers(app) -> dict[str, str]:
+    """A bearer token of a committed operator account."""
+    from shared.models import User
+    from web.credentials import issue_access_token
+
+    with app.app_context():
+        user = User(
+            email=f"fleet-ops-{time.monotonic_ns()}@example.com", password_hash="x", role="operator"
+        )
+        db.session.add(user)
+        db.session.commit()
+        token = issue_access_token(app.config["SECRET_KEY"], user.id, user.role, 600)[0]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_fleet_api_shows_the_running_stage_on_its_node(app, farm, production):
+    headers = operator_headers(app)
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    client = app.test_client()
+    nodes = {n["name"]: n for n in client.get("/api/fleet/nodes", headers=headers).json}
+    busy = nodes[run.backend]
+    assert busy["status"] == "online" and busy["comfyui_queue"] >= 1
+    assert busy["current_stage"]["job_id"] == job_id
+    queues = client.get("/api/fleet/queues", headers=headers).json
+    workers = {w["name"].split("@")[0]: w for w in queues["workers"]}
+    assert workers[f"gpu-{run.backend}"]["running"] >= 1, queues
+    assert queues["running"] >= 1
+    assert sum(q["running"] for q in queues["queues"]) >= 1
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+
+
 def test_silent_node_goes_offline_and_its_stage_is_redelivered_once(app, farm, production):
     job_id = submit(app, production, options=SLOW_ANIMATE)
     run = wait_running_on_backend(app, farm, job_id, "animate")
