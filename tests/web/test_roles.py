@@ -38,9 +38,17 @@ DELETE = (401, 403, 204, 404, 403, 204)
 ADMIN_ONLY = (401, 403, 403, 403, 403, 200)
 RENDER_PRIVATE = (401, 404, 202, 404, 403, 202)
 CONTROL_JOB = (401, 404, 202, 404, 202, 202)
+STAFF = (401, 403, 403, 403, 200, 200)
+STAFF_ACT_ON_NOTHING = (401, 403, 403, 403, 404, 404)
 
 # (id, method, path, body, expected per ROLES, needs the pipeline for a 2xx)
 CASES = [
+    ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
+    ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),
+    ("fleet-drain", "POST", "/api/fleet/nodes/{no_node}/drain", None, STAFF_ACT_ON_NOTHING, None),
+    ("fleet-undrain", "POST", "/api/fleet/nodes/{no_node}/undrain", None, STAFF_ACT_ON_NOTHING,
+     None),
+    ("metrics", "GET", "/metrics", None, STAFF, None),
     ("projects-list", "GET", "/api/anime/projects", None, READ_ALL, None),
     (
         "projects-create",
@@ -300,7 +308,8 @@ def test_role_matrix(
         db_session.add(token)
     db_session.commit()
     ids = {name: row.id for name, row in world.rows.items()}
-    ids.update(workflow=workflow.id, other_id=world.users["other"].id, owner_token=token.id)
+    ids.update(workflow=workflow.id, other_id=world.users["other"].id, owner_token=token.id,
+               no_node="no-such-node")
     api = as_role(None if role == "anon" else role)
     response = api.request(method, fill(path, ids), json=fill(body, ids))
     assert response.status_code == want, (case_id, role, response.get_json(silent=True))
@@ -314,7 +323,8 @@ def test_every_route_is_in_the_matrix_or_public(app):
     covered = {(m, p.split("?")[0]) for _, m, p, *_ in CASES}
     public = {"/openapi.json", "/docs", "/redoc", "/static/<path:filename>"}
     for rule in app.url_map.iter_rules():
-        if rule.rule in public or rule.endpoint.startswith(("api-docs", "events")):
+        # The dashboard's HTML pages and redirects have their own role tests.
+        if rule.rule in public or rule.endpoint.startswith(("api-docs", "events", "dashboard")):
             continue
         path = rule.rule
         for converter in ("<int:", "<"):
