@@ -31,6 +31,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "WORKER_NODE": ("", "this GPU worker's node name (queue gpu.<node>); default: hostname"),
     "WEB_PORT": ("5000", "web app port"),
     "FLOWER_PORT": ("5555", "Flower port"),
+    "FLOWER_URL": ("http://127.0.0.1:FLOWER_PORT/", "where the dashboard links to Flower"),
     "EMULATOR_PORT": ("8188", "port of the Procfile's ComfyUI emulator"),
 }
 
@@ -51,12 +52,15 @@ class Settings:
     worker_node: str = ""
     web_port: int = 5000
     flower_port: int = 5555
+    flower_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.broker_url:
             object.__setattr__(self, "broker_url", redis_db_url(self.redis_url, 1))
         if not self.result_backend:
             object.__setattr__(self, "result_backend", redis_db_url(self.redis_url, 2))
+        if not self.flower_url:
+            object.__setattr__(self, "flower_url", f"http://127.0.0.1:{self.flower_port}/")
 
     @property
     def is_production(self) -> bool:
@@ -84,6 +88,7 @@ class Settings:
             "WORKER_NODE": self.worker_node,
             "WEB_PORT": str(self.web_port),
             "FLOWER_PORT": str(self.flower_port),
+            "FLOWER_URL": self.flower_url,
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -135,6 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_node=get("WORKER_NODE"),
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
+        flower_url=get("FLOWER_URL"),
     )
     return settings
 

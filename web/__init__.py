@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.config.update(WEB_DEFAULTS)
     app.config["SESSION_COOKIE_SECURE"] = app.config["SETTINGS"].is_production
+    app.config["TOWER_FLOWER_URL"] = app.config["SETTINGS"].flower_url
     app.config.update(openapi_config())
     init_redis(app)
     api = TowerApi(app)
