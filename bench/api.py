@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import requests
 import sqlalchemy as sa
 
 from shared.config import load_settings, redis_db_url
+from tests.support.web_server import free_port
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,6 @@ BENCH_REDIS_DB = 12
 # As the Procfile's web line (gevent, for the SSE streams); `python -m bench.api gthread`
 # measures the threaded worker instead.
 WORKER_CLASS = sys.argv[1] if len(sys.argv) > 1 else "gevent"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def create_database(admin_url: str, name: str) -> None:

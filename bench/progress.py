@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,18 +36,12 @@ from shared.app import create_base_app
 from shared.config import load_settings, redis_db_url
 from shared.db import db
 from shared.progress import ACTIVE_KEY, SINK_GROUP, ProgressBus, events_key
+from tests.support.web_server import free_port
 
 BACKLOG = 20_000
 BACKLOG_JOBS = 20
 LATENCY_SAMPLES = 40
 SSE_SAMPLES = 300
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

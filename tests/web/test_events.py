@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ import sqlalchemy as sa
 from shared.config import Settings
 from shared.db import db
 from shared.progress import ProgressBus, job_key, stages_key
-from tests.support.processes import Process, wait_for
+from tests.support.processes import Process
+from tests.support.web_server import start_gunicorn
 from tests.workers.progress_sink.harness import (
     create_job,
     delete_job,
@@ -57,48 +57,17 @@ class Server:
         return f"/api/anime/generation/{job_id}/events"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(settings: Settings, app, log_dir: Path) -> Iterator[Server]:
     """gunicorn with one gevent worker, as the Procfile should run the web tier."""
     psettings = progress_settings(settings)
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--worker-class",
-        "gevent",
-        "--worker-connections",
-        "500",
-        "--timeout",
-        "60",
-        "tests.web.test_events:sse_app()",
-    ]
-    process = Process(argv, psettings.as_environ(), log_dir / "gunicorn-sse.log")
+    process, url = start_gunicorn(psettings.as_environ(), log_dir / "gunicorn-sse.log",
+                                  app="tests.web.test_events:sse_app()")
+    port = int(url.rsplit(":", 1)[1])
     try:
-        wait_for(lambda: _answers(port), 30, what="gunicorn to answer")
         yield Server(port, process, psettings)
     finally:
         process.stop()
-
-
-def _answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/health")
-        return conn.getresponse().status in (200, 503)
-    except OSError:
-        return False
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 import uuid
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from tests.support.processes import REPO, Process, start_celery_worker, wait_for
+from tests.support.web_server import free_port
 
 CREDENTIALS = ("ops", "flower-test-secret")
 
@@ -23,13 +23,6 @@ def procfile_command(name: str) -> str:
         if line.startswith(f"{name}:"):
             return line.split(":", 1)[1].strip()
     raise AssertionError(f"no {name!r} process in the Procfile")
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,20 @@ worker each, a CPU worker, and an operator account, all on this session's databa
 from __future__ import annotations
 
 import re
-import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
-import requests
 import sqlalchemy as sa
 from flask import Flask
 
 from shared.config import Settings, redis_db_url
 from shared.db import db
 from tests.support.farm import Farm, running_farm
-from tests.support.processes import REPO, Process, wait_for
+from tests.support.processes import REPO, Process
+from tests.support.web_server import start_gunicorn
 from tests.web.client.cli_runner import run_tower
 
 EMAIL = "cli-operator@example.com"
@@ -58,21 +56,6 @@ class LiveFarm:
         return f"{self.farm.logs()}\n== web\n{self.web.log_text()[-3000:]}"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    """Whether the web app serves /health/live."""
-    try:
-        return requests.get(f"{url}/health/live", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def prepare_rows(app: Flask, settings: Settings) -> None:
     """Built-in workflows, the demo audio library and the operator account, committed."""
     from tasks.library_store import add_demo_library
@@ -100,26 +83,9 @@ def live(settings: Settings, app: Flask, log_dir: Path, tmp_path_factory) -> Ite
     for url in (settings.redis_url, settings.broker_url, settings.result_backend):
         redis.Redis.from_url(url).flushdb()
     prepare_rows(app, settings)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--worker-class",
-        "gevent",
-        "--timeout",
-        "60",
-        "web.wsgi:app",
-    ]
-    web = Process(argv, settings.as_environ(), log_dir / "gunicorn-cli.log")
+    web, url = start_gunicorn(settings.as_environ(), log_dir / "gunicorn-cli.log")
     root = tmp_path_factory.mktemp("cli-farm")
     try:
-        wait_for(lambda: answers(url), 30, what=f"gunicorn to answer\n{web.log_text()}")
         with running_farm(settings, log_dir, root, nodes=("gpu-a", "gpu-b"), beat=False) as farm:
             yield LiveFarm(url, EMAIL, PASSWORD, farm, web)
     finally:

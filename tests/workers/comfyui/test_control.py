@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.web_server import free_port
 from tests.workers.comfyui.conftest import FAST, load_workflow, new_prompt_id
 from workers.comfyui import (
     Cached,
@@ -174,13 +174,6 @@ def test_deadline_is_a_transient_timeout(client, client_id):
     assert time.monotonic() - started < 1.5
     assert is_transient(caught.value)
     client.cancel(prompt_id, client_id=client_id, deadline=time.monotonic() + 20)
-
-
-def free_port() -> int:
-    """A local port nobody listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_unreachable_backend_is_transient(tmp_path: Path):
