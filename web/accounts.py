@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app, request, session
 
 from shared.db import db
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import AuthenticationError, ConflictError, NotFoundError
 from shared.models import ApiToken, User
 from web import throttle
 from web.credentials import (
@@ -20,7 +20,6 @@ from web.credentials import (
     new_api_token,
     verify_password,
 )
-from web.errors import AuthenticationError
 from web.identity import CLAIMS_KEY, start_session
 from web.paging import fetch_page
 from web.production import get_row

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from web.errors import AuthenticationError
+from shared.errors import AuthenticationError
 
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "tower-api"

@@ -10,34 +10,15 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from shared.db import db
-from shared.errors import ConflictError, FarmError, ValidationError
+from shared.errors import (
+    AuthenticationError,
+    ConflictError,
+    FarmError,
+    RateLimitedError,
+    ValidationError,
+)
 
 log = logging.getLogger(__name__)
-
-
-class AuthenticationError(FarmError):
-    """No usable credentials: missing, tampered, expired or revoked."""
-
-    status = 401
-    code = "unauthorized"
-
-
-class PermissionDeniedError(FarmError):
-    """Valid credentials without the role (or CSRF proof) the request needs."""
-
-    status = 403
-    code = "forbidden"
-
-
-class RateLimitedError(FarmError):
-    """Too many attempts in the current window; `retry_after` says when to come back."""
-
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def error_body(code: str, message: str, problems: dict[str, str] | None = None) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from shared.db import db
+from shared.errors import PermissionDeniedError, RateLimitedError
 from shared.models import Job, JobKind, Project, Role, User
-from web.errors import PermissionDeniedError, RateLimitedError
 
 GUEST_MODES = ("off", "images")
 GUEST_KINDS = {"off": (), "images": (JobKind.IMAGE.value,)}

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 from flask import current_app, request, session
 
 from shared.db import db
+from shared.errors import AuthenticationError, PermissionDeniedError
 from shared.models import ApiToken, Role, User
 from web import throttle
 from web.credentials import decode_access_token, hash_api_token, is_api_token, same_secret
-from web.errors import AuthenticationError, PermissionDeniedError
 
 F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

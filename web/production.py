@@ -7,9 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import db
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
-from web.errors import PermissionDeniedError
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 

@@ -8,9 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import db
-from shared.errors import ConflictError
+from shared.errors import ConflictError, PermissionDeniedError
 from shared.models import Role, User, Workflow
-from web.errors import PermissionDeniedError
 from web.identity import is_staff
 from web.production import get_row
 from workers.workflows import default_allowlist, validate_upload

@@ -14,9 +14,8 @@ import redis
 from kombu.exceptions import OperationalError
 
 from shared.db import db
-from shared.errors import ConflictError, TransientError
+from shared.errors import ConflictError, PermissionDeniedError, TransientError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
-from web.errors import PermissionDeniedError
 from web.guests import check_guest_submission
 from web.jobs import visible_job
 from web.production import can_write, get_row, visible_project, visible_scene

@@ -8,8 +8,7 @@ import time
 import redis
 from flask import Flask, current_app
 
-from shared.errors import TransientError
-from web.errors import RateLimitedError
+from shared.errors import RateLimitedError, TransientError
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "tower:web:"

@@ -260,10 +260,10 @@ def test_health_probes_each_backend(client, db_session):
 
 
 def test_an_uploaded_workflow_keeps_its_description(db_session, app):
+    from dataclasses import replace
+
     from tasks.workflow_store import row_from_template
     from workers.workflows import default_templates
-
-    from dataclasses import replace
 
     template = replace(default_templates()["keyframe"], description="soft light, 2 LoRAs")
     assert row_from_template("described", template).description == "soft light, 2 LoRAs"

@@ -11,10 +11,10 @@ import logging
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from shared.errors import AuthenticationError
 from shared.models import Stage
 from shared.models.status import JOB_STATUSES
 from web.dashboard import reports
-from web.errors import AuthenticationError
 from web.identity import STAFF, current_user
 from web.jobs import list_jobs
 
