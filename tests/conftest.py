@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask_migrate import upgrade
 
@@ -40,10 +41,16 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         broker_key_prefix=f"{name}:",
         artifact_root=tmp_path_factory.mktemp("artifacts"),
     )
+    # Progress streams and login counters are keyed by ids that restart with every test
+    # database: an earlier run's job 1 must not speak for this run's job 1.
+    redis.Redis.from_url(test_settings.redis_url).flushdb()
     try:
         yield test_settings
     finally:
         drop_database(database_url)
+        broker = redis.Redis.from_url(test_settings.broker_url)
+        for key in broker.scan_iter(match=f"{name}:*", count=500):
+            broker.delete(key)
 
 
 @pytest.fixture(scope="session")
