@@ -177,8 +177,9 @@ def _gpu_run(session: Session, stage: Stage, workflow_name: str, params: dict[st
              weight: dict[str, int], opts: RenderOptions, *, scene_id: int | None) -> StageRun:
     workflow = active_workflow(session, workflow_name, opts.workflows.get(workflow_name))
     template = template_of(workflow)
-    if opts.checkpoint and "checkpoint" in template.params:
-        params["checkpoint"] = opts.checkpoint
+    if "checkpoint" in template.params:
+        # Always named on the row: routing prefers the backend that last loaded it.
+        params["checkpoint"] = opts.checkpoint or template.params["checkpoint"].default
     params |= opts.stages.get(stage.value, {})
     params = {k: v for k, v in params.items() if k in template.params}
     _check_binds(template, params, stage)

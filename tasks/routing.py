@@ -88,8 +88,9 @@ def place(session: Session, run: StageRun, needs: Requirements, checkpoint: str 
     mine = next((n for n in eligible if n.name == here), None)
     if mine is None:
         return Placement("elsewhere", best.name)
-    # Stay unless a backend that already has the checkpoint loaded sits idle.
-    if (best.name != here and mine.last_checkpoint != checkpoint
+    # A retry stays where it was sent until this backend is avoided for the job. A first
+    # attempt stays unless a backend that already has the checkpoint loaded sits idle.
+    if run.attempt == 1 and (best.name != here and mine.last_checkpoint != checkpoint
             and best.last_checkpoint == checkpoint and load.get(best.name, 0) == 0):
         return Placement("elsewhere", best.name)
     return Placement("here", here)
