@@ -47,7 +47,7 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
         except FarmError as exc:  # e.g. a scene has no clip
             fail_stage(ctx, relay, exc)
             raise
-    relay.started(None)
+    relay.started()
     try:
         with LeaseKeeper(ctx.engine, run_id, owner):
             artifact = work()

@@ -128,7 +128,7 @@ def execute(ctx: WorkerContext, work: GpuWork, owner: Owner) -> dict[str, Any]:
     url = work.backend_url or ctx.settings.comfyui_url
     client = ctx.client(url)
     relay = relay_for(ctx, work)
-    relay.started(work.backend)
+    relay.started()
     spec = StageSpec(prompt_id=work.prompt_id, client_id=ctx.client_id,
                      template=work.template, params=work.params, output_key=work.output_key,
                      inputs=work.inputs, extra_data=work.extra_data)

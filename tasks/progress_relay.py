@@ -30,8 +30,8 @@ class ProgressRelay:
         self.bus.stage_event(self.job_id, stage_id=self.run_id, scene_id=self.scene_id,
                              stage=self.stage, status=status, **fields)
 
-    def started(self, backend: str | None) -> None:
-        """The stage began running (on a backend)."""
+    def started(self) -> None:
+        """The stage began running."""
         self.publish(Status.RUNNING.value, progress=0.0)
 
     def on_event(self, event: Event) -> None:

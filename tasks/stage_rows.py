@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Asset, Job, Stage, StageRun, Status, WorkerNode, Workflow
+from shared.models import Stage, StageRun, Status, WorkerNode, Workflow
 from tasks.workflow_store import template_of
 from workers.gpu_stage import StageInput
 from workers.storage import LocalStore
@@ -93,12 +93,3 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
         inputs=upstream_inputs(session, run, store), output_key=output_key(run),
         backend=run.backend, backend_url=node.comfyui_url if node else None)
 
-
-def job_priority(session: Session, job_id: int) -> int:
-    """A job's Tower priority."""
-    return session.scalar(sa.select(Job.priority).where(Job.id == job_id))
-
-
-def assets_of(session: Session, run: StageRun) -> dict[str, Asset]:
-    """A stage run's output assets by kind."""
-    return {a.kind: a for a in run.assets}
