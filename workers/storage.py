@@ -39,14 +39,10 @@ class LocalStore:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".incoming-")
         os.close(fd)
         shutil.move(str(source), tmp)
+        # Temp files are owner-only; artifacts are read by other nodes and the web app.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
         return dest
-
-    def staging_dir(self, key: str) -> Path:
-        """A fresh private folder beside where `key` will live, for work in progress."""
-        parent = self.path(key).parent
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=parent, prefix=".work-"))
 
     def delete(self, key: str) -> None:
         """Remove an artifact if present."""

@@ -40,6 +40,8 @@ def download(client: ComfyClient, file: OutputFile, dest: Path) -> Path:
             )
         expected = _expected_length(response)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        # mkstemp makes owner-only files; artifacts are read by other nodes and the web app.
+        os.fchmod(fd, 0o644)
         try:
             written = _stream_to(response, fd)
             if expected is not None and written != expected:
