@@ -14,4 +14,4 @@ RUN pip install --no-cache-dir --no-deps -e . \
 USER tower
 ENV ARTIFACT_ROOT=/artifacts PYTHONUNBUFFERED=1
 EXPOSE 5000 5555 8188
-CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "2", "--worker-class", "gevent", "--worker-connections", "1000", "web.wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "2", "--worker-class", "gevent", "--worker-connections", "1000", "--no-control-socket", "web.wsgi:app"]

@@ -144,6 +144,7 @@ class Executor:
                 prompt,
                 extra_data,
                 run,
+                self.catalog,
             )
             ctx.check_interrupt()
             if class_type in run.faults.error_classes:

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "FLOWER_PORT": ("5555", "Flower port"),
     "FLOWER_URL": ("http://127.0.0.1:FLOWER_PORT/", "where the dashboard links to Flower"),
     "EMULATOR_PORT": ("8188", "port of the Procfile's ComfyUI emulator"),
+    "NODE_WAIT_S": ("600", "how long a GPU stage waits for a capable backend to come online "
+                    "before it fails"),
 }
 
 
@@ -53,6 +55,7 @@ class Settings:
     web_port: int = 5000
     flower_port: int = 5555
     flower_url: str = ""
+    node_wait_s: float = 600.0
 
     def __post_init__(self) -> None:
         if not self.broker_url:
@@ -89,6 +92,7 @@ class Settings:
             "WEB_PORT": str(self.web_port),
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_URL": self.flower_url,
+            "NODE_WAIT_S": f"{self.node_wait_s:g}",
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -141,6 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
         flower_url=get("FLOWER_URL"),
+        node_wait_s=_seconds(get("NODE_WAIT_S") or DEFAULTS["NODE_WAIT_S"][0], "NODE_WAIT_S"),
     )
     return settings
 
@@ -154,6 +159,16 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     except ValueError as exc:
         raise ConfigError(f"{name} has a malformed port: {value!r}") from exc
     return value
+
+
+def _seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _port(value: str, name: str) -> int:

@@ -20,7 +20,7 @@ from shared.models import Job, Scene, Stage, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from shared.progress import ProgressBus
 from tasks.app import app
-from tasks.pipelines import SCENE_CHAIN, latest_runs
+from tasks.pipelines import downstream, latest_runs
 from tasks.planning import replan_scene_stage
 from workers.comfyui import ComfyClient, ComfyUnavailable
 from workers.comfyui.errors import ComfyProtocolError
@@ -84,19 +84,6 @@ def cancel_prompt(url: str | None, prompt_id: str) -> str:
         return "unreachable"
 
 
-def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
-    """`start` and every latest stage run after it in the pipeline."""
-    if start.stage in (Stage.COMPILE, Stage.MIX):
-        after = [r for r in runs if r.scene_id is None and
-                 (r.stage == Stage.MIX or r.stage == start.stage)]
-        return after
-    position = SCENE_CHAIN.index(Stage(start.stage))
-    same_scene = [r for r in runs if r.scene_id == start.scene_id and r.scene_id is not None
-                  and SCENE_CHAIN.index(Stage(r.stage)) >= position]
-    episode = [r for r in runs if r.scene_id is None and r.stage in (Stage.COMPILE, Stage.MIX)]
-    return same_scene + episode
-
-
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:
     """New attempts for the failed (or named) stage and everything after it; earlier
     successful outputs are reused. The caller commits, then dispatches.
@@ -119,7 +106,11 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
         if not start:
             raise ConflictError(f"job {job.id} has nothing to retry", fields={"status": "done"})
     again = {r.id: r for s in start for r in downstream(runs, s)}
-    # Stages that never ran stay as they are; those that ended get a new attempt.
+    # Stages that never ran stay as they are (skipped ones queued again); those that ended get
+    # a new attempt.
+    for run in again.values():
+        if run.status == Status.SKIPPED:
+            run.status, run.finished_at, run.error = Status.QUEUED.value, None, None
     fresh = [StageRun(job_id=job.id, scene_id=r.scene_id, stage=r.stage, attempt=r.attempt + 1,
                       workflow_id=r.workflow_id, inputs=r.inputs)
              for r in again.values() if Status(r.status).is_terminal]

@@ -17,7 +17,6 @@ from tasks.context import WorkerContext, worker_context
 from tasks.delivery import claim_delivery, fail_stage, fail_unexpected, skipped
 from tasks.leases import LeaseKeeper
 from tasks.pipelines import scene_order
-from tasks.progress_relay import ProgressRelay
 from tasks.recording import record_success
 from tasks.stage_rows import latest_success, output_key
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
@@ -35,12 +34,12 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
     :raises PermanentError: the stage failed (recorded on the rows first).
     """
     ctx = worker_context()
-    owner = claim_delivery(task, ctx, run_id, generation)
-    if owner is None:
+    claimed = claim_delivery(task, ctx, run_id, generation)
+    if claimed is None:
         return skipped(run_id)
+    relay = claimed.relay
     with Session(ctx.engine) as session:
         run = session.get(StageRun, run_id)
-        relay = ProgressRelay(ctx.bus, run.job_id, run.id, None, run.stage)
         try:
             work = prepare_compile(session, run, ctx) if run.stage == Stage.COMPILE else \
                 prepare_mix(session, run, ctx)
@@ -49,7 +48,7 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
             raise
     relay.started()
     try:
-        with LeaseKeeper(ctx.engine, run_id, owner):
+        with LeaseKeeper(ctx.engine, run_id, claimed.owner):
             artifact = work()
     except (FarmError, SoftTimeLimitExceeded, OSError) as exc:
         message = "the stage ran past its time limit" \
@@ -58,7 +57,7 @@ def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]
         raise PermanentError(message) from exc
     try:
         with Session(ctx.engine) as session, session.begin():
-            recorded = record_success(session, run_id, owner, [artifact])
+            recorded = record_success(session, run_id, claimed.owner, [artifact])
     except Exception as exc:
         fail_unexpected(ctx, relay, exc)
         raise

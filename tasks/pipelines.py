@@ -44,6 +44,19 @@ def latest_runs(session: Session, job_id: int) -> list[StageRun]:
     return list(newest.values())
 
 
+def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
+    """`start` and every latest stage run after it in the pipeline."""
+    if start.stage in (Stage.COMPILE, Stage.MIX):
+        after = [r for r in runs if r.scene_id is None and
+                 (r.stage == Stage.MIX or r.stage == start.stage)]
+        return after
+    position = SCENE_CHAIN.index(Stage(start.stage))
+    same_scene = [r for r in runs if r.scene_id == start.scene_id and r.scene_id is not None
+                  and SCENE_CHAIN.index(Stage(r.stage)) >= position]
+    episode = [r for r in runs if r.scene_id is None and r.stage in (Stage.COMPILE, Stage.MIX)]
+    return same_scene + episode
+
+
 @dataclass
 class Plan:
     """A built canvas and the task id planned for each stage row."""

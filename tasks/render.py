@@ -19,28 +19,30 @@ from tasks.gpu_flow import run_gpu_delivery
 from tasks.recording import finish_job
 
 
-def limits(stage: str) -> dict[str, int]:
-    """Soft and hard time limits of a stage's task."""
+def limits(stage: str) -> dict[str, Any]:
+    """Soft and hard time limits of a stage's task, and no Celery retry cap: Celery counts every
+    re-route, wait and backoff of a message as a retry, and each of those has its own bound
+    (attempts, NODE_WAIT_S, re-routes, the holder's time limit)."""
     soft, hard = STAGE_TIME_LIMITS[stage]
-    return {"soft_time_limit": soft, "time_limit": hard}
+    return {"soft_time_limit": soft, "time_limit": hard, "max_retries": None}
 
 
 @app.task(name="render.keyframe", bind=True, queue="gpu", **limits("keyframe"))
-def keyframe(self, stage_run_id: int, generation: int) -> dict[str, Any]:
+def keyframe(self, stage_run_id: int, generation: int, reroutes: int = 0) -> dict[str, Any]:
     """Render a scene's keyframe image on a GPU backend."""
-    return run_gpu_delivery(self, stage_run_id, generation)
+    return run_gpu_delivery(self, stage_run_id, generation, reroutes)
 
 
 @app.task(name="render.animate", bind=True, queue="gpu", **limits("animate"))
-def animate(self, stage_run_id: int, generation: int) -> dict[str, Any]:
+def animate(self, stage_run_id: int, generation: int, reroutes: int = 0) -> dict[str, Any]:
     """Animate a scene's keyframe into frames and a clip on a GPU backend."""
-    return run_gpu_delivery(self, stage_run_id, generation)
+    return run_gpu_delivery(self, stage_run_id, generation, reroutes)
 
 
 @app.task(name="render.interpolate", bind=True, queue="gpu", **limits("interpolate"))
-def interpolate(self, stage_run_id: int, generation: int) -> dict[str, Any]:
+def interpolate(self, stage_run_id: int, generation: int, reroutes: int = 0) -> dict[str, Any]:
     """Interpolate a scene's frames (RIFE) into its final clip on a GPU backend."""
-    return run_gpu_delivery(self, stage_run_id, generation)
+    return run_gpu_delivery(self, stage_run_id, generation, reroutes)
 
 
 @app.task(name="render.compile", bind=True, queue="cpu", **limits("compile"))

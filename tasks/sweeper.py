@@ -14,10 +14,10 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.models import Asset, Job, Stage, StageRun, Status
+from shared.models import Asset, Job, NodeStatus, Stage, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from tasks.app import app
-from tasks.broker_scan import task_ids_in_broker
+from tasks.broker_scan import task_queues_in_broker
 from tasks.context import worker_context
 from tasks.fleet import mark_silent_nodes_offline
 from tasks.pipelines import SCENE_CHAIN, dispatch_job, latest_runs
@@ -68,18 +68,35 @@ def is_stale(run: StageRun, runs: list[StageRun]) -> bool:
     return ready_since < cutoff
 
 
+def stranded_queues(session: Session, queues: set[str]) -> set[str]:
+    """The node queues among `queues` that no live worker consumes (its node is offline, gone,
+    or registered under another name), so their messages would wait forever."""
+    consumed: set[str] = set()
+    for node_queues in session.scalars(sa.select(WorkerNode.queues)
+                                       .where(WorkerNode.status != NodeStatus.OFFLINE)):
+        consumed.update(node_queues or ())
+    return {q for q in queues if q.startswith("gpu.") and q not in consumed}
+
+
 def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: str) -> set[int]:
-    """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted)."""
+    """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted) or
+    only one in a queue nothing consumes."""
     jobs = session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE_JOBS),
                                                 Job.cancel_requested.is_(False))).all()
     if not jobs:
         return set()
-    present = task_ids_in_broker(broker, key_prefix)
+    queued = task_queues_in_broker(broker, key_prefix)
+    stranded = stranded_queues(session, set(queued.values()))
+    present = {task_id for task_id, queue in queued.items() if queue not in stranded}
     lost = set()
     for job in jobs:
         runs = latest_runs(session, job.id)
         stuck = [r for r in frontier(runs) if r.celery_task_id not in present
                  and is_stale(r, runs)]
+        for run in stuck:
+            if run.celery_task_id in queued:
+                log.warning("sweep: run_id=%s waits in %s, which nothing consumes: re-sending",
+                            run.id, queued[run.celery_task_id])
         finished_unclosed = all(r.status == Status.SUCCEEDED for r in runs) and \
             job.updated_at < utcnow() - timedelta(seconds=LOST_GRACE_S)
         if stuck or finished_unclosed:

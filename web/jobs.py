@@ -80,6 +80,18 @@ def describe_outputs(assets: list[Asset]) -> list[dict[str, Any]]:
     return [{"asset_id": a.id, "kind": a.kind, "url": asset_url(a.id)} for a in assets]
 
 
+ERROR_DETAIL_FIELDS = ("code", "type", "node_id", "node_type", "exception_type")
+
+
+def describe_error(run: StageRun) -> dict[str, Any] | None:
+    """A stage's error as {code, type, node_id, node_type, exception_type, message}."""
+    if run.error is None:
+        return None
+    detail = run.error_detail or {}
+    return {**{name: detail.get(name) for name in ERROR_DETAIL_FIELDS},
+            "message": detail.get("message") or run.error}
+
+
 def final_outputs(runs: list[StageRun]) -> list[Asset]:
     """The job's deliverables: outputs of the latest succeeded attempts of its last stage."""
     if not runs:
@@ -124,6 +136,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "backend": run.backend,
             "prompt_id": run.prompt_id,
             "error": run.error,
+            "error_detail": describe_error(run),
             "outputs": describe_outputs(run.assets),
         }
         for run in job.stage_runs

@@ -23,7 +23,7 @@ from prometheus_client.core import (
 )
 
 from shared.db import db
-from shared.models import Job, NodeStatus, Stage, StageRun, WorkerNode
+from shared.models import Job, NodeStatus, Stage, StageRun, Status, WorkerNode
 from shared.models.status import JOB_STATUSES
 from web.fleet import connect_broker, count_waiting
 from web.identity import STAFF, require_user
@@ -107,7 +107,8 @@ def collect_comfyui_errors() -> Metric:
     )
     rows = db.session.execute(
         sa.select(error_class, StageRun.stage, sa.func.count())
-        .where(StageRun.stage.in_(GPU_STAGES), StageRun.error_detail.is_not(None))
+        .where(StageRun.stage.in_(GPU_STAGES), StageRun.status == Status.FAILED,
+               StageRun.error_detail.is_not(None))
         .group_by(error_class, StageRun.stage)
         .order_by(error_class, StageRun.stage)
     ).all()

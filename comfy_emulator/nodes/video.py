@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from comfy_emulator.errors import download_failure
 from comfy_emulator.media import (
     read_video,
     resize_frames,
@@ -31,7 +32,12 @@ VHS_FORMATS = {
 
 
 def interpolate(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
-    """(N-1)*multiplier+1 frames: each frame, its blended in-betweens, then the last frame."""
+    """(N-1)*multiplier+1 frames: each frame, its blended in-betweens, then the last frame.
+
+    A checkpoint the node lists but has not got fails as the offline download does.
+    """
+    if not ctx.catalog.has_model("rife", i["ckpt_name"]):
+        raise download_failure(i["ckpt_name"])
     frames = i["frames"]
     multiplier = int(i["multiplier"])
     out = []

@@ -133,6 +133,8 @@ class StageRun(db.Model):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     error: Mapped[str | None] = mapped_column(sa.Text)
     error_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Since when GPU workers have found no capable backend online for this stage (a deadline).
+    waiting_since: Mapped[datetime | None] = mapped_column(Timestamp)
     queued_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -16,6 +16,8 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A stage that will never run because a stage it depends on failed for good (stages only).
+    SKIPPED = "skipped"
 
     @property
     def is_terminal(self) -> bool:
@@ -27,10 +29,10 @@ class Status(StrEnum):
         return new in _TRANSITIONS[self]
 
 
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
 
 _TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
+    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED, Status.SKIPPED}),
     Status.RUNNING: frozenset(
         {Status.RETRYING, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.QUEUED}
     ),
@@ -38,10 +40,12 @@ _TRANSITIONS: dict[Status, frozenset[Status]] = {
     # Retry is the one way back: a failed or cancelled row is queued again.
     Status.FAILED: frozenset({Status.QUEUED}),
     Status.CANCELLED: frozenset({Status.QUEUED}),
+    Status.SKIPPED: frozenset({Status.QUEUED}),
     Status.SUCCEEDED: frozenset(),
 }
 
-JOB_STATUSES = tuple(s.value for s in Status if s is not Status.RETRYING)
+# Retrying and skipped describe stages; a job is never in either.
+JOB_STATUSES = tuple(s.value for s in Status if s not in (Status.RETRYING, Status.SKIPPED))
 
 
 class Role(StrEnum):

@@ -11,7 +11,7 @@ from shared.models import Status
     "old, new",
     [("queued", "running"), ("running", "succeeded"), ("running", "retrying"),
      ("retrying", "running"), ("failed", "queued"), ("cancelled", "queued"),
-     ("queued", "cancelled")],
+     ("queued", "cancelled"), ("queued", "skipped"), ("skipped", "queued")],
 )
 def test_allowed_transitions(old, new):
     assert Status(old).can_become(Status(new))
@@ -20,7 +20,8 @@ def test_allowed_transitions(old, new):
 @pytest.mark.parametrize(
     "old, new",
     [("succeeded", "running"), ("succeeded", "queued"), ("failed", "running"),
-     ("queued", "succeeded"), ("cancelled", "running")],
+     ("queued", "succeeded"), ("cancelled", "running"), ("skipped", "running"),
+     ("running", "skipped")],
 )
 def test_forbidden_transitions(old, new):
     assert not Status(old).can_become(Status(new))
@@ -28,4 +29,10 @@ def test_forbidden_transitions(old, new):
 
 def test_terminal_states():
     assert {s for s in Status if s.is_terminal} == {Status.SUCCEEDED, Status.FAILED,
-                                                    Status.CANCELLED}
+                                                    Status.CANCELLED, Status.SKIPPED}
+
+
+def test_jobs_are_never_retrying_or_skipped():
+    from shared.models.status import JOB_STATUSES
+
+    assert set(JOB_STATUSES) == {"queued", "running", "succeeded", "failed", "cancelled"}

@@ -46,6 +46,8 @@ CASES = [
     ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
     ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),
     ("fleet-drain", "POST", "/api/fleet/nodes/{no_node}/drain", None, STAFF_ACT_ON_NOTHING, None),
+    ("fleet-clear-missing", "POST", "/api/fleet/nodes/{no_node}/clear-missing", None,
+     STAFF_ACT_ON_NOTHING, None),
     ("fleet-undrain", "POST", "/api/fleet/nodes/{no_node}/undrain", None, STAFF_ACT_ON_NOTHING,
      None),
     ("metrics", "GET", "/metrics", None, STAFF, None),

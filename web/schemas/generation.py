@@ -168,6 +168,18 @@ class OutputSchema(Schema):
     url = fields.String(required=True)
 
 
+class ErrorDetailSchema(Schema):
+    """Why a stage failed (or was skipped): Tower's error code and, for ComfyUI failures, the
+    graph node that raised."""
+
+    code = fields.String(required=True, allow_none=True)
+    type = fields.String(required=True, allow_none=True)
+    node_id = fields.String(required=True, allow_none=True)
+    node_type = fields.String(required=True, allow_none=True)
+    exception_type = fields.String(required=True, allow_none=True)
+    message = fields.String(required=True)
+
+
 class StageStatusSchema(Schema):
     """One stage run (one attempt of one stage for one scene or the episode)."""
 
@@ -180,6 +192,7 @@ class StageStatusSchema(Schema):
     backend = fields.String(required=True, allow_none=True)
     prompt_id = fields.String(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
+    error_detail = fields.Nested(ErrorDetailSchema, required=True, allow_none=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
     step = fields.Integer(allow_none=True)
     max = fields.Integer(allow_none=True)

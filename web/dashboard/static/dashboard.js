@@ -1,7 +1,8 @@
 // Tower dashboard: small scripts over the JSON API (session cookie + X-CSRF-Token). No build step.
 "use strict";
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+// Jobs end in the first three; a stage can also end skipped (an earlier stage failed).
+const TERMINAL = new Set(["succeeded", "failed", "cancelled", "skipped"]);
 // Browsers allow ~6 HTTP/1.1 connections per host: stream a few jobs live, poll the rest.
 const MAX_STREAMS = 4;
 const POLL_MS = 3000;
@@ -231,12 +232,20 @@ function ago(iso) {
   return seconds < 90 ? seconds.toFixed(0) + " s ago" : (seconds / 60).toFixed(0) + " min ago";
 }
 
+function lackingModels(node) {
+  return Object.entries(node.lacking_models || {})
+    .flatMap(([folder, names]) => names.map((name) => folder + "/" + name));
+}
+
 function nodeRow(node) {
   const used = node.vram_total ? node.vram_used / node.vram_total : 0;
   const stage = node.current_stage;
   const draining = node.status === "draining";
+  const lacking = lackingModels(node);
   const row = el("tr", { "data-node": node.name, "data-status": node.status },
-    el("td", {}, el("b", {}, node.name), el("br"), el("small", {}, node.hostname)),
+    el("td", {}, el("b", {}, node.name), el("br"), el("small", {}, node.hostname),
+      ...(lacking.length ? [el("br"), el("small", { class: "lacking", "data-role": "lacking" },
+        "lacks: " + lacking.join(", "))] : [])),
     el("td", {}, el("span", { class: "badge " + node.status, "data-role": "status" }, node.status)),
     el("td", {}, node.gpu_name || "-"),
     el("td", {}, el("div", { class: "bar", title: (used * 100).toFixed(0) + "%" },
@@ -251,6 +260,9 @@ function nodeRow(node) {
     el("td", { class: "actions" },
       el("button", { type: "button", "data-node-action": draining ? "undrain" : "drain",
         class: draining ? "" : "danger" }, draining ? "Undrain" : "Drain"),
+      ...(lacking.length ? [el("button", { type: "button", "data-node-action": "clear-missing",
+        title: "the node has these models now: route them to it again" }, "Clear missing models")]
+        : []),
       el("span", { class: "outcome", role: "status" })));
   return row;
 }
