@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
+from shared.models.status import move
 from tasks.leases import Owner, holds_lease
 from tasks.pipelines import downstream, latest_runs
 from workers.gpu_stage import Artifact
@@ -66,8 +67,11 @@ def json_safe(value: Any) -> Any:
 
 def finish_run(run: StageRun, status: Status, error: str | None = None,
                detail: dict[str, Any] | None = None) -> None:
-    """Move a stage run to a terminal status and drop its lease."""
-    run.status = status.value
+    """Move a stage run to a terminal status and drop its lease.
+
+    :raises IllegalTransition: when its lifecycle does not allow the move.
+    """
+    move(run, status)
     run.finished_at = utcnow()
     run.lease_owner = None
     run.lease_expires_at = None
@@ -89,7 +93,7 @@ def record_failure(session: Session, run_id: int, message: str,
     finish_run(run, Status.FAILED, message, detail)
     skipped = skip_dependents(session, run)
     if not Status(job.status).is_terminal:
-        job.status = Status.FAILED.value
+        move(job, Status.FAILED)
         job.error = f"{run.stage} failed: {message}"
         job.finished_at = utcnow()
     log.warning("stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage,
@@ -137,7 +141,7 @@ def finish_job(session: Session, job_id: int, generation: int) -> Status | None:
     runs = latest_runs(session, job_id)
     if not all(r.status == Status.SUCCEEDED for r in runs):
         return None
-    job.status = Status.SUCCEEDED.value
+    move(job, Status.SUCCEEDED)
     job.progress = 1.0
     job.eta_s = 0.0
     job.current_stage = None

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import ValidationError
+from shared.stages import GPU_STAGE_NAMES, TEMPLATE_STAGES
 
 ENGINES = ("animatediff", "svd")
-STAGE_NAMES = ("keyframe", "animate", "interpolate")
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,6 @@ def _check_mapping(raw: dict[str, Any], name: str, ok, problem: str) -> dict[str
         return {f"options.{name}": problem}
     bad = {}
     for stage, item in value.items():
-        if stage not in (*STAGE_NAMES, "animate_svd") or not ok(item):
+        if stage not in (*GPU_STAGE_NAMES, *TEMPLATE_STAGES) or not ok(item):
             bad[f"options.{name}.{stage}"] = problem
     return bad

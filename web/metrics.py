@@ -23,8 +23,9 @@ from prometheus_client.core import (
 )
 
 from shared.db import db
-from shared.models import Job, NodeStatus, Stage, StageRun, Status, WorkerNode
+from shared.models import Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.status import JOB_STATUSES
+from shared.stages import GPU_STAGE_NAMES
 from web.fleet import connect_broker, count_waiting
 from web.identity import STAFF, require_user
 
@@ -33,7 +34,7 @@ bp = Blueprint("metrics", __name__)
 
 # Stage durations run from a second (a keyframe on a fast GPU) to tens of minutes (animate).
 DURATION_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
-GPU_STAGES = tuple(s.value for s in Stage if s.is_gpu)
+GPU_STAGES = GPU_STAGE_NAMES
 
 
 class TowerCollector:

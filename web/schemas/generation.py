@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.models import JobKind
+from shared.stages import GPU_STAGE_NAMES, TEMPLATE_STAGES
 from web.schemas.common import (
     MAX_DURATION_S,
     MAX_PROMPT,
@@ -15,8 +16,8 @@ from web.schemas.common import (
     Text,
 )
 
-GPU_STAGES = ["keyframe", "animate", "interpolate"]
-WORKFLOW_NAMES = ["keyframe", "animate", "animate_svd", "interpolate"]
+GPU_STAGES = list(GPU_STAGE_NAMES)
+WORKFLOW_NAMES = list(TEMPLATE_STAGES)
 PROJECT_KINDS = [JobKind.EPISODE.value, JobKind.SCENE.value, JobKind.IMAGE.value]
 MAX_INTEGRATED_SCENES = 12
 
