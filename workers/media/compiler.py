@@ -180,7 +180,9 @@ def _episode_encoding(clips: Sequence[ClipSpec], base: Encoding) -> Encoding:
     if params is None:
         log.info("the copyable clips name no x264 CRF settings; encoding with Tower's")
         return base
-    return base.matching(*params)
+    sps = parse_avcc(config)
+    location = sps.chroma_location or base.chroma_location
+    return base.matching(*params, chroma_location=location, sar=sps.sar or "0")
 
 
 def _load_clips(

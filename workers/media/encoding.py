@@ -28,11 +28,24 @@ class Encoding:
     crf: float = 18
     preset: str = "veryfast"
     x264_params: tuple[tuple[str, str], ...] = TOWER_X264
+    chroma_location: str = "left"
+    sar: str = "1"
 
-    def matching(self, crf: float, x264_params: tuple[tuple[str, str], ...]) -> Encoding:
+    def matching(
+        self,
+        crf: float,
+        x264_params: tuple[tuple[str, str], ...],
+        *,
+        chroma_location: str,
+        sar: str,
+    ) -> Encoding:
         """This format encoded with another x264 recipe (to match clips made elsewhere);
-        libx264's default preset, as encoders that set no preset use it."""
-        return replace(self, crf=crf, preset="medium", x264_params=x264_params)
+        libx264's default preset, as encoders that set no preset use it. `sar` "0" writes
+        no aspect ratio, as encoders fed raw frames do."""
+        return replace(
+            self, crf=crf, preset="medium", x264_params=x264_params,
+            chroma_location=chroma_location, sar=sar,
+        )  # fmt: skip
 
     @property
     def timescale(self) -> int:
@@ -52,7 +65,7 @@ class Encoding:
         w, h = self.width, self.height
         return (
             f"fps={self.fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
-            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,format={self.pix_fmt}"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar={self.sar},format={self.pix_fmt}"
         )
 
     def encoder_args(self, forced_frames: tuple[int, ...] = ()) -> list[str]:
@@ -67,10 +80,11 @@ class Encoding:
             *(["-x264-params", params] if params else []),
             # Forced keyframes are IDR frames (closed GOPs): a stream copy may cut there.
             "-g", str(self.gop_frames), "-force_key_frames", f"expr:{expr}",
-            # Pin the colour tags: they land in the SPS, and a source's own tags would make
-            # otherwise identical clips unconcatenable.
+            # Pin the colour tags and chroma siting: they land in the SPS, and a source's own
+            # would make otherwise identical clips unconcatenable.
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            "-color_range", "tv", "-video_track_timescale", str(self.timescale),
+            "-color_range", "tv", "-chroma_sample_location", self.chroma_location,
+            "-video_track_timescale", str(self.timescale),
             "-an", "-sn", "-dn",
         ]  # fmt: skip
 

@@ -16,6 +16,10 @@ from shared.errors import PermanentError
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 # Colour description codes that mean BT.709 or "not said" (players then assume BT.709 for HD).
 _BT709_OR_UNSPECIFIED = {1, 2}
+# chroma_sample_loc_type -> ffmpeg's name for it.
+CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")
+# The common aspect_ratio_idc values (H.264 table E-1): 0 says nothing, 1 is square.
+_SAR_TABLE = {0: None, 1: "1/1", 2: "12/11", 3: "10/11", 4: "16/11", 5: "40/33"}
 
 
 class SpsError(PermanentError):
@@ -26,7 +30,8 @@ class SpsError(PermanentError):
 
 @dataclass(frozen=True)
 class Sps:
-    """What an SPS says about the pixels: profile, chroma format, depth, scan, range, colour."""
+    """What an SPS says about the pixels: profile, chroma format, depth, scan, range, colour
+    chroma siting and pixel aspect ratio (None where it says nothing)."""
 
     profile: int
     chroma_format: int
@@ -34,6 +39,8 @@ class Sps:
     progressive: bool
     full_range: bool
     colour: tuple[int, int, int] | None
+    chroma_location: str | None = None
+    sar: str | None = None
 
     @property
     def is_episode_format(self) -> bool:
@@ -133,23 +140,31 @@ def _parse_sps(nal: bytes) -> Sps:
     if bits.u(1):
         for _ in range(4):
             bits.ue()
-    full_range, colour = False, None
-    if bits.u(1):  # VUI
-        full_range, colour = _video_signal(bits)
-    return Sps(profile, chroma_format, bit_depth, progressive, full_range, colour)
+    if not bits.u(1):  # no VUI
+        return Sps(profile, chroma_format, bit_depth, progressive, False, None)
+    return Sps(profile, chroma_format, bit_depth, progressive, *_video_signal(bits))
 
 
-def _video_signal(bits: _Bits) -> tuple[bool, tuple[int, int, int] | None]:
-    if bits.u(1) and bits.u(8) == 255:  # aspect ratio, extended SAR
-        bits.u(32)
+def _video_signal(
+    bits: _Bits,
+) -> tuple[bool, tuple[int, int, int] | None, str | None, str | None]:
+    sar = None
+    if bits.u(1):  # aspect_ratio_info_present
+        idc = bits.u(8)
+        sar = f"{bits.u(16)}/{bits.u(16)}" if idc == 255 else _SAR_TABLE.get(idc, f"idc{idc}")
     if bits.u(1):  # overscan info
         bits.u(1)
-    if not bits.u(1):  # video_signal_type_present
-        return False, None
-    bits.u(3)
-    full_range = bool(bits.u(1))
-    colour = (bits.u(8), bits.u(8), bits.u(8)) if bits.u(1) else None
-    return full_range, colour
+    full_range, colour = False, None
+    if bits.u(1):  # video_signal_type_present
+        bits.u(3)
+        full_range = bool(bits.u(1))
+        colour = (bits.u(8), bits.u(8), bits.u(8)) if bits.u(1) else None
+    location = None
+    if bits.u(1):  # chroma_loc_info_present
+        top = bits.ue()
+        bits.ue()
+        location = CHROMA_LOCATIONS[top] if top < len(CHROMA_LOCATIONS) else None
+    return full_range, colour, location, sar
 
 
 def _skip_scaling_lists(bits: _Bits, count: int) -> None:

@@ -95,7 +95,8 @@ def _window_graph(window: Window, encoding: Encoding, args: list, chains: list[s
         args += ["-i", part.path]
         chains.append(
             f"[{first + i}:v]trim=end_frame={part.frames},setpts=PTS-STARTPTS,"
-            f"settb=1/{encoding.timescale},format={encoding.pix_fmt}[{tag}p{i}]"
+            f"settb=1/{encoding.timescale},setsar={encoding.sar},format={encoding.pix_fmt}"
+            f"[{tag}p{i}]"
         )
     current, length = f"[{tag}p0]", window.parts[0].frames
     for i, part in enumerate(window.parts[1:], start=1):
