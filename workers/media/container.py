@@ -17,7 +17,9 @@ from functools import cached_property
 from pathlib import Path
 
 from shared.errors import PermanentError
+from workers.media.h264 import idr_samples
 
+_LAYOUT = {b"stco", b"co64", b"stsc", b"stsz"}
 # A frame may sit this far (in frames) from its slot on the constant-rate grid and still
 # count as on it: timestamps rounded to a coarse timebase (1/1000) stay well inside.
 GRID_TOLERANCE = 0.25
@@ -50,6 +52,7 @@ class VideoTrack:
     composition: tuple[int, ...] = ()
     plain_edit: bool = True
     first_sample: tuple[int, int] = (0, 0)
+    idr_frames: tuple[int, ...] | None = None
 
     @property
     def duration_s(self) -> float:
@@ -72,20 +75,32 @@ class VideoTrack:
 
     @cached_property
     def cut_points(self) -> tuple[int, ...]:
-        """Frames where a stream copy may start or end, and the end of the track.
+        """Frames where a stream copy may start, and the end of the track.
 
-        A cut at frame k needs a sync sample decoded k-th and shown k-th, with exactly the
-        frames shown before it decoded before it: then frames k.. decode on their own and
-        nothing shown before k is decoded after it (not so at an open GOP's I-frame, whose
-        leading B-frames follow it and reference the GOP before).
+        A copy may start at frame k when it is an IDR frame (the decoder starts afresh,
+        whatever it decoded before) decoded k-th and shown k-th, with exactly the frames
+        shown before it decoded before it: frames k.. then decode on their own. An open
+        GOP's I-frame is no such start: no IDR, and its leading B-frames follow it.
         """
-        sync = set(self.keyframes)
-        points, shown_before = [], -1
-        for i, rank in enumerate(self.ranks):
-            if i in sync and rank == i and shown_before == i - 1:
-                points.append(i)
-            shown_before = max(shown_before, rank)
+        closed = self._closed_prefixes
+        starts = self.keyframes if self.idr_frames is None else self.idr_frames
+        points = [i for i in starts if closed[i] and self.ranks[i] == i]
         return (*points, self.frame_count)
+
+    @cached_property
+    def end_points(self) -> tuple[int, ...]:
+        """Frames where a stream copy may end: the first k frames decoded are the first k
+        shown (with B-frames, not so inside a mini-GOP)."""
+        return tuple(i for i, closed in enumerate(self._closed_prefixes) if closed and i)
+
+    @cached_property
+    def _closed_prefixes(self) -> tuple[bool, ...]:
+        """For k in 0..frame_count: whether the first k samples are the first k frames."""
+        closed, shown = [True], -1
+        for i, rank in enumerate(self.ranks):
+            shown = max(shown, rank)
+            closed.append(shown == i)
+        return tuple(closed)
 
     def fps_matches(self, fps: float) -> bool:
         """Whether every frame lasts exactly 1/fps (constant frame rate at `fps`)."""
@@ -118,11 +133,16 @@ def read_video_track(path: str | Path) -> VideoTrack:
             has_audio = True
         elif handler == b"vide" and video is None:
             video = _parse_video(trak, mdia, movie_timescale)
+            stbl = _child(_child(mdia, b"minf"), b"stbl")
     if video is None:
         raise ContainerError(f"{path}: no video track")
     if not video.frame_count:
         raise ContainerError(f"{path}: the video track lists no samples (fragmented MP4?)")
-    return replace(video, has_audio=has_audio)
+    idr = None
+    if video.codec in ("avc1", "avc3") and video.codec_config:
+        spans = _sample_spans(stbl, video.keyframes)
+        idr = tuple(video.keyframes[i] for i in idr_samples(Path(path), spans, video.codec_config))
+    return replace(video, has_audio=has_audio, idr_frames=idr)
 
 
 def _read_moov(path: Path) -> bytes:
@@ -267,12 +287,37 @@ def _presentation(
 
 def _first_sample(stbl: bytes) -> tuple[int, int]:
     """(file offset, size) of the first sample: where an encoder writes its settings SEI."""
-    chunks = {kind: body for kind, body in _boxes(stbl) if kind in (b"stco", b"co64", b"stsz")}
-    table = chunks.get(b"stco") or chunks.get(b"co64")
-    sizes = chunks.get(b"stsz")
-    if not table or not sizes or not struct.unpack_from(">I", table, 4)[0]:
-        return 0, 0
-    offset = struct.unpack_from(">I" if b"stco" in chunks else ">Q", table, 8)[0]
-    fixed, count = struct.unpack_from(">II", sizes, 4)
-    size = fixed or (struct.unpack_from(">I", sizes, 12)[0] if count else 0)
-    return offset, size
+    spans = _sample_spans(stbl, (0,))
+    return spans[0] if spans else (0, 0)
+
+
+def _sample_spans(stbl: bytes, wanted: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(file offset, size) of the samples `wanted` (decode indices, ascending), from the
+    chunk offsets (stco/co64), samples per chunk (stsc) and sizes (stsz)."""
+    tables = {kind: body for kind, body in _boxes(stbl) if kind in _LAYOUT}
+    if b"stsz" not in tables or b"stsc" not in tables or not wanted:
+        return []
+    fixed, count = struct.unpack_from(">II", tables[b"stsz"], 4)
+    sizes = [fixed] * count if fixed else struct.unpack_from(f">{count}I", tables[b"stsz"], 12)
+    kind = b"stco" if b"stco" in tables else b"co64"
+    if kind not in tables:
+        return []
+    n = struct.unpack_from(">I", tables[kind], 4)[0]
+    chunks = struct.unpack_from(f">{n}{'I' if kind == b'stco' else 'Q'}", tables[kind], 8)
+    runs = struct.unpack_from(">I", tables[b"stsc"], 4)[0]
+    firsts = [struct.unpack_from(">II", tables[b"stsc"], 8 + 12 * k) for k in range(runs)]
+    spans, sample, targets = [], 0, iter(wanted)
+    target = next(targets)
+    for k, (first_chunk, per_chunk) in enumerate(firsts):
+        last_chunk = firsts[k + 1][0] - 1 if k + 1 < runs else len(chunks)
+        for chunk in range(first_chunk - 1, last_chunk):
+            offset = chunks[chunk]
+            for _ in range(per_chunk):
+                if sample == target:
+                    spans.append((offset, sizes[sample]))
+                    target = next(targets, -1)
+                    if target < 0:
+                        return spans
+                offset += sizes[sample]
+                sample += 1
+    return spans

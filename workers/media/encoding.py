@@ -65,7 +65,16 @@ class Encoding:
         w, h = self.width, self.height
         return (
             f"fps={self.fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
-            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar={self.sar},format={self.pix_fmt}"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,{self.frame_tags()}"
+        )
+
+    def frame_tags(self) -> str:
+        """Filters that tag frames with the episode's aspect ratio, colour and format. The
+        encoder takes colour tags from the frames over its options, and they land in the SPS:
+        a source's own would make otherwise identical clips unconcatenable."""
+        return (
+            f"setsar={self.sar},setparams=range=tv:color_primaries=bt709:color_trc=bt709:"
+            f"colorspace=bt709,format={self.pix_fmt}"
         )
 
     def encoder_args(self, forced_frames: tuple[int, ...] = ()) -> list[str]:

@@ -9,6 +9,7 @@ to ask costs milliseconds per clip (a decode for stream info), on every compile.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared.errors import PermanentError
 
@@ -176,3 +177,38 @@ def _skip_scaling_lists(bits: _Bits, count: int) -> None:
             if following:
                 following = (last + bits.se() + 256) % 256
             last = following or last
+
+
+def idr_samples(path: Path, spans: list[tuple[int, int]], avcc: bytes) -> tuple[int, ...]:
+    """Indices (into `spans`, the sync samples' file spans) of the samples whose first slice
+    is an IDR slice; other sync samples are open-GOP recovery points.
+
+    :raises SpsError: when the avcC record is too short to give the NAL length size.
+    """
+    if len(avcc) < 5:
+        raise SpsError("avcC record truncated")
+    length_size = (avcc[4] & 3) + 1
+    found = []
+    with path.open("rb") as fh:
+        for index, (offset, size) in enumerate(spans):
+            if _first_slice_type(fh, offset, size, length_size) == _IDR_SLICE:
+                found.append(index)
+    return tuple(found)
+
+
+_IDR_SLICE, _SLICE = 5, 1
+
+
+def _first_slice_type(fh, offset: int, size: int, length_size: int) -> int | None:
+    """The NAL type of the first slice in a length-prefixed sample."""
+    end = offset + size
+    while offset + length_size < end:
+        fh.seek(offset)
+        head = fh.read(length_size + 1)
+        if len(head) < length_size + 1:
+            return None
+        kind = head[length_size] & 0x1F
+        if kind in (_IDR_SLICE, _SLICE):
+            return kind
+        offset += length_size + int.from_bytes(head[:length_size], "big")
+    return None

@@ -41,9 +41,9 @@ def join_ranges(
     :raises SpliceError: when a range is not bounded by cut points or a file is unreadable.
     """
     for part in parts:
-        cuts = tracks[part.path].cut_points
-        if part.start not in cuts or part.end not in cuts:
-            raise SpliceError(f"{part.path}: frames {part.start}-{part.end} are not a GOP range")
+        track = tracks[part.path]
+        if part.start not in track.cut_points or part.end not in track.end_points:
+            raise SpliceError(f"{part.path}: frames {part.start}-{part.end} cannot be cut out")
     delay = max(_delay(tracks[p.path], p) for p in parts)
     ticks, base = enc.frame_ticks, Fraction(1, enc.timescale)
     options = {"video_track_timescale": str(enc.timescale)}

@@ -1,8 +1,8 @@
 """Splicing a timeline: which frames are stream-copied and which re-encoded.
 
-A copied range starts and ends on its clip's cut points (closed-GOP keyframes, or the
-clip's ends): with B-frames a range may not end just anywhere, since frames shown before
-a cut can be decoded after it. Every transition window, the frames between it and the
+A copied range starts on an IDR frame and ends where the frames decoded so far are exactly
+the frames shown so far: with B-frames a range may not end just anywhere, since frames
+shown before a cut can be decoded after it. Every transition window, the frames between it and the
 nearest cut point, and any clip whose codec parameters differ are re-encoded.
 """
 
@@ -44,9 +44,8 @@ def plan_segments(clips: list[Clip]) -> list[Part | Window]:
     previous_join, previous_frames = "cut", 0
     for clip in clips:
         n = clip.track.frame_count
-        cuts = clip.track.cut_points
-        copy_start = next((k for k in cuts if k >= clip.head), n)
-        copy_end = max((k for k in cuts if k <= n - clip.tail), default=0)
+        copy_start = next((k for k in clip.track.cut_points if k >= clip.head), n)
+        copy_end = max((k for k in clip.track.end_points if k <= n - clip.tail), default=0)
         if not clip.copyable or copy_start >= copy_end:
             copy_start = copy_end = n
         add_render(Part(clip.path, 0, copy_start, previous_join, previous_frames))

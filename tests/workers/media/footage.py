@@ -43,12 +43,14 @@ def encode_vhs(
     """Encode `frames` as VHS_VideoCombine does for `video/<format_name>` (no metadata)."""
     fmt = resolve(load_format(format_name), {"has_alpha": False, **widgets})
     height, width = frames.shape[1:3]
+    deep = fmt.get("input_color_depth") == "16bit"
     command = encode_command(
         find_ffmpeg(), fmt, width=width, height=height, frame_rate=float(rate),
-        input_pix_fmt="rgb24", loop_args=[],
+        input_pix_fmt="rgb48" if deep else "rgb24", loop_args=[],
     )  # fmt: skip
     command = [c for c in command if c != "-n"] + ["-y", str(out)]
-    subprocess.run(command, input=frames.tobytes(), capture_output=True, check=True)
+    data = (frames.astype(np.uint16) * 257).tobytes() if deep else frames.tobytes()
+    subprocess.run(command, input=data, capture_output=True, check=True)
     return out
 
 
@@ -74,6 +76,13 @@ def encode_x264(frames: np.ndarray, out: Path, rate: float, *args: str) -> Path:
          "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", *args, out],
         stdin=frames.tobytes(),
     )  # fmt: skip
+    return out
+
+
+def retime(video: Path, out: Path, timescale: int) -> Path:
+    """`video`'s stream copied into an MP4 track with another timescale (ticks rounded)."""
+    run_ffmpeg(["-i", video, "-map", "0:v", "-c", "copy", "-video_track_timescale",
+                str(timescale), out])  # fmt: skip
     return out
 
 

@@ -152,7 +152,10 @@ def test_foreign_clips_that_agree_fall_back_to_a_full_reencode(tmp_path: Path) -
     paths = [
         encode_x264(
             source_frames(SOURCES["a"] + f",hue=h={90 * i}", (W, H), FPS, 1.5),
-            tmp_path / f"f{i}.mp4", FPS, "-qp", "20",
+            tmp_path / f"f{i}.mp4",
+            FPS,
+            "-qp",
+            "20",
         )  # fmt: skip
         for i in range(3)
     ]
