@@ -25,11 +25,12 @@ def check_scenes(
     source thumbnails at the episode's rate and geometry."""
     checks, previous = [], -1.0
     for scene, src in zip(scenes, sources, strict=True):
-        first, body = _body(scene, plan, len(src))
-        check, found_at = _presence(scene, src, thumbs, plan, first, body)
+        first, shown = _body(scene, plan, len(src), len(thumbs))
+        rms = _rms_matrix(thumbs[shown], src) if shown and len(src) else None
+        check, found_at = _presence(scene, src, thumbs, plan, shown, rms)
         checks.append(check)
         if check.passed:
-            checks.append(_frame_order(scene, src, thumbs, plan, first, body))
+            checks.append(_frame_order(scene, plan, first, shown, rms))
         if found_at is not None and found_at < previous:
             checks.append(
                 QcCheck("order", False, f"scene {scene.index} shows at {found_at:.2f} s, "
@@ -39,12 +40,16 @@ def check_scenes(
     return checks
 
 
-def _body(scene: QcScene, plan: QcPlan, source_frames: int) -> tuple[int, list[int]]:
-    """The scene's first episode frame, and its frames outside the transition windows."""
+def _body(
+    scene: QcScene, plan: QcPlan, source_frames: int, episode_frames: int
+) -> tuple[int, list[int]]:
+    """The scene's first episode frame, and its frames outside the transition windows
+    (those the episode has)."""
     first = round(scene.start_s * plan.fps)
     lo = round((scene.start_s + scene.head_s) * plan.fps)
     hi = max(lo + 1, round((scene.end_s - scene.tail_s) * plan.fps))
-    return first, [e for e in range(lo, hi) if 0 <= e - first < source_frames]
+    end = min(hi, episode_frames, first + source_frames)
+    return first, list(range(max(lo, first, 0), end))
 
 
 def _l1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -52,17 +57,28 @@ def _l1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _presence(
-    scene: QcScene, src: np.ndarray, thumbs: np.ndarray, plan: QcPlan, first: int, body: list[int]
+    scene: QcScene,
+    src: np.ndarray,
+    thumbs: np.ndarray,
+    plan: QcPlan,
+    shown: list[int],
+    rms: np.ndarray | None,
 ) -> tuple[QcCheck, float | None]:
-    dists = [float(_l1(thumbs[e], src[e - first])) if e < len(thumbs) else 255.0 for e in body]
-    where = body[len(body) // 2] / plan.fps if body else scene.start_s
-    if dists and float(np.median(dists)) <= plan.match_threshold:
-        message = f"scene {scene.index} present at {where:.2f} s"
-        return QcCheck("scene", True, message, scene.index, where), where
-    middle = src[body[len(body) // 2] - first] if body else None
+    """The scene is there when its frames resemble frames of its source (wherever in it:
+    order is the next check's business)."""
+    where = shown[len(shown) // 2] / plan.fps if shown else scene.start_s
+    if rms is not None:
+        nearest = src[rms.argmin(axis=1)]
+        difference = float(np.median(_l1(thumbs[shown], nearest)))
+        if difference <= plan.match_threshold:
+            message = f"scene {scene.index} present at {where:.2f} s"
+            return QcCheck("scene", True, message, scene.index, where), where
+        got = f"difference {difference:.1f}"
+    else:
+        got = "past the end of the episode" if len(src) else "source clip unreadable"
+    middle = src[len(src) // 2] if len(src) else None
     found = _best_match(middle, thumbs, plan)
     elsewhere = f"best match at {found:.2f} s" if found is not None else "not found anywhere"
-    got = f"difference {np.median(dists):.1f}" if dists else "source clip unreadable"
     message = f"scene {scene.index} missing at {where:.2f} s ({got}); {elsewhere}"
     return QcCheck("scene", False, message, scene.index, round(where, 3)), found
 
@@ -76,10 +92,8 @@ def _best_match(signature: np.ndarray | None, thumbs: np.ndarray, plan: QcPlan) 
 
 
 def _frame_order(
-    scene: QcScene, src: np.ndarray, thumbs: np.ndarray, plan: QcPlan, first: int, body: list[int]
+    scene: QcScene, plan: QcPlan, first: int, shown: list[int], rms: np.ndarray
 ) -> QcCheck:
-    shown = [e for e in body if e < len(thumbs)]
-    rms = _rms_matrix(thumbs[shown], src)
     due = np.array([e - first for e in shown])
     expected = rms[np.arange(len(shown)), due]
     best = rms.argmin(axis=1)
