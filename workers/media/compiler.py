@@ -21,15 +21,14 @@ from typing import Any
 
 from shared.errors import PermanentError, ValidationError
 from workers.media.card import Card, render_card
+from workers.media.conformance import conforms, episode_encoding
 from workers.media.container import ContainerError, VideoTrack, read_video_track
 from workers.media.encoding import Encoding, make_encoding
-from workers.media.h264 import SpsError, parse_avcc
 from workers.media.normalise import encode_clip
 from workers.media.remux import join_ranges
 from workers.media.splice import Clip, plan_segments
 from workers.media.staging import stage_output
 from workers.media.window import XFADE, Part, Window, render_windows
-from workers.media.x264 import matching_params, read_x264_settings
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +110,8 @@ def compile_episode(
         raise ValidationError("an episode needs at least one clip", fields={"clips": "empty"})
     _check_transition_names([*clips, *(c for c in (title_card, end_card) if c)])
     encoding = make_encoding(fps=fps, width=width, height=height, gop_frames=gop_frames)
-    encoding = _episode_encoding(clips, encoding)
+    encoding = episode_encoding([_try_track(c.path) for c in clips], [c.path for c in clips],
+                                encoding)  # fmt: skip
     with stage_output(dest) as (work, out):
         specs = _with_cards(clips, title_card, end_card, encoding, work)
         loaded = _load_clips(specs, encoding, work, workers)
@@ -151,47 +151,13 @@ def _with_cards(
     return specs
 
 
-def _conforms(track: VideoTrack, enc: Encoding) -> bool:
-    """Whether the clip can be copied as it is: H.264 (parameter sets in avcC) at the
-    episode's size, 8-bit 4:2:0 limited range, each frame in its slot at the episode's rate."""
-    if track.codec != "avc1" or (track.width, track.height) != (enc.width, enc.height):
-        return False
-    try:
-        sps = parse_avcc(track.codec_config)
-    except SpsError:
-        return False
-    return sps.is_episode_format and track.on_grid(enc.fps)
-
-
-def _episode_encoding(clips: Sequence[ClipSpec], base: Encoding) -> Encoding:
-    """The episode's x264 recipe: that of the most common copyable clips when their encoder
-    recorded it (so windows and re-encoded clips join them in one stream), else Tower's."""
-    conforming = [
-        (spec.path, track)
-        for spec in clips
-        if (track := _try_track(spec.path)) is not None and _conforms(track, base)
-    ]
-    if not conforming:
-        return base
-    config = Counter(t.codec_config for _, t in conforming).most_common(1)[0][0]
-    path, track = next((p, t) for p, t in conforming if t.codec_config == config)
-    settings = read_x264_settings(path, track)
-    params = matching_params(settings) if settings else None
-    if params is None:
-        log.info("the copyable clips name no x264 CRF settings; encoding with Tower's")
-        return base
-    sps = parse_avcc(config)
-    location = sps.chroma_location or base.chroma_location
-    return base.matching(*params, chroma_location=location, sar=sps.sar or "0")
-
-
 def _load_clips(
     specs: list[tuple[str, ClipSpec]], enc: Encoding, work: Path, workers: int
 ) -> list[Clip]:
     """Read every clip's tables; normalise (in the scratch dir) those not in the format."""
     tracks = [_try_track(spec.path) for _, spec in specs]
     paths = [Path(spec.path) for _, spec in specs]
-    todo = [i for i, t in enumerate(tracks) if t is None or not _conforms(t, enc)]
+    todo = [i for i, t in enumerate(tracks) if t is None or not conforms(t, enc)]
 
     def normalise(i: int) -> None:
         head = _frames(specs[i - 1][1].transition_s, enc) if i else 0
