@@ -33,9 +33,9 @@ def make_source(out: Path, template: str, *, vf: str | None = None, **options) -
     return footage.make_source(out, template, vf=vf, **options)
 
 
-def make_episode_clip(out: Path, template: str, **options) -> Path:
+def make_episode_clip(out: Path, template: str, seconds: float = CLIP_S, **options) -> Path:
     """A marked source written by the node straight in the episode format (160x90, 24 fps)."""
-    return footage.make_source(out, template, size=(W, H), rate=FPS, seconds=CLIP_S, **options)
+    return footage.make_source(out, template, size=(W, H), rate=FPS, seconds=seconds, **options)
 
 
 def decode_frames(path: str | Path, vf: str | None = None) -> np.ndarray:
