@@ -30,7 +30,7 @@ def configure(settings: Settings) -> Celery:
 
 @worker_init.connect
 def refuse_insecure_worker(**_: object) -> None:
-    """Stop a production worker on a default or empty SECRET_KEY, with one line."""
+    """Stop a worker whose SECRET_KEY is unusable (known, or in production short), with one line."""
     from shared.config import load_settings
 
     try:
