@@ -26,6 +26,7 @@ WEB_DEFAULTS = {
     "TOWER_GUEST_MODE": "images",
     "TOWER_GUEST_JOBS_PER_HOUR": 5,
     "TOWER_HEALTH_TIMEOUT_S": 2.0,
+    "TOWER_HEALTH_CACHE_S": 5.0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
@@ -45,8 +46,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
     from web.dashboard import bp as dashboard_bp
+    from web.docs import bp as docs_bp
     from web.errors import register_error_handlers
     from web.events import bp as events_bp
+    from web.headers import register_security_headers
     from web.health import bp as health_bp
     from web.metrics import bp as metrics_bp
     from web.openapi import TowerApi, openapi_config
@@ -73,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)
+    register_security_headers(app)
+    app.register_blueprint(docs_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(metrics_bp)
