@@ -142,8 +142,9 @@ def test_a_private_key_of_32_bytes_starts_production():
             "--without-mingle",
             "--without-gossip",
         ],
+        [sys.executable, "-m", "celery", "-A", "tasks.app", "beat", "--schedule", "/dev/null"],
     ],
-    ids=["web", "worker"],
+    ids=["web", "worker", "beat"],
 )
 def test_production_processes_refuse_to_start_with_one_line(argv, secret):
     env = {"TOWER_ENV": "production", "SECRET_KEY": secret, "PATH": "/usr/bin:/bin"}
