@@ -10,7 +10,8 @@ COPY requirements.txt pyproject.toml ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN pip install --no-cache-dir --no-deps -e . \
-    && useradd --create-home tower && mkdir -p /artifacts && chown tower /artifacts
+    && useradd --create-home tower && mkdir -p /artifacts /var/lib/tower/secrets \
+    && chown tower /artifacts /var/lib/tower/secrets && chmod 700 /var/lib/tower/secrets
 USER tower
 ENV ARTIFACT_ROOT=/artifacts PYTHONUNBUFFERED=1
 EXPOSE 5000 5555 8188

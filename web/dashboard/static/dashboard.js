@@ -50,6 +50,15 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// Bars and timelines carry their geometry (percent) as data-width and data-left: the
+// Content-Security-Policy refuses inline style attributes, not styles set by this script.
+function placeBars(root) {
+  root.querySelectorAll("[data-width]").forEach((node) => {
+    node.style.width = node.dataset.width + "%";
+    if (node.dataset.left !== undefined) node.style.left = node.dataset.left + "%";
+  });
+}
+
 function setBar(bar, progress) {
   if (!bar) return;
   const pct = Math.max(0, Math.min(1, progress || 0)) * 100;
@@ -249,7 +258,7 @@ function nodeRow(node) {
     el("td", {}, el("span", { class: "badge " + node.status, "data-role": "status" }, node.status)),
     el("td", {}, node.gpu_name || "-"),
     el("td", {}, el("div", { class: "bar", title: (used * 100).toFixed(0) + "%" },
-      el("span", { style: "width: " + (used * 100).toFixed(1) + "%" }),
+      el("span", { "data-width": (used * 100).toFixed(1) }),
       el("em", {}, gib(node.vram_used) + " / " + gib(node.vram_total) + " GiB"))),
     el("td", {}, stage
       ? el("a", { href: "/dashboard/jobs/" + stage.job_id },
@@ -264,6 +273,7 @@ function nodeRow(node) {
         title: "the node has these models now: route them to it again" }, "Clear missing models")]
         : []),
       el("span", { class: "outcome", role: "status" })));
+  placeBars(row);
   return row;
 }
 
@@ -327,6 +337,7 @@ function initQueues() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  placeBars(document);
   const logout = document.getElementById("logout");
   if (logout) {
     logout.addEventListener("click", async () => {
