@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from shared.errors import PermanentError
 from shared.models import NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
-from workers.workflows import Requirements
-from workers.workflows.inventory import Capabilities, missing_on
+from workers.workflows import Capabilities, Requirements, missing_on
 
 HEARTBEAT_FRESH_S = 15.0
 AVOID_AFTER_FAILURES = 2  # transient failures of one job on one backend
@@ -47,8 +46,8 @@ class Placement:
 def capabilities_of(node: WorkerNode) -> Capabilities:
     """A node's registered node classes and models, less the models it is known to lack."""
     lacking = node.lacking_models or {}
-    return Capabilities(node_classes=set(node.node_classes),
-                        models={k: set(v) - set(lacking.get(k, ()))
+    return Capabilities(node_classes=frozenset(node.node_classes),
+                        models={k: frozenset(v) - frozenset(lacking.get(k, ()))
                                 for k, v in (node.models or {}).items()})
 
 

@@ -142,7 +142,7 @@ def store_outputs(spec: StageSpec, outcome: PromptOutcome, client: ComfyClient,
                   store: LocalStore) -> list[Artifact]:
     """Download every promised output into the store under the stage's key.
 
-    :raises StageOutputMissing: an output node produced no file.
+    :raises StageOutputMissing: an output node produced no file, or an empty or unreadable one.
     """
     artifacts = []
     for output in spec.template.outputs:
@@ -161,13 +161,23 @@ def store_outputs(spec: StageSpec, outcome: PromptOutcome, client: ComfyClient,
 
 def store_file(file: OutputFile, kind: str, key: str, client: ComfyClient,
                store: LocalStore) -> Artifact:
-    """One file: the server's name only supplies the extension, never the path."""
+    """One file: the server's name only supplies the extension, never the path.
+
+    :raises StageOutputMissing: the file is empty or not a readable image or video (the real
+        video node reports success when its encoder wrote nothing).
+    """
     suffix = Path(file.filename).suffix.lower()
     if not suffix[1:].isalnum():
         suffix = ".bin"
     key = f"{key}{suffix}"
     dest = client.download(file, store.path(key))
-    return Artifact(kind=kind, key=key, facts=media_facts(dest, kind))
+    if dest.stat().st_size == 0:
+        raise StageOutputMissing(f"output {file.filename!r} (node {file.node_id}) is empty")
+    try:
+        return Artifact(kind=kind, key=key, facts=media_facts(dest, kind))
+    except (OSError, PermanentError) as exc:  # PIL's and ffprobe's "cannot read this"
+        raise StageOutputMissing(f"output {file.filename!r} (node {file.node_id}) is not a "
+                                 f"readable {kind}: {exc}") from exc
 
 
 def store_frames(files: list[OutputFile], key: str, client: ComfyClient,

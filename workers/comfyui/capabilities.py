@@ -2,43 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Model folder -> (node class, input name) pairs whose choice lists name that folder's files.
-MODEL_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "checkpoints": (
-        ("CheckpointLoaderSimple", "ckpt_name"),
-        ("ImageOnlyCheckpointLoader", "ckpt_name"),
-        ("CheckpointLoader", "ckpt_name"),
-    ),
-    "loras": (("LoraLoader", "lora_name"), ("LoraLoaderModelOnly", "lora_name")),
-    "animatediff_models": (
-        ("ADE_AnimateDiffLoaderGen1", "model_name"),
-        ("ADE_LoadAnimateDiffModel", "model_name"),
-    ),
-    "rife": (("RIFE VFI", "ckpt_name"),),
-    "vae": (("VAELoader", "vae_name"),),
+# Node class -> {input name: model folder}: whose choice lists name that folder's files.
+MODEL_INPUTS: dict[str, dict[str, str]] = {
+    "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
+    "CheckpointLoader": {"ckpt_name": "checkpoints"},
+    "ImageOnlyCheckpointLoader": {"ckpt_name": "checkpoints"},
+    "LoraLoader": {"lora_name": "loras"},
+    "LoraLoaderModelOnly": {"lora_name": "loras"},
+    "VAELoader": {"vae_name": "vae"},
+    "CLIPVisionLoader": {"clip_name": "clip_vision"},
+    "ControlNetLoader": {"control_net_name": "controlnet"},
+    "UpscaleModelLoader": {"model_name": "upscale_models"},
+    "ADE_AnimateDiffLoaderGen1": {"model_name": "animatediff_models"},
+    "ADE_LoadAnimateDiffModel": {"model_name": "animatediff_models"},
+    "ADE_AnimateDiffLoRALoader": {"name": "animatediff_motion_lora"},
+    "RIFE VFI": {"ckpt_name": "rife"},
+    "FILM VFI": {"ckpt_name": "film"},
 }
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """Node classes a backend offers and the model files it has, by folder."""
+    """Node classes a backend offers and the model files it lists, by folder."""
 
-    node_classes: frozenset[str]
-    models: dict[str, frozenset[str]] = field(default_factory=dict)
+    node_classes: frozenset[str] = frozenset()
+    models: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    def missing(
-        self, node_classes: Iterable[str] = (), models: Mapping[str, Iterable[str]] | None = None
-    ) -> list[str]:
-        """What of the given needs this backend lacks, as readable strings (empty = eligible)."""
-        lacking = [f"node {name}" for name in sorted(set(node_classes) - self.node_classes)]
-        for folder, names in sorted((models or {}).items()):
-            have = self.models.get(folder, frozenset())
-            lacking += [f"{folder}/{name}" for name in sorted(set(names) - have)]
-        return lacking
+
+def model_folder(node_class: str) -> str | None:
+    """The model folder a loader class reads from, if it is one."""
+    folders = set(MODEL_INPUTS.get(node_class, {}).values())
+    return folders.pop() if len(folders) == 1 else None
 
 
 def combo_options(spec: Any) -> list[Any] | None:
@@ -68,16 +66,12 @@ def input_spec(info: Mapping[str, Any], node_class: str, input_name: str) -> Any
 
 
 def capabilities_from_object_info(info: Mapping[str, Any]) -> Capabilities:
-    """Derive Capabilities from a full `/object_info` body."""
-    models: dict[str, frozenset[str]] = {}
-    for folder, pairs in MODEL_INPUTS.items():
-        names: set[str] = set()
-        present = False
-        for node_class, input_name in pairs:
+    """Derive Capabilities from a full `/object_info` body: its classes and the choice lists of
+    its loaders' model inputs."""
+    models: dict[str, set[str]] = {}
+    for node_class, inputs in MODEL_INPUTS.items():
+        for input_name, folder in inputs.items():
             options = combo_options(input_spec(info, node_class, input_name))
             if options is not None:
-                present = True
-                names.update(str(option) for option in options)
-        if present:
-            models[folder] = frozenset(names)
-    return Capabilities(frozenset(info), models)
+                models.setdefault(folder, set()).update(str(option) for option in options)
+    return Capabilities(frozenset(info), {k: frozenset(v) for k, v in models.items()})

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from workers.comfyui.capabilities import MODEL_INPUTS
+from workers.comfyui.capabilities import model_folder
 from workers.comfyui.errors import (
     ComfyExecutionFailed,
     ComfyInterrupted,
@@ -41,8 +41,7 @@ class ErrorDetail:
     def missing_model(self) -> tuple[str, str] | None:
         """(folder, name) of a model the node lists but could not get, if that is the failure."""
         found = DOWNLOAD_FAILED.search(self.message)
-        folder = next((f for f, pairs in MODEL_INPUTS.items()
-                       if any(cls == self.node_type for cls, _ in pairs)), None)
+        folder = model_folder(self.node_type)
         return (folder, found.group(1)) if found and folder else None
 
 

@@ -10,12 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.job_progress import StageCost, current_stage, job_fraction, weigh_stages
-from shared.models.status import TERMINAL
+from shared.models.status import JOB_MOVES, STAGE_MOVES, Status, checked, not_terminal_sql
 
 log = logging.getLogger(__name__)
 
-# The sink never moves a row out of a terminal state (the same set the models define).
-_NOT_TERMINAL = "status NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(TERMINAL)))
+# The sink never moves a row out of a terminal state (the set the models define), and its one
+# move is a queued stage seen running.
+_NOT_TERMINAL = not_terminal_sql()
+_QUEUED = Status.QUEUED.value
+_STAGE_RUNNING = checked(STAGE_MOVES, Status.QUEUED, Status.RUNNING)
+_JOB_RUNNING = checked(JOB_MOVES, Status.QUEUED, Status.RUNNING)
 
 # Values are old-row values on the right of SET in Postgres, so the CASEs see the status
 # before this statement.
@@ -25,8 +29,9 @@ _UPDATE_STAGE = sa.text(f"""
         step_max = COALESCE(:step_max, step_max),
         progress = COALESCE(:progress, progress),
         node = COALESCE(:node, node),
-        status = CASE WHEN status = 'queued' AND :running THEN 'running' ELSE status END,
-        started_at = CASE WHEN status = 'queued' AND :running
+        status = CASE WHEN status = '{_QUEUED}' AND :running THEN '{_STAGE_RUNNING}'
+                      ELSE status END,
+        started_at = CASE WHEN status = '{_QUEUED}' AND :running
                           THEN COALESCE(started_at, now()) ELSE started_at END,
         updated_at = now()
     WHERE id = :id AND job_id = :job_id AND {_NOT_TERMINAL}
@@ -42,8 +47,8 @@ _UPDATE_JOB = sa.text(f"""
         progress = GREATEST(progress, :progress),
         current_stage = COALESCE(:stage, current_stage),
         eta_s = :eta_s,
-        status = CASE WHEN status = 'queued' AND :running THEN 'running' ELSE status END,
-        started_at = CASE WHEN status = 'queued' AND :running
+        status = CASE WHEN status = '{_QUEUED}' AND :running THEN '{_JOB_RUNNING}' ELSE status END,
+        started_at = CASE WHEN status = '{_QUEUED}' AND :running
                           THEN COALESCE(started_at, now()) ELSE started_at END,
         updated_at = now()
     WHERE id = :job_id AND {_NOT_TERMINAL}

@@ -9,15 +9,10 @@ Pure Python over data: no database, Celery or HTTP. Typical use::
 
 from __future__ import annotations
 
+from workers.comfyui.capabilities import Capabilities, capabilities_from_object_info
 from workers.workflows.binding import bind, with_placeholders
 from workers.workflows.catalog import Catalog, default_catalog
-from workers.workflows.inventory import (
-    Capabilities,
-    Requirements,
-    capabilities_from_object_info,
-    missing_on,
-    requirements,
-)
+from workers.workflows.inventory import Requirements, missing_on, requirements
 from workers.workflows.library import STAGES, default_allowlist, default_templates
 from workers.workflows.template import Output, Param, Template
 from workers.workflows.upload import validate_upload

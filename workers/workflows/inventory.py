@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-# Which constant inputs name a model file, and the ComfyUI model folder it is listed from.
-MODEL_INPUTS: dict[str, dict[str, str]] = {
-    "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
-    "CheckpointLoader": {"ckpt_name": "checkpoints"},
-    "ImageOnlyCheckpointLoader": {"ckpt_name": "checkpoints"},
-    "LoraLoader": {"lora_name": "loras"},
-    "LoraLoaderModelOnly": {"lora_name": "loras"},
-    "VAELoader": {"vae_name": "vae"},
-    "CLIPVisionLoader": {"clip_name": "clip_vision"},
-    "ControlNetLoader": {"control_net_name": "controlnet"},
-    "UpscaleModelLoader": {"model_name": "upscale_models"},
-    "ADE_AnimateDiffLoaderGen1": {"model_name": "animatediff_models"},
-    "ADE_LoadAnimateDiffModel": {"model_name": "animatediff_models"},
-    "ADE_AnimateDiffLoRALoader": {"name": "animatediff_motion_lora"},
-    "RIFE VFI": {"ckpt_name": "rife"},
-    "FILM VFI": {"ckpt_name": "film"},
-}
+from workers.comfyui.capabilities import MODEL_INPUTS, Capabilities
 
 
 @dataclass
@@ -30,21 +14,6 @@ class Requirements:
 
     node_classes: set[str] = field(default_factory=set)
     models: dict[str, set[str]] = field(default_factory=dict)
-
-
-@dataclass
-class Capabilities:
-    """What a backend offers (the ComfyUI client builds the same two attributes)."""
-
-    node_classes: set[str] = field(default_factory=set)
-    models: dict[str, set[str]] = field(default_factory=dict)
-
-
-class CapabilitiesLike(Protocol):
-    """Anything with a backend's node classes and its models per folder."""
-
-    node_classes: set[str]
-    models: dict[str, set[str]]
 
 
 def requirements(prompt: dict[str, Any]) -> Requirements:
@@ -63,7 +32,7 @@ def requirements(prompt: dict[str, Any]) -> Requirements:
     return needed
 
 
-def missing_on(needed: Requirements, capabilities: CapabilitiesLike) -> list[str]:
+def missing_on(needed: Requirements, capabilities: Capabilities) -> list[str]:
     """What a backend lacks of `needed`, as readable lines ("node class X", "model loras/y")."""
     missing = [
         f"node class {name}"
@@ -73,27 +42,3 @@ def missing_on(needed: Requirements, capabilities: CapabilitiesLike) -> list[str
         present = set(capabilities.models.get(folder, ()))
         missing.extend(f"model {folder}/{name}" for name in sorted(needed.models[folder] - present))
     return missing
-
-
-def capabilities_from_object_info(object_info: dict[str, Any]) -> Capabilities:
-    """Capabilities from a full GET /object_info answer: its classes and model choice lists."""
-    offered = Capabilities(node_classes=set(object_info))
-    for class_type, model_inputs in MODEL_INPUTS.items():
-        info = object_info.get(class_type)
-        if not info:
-            continue
-        declared = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
-        for input_name, folder in model_inputs.items():
-            offered.models.setdefault(folder, set()).update(choices_of(declared.get(input_name)))
-    return offered
-
-
-def choices_of(raw: Any) -> list[str]:
-    """The allowed values of a classic (`[[...], {}]`) or V3 (`["COMBO", {options}]`) input."""
-    if not isinstance(raw, list) or not raw:
-        return []
-    if isinstance(raw[0], list):
-        return [str(value) for value in raw[0]]
-    if len(raw) > 1 and isinstance(raw[1], dict):
-        return [str(value) for value in raw[1].get("options", [])]
-    return []

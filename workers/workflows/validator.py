@@ -7,8 +7,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from workers.comfyui.capabilities import MODEL_INPUTS
 from workers.workflows.catalog import Catalog, InputSpec
-from workers.workflows.inventory import MODEL_INPUTS
 
 # Inputs whose choice list is not a rule: model files differ per backend (checked by routing
 # instead), and these loaders have custom validators that accept "subfolder/name" values.

@@ -10,6 +10,7 @@ from workers.comfyui import ComfyRejected, QueueSnapshot, capabilities_from_obje
 from workers.comfyui.capabilities import combo_options
 from workers.comfyui.client import _needs_any, check_prompt_id
 from workers.comfyui.errors import is_transient, rejection_from_body
+from workers.workflows import Requirements, missing_on
 
 ROOT = fixtures_root()
 CATALOG = read_json(ROOT / "05b_validation_error_catalog.json")
@@ -92,10 +93,11 @@ def test_capabilities_from_recorded_object_info():
     assert caps.models["animatediff_models"] == {"dummy_mm_sd_v15_v2.ckpt"}
     assert "rife47.pth" in caps.models["rife"]
     assert "vae" not in caps.models  # VAELoader was not recorded
-    assert caps.missing(["KSampler"], {"loras": ["dummy_character_v1.safetensors"]}) == []
-    assert caps.missing(["Nope"], {"loras": ["x.safetensors"]}) == [
-        "node Nope",
-        "loras/x.safetensors",
+    needs = Requirements({"KSampler"}, {"loras": {"dummy_character_v1.safetensors"}})
+    assert missing_on(needs, caps) == []
+    assert missing_on(Requirements({"Nope"}, {"loras": {"x.safetensors"}}), caps) == [
+        "node class Nope",
+        "model loras/x.safetensors",
     ]
     save_video = info["SaveVideo"]["input"]["required"]["format"]
     assert combo_options(save_video) == ["auto", "mp4"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from tests.workers.workflows.conftest import TYPICAL_PARAMS
-from workers.comfyui.capabilities import capabilities_from_object_info as client_capabilities
 from workers.workflows import (
     Capabilities,
     bind,
@@ -118,22 +117,3 @@ def test_capabilities_read_both_choice_encodings():
     offered = capabilities_from_object_info(object_info)
     assert offered.models == {"checkpoints": {"a.safetensors", "svd.safetensors"}}
     assert offered.node_classes == set(object_info)
-
-
-def test_the_comfyui_clients_capabilities_are_accepted(templates):
-    object_info = {
-        "CheckpointLoaderSimple": {"input": {"required": {"ckpt_name": [["sd.safetensors"], {}]}}},
-        "LoraLoader": {"input": {"required": {"lora_name": [["hero.safetensors"], {}]}}},
-    }
-    backend = client_capabilities(object_info)
-    prompt = bound(
-        templates, "keyframe", checkpoint="sd.safetensors", loras=[{"name": "hero.safetensors"}]
-    )
-    lacking = missing_on(requirements(prompt), backend)
-    assert lacking == [
-        "node class CLIPTextEncode",
-        "node class EmptyLatentImage",
-        "node class KSampler",
-        "node class SaveImage",
-        "node class VAEDecode",
-    ]
