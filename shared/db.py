@@ -31,17 +31,24 @@ migrate = Migrate()
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A short unit of work: commit on success, roll back on error, always close.
-
-    Needs an app context (workers push one from shared.app for their whole life).
-    """
-    session = db.session
+def committed(session: Session) -> Iterator[Session]:
+    """Commit what the block did in `session`, or roll it back when it raised."""
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A short unit of work: commit on success, roll back on error, always close.
+
+    Needs an app context (workers push one from shared.app for their whole life).
+    """
+    try:
+        with committed(db.session) as session:
+            yield session
     finally:
         db.session.remove()

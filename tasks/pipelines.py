@@ -23,7 +23,7 @@ from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from shared.db import db
+from shared.db import committed, db
 from shared.models import Job, Scene, StageRun, Status
 from shared.progress import ProgressBus
 from shared.stages import Per, downstream_names, position, stage_kind
@@ -116,12 +116,13 @@ def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
 def dispatch_job(job_id: int) -> str | None:
     """Send the canvas of everything the job still has to do; returns the canvas's root id.
 
-    Commits the new generation and planned task ids before sending, in its own session, so it
-    is safe to call right after the caller's commit. When the broker is down the rows stay
-    queued and the sweeper sends them later; nothing is lost.
+    Commits the new generation and planned task ids before sending (in the app's session, right
+    after the caller's commit), so a task never names a row its worker cannot see. When the
+    broker is down the rows stay queued and the sweeper sends them later; nothing is lost.
     """
-    with Session(db.engine) as session, session.begin():
-        job = session.get(Job, job_id, with_for_update=True)
+    session = db.session
+    with committed(session):
+        job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
         if job is None or job.status in (Status.SUCCEEDED, Status.CANCELLED, Status.FAILED):
             return None
         job.canvas_generation += 1
@@ -144,10 +145,11 @@ def dispatch_job(job_id: int) -> str | None:
                     job_id, generation, exc)
         return None
     root = result.id
-    with Session(db.engine) as session, session.begin():
+    with committed(session):
         session.execute(sa.update(Job).where(Job.id == job_id,
                                              Job.canvas_generation == generation)
                         .values(celery_root_id=root))
     log.info("dispatched job_id=%s generation=%s stages=%d root=%s", job_id, generation,
              len(plan.task_ids), root)
     return root
+

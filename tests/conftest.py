@@ -3,6 +3,7 @@ the test run's own, and the Flask app bound to them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import redis
 from flask import Flask
 from flask_migrate import upgrade
 
-from shared.config import Settings, load_settings, redis_db_url
+from shared.config import DEFAULTS, Settings, load_settings, redis_db_url
 from tests.support.database import (
     BoundSession,
     create_database,
@@ -22,6 +23,17 @@ from tests.support.database import (
 
 # The test run's own Redis databases, so it never steals a live farm's tasks.
 TEST_REDIS_DB, TEST_BROKER_DB, TEST_BACKEND_DB = 13, 14, 15
+# What the test session takes from the environment: only where the servers are.
+SERVER_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Forget a live farm's settings (its broker, backend, key prefix, secrets, node...) before
+    any test module imports the Celery app: the session builds all of them itself, and must
+    never send a task to that farm's broker or read its database."""
+    for name in DEFAULTS:
+        if name not in SERVER_VARIABLES:
+            os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_base_app(settings, name="web")
     from werkzeug.middleware.proxy_fix import ProxyFix
 
+    from tasks.app import configure as configure_celery
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
     from web.dashboard import bp as dashboard_bp
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore
     app.config["TOWER_FLOWER_URL"] = settings.flower_url
+    # Jobs go to the broker of these settings (a test session's own, never a live farm's).
+    configure_celery(settings)
     app.config.update(openapi_config())
     init_redis(app)
     api = TowerApi(app)

@@ -3,7 +3,10 @@ and guest quotas. (Running the canvas on real workers is the pipeline's own test
 
 from __future__ import annotations
 
+import redis
+
 from shared.models import Job, Scene, StageRun
+from tasks.broker_scan import task_queues_in_broker
 
 
 def stages_of(db_session, job_id: int) -> list[tuple[str, int | None]]:
@@ -11,7 +14,8 @@ def stages_of(db_session, job_id: int) -> list[tuple[str, int | None]]:
     return [(r.stage, r.scene_id) for r in runs]
 
 
-def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_session):
+def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_session,
+                                                            settings):
     response = as_role("owner").post(
         f"/api/anime/projects/{world.rows['project'].id}/generate",
         json={
@@ -37,6 +41,13 @@ def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_s
     ]
     report = as_role("owner").get(body["status_url"]).get_json()
     assert report["status"] == "queued" and len(report["stages"]) == 5
+    # Dispatched: the first stage's message waits in this session's own broker.
+    db_session.refresh(job)
+    assert job.canvas_generation == 1 and job.celery_root_id
+    keyframe = next(r for r in job.stage_runs if r.stage == "keyframe")
+    broker = redis.Redis.from_url(settings.broker_url)
+    assert task_queues_in_broker(broker, settings.broker_key_prefix)[keyframe.celery_task_id] \
+        == "gpu"
 
 
 def test_image_and_character_jobs_are_keyframe_only(as_role, world, db_session):
