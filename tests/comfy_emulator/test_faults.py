@@ -10,6 +10,7 @@ import requests
 from tests.comfy_emulator.test_queue import sampler_prompt
 from tests.comfy_emulator.transcript import Listener, post_prompt
 from tests.support.emulator import EmulatorStartError, start_emulator
+from tests.support.processes import wait_for
 
 
 def _run_with_fault(emu, fault: str, steps: int = 5) -> tuple[str, list[dict], dict]:
@@ -70,11 +71,9 @@ def test_socket_drop_mid_run_and_the_prompt_still_finishes(default):
             listener.read(timeout=5)
     seen = [m["type"] for m in _texts(listener.records)]
     assert "execution_success" not in seen
-    deadline = time.monotonic() + 30
-    entry = {}
-    while time.monotonic() < deadline and not entry:
-        entry = requests.get(f"{default.url}/history/{prompt_id}", timeout=10).json()
-        time.sleep(0.05)
+    entry = wait_for(lambda: requests.get(f"{default.url}/history/{prompt_id}",
+                                          timeout=10).json(), 30, interval=0.05,
+                     what=f"prompt {prompt_id} in the history")
     assert entry[prompt_id]["status"]["status_str"] == "success"
 
 

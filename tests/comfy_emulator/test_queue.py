@@ -15,6 +15,7 @@ from tests.comfy_emulator.transcript import (
     run_prompt,
     shape,
 )
+from tests.support.processes import wait_for
 
 
 def _small(color: int, prefix: str) -> dict:
@@ -176,13 +177,13 @@ def test_interrupt_semantics_and_stats(default):
     time.sleep(0.05)
     again = post_prompt(default.url, body).json()
     assert again["prompt_id"] == prompt_id
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def status_of_rerun() -> str | None:
         entry = requests.get(f"{default.url}/history/{prompt_id}", timeout=10).json()
-        if entry and entry[prompt_id]["status"]["status_str"] == "success":
-            break
-        time.sleep(0.1)
-    assert entry[prompt_id]["status"]["status_str"] == "success"
+        return entry[prompt_id]["status"]["status_str"] if entry else None
+
+    # The re-run replaces the failed entry under the same id.
+    wait_for(lambda: status_of_rerun() == "success", 30, what=f"prompt {prompt_id} to succeed")
     stats = requests.get(default.url + "/emulator/stats", timeout=10).json()
     assert stats["prompts"][prompt_id] == {"submitted": 2, "rejected": 0, "executed": 2}
     post_prompt(default.url, {"prompt": {}, "prompt_id": prompt_id})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import requests
 from PIL import Image
@@ -22,6 +21,7 @@ from tests.comfy_emulator.transcript import (
     upload,
 )
 from tests.support.emulator import start_emulator
+from tests.support.processes import wait_for
 
 
 def _filtered(records: list[dict], drop: set[str]) -> list[dict]:
@@ -234,10 +234,8 @@ def test_no_client_id_only_broadcasts(recorded):
     request = load_json("13_no_client_id/request.json")
     response = post_prompt(recorded.url, request)
     prompt_id = response.json()["prompt_id"]
-    deadline = time.monotonic() + 20
-    while not history_of_or_none(recorded, prompt_id) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+    wait_for(lambda: history_of_or_none(recorded, prompt_id), 20, interval=0.05,
+             what=f"prompt {prompt_id} to end")
     try:
         while True:
             observer.read(timeout=0.3)

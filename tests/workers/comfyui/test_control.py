@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.processes import wait_for
 from tests.support.web_server import free_port
 from tests.workers.comfyui.conftest import FAST, load_workflow, new_prompt_id
 from workers.comfyui import (
@@ -38,12 +39,10 @@ def keyframe(steps: int, tag: str | None = None) -> dict[str, Any]:
     return graph
 
 
-def wait_until_running(client: ComfyClient, prompt_id: str, timeout: float = 10.0) -> None:
+def wait_until_running(client: ComfyClient, prompt_id: str, timeout: float = 30.0) -> None:
     """Poll until the prompt is the running one."""
-    stop = time.monotonic() + timeout
-    while client.locate(prompt_id) != "running":
-        assert time.monotonic() < stop, "prompt never started"
-        time.sleep(0.02)
+    wait_for(lambda: client.locate(prompt_id) == "running", timeout, interval=0.02,
+             what=f"prompt {prompt_id} to start")
 
 
 def stats(emulator: Any) -> dict[str, Any]:

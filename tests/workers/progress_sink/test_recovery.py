@@ -170,8 +170,11 @@ def test_sink_survives_a_redis_restart(app, psettings, make_job, log_dir, privat
         publish_steps(bus, job_id, key, "keyframe", range(6, 9))
         assert time.monotonic() - started < 1.5
         start_redis()
-        time.sleep(2.1)  # the bus's back-off after a failed publish
-        publish_steps(bus, job_id, key, "keyframe", range(9, 13))
+        # The bus skips publishing for a while after a failed publish: wait until it lands.
+        wait_for(lambda: bus.stage_event(job_id, stage_id=key, stage="keyframe",
+                                         status="running", step=9, max=20, node="3",
+                                         progress=0.45), 20, what="publishing to work again")
+        publish_steps(bus, job_id, key, "keyframe", range(10, 13))
         wait_for(lambda: stage_step(app, job_id, 0) == 12, 20, what="rows after the restart")
         assert sink.popen.poll() is None
     finally:
