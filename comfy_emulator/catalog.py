@@ -1,4 +1,5 @@
-"""Node class specs (/object_info) recorded from the real server, with live choice lists."""
+"""Node class specs (/object_info): the real server's whole catalogue (ComfyUI 0.3.64 with the
+AnimateDiff-Evolved, Frame-Interpolation and VideoHelperSuite packs), with live choice lists."""
 
 from __future__ import annotations
 
@@ -19,17 +20,14 @@ MODEL_INPUTS: dict[tuple[str, str], str] = {
     ("ADE_AnimateDiffLoaderGen1", "model_name"): "animatediff_models",
     ("ADE_LoadAnimateDiffModel", "model_name"): "animatediff_models",
     ("RIFE VFI", "ckpt_name"): "rife",
+    ("UpscaleModelLoader", "model_name"): "upscale_models",
 }
 
 
 def load_recorded_specs() -> dict[str, dict[str, Any]]:
-    """All per-class specs shipped in comfy_emulator/data/object_info."""
-    specs: dict[str, dict[str, Any]] = {}
-    folder = resources.files("comfy_emulator").joinpath("data", "object_info")
-    for entry in folder.iterdir():
-        if entry.name.endswith(".json"):
-            specs.update(json.loads(entry.read_text(encoding="utf-8")))
-    return specs
+    """Every class the real server offered, as its /object_info answered."""
+    path = resources.files("comfy_emulator").joinpath("data", "object_info_full.json")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,11 @@ class Catalog:
         for category in ("required", "optional"):
             for name, raw in spec["input"].get(category, {}).items():
                 choices = self._live_choices(class_type, name)
-                if choices is not None:
+                if choices is None:
+                    continue
+                if raw[0] == "COMBO":  # a V3 node lists its choices in the options dict
+                    raw[1]["options"] = choices
+                else:
                     raw[0] = choices
         return spec
 

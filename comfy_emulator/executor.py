@@ -22,7 +22,7 @@ from comfy_emulator.errors import (
 from comfy_emulator.faults import Faults
 from comfy_emulator.graph import ExecutionList
 from comfy_emulator.hub import Hub
-from comfy_emulator.nodes import NODE_CLASSES
+from comfy_emulator.nodes import NODE_CLASSES, node_class
 from comfy_emulator.progress import ProgressTracker
 from comfy_emulator.storage import Storage
 
@@ -155,7 +155,7 @@ class Executor:
                 raise injected_failure(class_type)
             if class_type in run.faults.oom_classes:
                 raise injected_oom()
-            outputs, ui = NODE_CLASSES[class_type].run(ctx, inputs)
+            outputs, ui = node_class(class_type).run(ctx, inputs)
         except Exception as exc:  # noqa: BLE001 - every node failure becomes execution_error
             return node_id, self._error_details(exc, inputs), exc
         entry_ui = None
@@ -187,7 +187,7 @@ class Executor:
     def _gather_inputs(self, prompt: dict, node_id: str, extra_data: dict) -> dict[str, Any]:
         node = prompt[node_id]
         declared = self.catalog.declared_inputs(node["class_type"])
-        extra_ok = NODE_CLASSES[node["class_type"]].accepts_extra_inputs
+        extra_ok = node_class(node["class_type"]).accepts_extra_inputs
         out: dict[str, Any] = {}
         for name, value in node["inputs"].items():
             if name not in declared and not extra_ok:

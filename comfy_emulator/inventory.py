@@ -47,6 +47,7 @@ DEFAULT_MODELS: dict[str, list[str]] = {
     "vae": ["vae-ft-mse-840000-ema-pruned.safetensors"],
     "clip_vision": [],
     "rife": ["rife47.pth", "rife49.pth"],
+    "upscale_models": ["RealESRGAN_x2plus.pth", "RealESRGAN_x4plus.pth"],
 }
 
 

@@ -6,14 +6,16 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from shared.stages import TEMPLATE_STAGES
 from workers.workflows.catalog import DATA_DIR
 from workers.workflows.template import Template
 
-STAGES = ("keyframe", "animate", "interpolate", "animate_svd")
+# Every template a stage of the registry binds (keyframe, animate, animate_svd, ...).
+STAGES = tuple(TEMPLATE_STAGES)
 
 
 def default_templates() -> dict[str, Template]:
-    """The built-in template of every stage, keyed by stage name (fresh objects each call)."""
+    """The built-in template of every stage, keyed by template name (fresh objects each call)."""
     templates = {}
     for stage in STAGES:
         row = json.loads((DATA_DIR / "templates" / f"{stage}.json").read_text(encoding="utf-8"))

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.workers.comfyui.transcript import fixtures_root
 from workers.workflows import (
     Capabilities,
     Catalog,
@@ -14,7 +15,8 @@ from workers.workflows import (
     default_catalog,
     default_templates,
 )
-from workers.workflows.catalog import DATA_DIR
+
+FIXTURES = fixtures_root()
 
 # Parameters a pipeline would pass for one scene, per stage.
 TYPICAL_PARAMS = {
@@ -35,6 +37,9 @@ TYPICAL_PARAMS = {
     },
     "interpolate": {"frames_dir": "job-0001_frames", "multiplier": 2, "fps": 8},
     "animate_svd": {"image": "job-0001/keyframe.png", "frames": 25, "fps": 6, "seed": 42},
+    "upscale": {"frames_dir": "job-0001_frames", "width": 512, "height": 288, "fps": 16},
+    "upscale_model": {"frames_dir": "job-0001_frames", "width": 512, "height": 288, "fps": 16,
+                      "model": "RealESRGAN_x2plus.pth"},
 }
 
 
@@ -52,6 +57,10 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="session")
 def recorded_backend() -> Capabilities:
-    """The reference server as a backend: its classes and its placeholder model files."""
-    doc = json.loads((DATA_DIR / "object_info.json").read_text(encoding="utf-8"))
-    return capabilities_from_object_info(doc["classes"])
+    """The recording server as a backend: the classes recorded one by one, with the placeholder
+    model files it had."""
+    info: dict = {}
+    for path in (FIXTURES / "object_info").glob("*.json"):
+        if not path.name.startswith("_"):
+            info.update(json.loads(path.read_text(encoding="utf-8")))
+    return capabilities_from_object_info(info)

@@ -170,16 +170,16 @@ def test_link_cycle_is_rejected():
 
 
 def test_allowlisted_class_without_a_recorded_spec_is_checked_against_its_own_inputs():
+    # An operator's custom node pack: allowed, but not in the recorded catalogue.
+    allowlist = default_allowlist() | {"StudioTint"}
     custom = graph()
-    custom["9"] = {"class_type": "FreeU_V2", "inputs": {"model": ["2", 0], "b1": 1.3}}
+    custom["9"] = {"class_type": "StudioTint", "inputs": {"model": ["2", 0], "b1": 1.3}}
     custom["6"]["inputs"]["model"] = ["9", 0]
-    template = validate_upload(
-        custom, {**BINDINGS, "b1": [["9", "b1"]]}, allowlist=default_allowlist()
-    )
+    template = validate_upload(custom, {**BINDINGS, "b1": [["9", "b1"]]}, allowlist=allowlist)
     assert template.params["b1"].type == "float" and template.params["b1"].default == 1.3
 
-    error = rejection(custom, {**BINDINGS, "b2": [["9", "b2"]]})
-    assert error.fields == {"bindings.b2": "node '9' (FreeU_V2) has no input 'b2'"}
+    error = rejection(custom, {**BINDINGS, "b2": [["9", "b2"]]}, allowlist=allowlist)
+    assert error.fields == {"bindings.b2": "node '9' (StudioTint) has no input 'b2'"}
 
 
 def test_declared_outputs_must_be_output_nodes():
