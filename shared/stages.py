@@ -91,7 +91,13 @@ STAGES: tuple[StageKind, ...] = (
         "interpolate", Queue.GPU, Per.SCENE, 900, 960, Weight.SAMPLING,
         "RIFE frame interpolation of the clip (x2 or x4)",
         templates=("interpolate",), takes=Upstream("animate", ("frames", "video")),
-        outputs=("video",), clip="video",
+        outputs=("video", "frames"), clip="video",
+    ),
+    StageKind(
+        "upscale", Queue.GPU, Per.SCENE, 900, 960, Weight.SAMPLING,
+        "the interpolated frames upscaled (an upscale model, or resampling) into the final clip",
+        templates=("upscale", "upscale_model"), takes=Upstream("interpolate", ("frames", "video")),
+        outputs=("video",), clip="video", option="upscale",
     ),
     StageKind(
         "compile", Queue.CPU, Per.EPISODE, 1800, 1900, Weight.SHARE,

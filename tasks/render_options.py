@@ -24,6 +24,9 @@ class RenderOptions:
     multiplier: int = 2
     engine: str = "animatediff"
     checkpoint: str | None = None
+    # Upscale each scene's clip: {"factor": 2} or {"height": 720}; "model" (an upscale model
+    # file the nodes have) and "method" (the resampling) optional.
+    upscale: dict[str, Any] | None = None
     workflows: dict[str, int] = field(default_factory=dict)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Sent with a stage's prompt as ComfyUI's extra_data (kept in its history).
@@ -67,6 +70,7 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
         fields["options.engine"] = f"must be one of {', '.join(ENGINES)}"
     if "checkpoint" in raw and not isinstance(raw["checkpoint"], str):
         fields["options.checkpoint"] = "must be a model file name"
+    fields.update(check_upscale(raw.get("upscale")))
     fields.update(_check_mapping(raw, "workflows", lambda v: isinstance(v, int) and v >= 1,
                                  "must map a stage to a version number"))
     fields.update(_check_mapping(raw, "stages", lambda v: isinstance(v, dict),
@@ -76,6 +80,39 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
     if fields:
         raise ValidationError("invalid render options", fields=fields)
     return RenderOptions(**{k: v for k, v in raw.items() if v is not None})
+
+
+UPSCALE_METHODS = ("nearest-exact", "bilinear", "area", "bicubic", "lanczos")
+MAX_UPSCALE_FACTOR = 4
+MAX_UPSCALED_HEIGHT = 4096
+
+
+def check_upscale(value: Any) -> dict[str, str]:
+    """Problems of an `upscale` option, by field."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return {"options.upscale": 'must be an object: {"factor": 2} or {"height": 720}'}
+    problems = {f"options.upscale.{k}": "unknown field"
+                for k in set(value) - {"factor", "height", "model", "method"}}
+    if ("factor" in value) == ("height" in value):
+        problems["options.upscale"] = "give exactly one of factor or height"
+    factor, height = value.get("factor"), value.get("height")
+    if "factor" in value and (isinstance(factor, bool) or not isinstance(factor, int | float)
+                              or not 1 < factor <= MAX_UPSCALE_FACTOR):
+        problems["options.upscale.factor"] = f"must be a number above 1, at most " \
+                                             f"{MAX_UPSCALE_FACTOR}"
+    if "height" in value and (isinstance(height, bool) or not isinstance(height, int)
+                              or not 64 <= height <= MAX_UPSCALED_HEIGHT or height % 8):
+        problems["options.upscale.height"] = f"must be a multiple of 8 from 64 to " \
+                                             f"{MAX_UPSCALED_HEIGHT}"
+    model = value.get("model")
+    if "model" in value and (not isinstance(model, str) or not model
+                             or any(c in model for c in "/\\") or model.startswith(".")):
+        problems["options.upscale.model"] = "must be an upscale model's file name"
+    if "method" in value and value["method"] not in UPSCALE_METHODS:
+        problems["options.upscale.method"] = f"must be one of {', '.join(UPSCALE_METHODS)}"
+    return problems
 
 
 def _check_mapping(raw: dict[str, Any], name: str, ok, problem: str) -> dict[str, str]:

@@ -32,6 +32,17 @@ class Subject:
         return self.opts.width or self.episode.width, self.opts.height or self.episode.height
 
     @property
+    def clip_size(self) -> tuple[int | None, int | None]:
+        """The size of the scene's final clip: the image size, upscaled when the options ask."""
+        width, height = self.size
+        upscale = self.opts.upscale
+        if not upscale or not width or not height:
+            return width, height
+        if "factor" in upscale:
+            return to_8(width * upscale["factor"]), to_8(height * upscale["factor"])
+        return to_8(width * upscale["height"] / height), upscale["height"]
+
+    @property
     def frames(self) -> int:
         """Frames of the scene's animation at the options' rate."""
         if self.opts.frames:
@@ -54,6 +65,11 @@ class Planned:
     params: dict[str, Any]
     steps: int = 1
     frames: int = 1
+
+
+def to_8(value: float) -> int:
+    """A pixel size rounded to a multiple of 8 (what encoders and latents want)."""
+    return max(8, round(value / 8) * 8)
 
 
 def seed_of(subject: Subject) -> int:
@@ -120,9 +136,24 @@ def interpolate(subject: Subject) -> Planned:
                    frames=subject.frames * opts.multiplier)
 
 
+def upscale(subject: Subject) -> Planned:
+    """The interpolated frames at the final clip size: by an upscale model when the options name
+    one, else by resampling."""
+    opts = subject.opts
+    width, height = subject.clip_size
+    params = {"width": width, "height": height, "fps": opts.fps * opts.multiplier}
+    if opts.upscale.get("method"):
+        params["method"] = opts.upscale["method"]
+    frames = subject.frames * opts.multiplier
+    if opts.upscale.get("model"):
+        return Planned("upscale_model", {**params, "model": opts.upscale["model"]},
+                       frames=frames)
+    return Planned("upscale", params, frames=frames)
+
+
 def compile_(subject: Subject) -> Planned:
-    """The episode's rate and size."""
-    width, height = subject.size
+    """The episode's rate and the size of its scenes' final clips."""
+    width, height = subject.clip_size
     return Planned(None, {"fps": subject.opts.fps * subject.opts.multiplier, "width": width,
                           "height": height})
 
@@ -136,6 +167,7 @@ PLANNERS: dict[str, Callable[[Subject], Planned]] = {
     "keyframe": keyframe,
     "animate": animate,
     "interpolate": interpolate,
+    "upscale": upscale,
     "compile": compile_,
     "mix": mix,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from shared.db import db
+from shared.models import Workflow
 from tasks.library_store import add_demo_library
 from tasks.pipelines import dispatch_job
 from tasks.planning import plan_job
@@ -92,3 +93,30 @@ def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
     keyframe = next(r for r in job.stage_runs
                     if r.stage == "keyframe" and r.scene_id == second and r.attempt == 2)
     assert keyframe.inputs["params"]["seed"] == 4242
+
+
+def test_upscaled_scenes_compile_at_the_upscaled_size(app, farm, production):
+    """The upscale stage (optional, per job): by resampling for one job, by a model for
+    another; compile takes each scene's last clip, at the upscaled size."""
+    for upscale, template in (({"factor": 2}, "upscale"),
+                              ({"height": 128, "model": "RealESRGAN_x4plus.pth"},
+                               "upscale_model")):
+        job_id = submit(app, production, kind="scene", scene_ids=production.scene_ids[:2],
+                        options={**FAST_OPTIONS, "upscale": upscale})
+        job = wait_until_done(app, farm, job_id)
+        assert job.status == "succeeded", (job.error, farm.logs())
+        order = [r.stage for r in sorted(job.stage_runs, key=lambda r: r.id)
+                 if r.scene_id == production.scene_ids[0]]
+        assert order == ["keyframe", "animate", "interpolate", "upscale"]
+        upscaled = [r for r in job.stage_runs if r.stage == "upscale"]
+        interpolated = {r.scene_id: r for r in job.stage_runs if r.stage == "interpolate"}
+        for run in upscaled:
+            clip = next(a for a in run.assets if a.kind == "video")
+            before = next(a for a in interpolated[run.scene_id].assets if a.kind == "video")
+            assert (clip.width, clip.height, clip.frames) == (128, 128, before.frames)
+            with app.app_context():
+                workflow = db.session.get(Workflow, run.workflow_id)
+            assert workflow.name == template
+        episode = next(r for r in job.stage_runs if r.stage == "mix").assets[0]
+        assert (episode.width, episode.height) == (128, 128)
+

@@ -50,9 +50,11 @@ def client(emulator):
 
 def test_the_clip_is_stored_with_its_facts(client, tmp_path):
     store = LocalStore(tmp_path / "artifacts")
-    [clip] = run_gpu_stage(interpolate_spec(tmp_path), client, store)
+    clip, frames = run_gpu_stage(interpolate_spec(tmp_path), client, store)
     assert clip.kind == "video" and clip.facts["frames"] == 5
     assert store.path(clip.key).stat().st_size == clip.facts["size_bytes"] > 0
+    assert frames.kind == "frames" and frames.facts["frames"] == 5
+    assert len(list(store.path(frames.key).glob("*.png"))) == 5
 
 
 def test_a_prompt_that_succeeds_with_an_empty_file_fails_the_stage(client, tmp_path):

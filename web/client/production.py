@@ -151,6 +151,7 @@ RENDER = {
     "multiplier": (False, one_of(2, 4)),
     "engine": (False, one_of("animatediff", "svd")),
     "checkpoint": (False, is_text),
+    "upscale": (False, None),  # checked by the farm (factor or height, model, method)
 }
 TOP = {
     "project": (True, None),

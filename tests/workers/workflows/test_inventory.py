@@ -101,6 +101,7 @@ def test_empty_backend_lacks_everything(templates):
     lacking = missing_on(requirements(bound(templates, "interpolate")), Capabilities())
     assert lacking == [
         "node class RIFE VFI",
+        "node class SaveImage",
         "node class VHS_LoadImages",
         "node class VHS_VideoCombine",
         "model rife/rife47.pth",

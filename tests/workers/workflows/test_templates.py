@@ -23,7 +23,8 @@ def declared_inputs(catalog: Catalog, node: dict) -> set[str]:
 
 
 def test_every_stage_has_a_template(templates):
-    assert set(templates) == set(STAGES) == {"keyframe", "animate", "interpolate", "animate_svd"}
+    assert set(templates) == set(STAGES) == {"keyframe", "animate", "interpolate", "animate_svd",
+                                             "upscale", "upscale_model"}
     for stage, template in templates.items():
         assert template.stage == stage
         assert template.version >= 1
@@ -68,8 +69,10 @@ def test_expected_output_kinds(templates):
     assert kinds == {
         "keyframe": [("8", "image")],
         "animate": [("40", "video"), ("41", "frames")],
-        "interpolate": [("3", "video")],
+        "interpolate": [("3", "video"), ("4", "frames")],
         "animate_svd": [("8", "video")],
+        "upscale": [("3", "video")],
+        "upscale_model": [("5", "video")],
     }
 
 
