@@ -19,6 +19,8 @@ WEB_DEFAULTS = {
     "TOWER_LOGIN_ADDR_LIMIT": 50,
     "TOWER_GUEST_MODE": "images",
     "TOWER_GUEST_JOBS_PER_HOUR": 5,
+    "TOWER_USER_MAX_PRIORITY": 5,  # 6-9 are for operators and admins
+    "TOWER_ACTIVE_JOBS_PER_USER": 20,  # queued or running, per user or guest (staff: no cap)
     "TOWER_HEALTH_TIMEOUT_S": 2.0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
