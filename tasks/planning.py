@@ -16,11 +16,12 @@ from shared.models import Character, Episode, Job, JobKind, Project, Scene, Stag
 from tasks.render_options import RenderOptions, parse_options
 from tasks.workflow_store import active_workflow, template_of
 from workers.workflows import bind
+from workers.workflows.loaders import INPUT_FOLDER
 
 SCENE_STAGES = (Stage.KEYFRAME, Stage.ANIMATE, Stage.INTERPOLATE)
 EPISODE_STAGES = (Stage.COMPILE, Stage.MIX)
 # Values only known when the stage runs (its inputs come from the stage before it).
-RUNTIME_PLACEHOLDERS = {"image": "tower/check.png", "frames_dir": "tower/check"}
+RUNTIME_PLACEHOLDERS = {"image": f"{INPUT_FOLDER}/check.png", "frames_dir": f"{INPUT_FOLDER}/check"}
 MAX_ANIMATE_FRAMES = 64
 
 
