@@ -5,7 +5,7 @@ from __future__ import annotations
 from kombu import Queue
 
 from shared.config import load_settings
-from shared.limits import LONGEST_HARD_LIMIT_S
+from shared.stages import LONGEST_HARD_LIMIT_S, STAGES
 
 _settings = load_settings()
 
@@ -34,11 +34,7 @@ task_default_queue = "cpu"
 # sweeper and job bookkeeping (consumed by the CPU worker; quick tasks).
 task_queues = (Queue("gpu"), Queue("cpu"), Queue("control"))
 task_routes = {
-    "render.keyframe": {"queue": "gpu"},
-    "render.animate": {"queue": "gpu"},
-    "render.interpolate": {"queue": "gpu"},
-    "render.compile": {"queue": "cpu"},
-    "render.mix": {"queue": "cpu"},
+    **{kind.task_name: {"queue": kind.queue.value} for kind in STAGES},
     "render.finish": {"queue": "control"},
     "tower.sweep": {"queue": "control"},
     "tower.clean_artifacts": {"queue": "control"},

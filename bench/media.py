@@ -4,8 +4,10 @@ Run from the repository root: `python -m bench.media`. It generates 60 scene cli
 at 768x432 (normalised as Tower's own scene output, keyframes where windows end), then:
 compiles them with cuts (against ffmpeg concat + stream copy), with crossfades (against
 moviepy concatenate_videoclips + write_videofile), QCs the crossfaded episode (timed apart)
-and mixes a 22-minute episode with 40 cues. The last stdout line is one JSON object;
-the exit status is 1 when a bar is missed.
+and mixes a 22-minute episode with 40 cues. A second set of 60 clips is encoded as
+ComfyUI's VHS_VideoCombine writes `video/h264-mp4` (libx264 defaults, B-frames, crf 19, one
+keyframe per clip) and compiled with cuts against stream copy too. The last stdout line is
+one JSON object; the exit status is 1 when a bar is missed.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from comfy_emulator.vhs_formats import encode_command, load_format, resolve
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.library import choose_cue
 from workers.media.mixer import MusicCue, SfxCue, mix_episode
 from workers.media.normalise import normalise_clip
 from workers.media.qc import plan_qc, run_qc
 from workers.media.synthesis import generate_demo_library
-from workers.media.tool import run_ffmpeg
+from workers.media.tool import find_ffmpeg, run_ffmpeg
 
 log = logging.getLogger("bench.media")
 
@@ -34,6 +38,7 @@ XF = 0.5
 EPISODE_S = 22 * 60
 BARS = {
     "cuts_vs_stream_copy": ("<=", 1.3),
+    "node_cuts_vs_stream_copy": ("<=", 1.3),
     "crossfade_speedup_vs_moviepy": (">=", 8.0),
     "mix_realtime_factor": (">=", 20.0),
 }
@@ -55,6 +60,40 @@ def make_clips(work: Path) -> list[Path]:
 
     with ThreadPoolExecutor(2) as pool:
         return list(pool.map(one, range(CLIPS)))
+
+
+def make_node_clips(work: Path) -> list[Path]:
+    """The same sources written as VHS_VideoCombine writes h264-mp4: raw RGB frames piped
+    into the pack's own ffmpeg arguments."""
+    fmt = resolve(load_format("h264-mp4"), {"has_alpha": False})
+    command = encode_command(find_ffmpeg(), fmt, width=W, height=H, frame_rate=float(FPS),
+                             input_pix_fmt="rgb24", loop_args=[])  # fmt: skip
+
+    def one(i: int) -> Path:
+        out = work / f"node{i:02d}.mp4"
+        source = f"testsrc2=size={W}x{H}:rate={FPS},hue=h={i * 37 % 360},format=rgb24"
+        frames = subprocess.Popen(
+            [find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", source, "-t", str(CLIP_S),
+             "-f", "rawvideo", "-"], stdout=subprocess.PIPE)  # fmt: skip
+        subprocess.run([*command, str(out)], stdin=frames.stdout, check=True)
+        frames.stdout.close()
+        if frames.wait() != 0:
+            raise RuntimeError(f"lavfi source failed for clip {i}")
+        return out
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, range(CLIPS)))
+
+
+def compare_cuts(clips: list[Path], work: Path, tag: str) -> dict[str, float]:
+    """Interleaved runs (medians: the box is shared and noisy) of stream copy and compile."""
+    specs = [ClipSpec(p) for p in clips]
+    base, ours = [], []
+    for i in range(7):
+        base.append(timed(concat_copy, clips, work / f"{tag}base{i}.mp4", work))
+        out = work / f"{tag}cuts{i}.mp4"
+        ours.append(timed(compile_episode, specs, out, fps=FPS, width=W, height=H))
+    return {"concat_copy_s": statistics.median(base), "compile_cuts_s": statistics.median(ours)}
 
 
 def concat_copy(clips: list[Path], out: Path, work: Path) -> None:
@@ -128,15 +167,29 @@ def main() -> int:
         clips = make_clips(work)
         figures["generate_clips_s"] = round(time.perf_counter() - start, 2)
 
-        cut_specs = [ClipSpec(p) for p in clips]
-        base, ours = [], []
-        for i in range(7):  # interleaved, medians: the box is shared and noisy
-            base.append(timed(concat_copy, clips, work / f"base{i}.mp4", work))
-            out = work / f"cuts{i}.mp4"
-            ours.append(timed(compile_episode, cut_specs, out, fps=FPS, width=W, height=H))
-        figures["concat_copy_s"] = round(statistics.median(base), 3)
-        figures["compile_cuts_s"] = round(statistics.median(ours), 3)
-        figures["cuts_vs_stream_copy"] = round(statistics.median(ours) / statistics.median(base), 3)
+        cuts = compare_cuts(clips, work, "")
+        figures["concat_copy_s"] = round(cuts["concat_copy_s"], 3)
+        figures["compile_cuts_s"] = round(cuts["compile_cuts_s"], 3)
+        figures["cuts_vs_stream_copy"] = round(cuts["compile_cuts_s"] / cuts["concat_copy_s"], 3)
+
+        start = time.perf_counter()
+        node_clips = make_node_clips(work)
+        figures["generate_node_clips_s"] = round(time.perf_counter() - start, 2)
+        node = compare_cuts(node_clips, work, "node")
+        figures["node_concat_copy_s"] = round(node["concat_copy_s"], 3)
+        figures["node_compile_cuts_s"] = round(node["compile_cuts_s"], 3)
+        figures["node_cuts_vs_stream_copy"] = round(
+            node["compile_cuts_s"] / node["concat_copy_s"], 3
+        )
+        node_result = compile_episode(
+            [ClipSpec(p) for p in node_clips], work / "node.mp4", fps=FPS, width=W, height=H
+        )
+        figures["node_compile_reencoded_frames"] = node_result.reencoded_frames
+        start = time.perf_counter()
+        node_report = run_qc(node_result.path, plan_qc(node_result, expect_audio=False))
+        figures["node_qc_s"] = round(time.perf_counter() - start, 2)
+        figures["node_qc_passed"] = node_report.passed
+        figures["node_qc_failures"] = [c.message for c in node_report.failures]
 
         xf_specs = [ClipSpec(p, "crossfade", XF) for p in clips]
         result = None

@@ -391,6 +391,7 @@ def main() -> int:
                     "gevent",
                     "--worker-connections",
                     "500",
+                    "--no-control-socket",
                     "web:create_app()",
                 ],
                 env=env,

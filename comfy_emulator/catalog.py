@@ -68,6 +68,10 @@ class Catalog:
                     raw[0] = choices
         return spec
 
+    def has_model(self, folder: str, name: str) -> bool:
+        """Whether a model file is really on disk (listed or not)."""
+        return name in self._inventory.get(folder, [])
+
     def is_output(self, class_type: str) -> bool:
         """True for OUTPUT_NODE classes."""
         return bool(self._base[class_type].get("output_node"))
@@ -92,8 +96,9 @@ class Catalog:
 
     def _live_choices(self, class_type: str, name: str) -> list[Any] | None:
         folder = MODEL_INPUTS.get((class_type, name))
-        if folder == "rife" and folder not in self._inventory:
-            # The pack's list is fixed (it downloads checkpoints on first use).
+        if folder == "rife":
+            # The pack lists every checkpoint whether or not it is on disk (it downloads one on
+            # first use); the inventory's "rife" folder says which are on disk.
             return None
         if folder is not None:
             return list(self._inventory.get(folder, []))

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from comfy_emulator.catalog import Catalog
 from comfy_emulator.errors import InterruptProcessing
 from comfy_emulator.faults import Faults
 from comfy_emulator.hub import Hub, frame_text
@@ -29,6 +30,7 @@ class NodeContext:
     prompt: dict[str, Any]
     extra_data: dict[str, Any]
     run: RunState
+    catalog: Catalog
 
     def check_interrupt(self) -> None:
         """Raise when an interrupt is pending (what ComfyUI does at every progress update).

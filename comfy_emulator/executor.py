@@ -93,7 +93,11 @@ class Executor:
         spec = NODE_CLASSES.get(node.get("class_type"))
         if spec is None or spec.is_changed is None:
             return False
-        return spec.is_changed(self.storage, node.get("inputs", {}))
+        value = spec.is_changed(self.storage, node.get("inputs", {}))
+        # The real IsChangedCache stores the result in the running prompt's node, so nodes
+        # that embed the prompt (VHS_VideoCombine, SaveImage) write it; history keeps a copy.
+        node["is_changed"] = [value]
+        return value
 
     def _execute_node(
         self,
@@ -144,6 +148,7 @@ class Executor:
                 prompt,
                 extra_data,
                 run,
+                self.catalog,
             )
             ctx.check_interrupt()
             if class_type in run.faults.error_classes:

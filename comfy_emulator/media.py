@@ -140,16 +140,8 @@ def write_video(
             "8",
         ]
     else:
-        codec_args = [
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            str(int(crf)),
-            "-movflags",
-            "+faststart",
-        ]
+        # libx264's defaults (B-frames on), as ComfyUI's PyAV writer leaves them.
+        codec_args = ["-c:v", "libx264", "-crf", str(int(crf)), "-movflags", "+faststart"]
     cmd = [
         ffmpeg_exe(),
         "-v",

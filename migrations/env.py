@@ -96,6 +96,18 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            sync_registry(connection)
+
+
+def sync_registry(connection):
+    """The stage names follow the stage registry (shared/stages.py) at every upgrade, so adding
+    a stage needs no migration of its own."""
+    import sqlalchemy as sa
+
+    from shared.models.kinds import sync_stage_kinds
+
+    if sa.inspect(connection).has_table("workflow_kinds"):
+        sync_stage_kinds(connection)
 
 
 if context.is_offline_mode():

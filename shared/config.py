@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from shared import keys
 from shared.errors import ConfigError
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105 - refused in production
 ENVIRONMENTS = ("development", "test", "production")
 
 # (variable, default, meaning) - the README's configuration table is generated from the same facts.
@@ -26,13 +26,18 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "CELERY_RESULT_BACKEND": ("REDIS_URL database 2", "Celery result backend"),
     "BROKER_KEY_PREFIX": ("", "prefix of every broker key, so farms can share one Redis database"),
     "ARTIFACT_ROOT": ("./var/artifacts", "folder every node mounts for outputs"),
-    "SECRET_KEY": (DEFAULT_SECRET_KEY, "signs sessions and tokens; required in production"),
+    "SECRET_KEY": ("generated", "signs sessions and tokens; generated once per install when unset"),
+    "TOWER_SECRETS_DIR": ("./var/secrets", "where generated secrets are kept (0600)"),
+    "FLOWER_BASIC_AUTH": ("generated", "Flower's user:password; required in production"),
+    "TRUSTED_PROXIES": ("0", "reverse proxies in front of the web app whose X-Forwarded-* count"),
     "COMFYUI_URL": ("http://127.0.0.1:8188", "the ComfyUI server a GPU worker drives"),
     "WORKER_NODE": ("", "this GPU worker's node name (queue gpu.<node>); default: hostname"),
     "WEB_PORT": ("5000", "web app port"),
     "FLOWER_PORT": ("5555", "Flower port"),
     "FLOWER_URL": ("http://127.0.0.1:FLOWER_PORT/", "where the dashboard links to Flower"),
     "EMULATOR_PORT": ("8188", "port of the Procfile's ComfyUI emulator"),
+    "NODE_WAIT_S": ("600", "how long a GPU stage waits for a capable backend to come online "
+                    "before it fails"),
 }
 
 
@@ -47,12 +52,16 @@ class Settings:
     result_backend: str = ""
     broker_key_prefix: str = ""
     artifact_root: Path = field(default_factory=lambda: Path("var/artifacts").resolve())
-    secret_key: str = DEFAULT_SECRET_KEY
+    secrets_dir: Path = field(default_factory=lambda: Path("var/secrets").resolve())
+    secret_key: str = ""
+    flower_basic_auth: str = ""
+    trusted_proxies: int = 0
     comfyui_url: str = DEFAULTS["COMFYUI_URL"][0]
     worker_node: str = ""
     web_port: int = 5000
     flower_port: int = 5555
     flower_url: str = ""
+    node_wait_s: float = 600.0
 
     def __post_init__(self) -> None:
         if not self.broker_url:
@@ -83,12 +92,16 @@ class Settings:
             "CELERY_RESULT_BACKEND": self.result_backend,
             "BROKER_KEY_PREFIX": self.broker_key_prefix,
             "ARTIFACT_ROOT": str(self.artifact_root),
+            "TOWER_SECRETS_DIR": str(self.secrets_dir),
             "SECRET_KEY": self.secret_key,
+            "FLOWER_BASIC_AUTH": self.flower_basic_auth,
+            "TRUSTED_PROXIES": str(self.trusted_proxies),
             "COMFYUI_URL": self.comfyui_url,
             "WORKER_NODE": self.worker_node,
             "WEB_PORT": str(self.web_port),
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_URL": self.flower_url,
+            "NODE_WAIT_S": f"{self.node_wait_s:g}",
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -96,14 +109,35 @@ class Settings:
         return replace(self, **changes)
 
     def require_secure(self) -> None:
-        """Stop a production process that would sign with a known or empty key.
+        """Stop a process that would sign with an empty or known key (or, in production, a
+        short one or one with whitespace around it).
 
-        :raises ConfigError: in production with a default or empty SECRET_KEY.
+        :raises ConfigError: naming SECRET_KEY.
         """
-        if self.is_production and self.secret_key in ("", DEFAULT_SECRET_KEY):
-            raise ConfigError(
-                "SECRET_KEY must be set to a private value when TOWER_ENV=production"
+        problem = keys.secret_key_problem(self.secret_key, production=self.is_production)
+        if problem:
+            raise ConfigError(problem)
+
+    def flower_login(self) -> str:
+        """Flower's `user:password`: FLOWER_BASIC_AUTH, or outside production one generated
+        once for this install.
+
+        :raises ConfigError: naming FLOWER_BASIC_AUTH when it is missing in production, known
+            or malformed.
+        """
+        login = self.flower_basic_auth
+        if not login and self.is_production:
+            raise ConfigError("FLOWER_BASIC_AUTH must be set (user:password) in production")
+        if not login:
+            login = keys.read_or_create(
+                self.secrets_dir / keys.FLOWER_LOGIN_FILE,
+                keys.generate_flower_login,
+                "FLOWER_BASIC_AUTH",
             )
+        problem = keys.flower_login_problem(login)
+        if problem:
+            raise ConfigError(problem)
+        return login
 
 
 def redis_db_url(url: str, db: int) -> str:
@@ -125,6 +159,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     tower_env = get("TOWER_ENV") or "development"
     if tower_env not in ENVIRONMENTS:
         raise ConfigError(f"TOWER_ENV must be one of {', '.join(ENVIRONMENTS)}, not {tower_env!r}")
+    secrets_dir = Path(get("TOWER_SECRETS_DIR") or "var/secrets").resolve()
     settings = Settings(
         env=tower_env,
         database_url=_url(get("DATABASE_URL") or DEFAULTS["DATABASE_URL"][0], "DATABASE_URL",
@@ -134,13 +169,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         result_backend=get("CELERY_RESULT_BACKEND"),
         broker_key_prefix=get("BROKER_KEY_PREFIX"),
         artifact_root=Path(get("ARTIFACT_ROOT") or "var/artifacts").resolve(),
-        secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        secrets_dir=secrets_dir,
+        secret_key=env.get("SECRET_KEY", "")
+        or keys.read_or_create(
+            secrets_dir / keys.SECRET_KEY_FILE, keys.generate_secret_key, "SECRET_KEY"
+        ),
+        flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
+        trusted_proxies=_count(get("TRUSTED_PROXIES") or "0", "TRUSTED_PROXIES"),
         comfyui_url=_url(get("COMFYUI_URL") or DEFAULTS["COMFYUI_URL"][0], "COMFYUI_URL",
                          ("http", "https")),
         worker_node=get("WORKER_NODE"),
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
         flower_url=get("FLOWER_URL"),
+        node_wait_s=_seconds(get("NODE_WAIT_S") or DEFAULTS["NODE_WAIT_S"][0], "NODE_WAIT_S"),
     )
     return settings
 
@@ -154,6 +196,22 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     except ValueError as exc:
         raise ConfigError(f"{name} has a malformed port: {value!r}") from exc
     return value
+
+
+def _seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _count(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 def _port(value: str, name: str) -> int:

@@ -11,16 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.models.status import Stage, Status
+from shared.models.status import Status
+from shared.stages import BY_NAME, STAGE_NAMES, Weight
 
 DEFAULT_STEPS = 20
 DEFAULT_FRAMES = 1
-# Each CPU stage (compile, mix) weighs this share of the job's GPU work: minutes of ffmpeg
-# against hours of sampling.
+# Each stage weighed as a share (the CPU stages) is this share of the job's sampling work:
+# minutes of ffmpeg against hours of sampling.
 CPU_SHARE = 0.05
 CPU_MIN_WEIGHT = 1.0
 RUNNING_CEILING = 0.999
-STAGE_ORDER = [s.value for s in Stage]
+STAGE_ORDER = list(STAGE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ def latest_attempts(costs: Iterable[StageCost]) -> list[StageCost]:
 def weigh_stages(costs: Iterable[StageCost]) -> tuple[float, float]:
     """(done weight, total weight) over the latest attempts."""
     current = latest_attempts(costs)
-    gpu = [c for c in current if c.stage in _GPU_STAGES]
-    cpu = [c for c in current if c.stage not in _GPU_STAGES]
+    gpu = [c for c in current if _weight(c.stage) is Weight.SAMPLING]
+    cpu = [c for c in current if _weight(c.stage) is not Weight.SAMPLING]
     gpu_total = sum(gpu_weight(c.inputs) for c in gpu)
     cpu_each = max(gpu_total * CPU_SHARE, CPU_MIN_WEIGHT)
     done = sum(gpu_weight(c.inputs) * stage_fraction(c) for c in gpu)
@@ -100,7 +101,9 @@ def weigh_stages(costs: Iterable[StageCost]) -> tuple[float, float]:
     return done, gpu_total + cpu_each * len(cpu)
 
 
-_GPU_STAGES = frozenset(s.value for s in Stage if s.is_gpu)
+def _weight(stage: str) -> Weight:
+    kind = BY_NAME.get(stage)
+    return kind.weight if kind else Weight.SHARE
 
 
 def job_fraction(costs: Iterable[StageCost], job_status: str) -> float:

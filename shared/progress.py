@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ BACKOFF_S = 2.0
 RUNNING_CEILING = 0.999
 
 STAGE_FIELDS = ("stage_id", "scene_id", "stage", "status", "progress", "step", "max", "node")
+# What failed stage and job events add: the message, the error code, the ComfyUI graph node.
+FAILURE_FIELDS = ("error", "code", "node_id", "node_type")
 JOB_FIELDS = ("status", "progress", "eta_s")
 TERMINAL_STATUSES = tuple(sorted(s.value for s in TERMINAL))
 
@@ -96,6 +99,13 @@ def parse_events_key(key: str | bytes) -> int | None:
     return int(job)
 
 
+def failure_fields(message: str, detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The failure part of a failed event, from a stage's error and error_detail."""
+    detail = detail or {}
+    return {"error": str(message), "code": detail.get("code"),
+            "node_id": detail.get("node_id"), "node_type": detail.get("node_type")}
+
+
 def build_stage_payload(
     *,
     stage_id: int,
@@ -106,8 +116,9 @@ def build_stage_payload(
     step: int | None = None,
     max: int | None = None,  # noqa: A002
     node: str | None = None,
+    failure: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The data of a ``stage`` event, as SSE clients receive it."""
+    """The data of a ``stage`` event, as SSE clients receive it (failed ones say why)."""
     return {
         "stage_id": int(stage_id),
         "scene_id": None if scene_id is None else int(scene_id),
@@ -117,18 +128,28 @@ def build_stage_payload(
         "step": None if step is None else int(step),
         "max": None if max is None else int(max),
         "node": None if node is None else str(node),
+        **_failure(failure),
     }
 
 
 def build_job_payload(
-    *, status: str, progress: float | None = None, eta_s: float | None = None
+    *,
+    status: str,
+    progress: float | None = None,
+    eta_s: float | None = None,
+    failure: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The data of a ``job`` event, as SSE clients receive it."""
+    """The data of a ``job`` event, as SSE clients receive it (a failed one says why)."""
     return {
         "status": str(status),
         "progress": 0.0 if progress is None else round(float(progress), 6),
         "eta_s": None if eta_s is None else round(float(eta_s), 1),
+        **_failure(failure),
     }
+
+
+def _failure(failure: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {name: failure.get(name) for name in FAILURE_FIELDS} if failure else {}
 
 
 def compare_ids(a: str, b: str) -> int:
@@ -216,6 +237,7 @@ class ProgressBus:
         max: int | None = None,
         node: str | None = None,  # noqa: A002
         progress: float | None = None,
+        failure: Mapping[str, Any] | None = None,
     ) -> str | None:
         """Append a stage event and record it as the stage's latest state.
 
@@ -230,6 +252,7 @@ class ProgressBus:
             step=step,
             max=max,
             node=node,
+            failure=failure,
         )
         body = json.dumps(payload, separators=(",", ":"))
 
@@ -257,13 +280,15 @@ class ProgressBus:
         progress: float | None = None,
         eta_s: float | None = None,
         origin: str = "task",
+        failure: Mapping[str, Any] | None = None,
     ) -> str | None:
         """Append a job event (progress kept monotonic, below 1.0 unless succeeded).
 
         ``origin="sink"`` marks events the sink derives from rows; those are dropped once
         the job is terminal. Returns the stream id, or None when not appended.
         """
-        payload = build_job_payload(status=status, progress=progress, eta_s=eta_s)
+        payload = build_job_payload(status=status, progress=progress, eta_s=eta_s,
+                                    failure=failure)
 
         def publish() -> str | None:
             result = self._job_script(

@@ -7,7 +7,7 @@ import os
 import sys
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import beat_init, worker_init
 
 from shared.config import Settings
 from shared.errors import ConfigError
@@ -29,8 +29,10 @@ def configure(settings: Settings) -> Celery:
 
 
 @worker_init.connect
+@beat_init.connect
 def refuse_insecure_worker(**_: object) -> None:
-    """Stop a production worker on a default or empty SECRET_KEY, with one line."""
+    """Stop a worker or beat whose SECRET_KEY is unusable (known, or in production short),
+    with one line."""
     from shared.config import load_settings
 
     try:

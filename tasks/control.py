@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
 from shared.job_progress import StageCost, job_fraction
-from shared.models import Job, Scene, Stage, StageRun, Status, WorkerNode
+from shared.models import Job, Scene, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
+from shared.models.status import move
 from shared.progress import ProgressBus
+from shared.stages import position
 from tasks.app import app
-from tasks.pipelines import SCENE_CHAIN, latest_runs
+from tasks.pipelines import downstream, latest_runs
 from tasks.planning import replan_scene_stage
 from workers.comfyui import ComfyClient, ComfyUnavailable
 from workers.comfyui.errors import ComfyProtocolError
@@ -39,12 +41,12 @@ def request_cancel(session: Session, job: Job) -> None:
     if Status(job.status).is_terminal:
         raise ConflictError(f"job {job.id} already {job.status}", fields={"status": job.status})
     job.cancel_requested = True
-    job.status = Status.CANCELLED.value
+    move(job, Status.CANCELLED)
     job.finished_at = utcnow()
     job.error = "cancelled"
     for run in job.stage_runs:
         if run.status in (Status.QUEUED, Status.RETRYING):
-            run.status = Status.CANCELLED.value
+            move(run, Status.CANCELLED)
             run.finished_at = utcnow()
             run.error = "job cancelled"
 
@@ -84,19 +86,6 @@ def cancel_prompt(url: str | None, prompt_id: str) -> str:
         return "unreachable"
 
 
-def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
-    """`start` and every latest stage run after it in the pipeline."""
-    if start.stage in (Stage.COMPILE, Stage.MIX):
-        after = [r for r in runs if r.scene_id is None and
-                 (r.stage == Stage.MIX or r.stage == start.stage)]
-        return after
-    position = SCENE_CHAIN.index(Stage(start.stage))
-    same_scene = [r for r in runs if r.scene_id == start.scene_id and r.scene_id is not None
-                  and SCENE_CHAIN.index(Stage(r.stage)) >= position]
-    episode = [r for r in runs if r.scene_id is None and r.stage in (Stage.COMPILE, Stage.MIX)]
-    return same_scene + episode
-
-
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:
     """New attempts for the failed (or named) stage and everything after it; earlier
     successful outputs are reused. The caller commits, then dispatches.
@@ -119,7 +108,12 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
         if not start:
             raise ConflictError(f"job {job.id} has nothing to retry", fields={"status": "done"})
     again = {r.id: r for s in start for r in downstream(runs, s)}
-    # Stages that never ran stay as they are; those that ended get a new attempt.
+    # Stages that never ran stay as they are (skipped ones queued again); those that ended get
+    # a new attempt.
+    for run in again.values():
+        if run.status == Status.SKIPPED:
+            move(run, Status.QUEUED)
+            run.finished_at = run.error = run.error_detail = None
     fresh = [StageRun(job_id=job.id, scene_id=r.scene_id, stage=r.stage, attempt=r.attempt + 1,
                       workflow_id=r.workflow_id, inputs=r.inputs)
              for r in again.values() if Status(r.status).is_terminal]
@@ -131,7 +125,7 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
 def requeue(session: Session, job: Job) -> None:
     """Put a job back in the queue; its progress restarts from what is really done."""
     session.flush()
-    job.status = Status.QUEUED.value
+    move(job, Status.QUEUED)
     job.cancel_requested = False
     job.error = None
     job.finished_at = None
@@ -163,12 +157,12 @@ def prepare_retake(session: Session, scene: Scene, *, seed: int | None = None,
     if prompt is not None:
         scene.prompt = prompt
     if seed is not None or prompt is None:
-        last = next((r for r in runs if r.scene_id == scene.id and r.stage == Stage.KEYFRAME),
-                    None)
-        previous = last.inputs.get("params", {}).get("seed", 0) if last else 0
+        first = min((r for r in runs if r.scene_id == scene.id),
+                    key=lambda r: position(r.stage), default=None)
+        previous = first.inputs.get("params", {}).get("seed", 0) if first else 0
         scene.seed = seed if seed is not None else (previous + 1) % (2**32)
     session.flush()
-    fresh = [replan_scene_stage(session, job, scene, Stage(r.stage), r.attempt + 1)
+    fresh = [replan_scene_stage(session, job, scene, r.stage, r.attempt + 1)
              for r in runs if r.scene_id == scene.id]
     fresh += [StageRun(job_id=job.id, stage=r.stage, attempt=r.attempt + 1,
                        inputs=r.inputs) for r in runs if r.scene_id is None]

@@ -1,25 +1,22 @@
-"""Compile and mix deliveries: claim, read the scene clips from the rows, run, record."""
+"""CPU stage deliveries (compile, mix): read the scene clips and library from the rows, then run
+the plain media functions of workers.episode_stage. The rest of a delivery's life is
+tasks.base."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import sqlalchemy as sa
-from celery import Task
-from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
-from shared.errors import FarmError, PermanentError
-from shared.models import Job, LibraryEntry, Scene, Stage, StageRun, Status
-from tasks.context import WorkerContext, worker_context
-from tasks.delivery import claim_delivery, fail_stage, fail_unexpected, skipped
-from tasks.leases import LeaseKeeper
+from shared.errors import PermanentError
+from shared.models import Job, LibraryEntry, Scene, StageRun
+from shared.stages import stage_kind
+from tasks.base import Claimed, Delivery
+from tasks.context import WorkerContext
 from tasks.pipelines import scene_order
-from tasks.progress_relay import ProgressRelay
-from tasks.recording import record_success
-from tasks.stage_rows import latest_success, output_key
+from tasks.stage_rows import latest_success, output_key, scene_clip
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
 from workers.media.library import LibraryEntry as MediaEntry
@@ -27,45 +24,24 @@ from workers.media.library import make_entry
 
 log = logging.getLogger(__name__)
 
+Work = Callable[[], Artifact]
 
-def run_cpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]:
-    """Handle one delivery of compile or mix.
 
-    :raises Ignore: nothing to do (duplicate, superseded, cancelled).
-    :raises PermanentError: the stage failed (recorded on the rows first).
-    """
-    ctx = worker_context()
-    owner = claim_delivery(task, ctx, run_id, generation)
-    if owner is None:
-        return skipped(run_id)
-    with Session(ctx.engine) as session:
-        run = session.get(StageRun, run_id)
-        relay = ProgressRelay(ctx.bus, run.job_id, run.id, None, run.stage)
-        try:
-            work = prepare_compile(session, run, ctx) if run.stage == Stage.COMPILE else \
-                prepare_mix(session, run, ctx)
-        except FarmError as exc:  # e.g. a scene has no clip
-            fail_stage(ctx, relay, exc)
-            raise
-    relay.started()
-    try:
-        with LeaseKeeper(ctx.engine, run_id, owner):
-            artifact = work()
-    except (FarmError, SoftTimeLimitExceeded, OSError) as exc:
-        message = "the stage ran past its time limit" \
-            if isinstance(exc, SoftTimeLimitExceeded) else str(exc)
-        fail_stage(ctx, relay, exc, message)
-        raise PermanentError(message) from exc
-    try:
-        with Session(ctx.engine) as session, session.begin():
-            recorded = record_success(session, run_id, owner, [artifact])
-    except Exception as exc:
-        fail_unexpected(ctx, relay, exc)
-        raise
-    if not recorded:
-        raise Ignore()
-    relay.finished(Status.SUCCEEDED)
-    return {"stage_run_id": run_id, "status": "succeeded", "outputs": [artifact.key]}
+class CpuDelivery(Delivery[Work]):
+    """A delivery of an episode stage on a CPU worker."""
+
+    def prepare(self, claimed: Claimed) -> Work:
+        """Everything the stage needs, read from the rows up front.
+
+        :raises PermanentError: a scene has no clip, or the stage before left no output.
+        """
+        with Session(self.ctx.engine) as session:
+            run = session.get(StageRun, self.run_id)
+            return PREPARE[run.stage](session, run, self.ctx)
+
+    def execute(self, work: Work, claimed: Claimed) -> list[Artifact]:
+        """Run the media work."""
+        return [work()]
 
 
 def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[SceneClip]:
@@ -74,23 +50,20 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
     :raises PermanentError: a scene has no finished clip.
     """
     job = session.get(Job, run.job_id)
-    scene_ids = scene_order(session, [r for r in job.stage_runs if r.scene_id])
     clips = []
-    for scene_id in scene_ids:
+    for scene_id in scene_order(session, [r for r in job.stage_runs if r.scene_id]):
         scene = session.get(Scene, scene_id)
-        done = latest_success(session, run.job_id, scene_id, Stage.INTERPOLATE)
-        video = next((a for a in done.assets if a.kind == "video"), None) if done else None
+        video = scene_clip(session, run.job_id, scene_id)
         if video is None:
-            raise PermanentError(f"scene {scene_id} has no finished clip to compile")
+            raise PermanentError(f"scene {scene.order} has no finished clip to compile")
         clips.append(SceneClip(path=ctx.store.path(video.uri), transition=scene.transition,
                                transition_s=scene.transition_s, mood=scene.mood,
                                sfx=tuple(scene.sfx_cues or ()), label=f"scene {scene.order}"))
     return clips
 
 
-def prepare_compile(session: Session, run: StageRun,
-                    ctx: WorkerContext) -> Callable[[], Artifact]:
-    """The compile work, with everything read from the rows up front."""
+def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
+    """The compile work: the scene clips joined at the episode's rate and size."""
     clips = scene_clips(session, run, ctx)
     params = run.inputs.get("params", {})
     key = f"{output_key(run)}/episode.mp4"
@@ -98,10 +71,17 @@ def prepare_compile(session: Session, run: StageRun,
                                  width=params["width"], height=params["height"])
 
 
-def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Callable[[], Artifact]:
-    """The mix work: the compiled video, its scene placements and the audio library."""
-    compiled = latest_success(session, run.job_id, None, Stage.COMPILE)
-    video = next(a for a in compiled.assets if a.kind == "video")
+def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
+    """The mix work: the compiled video, its scene placements and the audio library.
+
+    :raises PermanentError: the compiled video is missing.
+    """
+    takes = stage_kind(run.stage).takes
+    compiled = latest_success(session, run.job_id, None, takes.stage)
+    video = next((a for a in compiled.assets if a.kind in takes.kinds), None) \
+        if compiled else None
+    if video is None:
+        raise PermanentError(f"{run.stage} needs the {takes.stage} output, which is missing")
     clips = scene_clips(session, run, ctx)
     library = audio_library(session, ctx)
     key = f"{output_key(run)}/final.mp4"
@@ -115,3 +95,10 @@ def audio_library(session: Session, ctx: WorkerContext) -> list[MediaEntry]:
     rows = session.scalars(sa.select(LibraryEntry).order_by(LibraryEntry.id))
     return [make_entry(ctx.store.path(row.uri), kind=row.kind, name=row.name, tags=row.tags,
                        duration_s=row.duration_s) for row in rows]
+
+
+# What each CPU stage of the registry runs.
+PREPARE: dict[str, Callable[[Session, StageRun, WorkerContext], Work]] = {
+    "compile": prepare_compile,
+    "mix": prepare_mix,
+}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.models import NodeStatus, WorkerNode
@@ -82,6 +83,19 @@ def heartbeat(engine: Engine, name: str, url: str) -> None:
             last_heartbeat=utcnow(), vram_free=int(device.get("vram_free") or 0),
             status=sa.case((WorkerNode.status == NodeStatus.OFFLINE, NodeStatus.ONLINE.value),
                            else_=WorkerNode.status)))
+
+
+def mark_model_lacking(session: Session, name: str, folder: str, model: str) -> None:
+    """Remember that a node lacks a model it lists (kept until an operator clears it)."""
+    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name)
+                          .with_for_update())
+    if node is None:
+        return
+    lacking = {k: list(v) for k, v in (node.lacking_models or {}).items()}
+    if model not in lacking.setdefault(folder, []):
+        lacking[folder].append(model)
+        node.lacking_models = lacking
+        log.warning("node %s lacks %s/%s: routing avoids it for that model", name, folder, model)
 
 
 def mark_silent_nodes_offline(engine: Engine) -> list[str]:

@@ -1,192 +1,158 @@
-"""The life of one GPU stage delivery: claim, place, run on ComfyUI (or re-attach), record.
+"""GPU stage deliveries: place the stage on a backend (or re-attach where its prompt went), run
+it on ComfyUI, and try a failed attempt again where it may succeed.
 
-Called by the thin render tasks; everything here reads and writes rows around the plain
-`workers.gpu_stage.run_gpu_stage`, never holding a database session during the slow part.
+Everything else of a delivery's life is tasks.base; the ComfyUI work is the plain
+`workers.gpu_stage.run_gpu_stage`, run without a database session open.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from celery import Task
-from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
-from shared.errors import PermanentError, TransientError
-from shared.models import StageRun, Status, WorkerNode
-from tasks.context import WorkerContext, worker_context
-from tasks.delivery import claim_delivery, error_detail, fail_unexpected, skipped
-from tasks.fleet import node_name
-from tasks.leases import LeaseKeeper, Owner, release
-from tasks.progress_relay import ProgressRelay
-from tasks.recording import next_attempt, record_cancelled, record_failure, record_success
-from tasks.routing import place
+from shared.errors import TransientError
+from shared.models import StageRun, WorkerNode
+from shared.models.columns import utcnow
+from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
+from tasks.fleet import mark_model_lacking, node_name
+from tasks.leases import release
+from tasks.routing import NoCapableBackend, Placement, place
 from tasks.stage_rows import GpuWork, gpu_work
-from workers.comfyui import ComfyInterrupted, ComfyUnavailable
-from workers.gpu_stage import StageSpec, run_gpu_stage
-from workers.workflows import bind, requirements
+from workers.comfyui import ComfyModelMissing, ComfyUnavailable
+from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage
+from workers.storage import LocalStore
+from workers.workflows import bind, requirements, with_placeholders
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 4
+# A stage re-routed this often runs where it lands, if that backend can run it at all.
+MAX_REROUTES = 8
+# Between looks for a capable backend while none is online (bounded by NODE_WAIT_S).
+NODE_POLL_S = 2.0
 
 
-def backoff_s(attempt: int) -> float:
-    """Seconds before retry number `attempt` (bounded exponential)."""
-    return min(30.0, 2.0 ** (attempt - 1))
+class GpuDelivery(Delivery[GpuWork]):
+    """A delivery of a GPU stage; `reroutes`: how often its message was sent elsewhere."""
 
+    def __init__(self, task: Task, run_id: int, generation: int, reroutes: int = 0) -> None:
+        super().__init__(task, run_id, generation)
+        self.reroutes = reroutes
+        self.here = node_name(self.ctx.settings)
 
-def run_gpu_delivery(task: Task, run_id: int, generation: int) -> dict[str, Any]:
-    """Handle one delivery of a GPU stage task; returns a small summary for the result backend.
+    def prepare(self, claimed: Claimed) -> GpuWork:
+        """Choose the backend (or re-attach where the prompt already went) and record it.
 
-    :raises Ignore: this delivery has nothing to do (duplicate, superseded, cancelled).
-    :raises PermanentError: the stage failed for good (recorded on the rows first).
-    """
-    ctx = worker_context()
-    started = time.perf_counter()
-    owner = claim_delivery(task, ctx, run_id, generation)
-    if owner is None:
-        return skipped(run_id)
-    here = node_name(ctx.settings)
-    try:
-        work = prepare(ctx, task, run_id, owner, here)
-    except PermanentError as exc:  # e.g. an earlier stage's output vanished
-        with Session(ctx.engine) as session, session.begin():
-            record_failure(session, run_id, exc.message, error_detail(exc))
-        raise
-    log.info("stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f", run_id, work.stage,
-             work.backend, (time.perf_counter() - started) * 1000)
-    try:
-        return execute(ctx, work, owner)
-    except (ComfyInterrupted, SoftTimeLimitExceeded, PermanentError, TransientError) as exc:
-        return handle_failure(ctx, task, work, generation, here, exc)
-    except Exception as exc:
-        fail_unexpected(ctx, relay_for(ctx, work), exc)
-        raise
-
-
-def relay_for(ctx: WorkerContext, work: GpuWork) -> ProgressRelay:
-    """The progress relay of a stage attempt."""
-    return ProgressRelay(ctx.bus, work.job_id, work.run_id, work.scene_id, work.stage)
-
-
-def prepare(ctx: WorkerContext, task: Task, run_id: int, owner: Owner, here: str) -> GpuWork:
-    """Choose the backend (or re-attach where the prompt already went) and record it.
-
-    :raises Retry: the stage belongs on another backend's queue.
-    :raises PermanentError: no registered backend has what the workflow needs.
-    """
-    with Session(ctx.engine) as session, session.begin():
-        work = gpu_work(session, run_id, ctx.store)
-        if work.backend and prompt_exists(ctx, work):
-            return work
-        run = session.get(StageRun, run_id)
-        needs = requirements(bind(work.template, {**placeholders(work), **work.params},
-                                  output_key=work.output_key))
-        placement = place(session, run, needs, work.params.get("checkpoint"), here)
+        :raises Retry: the stage belongs on another backend's queue, or waits for one.
+        :raises NoCapableBackend: no registered backend has what the workflow needs, or none
+            that has it came online within NODE_WAIT_S.
+        """
+        started = time.perf_counter()
+        with Session(self.ctx.engine) as session, session.begin():
+            work = gpu_work(session, self.run_id, self.ctx.store)
+            if work.backend and self.prompt_exists(work):
+                return work
+            run = session.get(StageRun, self.run_id)
+            needs = requirements(bind(work.template,
+                                      with_placeholders(work.template, work.params),
+                                      output_key=work.output_key))
+            placement = place(session, run, needs, work.params.get("checkpoint"), self.here,
+                              settle=self.reroutes >= MAX_REROUTES)
+            if placement.kind == "wait":
+                placement = waited(run, placement, self.ctx.settings.node_wait_s)
+            if placement.kind == "here":
+                work = take_here(session, run, work, self.here, self.ctx.store)
+            elif placement.kind != "impossible":
+                release(session, self.run_id, claimed.owner)
         if placement.kind == "impossible":
-            record_failure(session, run_id, placement.reason)
-        elif placement.kind != "here":
-            release(session, run_id, owner)
-        else:
-            run.backend = here
-            run.prompt_id = work.prompt_id
-            node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == here))
-            work = gpu_work(session, run_id, ctx.store)
-            if node is not None:
-                node.last_checkpoint = work.params.get("checkpoint", node.last_checkpoint)
-    if placement.kind == "impossible":
-        raise PermanentError(placement.reason)
-    if placement.kind != "here":
-        log.info("re-routing run_id=%s to %s (%s)", run_id, placement.queue, placement.kind)
-        raise task.retry(queue=placement.queue, countdown=0 if placement.node else 3,
-                         max_retries=None)
-    return work
+            raise NoCapableBackend(placement.reason)
+        if placement.kind == "wait":
+            log.info("waiting run_id=%s for a capable backend: %s", self.run_id,
+                     placement.reason)
+            raise self.task.retry(queue=placement.queue, countdown=NODE_POLL_S)
+        if placement.kind == "elsewhere":
+            log.info("re-routing run_id=%s to %s", self.run_id, placement.queue)
+            raise self.task.retry(queue=placement.queue, countdown=0,
+                                  kwargs={"reroutes": self.reroutes + 1})
+        log.info("stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f", self.run_id,
+                 work.stage, work.backend, (time.perf_counter() - started) * 1000)
+        return work
+
+    def prompt_exists(self, work: GpuWork) -> bool:
+        """Whether the attempt's prompt is still known to the backend it went to."""
+        if not work.backend_url:
+            return False
+        try:
+            return self.ctx.client(work.backend_url).locate(work.prompt_id) is not None
+        except ComfyUnavailable:
+            return False
+
+    def client_of(self, work: GpuWork):
+        """This process's client of the attempt's backend."""
+        return self.ctx.client(work.backend_url or self.ctx.settings.comfyui_url)
+
+    def execute(self, work: GpuWork, claimed: Claimed) -> list[Artifact]:
+        """Run (or follow) the prompt and store its outputs."""
+        spec = StageSpec(prompt_id=work.prompt_id, client_id=self.ctx.client_id,
+                         template=work.template, params=work.params,
+                         output_key=work.output_key, inputs=work.inputs,
+                         extra_data=work.extra_data)
+        return run_gpu_stage(spec, self.client_of(work), self.ctx.store,
+                             on_event=claimed.relay.on_event)
+
+    def interrupter(self, work: GpuWork) -> Callable[[], None]:
+        """Take the prompt off its backend (pending or running) when the job is cancelled."""
+        client = self.client_of(work)
+
+        def interrupt() -> None:
+            client.delete_pending([work.prompt_id])
+            client.interrupt(work.prompt_id)
+
+        return interrupt
+
+    def retry_queue(self, session: Session, work: GpuWork, claimed: Claimed,
+                    exc: BaseException) -> str | None:
+        """A model the backend lacks goes to any backend not known to lack it; other transient
+        failures stay on the same backend first (routing moves them once it failed the job
+        twice)."""
+        backend = work.backend or self.here
+        if isinstance(exc, ComfyModelMissing):
+            mark_model_lacking(session, backend, exc.folder, exc.model)
+            return "gpu"
+        if isinstance(exc, TransientError) and claimed.attempt < MAX_ATTEMPTS:
+            return f"gpu.{backend}"
+        return None
 
 
-def placeholders(work: GpuWork) -> dict[str, str]:
-    """Stand-ins for inputs only known after upload, so requirements can be read early."""
-    names = {"image": "tower/x.png", "frames_dir": "tower/x"}
-    return {k: v for k, v in names.items() if k in work.template.params}
+def take_here(session: Session, run: StageRun, work: GpuWork, here: str,
+              store: LocalStore) -> GpuWork:
+    """Record that this backend runs the attempt (and now holds its checkpoint)."""
+    run.waiting_since = None
+    run.backend = here
+    run.prompt_id = work.prompt_id
+    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == here))
+    if node is not None:
+        node.last_checkpoint = work.params.get("checkpoint", node.last_checkpoint)
+    return gpu_work(session, run.id, store)
 
 
-def prompt_exists(ctx: WorkerContext, work: GpuWork) -> bool:
-    """Whether the attempt's prompt is still known to the backend it went to."""
-    if not work.backend_url:
-        return False
-    try:
-        return ctx.client(work.backend_url).locate(work.prompt_id) is not None
-    except ComfyUnavailable:
-        return False
+def waited(run: StageRun, placement: Placement, limit_s: float) -> Placement:
+    """Start or check the stage's wait for a capable backend; past the limit it is impossible."""
+    now = utcnow()
+    run.waiting_since = run.waiting_since or now
+    if (now - run.waiting_since).total_seconds() < limit_s:
+        return placement
+    return Placement("impossible", reason=f"no capable backend online for {span(limit_s)}: "
+                                          f"{placement.reason}")
 
 
-def execute(ctx: WorkerContext, work: GpuWork, owner: Owner) -> dict[str, Any]:
-    """Run the prompt while holding the lease, then record the outputs."""
-    url = work.backend_url or ctx.settings.comfyui_url
-    client = ctx.client(url)
-    relay = relay_for(ctx, work)
-    relay.started()
-    spec = StageSpec(prompt_id=work.prompt_id, client_id=ctx.client_id,
-                     template=work.template, params=work.params, output_key=work.output_key,
-                     inputs=work.inputs, extra_data=work.extra_data)
+def span(seconds: float) -> str:
+    """A duration as people say it: '10 min', '45 s'."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
 
-    def interrupt() -> None:
-        client.delete_pending([work.prompt_id])
-        client.interrupt(work.prompt_id)
-
-    started = time.perf_counter()
-    with LeaseKeeper(ctx.engine, work.run_id, owner, on_cancel=interrupt) as keeper:
-        artifacts = run_gpu_stage(spec, client, ctx.store, on_event=relay.on_event)
-    ran = time.perf_counter()
-    with Session(ctx.engine) as session, session.begin():
-        recorded = record_success(session, work.run_id, owner, artifacts)
-    log.info("stage ran run_id=%s stage=%s run_ms=%.0f record_ms=%.0f", work.run_id, work.stage,
-             (ran - started) * 1000, (time.perf_counter() - ran) * 1000)
-    if not recorded or keeper.lost.is_set():
-        log.warning("lease lost before recording run_id=%s; another delivery owns it",
-                    work.run_id)
-        raise Ignore()
-    relay.finished(Status.SUCCEEDED)
-    return {"stage_run_id": work.run_id, "status": "succeeded",
-            "outputs": [a.key for a in artifacts]}
-
-
-def handle_failure(ctx: WorkerContext, task: Task, work: GpuWork, generation: int, here: str,
-                   exc: BaseException) -> dict[str, Any]:
-    """Record how the attempt ended: cancelled, retried (transient) or failed (permanent).
-
-    :raises Retry: a transient failure with attempts left.
-    :raises Ignore: the job was cancelled.
-    :raises PermanentError: the stage (and job) failed.
-    """
-    relay = relay_for(ctx, work)
-    with Session(ctx.engine) as session, session.begin():
-        run = session.get(StageRun, work.run_id, with_for_update=True)
-        if run.job.cancel_requested:
-            record_cancelled(session, work.run_id)
-            outcome = "cancelled"
-        elif isinstance(exc, TransientError) and work.attempt < MAX_ATTEMPTS:
-            retry = next_attempt(session, work.run_id, str(exc), error_detail(exc))
-            outcome = "retry"
-        else:
-            message = str(exc) if not isinstance(exc, SoftTimeLimitExceeded) else \
-                "the stage ran past its time limit"
-            if isinstance(exc, TransientError):
-                message = f"gave up after {work.attempt} attempts: {message}"
-            record_failure(session, work.run_id, message, error_detail(exc))
-            outcome = "failed"
-    if outcome == "cancelled":
-        relay.finished(Status.CANCELLED)
-        raise Ignore()
-    if outcome == "retry":
-        relay.finished(Status.RETRYING)
-        # Same backend first; routing moves it once this backend failed the job repeatedly.
-        log.warning("transient failure run_id=%s attempt=%s: %s; retrying as run_id=%s",
-                    work.run_id, work.attempt, exc, retry.id)
-        raise task.retry(args=(retry.id, generation), countdown=backoff_s(work.attempt),
-                         queue=f"gpu.{here}", max_retries=None)
-    relay.finished(Status.FAILED)
-    raise exc if isinstance(exc, PermanentError) else PermanentError(str(exc))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from shared.models import Job, StageRun, Status
 from shared.models.columns import utcnow
+from shared.models.status import STAGE_MOVES, checked, move
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def claim(session: Session, run_id: int, generation: int, owner: Owner) -> Verdi
         return Verdict.CANCELLED
     if run.status == Status.SUCCEEDED:
         return Verdict.PASS
-    if run.status in (Status.FAILED, Status.CANCELLED):
+    if Status(run.status).is_terminal:
         return Verdict.DROP
     if run.status == Status.RUNNING and not lease_is_free(run, owner):
         holder = Owner.parse(run.lease_owner or "")
@@ -97,13 +98,13 @@ def claim(session: Session, run_id: int, generation: int, owner: Owner) -> Verdi
     if run.deliveries > MAX_DELIVERIES:
         return Verdict.WORN_OUT
     now = utcnow()
-    run.status = Status.RUNNING.value
+    move(run, Status.RUNNING)
     run.lease_owner = str(owner)
     run.lease_expires_at = now + timedelta(seconds=LEASE_S)
     run.started_at = run.started_at or now
     run.celery_task_id = owner.task_id
     if job.status == Status.QUEUED:
-        job.status = Status.RUNNING.value
+        move(job, Status.RUNNING)
         job.started_at = job.started_at or now
     job.current_stage = run.stage
     return Verdict.RUN
@@ -126,9 +127,10 @@ def holds_lease(session: Session, run_id: int, owner: Owner) -> bool:
 def release(session: Session, run_id: int, owner: Owner) -> None:
     """Give a stage back to the queue (it is re-routed to another backend)."""
     session.execute(sa.update(StageRun).where(
-        StageRun.id == run_id, StageRun.lease_owner == str(owner)).values(
-        status=Status.QUEUED.value, lease_owner=None, lease_expires_at=None,
-        deliveries=StageRun.deliveries - 1))
+        StageRun.id == run_id, StageRun.lease_owner == str(owner),
+        StageRun.status == Status.RUNNING).values(
+        status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED), lease_owner=None,
+        lease_expires_at=None, deliveries=StageRun.deliveries - 1))
 
 
 class LeaseKeeper:

@@ -1,8 +1,10 @@
 """The one canvas builder: read a job's stage rows, build the Celery canvas for what is not yet
 done, and send it. Submitting, retrying and resuming after a crash all call dispatch_job.
 
-Per scene chain(keyframe, animate, interpolate); a chord over the scenes into compile, then mix,
-then finish. Each dispatch bumps the job's canvas generation; tasks of an older canvas drop
+Per scene a chain of its scene stages in registry order (keyframe, animate, interpolate); a
+chord over the scenes into the episode stages (compile, then mix), then finish.
+
+Each dispatch bumps the job's canvas generation; tasks of an older canvas drop
 themselves, so a resumed job never runs a stage twice.
 """
 
@@ -22,15 +24,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from shared.db import db
-from shared.models import Job, JobKind, Scene, Stage, StageRun, Status
+from shared.models import Job, Scene, StageRun, Status
 from shared.progress import ProgressBus
+from shared.stages import Per, downstream_names, position, stage_kind
 from tasks.app import app
 from tasks.priority import broker_priority
 
 log = logging.getLogger(__name__)
 
-SCENE_CHAIN = (Stage.KEYFRAME, Stage.ANIMATE, Stage.INTERPOLATE)
-TASK_NAMES = {stage: f"render.{stage.value}" for stage in Stage}
 FINISH_TASK = "render.finish"
 
 
@@ -42,6 +43,14 @@ def latest_runs(session: Session, job_id: int) -> list[StageRun]:
     for run in rows:
         newest[(run.stage, run.scene_id)] = run
     return list(newest.values())
+
+
+def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
+    """`start` and every latest stage run that needs its output: the later stages of its scene
+    and the episode stages after it."""
+    later = {start.stage, *downstream_names(start.stage)}
+    return [r for r in runs if r.stage in later
+            and (r.scene_id == start.scene_id or stage_kind(r.stage).per is Per.EPISODE)]
 
 
 @dataclass
@@ -64,26 +73,34 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
     def sig(run: StageRun) -> Signature:
         task_id = str(uuid.uuid4())
         task_ids[run.id] = task_id
-        return app.signature(TASK_NAMES[Stage(run.stage)], args=(run.id, job.canvas_generation),
-                             immutable=True, task_id=task_id, **options)
+        return app.signature(stage_kind(run.stage).task_name,
+                             args=(run.id, job.canvas_generation), immutable=True,
+                             task_id=task_id, **options)
 
-    order = scene_order(session, runs)
     chains = []
-    for scene_id in order:
-        scene_runs = {Stage(r.stage): r for r in pending if r.scene_id == scene_id}
-        steps = [sig(scene_runs[s]) for s in SCENE_CHAIN if s in scene_runs]
-        if steps:
-            chains.append(chain(*steps) if len(steps) > 1 else steps[0])
-    tail = [sig(r) for r in sorted(
-        (r for r in pending if r.scene_id is None and r.stage in (Stage.COMPILE, Stage.MIX)),
-        key=lambda r: r.stage != Stage.COMPILE)]
-    if job.kind == JobKind.CHARACTER:
-        chains += [sig(r) for r in pending if r.scene_id is None and r.stage == Stage.KEYFRAME]
+    for scene_runs in scene_groups(session, pending, runs):
+        steps = [sig(r) for r in scene_runs]
+        chains.append(chain(*steps) if len(steps) > 1 else steps[0])
+    tail = [sig(r) for r in sorted((r for r in pending
+                                    if stage_kind(r.stage).per is Per.EPISODE),
+                                   key=lambda r: position(r.stage))]
     finish = app.signature(FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True,
                            **options)
     after = chain(*tail, finish) if tail else finish
     canvas = chord(group(chains), after) if chains else after
     return Plan(canvas, task_ids)
+
+
+def scene_groups(session: Session, pending: list[StageRun],
+                 runs: list[StageRun]) -> list[list[StageRun]]:
+    """The pending per-scene stages of each scene in episode order (a character's sheet, which
+    has no scene, last), each in pipeline order."""
+    groups: dict[int | None, list[StageRun]] = {}
+    for run in sorted(pending, key=lambda r: position(r.stage)):
+        if stage_kind(run.stage).per is Per.SCENE:
+            groups.setdefault(run.scene_id, []).append(run)
+    return [groups[scene_id] for scene_id in [*scene_order(session, runs), None]
+            if scene_id in groups]
 
 
 def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:

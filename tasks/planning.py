@@ -1,7 +1,8 @@
 """Planning: turn a generate request into a Job and its StageRun rows (nothing is sent yet).
 
-Every stage's parameters are resolved here and stored on its row, so any stage can be re-run
-from the rows alone, and a bad value is refused before anything is written.
+Which stages a job has comes from the stage registry; every stage's parameters are resolved
+here (tasks.stage_params) and stored on its row, so any stage can be re-run from the rows alone,
+and a bad value is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -12,17 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import NotFoundError, ValidationError
-from shared.models import Character, Episode, Job, JobKind, Project, Scene, Stage, StageRun
+from shared.models import Character, Episode, Job, JobKind, Project, Scene, StageRun
+from shared.stages import STAGES, Per, StageKind, stage_kind
 from tasks.render_options import RenderOptions, parse_options
+from tasks.stage_params import PLANNERS, Planned, Subject
 from tasks.workflow_store import active_workflow, template_of
-from workers.workflows import bind
-from workers.workflows.loaders import INPUT_FOLDER
-
-SCENE_STAGES = (Stage.KEYFRAME, Stage.ANIMATE, Stage.INTERPOLATE)
-EPISODE_STAGES = (Stage.COMPILE, Stage.MIX)
-# Values only known when the stage runs (its inputs come from the stage before it).
-RUNTIME_PLACEHOLDERS = {"image": f"{INPUT_FOLDER}/check.png", "frames_dir": f"{INPUT_FOLDER}/check"}
-MAX_ANIMATE_FRAMES = 64
+from workers.workflows import bind, with_placeholders
 
 
 def plan_job(
@@ -54,29 +50,44 @@ def plan_job(
               params={"options": options or {}})
     if kind == JobKind.CHARACTER:
         character = _character(session, project, character_id)
-        runs = [_keyframe_for_character(session, project, character, opts)]
+        sheet = Subject(project, None, None, opts, character)
+        runs = [plan_run(session, first_image_stage(), sheet)]
         job.params["character_id"] = character.id
     else:
         scenes = _scenes(session, project, kind, episode_id, scene_ids)
         job.episode_id = scenes[0].episode_id
         job.params["scene_ids"] = [s.id for s in scenes]
-        stages = (Stage.KEYFRAME,) if kind == JobKind.IMAGE else SCENE_STAGES
-        runs = [_scene_run(session, project, scene, stage, opts)
-                for scene in scenes for stage in stages]
-        if kind != JobKind.IMAGE:
-            runs += _episode_runs(scenes, opts)
+        kinds = stages_of(kind, opts)
+        runs = [plan_run(session, k, Subject(project, scene.episode, scene, opts))
+                for scene in scenes for k in kinds if k.per is Per.SCENE]
+        episode = Subject(project, scenes[0].episode, None, opts)
+        runs += [plan_run(session, k, episode) for k in kinds if k.per is Per.EPISODE]
     job.stage_runs = runs
     session.add(job)
     session.flush()
     return job
 
 
-def replan_scene_stage(session: Session, job: Job, scene: Scene, stage: Stage,
+def stages_of(kind: str, opts: RenderOptions) -> list[StageKind]:
+    """The stages a job of this kind runs: up to the first image for an images-only job, else
+    every stage, optional ones when the options ask for them."""
+    if kind == JobKind.IMAGE:
+        return [first_image_stage()]
+    return [k for k in STAGES if k.option is None or getattr(opts, k.option, None)]
+
+
+def first_image_stage() -> StageKind:
+    """The stage that makes a scene's image (the keyframe)."""
+    return next(k for k in STAGES if "image" in k.outputs)
+
+
+def replan_scene_stage(session: Session, job: Job, scene: Scene, stage: str,
                        attempt: int) -> StageRun:
     """A new attempt of a scene's stage planned from the scene's current row and the job's
     options (a retake after the prompt or seed changed)."""
     opts = parse_options(job.params.get("options"))
-    run = _scene_run(session, session.get(Project, job.project_id), scene, stage, opts)
+    subject = Subject(session.get(Project, job.project_id), scene.episode, scene, opts)
+    run = plan_run(session, stage_kind(stage), subject)
     run.attempt = attempt
     return run
 
@@ -115,94 +126,43 @@ def _scenes(session: Session, project: Project, kind: str, episode_id: int | Non
     return scenes
 
 
-def _size(opts: RenderOptions, episode: Episode) -> tuple[int, int]:
-    return opts.width or episode.width, opts.height or episode.height
+def plan_run(session: Session, kind: StageKind, subject: Subject) -> StageRun:
+    """The first attempt of one stage for its subject, its parameters checked against the
+    workflow it binds.
+
+    :raises ValidationError: a value the workflow refuses.
+    :raises NotFoundError: the workflow (or the version the options name) is not stored.
+    """
+    planned = PLANNERS[kind.name](subject)
+    scene_id = subject.scene.id if subject.scene is not None else None
+    if planned.template is None:
+        return StageRun(stage=kind.name, scene_id=scene_id, attempt=1,
+                        inputs={"params": planned.params})
+    return _gpu_run(session, kind, planned, subject.opts, scene_id)
 
 
-def _seed(opts: RenderOptions, scene: Scene | None, fallback: int) -> int:
-    if scene is not None and scene.seed is not None:
-        return scene.seed
-    return opts.seed if opts.seed is not None else (fallback * 7919) % (2**32)
-
-
-def _character_params(characters: list[Character]) -> dict[str, Any]:
-    return {
-        "trigger_words": [w.strip() for c in characters for w in c.trigger_words.split(",")
-                          if w.strip()],
-        "loras": [{"name": c.lora_name, "strength": c.lora_strength}
-                  for c in characters if c.lora_name],
-    }
-
-
-def _prompt(project: Project, text: str) -> str:
-    return f"{project.style}, {text}" if project.style else text
-
-
-def _scene_run(session: Session, project: Project, scene: Scene, stage: Stage,
-               opts: RenderOptions) -> StageRun:
-    width, height = _size(opts, scene.episode)
-    frames = opts.frames or max(2, min(MAX_ANIMATE_FRAMES, round(scene.duration_s * opts.fps)))
-    common = {"seed": _seed(opts, scene, scene.id), "steps": opts.steps}
-    if stage is Stage.KEYFRAME:
-        params = {**common, **_character_params(scene.characters), "width": width,
-                  "height": height, "prompt": _prompt(project, scene.prompt)}
-        if scene.negative_prompt:
-            params["negative_prompt"] = scene.negative_prompt
-        weight = {"steps": opts.steps, "frames": 1}
-    elif stage is Stage.ANIMATE:
-        params = {**common, "frames": frames, "fps": opts.fps, "width": width, "height": height}
-        if opts.engine == "animatediff":
-            params |= {**_character_params(scene.characters),
-                       "prompt": _prompt(project, f"{scene.prompt}, {scene.motion}".strip(", "))}
-        weight = {"steps": opts.steps, "frames": frames}
-    else:
-        params = {"multiplier": opts.multiplier, "fps": opts.fps}
-        weight = {"steps": 1, "frames": frames * opts.multiplier}
-    name = "animate_svd" if stage is Stage.ANIMATE and opts.engine == "svd" else stage.value
-    return _gpu_run(session, stage, name, params, weight, opts, scene_id=scene.id)
-
-
-def _keyframe_for_character(session: Session, project: Project, character: Character,
-                            opts: RenderOptions) -> StageRun:
-    text = (f"{character.name}, {character.description}, character reference sheet, "
-            "full body, front view, side view, back view, plain background")
-    params = {**_character_params([character]), "prompt": _prompt(project, text),
-              "seed": _seed(opts, None, character.id), "steps": opts.steps}
-    if opts.width:
-        params |= {"width": opts.width, "height": opts.height or opts.width}
-    weight = {"steps": opts.steps, "frames": 1}
-    return _gpu_run(session, Stage.KEYFRAME, "keyframe", params, weight, opts, scene_id=None)
-
-
-def _gpu_run(session: Session, stage: Stage, workflow_name: str, params: dict[str, Any],
-             weight: dict[str, int], opts: RenderOptions, *, scene_id: int | None) -> StageRun:
-    workflow = active_workflow(session, workflow_name, opts.workflows.get(workflow_name))
+def _gpu_run(session: Session, kind: StageKind, planned: Planned, opts: RenderOptions,
+             scene_id: int | None) -> StageRun:
+    workflow = active_workflow(session, planned.template, opts.workflows.get(planned.template))
     template = template_of(workflow)
+    params = dict(planned.params)
     if "checkpoint" in template.params:
         # Always named on the row: routing prefers the backend that last loaded it.
         params["checkpoint"] = opts.checkpoint or template.params["checkpoint"].default
-    params |= opts.stages.get(stage.value, {})
+    params |= opts.stages.get(kind.name, {})
     params = {k: v for k, v in params.items() if k in template.params}
-    _check_binds(template, params, stage)
-    inputs = {"params": params, **weight}
-    if stage.value in opts.extra_data:
-        inputs["extra_data"] = opts.extra_data[stage.value]
-    return StageRun(stage=stage.value, scene_id=scene_id, attempt=1, workflow_id=workflow.id,
+    _check_binds(template, params, kind.name)
+    inputs = {"params": params, "steps": planned.steps, "frames": planned.frames}
+    if kind.name in opts.extra_data:
+        inputs["extra_data"] = opts.extra_data[kind.name]
+    return StageRun(stage=kind.name, scene_id=scene_id, attempt=1, workflow_id=workflow.id,
                     inputs=inputs)
 
 
-def _check_binds(template, params: dict[str, Any], stage: Stage) -> None:
+def _check_binds(template, params: dict[str, Any], stage: str) -> None:
     """Bind once with placeholders for run-time inputs, so bad values fail the request now."""
-    trial = {**{k: v for k, v in RUNTIME_PLACEHOLDERS.items() if k in template.params}, **params}
     try:
-        bind(template, trial, output_key="tower/check")
+        bind(template, with_placeholders(template, params), output_key="tower/check")
     except ValidationError as exc:
-        fields = {f"options.stages.{stage.value}.{k}": v for k, v in exc.fields.items()}
-        raise ValidationError(f"{stage.value}: {exc.message}", fields=fields) from exc
-
-
-def _episode_runs(scenes: list[Scene], opts: RenderOptions) -> list[StageRun]:
-    width, height = _size(opts, scenes[0].episode)
-    video = {"fps": opts.fps * opts.multiplier, "width": width, "height": height}
-    return [StageRun(stage=Stage.COMPILE.value, attempt=1, inputs={"params": video}),
-            StageRun(stage=Stage.MIX.value, attempt=1, inputs={"params": {}})]
+        fields = {f"options.stages.{stage}.{k}": v for k, v in exc.fields.items()}
+        raise ValidationError(f"{stage}: {exc.message}", fields=fields) from exc

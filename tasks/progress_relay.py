@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from shared.models import Status
-from shared.progress import ProgressBus
+from shared.progress import ProgressBus, failure_fields
 from workers.comfyui import Event, NodeExecuting, StepProgress
 
 MIN_INTERVAL_S = 0.2
@@ -48,7 +50,16 @@ class ProgressRelay:
                              node=event.node, progress=self._progress)
 
     def finished(self, status: Status) -> None:
-        """The attempt ended; a failed stage fails its job, which clients hear at once."""
+        """The attempt ended (succeeded, cancelled, or waiting to be tried again)."""
         self.publish(status.value, progress=1.0 if status is Status.SUCCEEDED else None)
-        if status is Status.FAILED:
-            self.bus.job_event(self.job_id, status=Status.FAILED.value)
+
+    def failed(self, message: str, detail: Mapping[str, Any] | None,
+               skipped: list[tuple[int, int | None, str]]) -> None:
+        """The stage failed for good: it, the stages it skipped, and its job, at once."""
+        failure = failure_fields(message, detail)
+        self.publish(Status.FAILED.value, failure=failure)
+        for run_id, scene_id, stage in skipped:
+            self.bus.stage_event(self.job_id, stage_id=run_id, scene_id=scene_id, stage=stage,
+                                 status=Status.SKIPPED.value)
+        self.bus.job_event(self.job_id, status=Status.FAILED.value,
+                           failure={**failure, "error": f"{self.stage} failed: {message}"})

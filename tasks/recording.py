@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
+from shared.models.status import move
 from tasks.leases import Owner, holds_lease
-from tasks.pipelines import latest_runs
+from tasks.pipelines import downstream, latest_runs
 from workers.gpu_stage import Artifact
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,11 @@ def json_safe(value: Any) -> Any:
 
 def finish_run(run: StageRun, status: Status, error: str | None = None,
                detail: dict[str, Any] | None = None) -> None:
-    """Move a stage run to a terminal status and drop its lease."""
-    run.status = status.value
+    """Move a stage run to a terminal status and drop its lease.
+
+    :raises IllegalTransition: when its lifecycle does not allow the move.
+    """
+    move(run, status)
     run.finished_at = utcnow()
     run.lease_owner = None
     run.lease_expires_at = None
@@ -76,19 +80,36 @@ def finish_run(run: StageRun, status: Status, error: str | None = None,
 
 
 def record_failure(session: Session, run_id: int, message: str,
-                   detail: dict[str, Any] | None = None) -> None:
-    """Fail the stage and its job at once with the message a person needs."""
-    run = session.get(StageRun, run_id, with_for_update=True)
+                   detail: dict[str, Any] | None = None) -> list[StageRun]:
+    """Fail the stage and its job at once with the message a person needs; the stages that
+    depended on it are skipped (other scenes go on). Returns the skipped stages."""
+    job_id = session.scalar(sa.select(StageRun.job_id).where(StageRun.id == run_id))
+    # The job row first: failures of one job's stages touch shared rows (compile, mix), and
+    # taking the job lock before any of them keeps two of them from deadlocking.
+    job = session.get(Job, job_id, with_for_update=True)
+    run = session.get(StageRun, run_id, with_for_update=True, populate_existing=True)
     if run.status in (Status.SUCCEEDED, Status.CANCELLED):
-        return
+        return []
     finish_run(run, Status.FAILED, message, detail)
-    job = session.get(Job, run.job_id, with_for_update=True)
+    skipped = skip_dependents(session, run)
     if not Status(job.status).is_terminal:
-        job.status = Status.FAILED.value
+        move(job, Status.FAILED)
         job.error = f"{run.stage} failed: {message}"
         job.finished_at = utcnow()
     log.warning("stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage,
                 message)
+    return skipped
+
+
+def skip_dependents(session: Session, failed: StageRun) -> list[StageRun]:
+    """Mark the queued stages that needed `failed`'s output as skipped."""
+    waiting = [r for r in downstream(latest_runs(session, failed.job_id), failed)
+               if r.id != failed.id and r.status == Status.QUEUED]
+    message = f"skipped: {failed.stage} failed"
+    for run in waiting:
+        finish_run(run, Status.SKIPPED, message,
+                   {"code": "upstream_failed", "message": message, "failed_stage_id": failed.id})
+    return waiting
 
 
 def record_cancelled(session: Session, run_id: int) -> None:
@@ -99,13 +120,14 @@ def record_cancelled(session: Session, run_id: int) -> None:
 
 
 def next_attempt(session: Session, run_id: int, message: str,
-                 detail: dict[str, Any] | None = None) -> StageRun:
-    """Close a transiently failed attempt and add the next one, waiting to run."""
+                 detail: dict[str, Any] | None, task_id: str) -> StageRun:
+    """Close a transiently failed attempt and add the next one, waiting to run as the retry
+    message `task_id` (so the sweeper sees it is on its way)."""
     run = session.get(StageRun, run_id, with_for_update=True)
     finish_run(run, Status.FAILED, f"transient: {message}", detail)
     retry = StageRun(job_id=run.job_id, scene_id=run.scene_id, stage=run.stage,
                      attempt=run.attempt + 1, status=Status.RETRYING.value,
-                     workflow_id=run.workflow_id, inputs=run.inputs)
+                     workflow_id=run.workflow_id, inputs=run.inputs, celery_task_id=task_id)
     session.add(retry)
     session.flush()
     return retry
@@ -119,7 +141,7 @@ def finish_job(session: Session, job_id: int, generation: int) -> Status | None:
     runs = latest_runs(session, job_id)
     if not all(r.status == Status.SUCCEEDED for r in runs):
         return None
-    job.status = Status.SUCCEEDED.value
+    move(job, Status.SUCCEEDED)
     job.progress = 1.0
     job.eta_s = 0.0
     job.current_stage = None

@@ -1,58 +1,40 @@
-"""The render tasks: thin adapters that carry ids only (stage run, canvas generation).
-
-Their behaviour is stated in the decorators; the work is in tasks.gpu_flow / tasks.cpu_flow
-around plain functions in workers/.
-"""
+"""The render tasks, one per stage of the registry (shared/stages.py): thin adapters that carry
+ids only (stage run, canvas generation) into a GPU or CPU delivery (tasks.base)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from celery import Task
 from sqlalchemy.orm import Session
 
-from shared.limits import STAGE_TIME_LIMITS
 from shared.models import Status
+from shared.stages import STAGES, StageKind
 from tasks.app import app
 from tasks.context import worker_context
-from tasks.cpu_flow import run_cpu_delivery
-from tasks.gpu_flow import run_gpu_delivery
+from tasks.cpu_flow import CpuDelivery
+from tasks.gpu_flow import GpuDelivery
 from tasks.recording import finish_job
 
 
-def limits(stage: str) -> dict[str, int]:
-    """Soft and hard time limits of a stage's task."""
-    soft, hard = STAGE_TIME_LIMITS[stage]
-    return {"soft_time_limit": soft, "time_limit": hard}
+def register(kind: StageKind) -> Task:
+    """The stage's task: its name, queue and time limits from the registry, and no Celery retry
+    cap (Celery counts every re-route, wait and backoff of a message as a retry, and each of
+    those has its own bound: attempts, NODE_WAIT_S, re-routes, the holder's time limit)."""
+
+    def run(self: Task, stage_run_id: int, generation: int, reroutes: int = 0) -> dict[str, Any]:
+        if kind.is_gpu:
+            return GpuDelivery(self, stage_run_id, generation, reroutes).run()
+        return CpuDelivery(self, stage_run_id, generation).run()
+
+    run.__name__ = run.__qualname__ = kind.name
+    run.__doc__ = kind.description
+    return app.task(name=kind.task_name, bind=True, queue=kind.queue.value,
+                    soft_time_limit=kind.soft_limit_s, time_limit=kind.hard_limit_s,
+                    max_retries=None)(run)
 
 
-@app.task(name="render.keyframe", bind=True, queue="gpu", **limits("keyframe"))
-def keyframe(self, stage_run_id: int, generation: int) -> dict[str, Any]:
-    """Render a scene's keyframe image on a GPU backend."""
-    return run_gpu_delivery(self, stage_run_id, generation)
-
-
-@app.task(name="render.animate", bind=True, queue="gpu", **limits("animate"))
-def animate(self, stage_run_id: int, generation: int) -> dict[str, Any]:
-    """Animate a scene's keyframe into frames and a clip on a GPU backend."""
-    return run_gpu_delivery(self, stage_run_id, generation)
-
-
-@app.task(name="render.interpolate", bind=True, queue="gpu", **limits("interpolate"))
-def interpolate(self, stage_run_id: int, generation: int) -> dict[str, Any]:
-    """Interpolate a scene's frames (RIFE) into its final clip on a GPU backend."""
-    return run_gpu_delivery(self, stage_run_id, generation)
-
-
-@app.task(name="render.compile", bind=True, queue="cpu", **limits("compile"))
-def compile_episode(self, stage_run_id: int, generation: int) -> dict[str, Any]:
-    """Join the scene clips into the episode video."""
-    return run_cpu_delivery(self, stage_run_id, generation)
-
-
-@app.task(name="render.mix", bind=True, queue="cpu", **limits("mix"))
-def mix(self, stage_run_id: int, generation: int) -> dict[str, Any]:
-    """Mix and mux the episode's audio."""
-    return run_cpu_delivery(self, stage_run_id, generation)
+STAGE_TASKS: dict[str, Task] = {kind.name: register(kind) for kind in STAGES}
 
 
 @app.task(name="render.finish", queue="control", soft_time_limit=30, time_limit=60)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import ValidationError
+from shared.stages import GPU_STAGE_NAMES, TEMPLATE_STAGES
 
 ENGINES = ("animatediff", "svd")
-STAGE_NAMES = ("keyframe", "animate", "interpolate")
-WORKFLOW_NAMES = ("keyframe", "animate", "animate_svd", "interpolate")
+STAGE_NAMES = GPU_STAGE_NAMES  # the stages `stages` and `extra_data` may name
+WORKFLOW_NAMES = tuple(TEMPLATE_STAGES)
 MAX_EXTRA_DATA_BYTES = 4096
 
 
@@ -155,7 +156,7 @@ def stage_override_problems(stages: Any, engine: str) -> dict[str, str]:
         if not isinstance(params, dict):
             problems[stage] = "must be an object of parameters"
             continue
-        allowed = STAGE_PARAMS[workflow_name(stage, engine)]
+        allowed = STAGE_PARAMS.get(workflow_name(stage, engine), ())
         for name, value in params.items():
             if name not in allowed:
                 problems[f"{stage}.{name}"] = (

@@ -14,6 +14,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shared.errors import PermanentError
 from shared.models import NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from workers.workflows import Requirements
@@ -21,6 +22,12 @@ from workers.workflows.inventory import Capabilities, missing_on
 
 HEARTBEAT_FRESH_S = 15.0
 AVOID_AFTER_FAILURES = 2  # transient failures of one job on one backend
+
+
+class NoCapableBackend(PermanentError):
+    """No registered backend has what a stage needs, or none that has it came online."""
+
+    code = "no_capable_backend"
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,11 @@ class Placement:
 
 
 def capabilities_of(node: WorkerNode) -> Capabilities:
-    """A node's registered node classes and models."""
+    """A node's registered node classes and models, less the models it is known to lack."""
+    lacking = node.lacking_models or {}
     return Capabilities(node_classes=set(node.node_classes),
-                        models={k: set(v) for k, v in (node.models or {}).items()})
+                        models={k: set(v) - set(lacking.get(k, ()))
+                                for k, v in (node.models or {}).items()})
 
 
 def is_fresh(node: WorkerNode) -> bool:
@@ -68,32 +77,51 @@ def running_load(session: Session) -> dict[str, int]:
 
 
 def place(session: Session, run: StageRun, needs: Requirements, checkpoint: str | None,
-          here: str, *, exclude: frozenset[str] = frozenset()) -> Placement:
-    """Choose the backend for a stage that `here` (a node name) has picked up."""
+          here: str, *, settle: bool = False) -> Placement:
+    """Choose the backend for a stage that `here` (a node name) has picked up.
+
+    `settle`: the stage was re-routed often enough; it runs here if this backend can.
+    """
     nodes = list(session.scalars(sa.select(WorkerNode)))
     capable = [n for n in nodes if not missing_on(needs, capabilities_of(n))]
     if not capable:
         return Placement("impossible", reason=describe_missing(nodes, needs))
-    avoided = avoided_backends(session, run.job_id) | exclude
+    avoided = avoided_backends(session, run.job_id)
     eligible = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)
                 and n.name not in avoided]
     if not eligible:
         fallback = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)]
         eligible = fallback  # every capable backend is avoided: better them than nothing
     if not eligible:
-        return Placement("wait", reason="no capable backend is online")
+        return Placement("wait", reason=describe_waiting(capable, needs))
     load = running_load(session)
     best = min(eligible, key=lambda n: (n.last_checkpoint != checkpoint, load.get(n.name, 0),
                                         n.name != here))
     mine = next((n for n in eligible if n.name == here), None)
     if mine is None:
         return Placement("elsewhere", best.name)
+    if settle:
+        return Placement("here", here)
     # A retry stays where it was sent until this backend is avoided for the job. A first
     # attempt stays unless a backend that already has the checkpoint loaded sits idle.
     if run.attempt == 1 and (best.name != here and mine.last_checkpoint != checkpoint
             and best.last_checkpoint == checkpoint and load.get(best.name, 0) == 0):
         return Placement("elsewhere", best.name)
     return Placement("here", here)
+
+
+def describe_needs(needs: Requirements) -> str:
+    """A workflow's requirements in a line: its models, else its node classes."""
+    models = [f"{folder}/{name}" for folder in sorted(needs.models)
+              for name in sorted(needs.models[folder])]
+    return ", ".join(models) if models else ", ".join(sorted(needs.node_classes))
+
+
+def describe_waiting(capable: list[WorkerNode], needs: Requirements) -> str:
+    """Why a stage waits: what it needs and the state of each backend that has it."""
+    states = ", ".join(f"{n.name} ({n.status if is_fresh(n) else 'offline'})"
+                       for n in sorted(capable, key=lambda n: n.name))
+    return f"it needs {describe_needs(needs)}; backends that have it: {states}"
 
 
 def describe_missing(nodes: list[WorkerNode], needs: Requirements) -> str:

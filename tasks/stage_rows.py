@@ -10,16 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Stage, StageRun, Status, WorkerNode, Workflow
+from shared.models import Asset, StageRun, Status, WorkerNode, Workflow
+from shared.stages import SCENE_CLIP, position, stage_kind
 from tasks.workflow_store import template_of
 from workers.gpu_stage import StageInput
 from workers.storage import LocalStore
 from workers.workflows import Template
 
 PROMPT_NAMESPACE = uuid.UUID("8c1d7a52-3f3e-4c55-9b0e-6c1f3b7d2a10")
-# Which earlier stage's output feeds a stage, and in what form.
-UPSTREAM = {Stage.ANIMATE: (Stage.KEYFRAME, ("image",)),
-            Stage.INTERPOLATE: (Stage.ANIMATE, ("frames", "video"))}
 
 
 def prompt_id_for(run_id: int, attempt: int) -> str:
@@ -58,29 +56,44 @@ class GpuWork:
 
 
 def latest_success(session: Session, job_id: int, scene_id: int | None,
-                   stage: Stage) -> StageRun | None:
+                   stage: str) -> StageRun | None:
     """The newest succeeded attempt of a stage."""
     return session.scalar(
         sa.select(StageRun).where(StageRun.job_id == job_id, StageRun.scene_id == scene_id,
-                                  StageRun.stage == stage.value,
-                                  StageRun.status == Status.SUCCEEDED)
+                                  StageRun.stage == stage, StageRun.status == Status.SUCCEEDED)
         .order_by(StageRun.attempt.desc()).limit(1))
 
 
+def clip_run(runs: list[StageRun]) -> StageRun | None:
+    """Of one scene's stage runs, the newest succeeded attempt of its last stage that makes a
+    clip (the clip so far: interpolate's, else animate's)."""
+    done = [r for r in runs if r.status == Status.SUCCEEDED and stage_kind(r.stage).clip]
+    return max(done, key=lambda r: (position(r.stage), r.attempt), default=None)
+
+
+def scene_clip(session: Session, job_id: int, scene_id: int) -> Asset | None:
+    """A scene's finished clip in a job, or None when no stage has made one."""
+    runs = list(session.scalars(sa.select(StageRun).where(StageRun.job_id == job_id,
+                                                          StageRun.scene_id == scene_id)))
+    run = clip_run(runs)
+    kind = stage_kind(run.stage).clip if run else None
+    return next((a for a in run.assets if a.kind == kind), None) if run else None
+
+
 def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple[StageInput, ...]:
-    """The files from the stage before this one (none for keyframe).
+    """The file a GPU stage takes from the stage before it (none for the first).
 
     :raises PermanentError: when the earlier stage left no usable output.
     """
-    if Stage(run.stage) not in UPSTREAM:
+    takes = stage_kind(run.stage).takes
+    if takes is None or takes.stage == SCENE_CLIP:
         return ()
-    source, kinds = UPSTREAM[Stage(run.stage)]
-    before = latest_success(session, run.job_id, run.scene_id, source)
+    before = latest_success(session, run.job_id, run.scene_id, takes.stage)
     assets = {a.kind: a for a in before.assets} if before else {}
-    for kind in kinds:
+    for kind in takes.kinds:
         if kind in assets:
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
-    raise PermanentError(f"{run.stage} needs the {source.value} output of scene {run.scene_id}, "
+    raise PermanentError(f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, "
                          "which is missing")
 
 

@@ -14,13 +14,15 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.models import Asset, Job, Stage, StageRun, Status
+from shared.models import Asset, Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
+from shared.models.status import STAGE_MOVES, checked
+from shared.stages import Per, position, stage_kind
 from tasks.app import app
-from tasks.broker_scan import task_ids_in_broker
+from tasks.broker_scan import task_queues_in_broker
 from tasks.context import worker_context
 from tasks.fleet import mark_silent_nodes_offline
-from tasks.pipelines import SCENE_CHAIN, dispatch_job, latest_runs
+from tasks.pipelines import dispatch_job, latest_runs
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,8 @@ def requeue_expired(session: Session) -> set[int]:
     rows = session.execute(
         sa.update(StageRun).where(StageRun.status == Status.RUNNING,
                                   StageRun.lease_expires_at < utcnow())
-        .values(status=Status.QUEUED.value, lease_owner=None, lease_expires_at=None)
+        .values(status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED), lease_owner=None,
+                lease_expires_at=None)
         .returning(StageRun.id, StageRun.job_id)).all()
     for run_id, job_id in rows:
         log.warning("lease expired run_id=%s job_id=%s: re-dispatching", run_id, job_id)
@@ -43,21 +46,17 @@ def requeue_expired(session: Session) -> set[int]:
 
 def frontier(runs: list[StageRun]) -> list[StageRun]:
     """The stages that should have a message in the broker now: the next of each chain."""
-    ready = []
-    scenes = {r.scene_id for r in runs if r.scene_id is not None}
-    by_key = {(Stage(r.stage), r.scene_id): r for r in runs}
-    for scene_id in scenes:
-        chain = [by_key[(s, scene_id)] for s in SCENE_CHAIN if (s, scene_id) in by_key]
-        first = next((r for r in chain if r.status != Status.SUCCEEDED), None)
-        if first is not None:
-            ready.append(first)
-    if all(by_key[k].status == Status.SUCCEEDED for k in by_key if k[1] is not None):
-        for stage in (Stage.COMPILE, Stage.MIX):
-            run = by_key.get((stage, None))
-            if run is not None and run.status != Status.SUCCEEDED:
-                ready.append(run)
-                break
-    return [r for r in ready if r.status in WAITING]
+    ordered = sorted(runs, key=lambda r: position(r.stage))
+    chains: dict[int | None, list[StageRun]] = {}
+    for run in ordered:
+        if stage_kind(run.stage).per is Per.SCENE:
+            chains.setdefault(run.scene_id, []).append(run)
+    ready = [next((r for r in chain if r.status != Status.SUCCEEDED), None)
+             for chain in chains.values()]
+    if all(r.status == Status.SUCCEEDED for chain in chains.values() for r in chain):
+        ready.append(next((r for r in ordered if stage_kind(r.stage).per is Per.EPISODE
+                           and r.status != Status.SUCCEEDED), None))
+    return [r for r in ready if r is not None and r.status in WAITING]
 
 
 def is_stale(run: StageRun, runs: list[StageRun]) -> bool:
@@ -68,18 +67,35 @@ def is_stale(run: StageRun, runs: list[StageRun]) -> bool:
     return ready_since < cutoff
 
 
+def stranded_queues(session: Session, queues: set[str]) -> set[str]:
+    """The node queues among `queues` that no live worker consumes (its node is offline, gone,
+    or registered under another name), so their messages would wait forever."""
+    consumed: set[str] = set()
+    for node_queues in session.scalars(sa.select(WorkerNode.queues)
+                                       .where(WorkerNode.status != NodeStatus.OFFLINE)):
+        consumed.update(node_queues or ())
+    return {q for q in queues if q.startswith("gpu.") and q not in consumed}
+
+
 def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: str) -> set[int]:
-    """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted)."""
+    """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted) or
+    only one in a queue nothing consumes."""
     jobs = session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE_JOBS),
                                                 Job.cancel_requested.is_(False))).all()
     if not jobs:
         return set()
-    present = task_ids_in_broker(broker, key_prefix)
+    queued = task_queues_in_broker(broker, key_prefix)
+    stranded = stranded_queues(session, set(queued.values()))
+    present = {task_id for task_id, queue in queued.items() if queue not in stranded}
     lost = set()
     for job in jobs:
         runs = latest_runs(session, job.id)
         stuck = [r for r in frontier(runs) if r.celery_task_id not in present
                  and is_stale(r, runs)]
+        for run in stuck:
+            if run.celery_task_id in queued:
+                log.warning("sweep: run_id=%s waits in %s, which nothing consumes: re-sending",
+                            run.id, queued[run.celery_task_id])
         finished_unclosed = all(r.status == Status.SUCCEEDED for r in runs) and \
             job.updated_at < utcnow() - timedelta(seconds=LOST_GRACE_S)
         if stuck or finished_unclosed:

@@ -4,6 +4,8 @@ heartbeat in the worker's main process."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 
 from celery.signals import celeryd_after_setup, worker_process_init, worker_ready, worker_shutdown
@@ -28,8 +30,19 @@ def fresh_process(**_: object) -> None:
 
 @celeryd_after_setup.connect
 def remember_queues(sender: str, instance, **_: object) -> None:
-    """Note which queues this worker consumes (a GPU worker consumes `gpu`)."""
+    """Note which queues this worker consumes; a GPU worker (on `gpu`) must also consume its
+    node's own queue, where routing sends its stages, or it does not start."""
     _queues[:] = sorted(instance.app.amqp.queues.consume_from)
+    if "gpu" not in _queues:
+        return
+    name = node_name(load_settings())
+    if f"gpu.{name}" not in _queues:
+        sys.stderr.write(f"tower worker: node {name!r} would register, but this worker does not "
+                         f"consume its queue gpu.{name} (it consumes {', '.join(_queues)}); "
+                         f"add gpu.{name} to -Q or set WORKER_NODE to the node its queue names\n")
+        sys.stderr.flush()
+        # os._exit: Celery would turn SystemExit in a signal handler into a traceback.
+        os._exit(1)
 
 
 @worker_ready.connect
@@ -42,8 +55,6 @@ def register_gpu_node(**_: object) -> None:
     with app.app_context():
         engine = db.engine
     name = node_name(settings)
-    if f"gpu.{name}" not in _queues:
-        log.warning("worker consumes %s but its node queue gpu.%s is missing", _queues, name)
 
     def loop() -> None:
         registered = False

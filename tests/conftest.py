@@ -100,12 +100,15 @@ def celery_app(settings: Settings):
     return configure(settings)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(settings: Settings, app: Flask, celery_app, log_dir: Path):
-    """A real Celery worker process consuming `gpu` and `cpu` for the whole session."""
+    """A real Celery worker process consuming `gpu` (as node `ping-test`, whose ComfyUI never
+    answers, so it registers nothing) and `cpu`, for one test module."""
     from tests.support.processes import start_celery_worker
 
-    worker = start_celery_worker(settings.as_environ(), log_dir)
+    env = settings.with_overrides(worker_node="ping-test",
+                                  comfyui_url="http://127.0.0.1:9").as_environ()
+    worker = start_celery_worker(env, log_dir, queues="gpu,gpu.ping-test,cpu")
     try:
         reply = celery_app.send_task("tower.ping", queue="cpu").get(timeout=60)
         assert reply["answer"] == "pong", worker.log_text()

@@ -14,9 +14,15 @@ if TYPE_CHECKING:  # the client package under web/ must not pay for the server's
 WEB_DEFAULTS = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "TOWER_JWT_TTL_S": 3600,
-    "TOWER_LOGIN_WINDOW_S": 300,
-    "TOWER_LOGIN_EMAIL_LIMIT": 10,
-    "TOWER_LOGIN_ADDR_LIMIT": 50,
+    # Wrong passwords a client may send for one account (and in all) before it must wait.
+    "TOWER_LOGIN_FREE_FAILURES": 5,
+    "TOWER_LOGIN_ADDR_FREE_FAILURES": 50,
+    "TOWER_LOGIN_FIRST_DELAY_S": 1.0,
+    "TOWER_LOGIN_MAX_DELAY_S": 60.0,
+    "TOWER_LOGIN_FORGET_S": 900,
+    "TOWER_SESSION_MAX_AGE_S": 12 * 3600,
+    "TOWER_API_TOKEN_MAX_DAYS": 365,
+    "TOWER_GUEST_API_TOKEN_MAX_DAYS": 7,
     "TOWER_GUEST_MODE": "images",
     "TOWER_GUEST_JOBS_PER_HOUR": 5,
     "TOWER_USER_MAX_PRIORITY": 5,  # 6-9 are for operators and admins
@@ -26,6 +32,7 @@ WEB_DEFAULTS = {
     "TOWER_REDIS_POOL_SIZE": 50,  # connections per Redis pool per web worker process
     "TOWER_REDIS_POOL_TIMEOUT_S": 5.0,  # how long a call waits for a free pooled connection
     "TOWER_HEALTH_TIMEOUT_S": 2.0,
+    "TOWER_HEALTH_CACHE_S": 5.0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
@@ -40,11 +47,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     from shared.app import create_base_app
 
     app = create_base_app(settings, name="web")
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
     from web.dashboard import bp as dashboard_bp
+    from web.docs import bp as docs_bp
     from web.errors import register_error_handlers
     from web.events import bp as events_bp
+    from web.headers import register_security_headers
     from web.health import bp as health_bp
     from web.metrics import bp as metrics_bp
     from web.openapi import TowerApi, openapi_config
@@ -54,8 +65,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.throttle import init_redis
 
     app.config.update(WEB_DEFAULTS)
-    app.config["SESSION_COOKIE_SECURE"] = app.config["SETTINGS"].is_production
-    app.config["TOWER_FLOWER_URL"] = app.config["SETTINGS"].flower_url
+    settings = app.config["SETTINGS"]
+    app.config["SESSION_COOKIE_SECURE"] = settings.is_production
+    if settings.trusted_proxies:
+        # Behind N proxies the client is the address the outermost one saw (throttling,
+        # logs) and the scheme is the one it was reached by (secure cookies).
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore
+    app.config["TOWER_FLOWER_URL"] = settings.flower_url
     app.config.update(openapi_config())
     init_redis(app)
     api = TowerApi(app)
@@ -65,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)
+    register_security_headers(app)
+    app.register_blueprint(docs_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(metrics_bp)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request, session
+from flask import current_app
 
 from shared.db import db
-from shared.errors import AuthenticationError, ConflictError, NotFoundError
+from shared.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from shared.models import ApiToken, User
 from web import throttle
 from web.credentials import (
@@ -20,39 +20,51 @@ from web.credentials import (
     new_api_token,
     verify_password,
 )
-from web.identity import CLAIMS_KEY, start_session
+from web.identity import api_token_max_lifetime, end_session, start_session
 from web.paging import fetch_page
 from web.production import get_row
 
 log = logging.getLogger(__name__)
 
 
+def normalise_email(email: str) -> str:
+    """The form emails are compared in: no surrounding whitespace, lower case."""
+    return email.strip().lower()
+
+
 def find_user(email: str) -> User | None:
     """The account with this email (case-insensitive)."""
     return db.session.execute(
-        sa.select(User).where(sa.func.lower(User.email) == email.strip().lower())
+        sa.select(User).where(sa.func.lower(User.email) == normalise_email(email))
     ).scalar_one_or_none()
 
 
 def log_in(email: str, password: str, *, remote_addr: str, use_session: bool) -> dict[str, Any]:
     """Check a password and issue an access token (and the session cookie when asked).
 
-    :raises RateLimitedError: after too many attempts from the address or for the email.
+    :raises RateLimitedError: while this client must wait after failing too often.
     :raises AuthenticationError: for a wrong email or password or a deactivated account.
     """
-    throttle.count_login_attempt(remote_addr, email.strip())
     user = find_user(email)
+    # Failures count against the account itself whatever spelling of its email was typed.
+    account = f"user:{user.id}" if user else f"email:{normalise_email(email)}"
+    throttle.admit_login(account, remote_addr)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         log.info("login failed email=%s addr=%s", email, remote_addr)
+        throttle.record_login_failure(account, remote_addr)
         raise AuthenticationError("wrong email or password")
     if not user.is_active:
         raise AuthenticationError("the account is deactivated")
-    throttle.forget_login_attempts(email.strip())
+    throttle.forget_login_failures(account, remote_addr)
     user.last_login_at = datetime.now(UTC)
     db.session.commit()
     ttl = int(current_app.config["TOWER_JWT_TTL_S"])
     token, expires_in = issue_access_token(
-        current_app.config["SECRET_KEY"], user.id, user.role, ttl
+        current_app.config["SECRET_KEY"],
+        user.id,
+        user.role,
+        ttl,
+        session_version=user.session_version,
     )
     csrf = start_session(user) if use_session else None
     return {
@@ -65,12 +77,21 @@ def log_in(email: str, password: str, *, remote_addr: str, use_session: bool) ->
 
 
 def log_out() -> None:
-    """Revoke the access token of this request and clear the session cookie."""
-    claims = request.environ.get(CLAIMS_KEY)
-    if claims is not None:
-        remaining = int((claims.expires_at - datetime.now(UTC)).total_seconds())
-        throttle.revoke_access_token(claims.jti, remaining + 1)
-    session.clear()
+    """Revoke the access token or session cookie of this request."""
+    end_session()
+
+
+def log_out_everywhere(user: User) -> None:
+    """End every access token and session cookie of `user` (API tokens stay)."""
+    end_session()
+    end_all_sessions(user)
+    db.session.commit()
+    log.info("user logged out everywhere id=%s", user.id)
+
+
+def end_all_sessions(user: User) -> None:
+    """Bump the account's session version: tokens and cookies issued before stop working."""
+    user.session_version = User.session_version + 1
 
 
 def create_user(email: str, password: str, role: str) -> User:
@@ -103,7 +124,14 @@ def update_user(user_id: int, data: dict[str, Any]) -> User:
     """
     user = get_row(User, user_id, "user")
     if "password" in data:
+        # A new password ends whatever the old one opened: sessions, tokens, API tokens.
         user.password_hash = hash_password(data["password"])
+        end_all_sessions(user)
+        db.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=sa.func.now())
+        )
     for name in ("role", "is_active"):
         if name in data:
             setattr(user, name, data[name])
@@ -112,9 +140,21 @@ def update_user(user_id: int, data: dict[str, Any]) -> User:
 
 
 def create_api_token(user: User, name: str, expires_in_days: int | None) -> dict[str, Any]:
-    """A new API token for `user`; the secret is returned here and never again."""
+    """A new API token for `user`, living `expires_in_days` or its role's longest lifetime;
+    the secret is returned here and never again.
+
+    :raises ValidationError: when `expires_in_days` exceeds the role's longest lifetime.
+    """
+    longest = api_token_max_lifetime(user.role)
+    if expires_in_days is not None and timedelta(days=expires_in_days) > longest:
+        raise ValidationError(
+            f"API tokens of a {user.role} live at most {longest.days} days",
+            fields={"expires_in_days": f"must be at most {longest.days}"},
+        )
     secret = new_api_token()
-    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    expires_at = datetime.now(UTC) + (
+        timedelta(days=expires_in_days) if expires_in_days else longest
+    )
     row = ApiToken(
         user_id=user.id, name=name, token_hash=hash_api_token(secret), expires_at=expires_at
     )

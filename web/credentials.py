@@ -30,6 +30,7 @@ class AccessClaims:
     role: str
     jti: str
     expires_at: datetime
+    session_version: int
 
 
 def hash_password(password: str) -> str:
@@ -50,12 +51,15 @@ def signing_key(secret: str) -> bytes:
     return hmac.new(secret.encode(), b"tower-access-token", hashlib.sha256).digest()
 
 
-def issue_access_token(secret: str, user_id: int, role: str, ttl_s: int) -> tuple[str, int]:
-    """A signed JWT for `user_id` and its lifetime in seconds."""
+def issue_access_token(
+    secret: str, user_id: int, role: str, ttl_s: int, *, session_version: int = 0
+) -> tuple[str, int]:
+    """A signed JWT for `user_id` under its account's session version, and its lifetime."""
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "role": role,
+        "sv": session_version,
         "aud": JWT_AUDIENCE,
         "iat": now,
         "nbf": now,
@@ -65,10 +69,11 @@ def issue_access_token(secret: str, user_id: int, role: str, ttl_s: int) -> tupl
     return jwt.encode(claims, signing_key(secret), algorithm=JWT_ALGORITHM), ttl_s
 
 
-def decode_access_token(secret: str, token: str) -> AccessClaims:
-    """Verify a JWT's signature, audience and expiry.
+def decode_access_token(secret: str, token: str, max_ttl_s: int) -> AccessClaims:
+    """Verify a JWT's signature, audience, expiry and lifetime (at most `max_ttl_s`).
 
-    :raises AuthenticationError: when it is expired, tampered with or malformed.
+    :raises AuthenticationError: when it is expired, tampered with, malformed or issued for
+        longer than this farm issues tokens.
     """
     try:
         claims = jwt.decode(
@@ -76,18 +81,24 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
             signing_key(secret),
             algorithms=[JWT_ALGORITHM],
             audience=JWT_AUDIENCE,
-            options={"require": ["exp", "iat", "sub", "jti"]},
+            options={"require": ["exp", "iat", "sub", "jti", "sv"]},
         )
-        return AccessClaims(
+        parsed = AccessClaims(
             user_id=int(claims["sub"]),
             role=str(claims.get("role", "")),
             jti=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            session_version=int(claims["sv"]),
         )
+        lifetime = int(claims["exp"]) - int(claims["iat"])
     except jwt.ExpiredSignatureError as exc:
         raise AuthenticationError("the access token has expired") from exc
-    except (jwt.InvalidTokenError, ValueError) as exc:
+    except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError) as exc:
         raise AuthenticationError("the access token is invalid") from exc
+    if lifetime > max_ttl_s:
+        # Only a stolen or leaked key mints these: this farm never issues them.
+        raise AuthenticationError("the access token is invalid")
+    return parsed
 
 
 def new_api_token() -> str:

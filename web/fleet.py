@@ -87,6 +87,7 @@ def describe_node(node: WorkerNode, stage: dict | None, depth: int | None) -> di
         "vram_used": max(node.vram_total - node.vram_free, 0),
         "vram_free": node.vram_free,
         "last_checkpoint": node.last_checkpoint,
+        "lacking_models": dict(node.lacking_models or {}),
         "last_heartbeat": node.last_heartbeat,
         "current_stage": stage,
         "comfyui_queue": depth,
@@ -116,6 +117,19 @@ def set_node_status(name: str, status: NodeStatus) -> dict[str, Any]:
     if node.status != status:
         log.info("node status node=%s from=%s to=%s", name, node.status, status)
         node.status = status.value
+        db.session.commit()
+    return describe_node(node, find_current_stages([name]).get(name), None)
+
+
+def clear_lacking_models(name: str) -> dict[str, Any]:
+    """Forget the models a node was found to lack; routing offers them to it again.
+
+    :raises NotFoundError: when no such node registered.
+    """
+    node = get_node(name)
+    if node.lacking_models:
+        log.info("node lacking models cleared node=%s models=%s", name, node.lacking_models)
+        node.lacking_models = {}
         db.session.commit()
     return describe_node(node, find_current_stages([name]).get(name), None)
 

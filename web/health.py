@@ -1,9 +1,17 @@
-"""GET /health: is each dependency of the farm answering."""
+"""GET /health: is each dependency of the farm answering.
+
+Anyone may ask whether the farm is up; only staff see which dependency is down and the GPU
+backends' names and addresses. The probes run at most once per TOWER_HEALTH_CACHE_S, so
+callers cannot turn /health into a load on Postgres, Redis and every ComfyUI server.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 import requests
@@ -12,7 +20,9 @@ from flask import current_app
 from marshmallow import Schema, fields
 
 from shared.db import db
+from shared.errors import FarmError
 from shared.models import NodeStatus, WorkerNode
+from web.identity import current_user, is_staff
 from web.openapi import PUBLIC, Blueprint
 
 log = logging.getLogger(__name__)
@@ -29,11 +39,11 @@ class BackendHealthSchema(Schema):
 
 
 class HealthSchema(Schema):
-    """Each dependency's state."""
+    """The farm's state; for staff also each dependency's and each GPU backend's."""
 
     status = fields.String(required=True)
-    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    backends = fields.List(fields.Nested(BackendHealthSchema), required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+    backends = fields.List(fields.Nested(BackendHealthSchema))
 
 
 def check_database() -> str:
@@ -108,9 +118,49 @@ def live():
 @bp.route("/health", methods=["GET"])
 @bp.response(200, HealthSchema)
 @bp.alt_response(503, schema=HealthSchema, description="A dependency is down")
-@bp.doc(**PUBLIC)
+@bp.doc(security=[{}, {"bearerAuth": []}, {"cookieAuth": []}])
 def health():
-    """Each dependency's state; 503 when the database, Redis or the broker is down."""
+    """The farm's state (for staff each dependency's and backend's); 503 when the database,
+    Redis or the broker is down."""
+    body, status = cached_report()
+    if not caller_is_staff():
+        body = {"status": body["status"]}
+    return body, status
+
+
+def caller_is_staff() -> bool:
+    """Whether the caller is an admin or operator. Credentials that cannot be checked (bad,
+    or the database or Redis is down) count as anonymous: /health still answers."""
+    try:
+        user = current_user()
+    except (FarmError, sa.exc.SQLAlchemyError):
+        db.session.rollback()
+        return False
+    return user is not None and is_staff(user)
+
+
+class ReportCache:
+    """The last health report of this process, and a lock so one probe runs at a time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.report: tuple[dict[str, Any], int] | None = None
+        self.taken_at = 0.0
+
+
+def cached_report() -> tuple[dict[str, Any], int]:
+    """The latest report, probed again when older than TOWER_HEALTH_CACHE_S."""
+    cache = current_app.extensions.setdefault("tower_health", ReportCache())
+    max_age = float(current_app.config["TOWER_HEALTH_CACHE_S"])
+    with cache.lock:
+        if cache.report is None or time.monotonic() - cache.taken_at >= max_age:
+            cache.report = probe_farm()
+            cache.taken_at = time.monotonic()
+        return cache.report
+
+
+def probe_farm() -> tuple[dict[str, Any], int]:
+    """Probe every dependency: the full report and its HTTP status."""
     settings = current_app.config["SETTINGS"]
     checks = {
         "database": check_database(),

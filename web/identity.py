@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app, request, session
@@ -52,24 +53,51 @@ def authenticate_request() -> User | None:
             raise AuthenticationError("use 'Authorization: Bearer <token>'")
         token = token.strip()
         return user_from_api_token(token) if is_api_token(token) else user_from_jwt(token)
-    user_id = session.get("user_id")
-    if user_id is None:
+    if session.get("user_id") is None:
         return None
     if request.method in UNSAFE_METHODS:
         check_csrf()
-    return active_user(int(user_id))
+    return user_from_session()
 
 
 def user_from_jwt(token: str) -> User:
     """The active user an access token names.
 
-    :raises AuthenticationError: when the token is invalid, revoked or its user inactive.
+    :raises AuthenticationError: when the token is invalid, revoked, issued before its
+        account's sessions were ended, or its user inactive.
     """
-    claims = decode_access_token(current_app.config["SECRET_KEY"], token)
-    if throttle.is_revoked(claims.jti):
+    config = current_app.config
+    claims = decode_access_token(config["SECRET_KEY"], token, int(config["TOWER_JWT_TTL_S"]))
+    if throttle.is_revoked("jwt", claims.jti):
         raise AuthenticationError("the access token has been revoked")
     request.environ[CLAIMS_KEY] = claims
-    return active_user(claims.user_id)
+    return current_session_user(claims.user_id, claims.session_version)
+
+
+def user_from_session() -> User:
+    """The active user of the dashboard's session cookie.
+
+    :raises AuthenticationError: when the session is past its absolute lifetime, logged
+        out, or was started before its account's sessions were ended.
+    """
+    started = session.get("login_at")
+    max_age = int(current_app.config["TOWER_SESSION_MAX_AGE_S"])
+    if not isinstance(started, int) or time.time() - started > max_age:
+        raise AuthenticationError("the session has expired; log in again")
+    if throttle.is_revoked("session", str(session.get("sid"))):
+        raise AuthenticationError("the session has ended; log in again")
+    return current_session_user(int(session["user_id"]), session.get("sv"))
+
+
+def current_session_user(user_id: int, version: object) -> User:
+    """The active user, if the credential was issued under the account's session version.
+
+    :raises AuthenticationError: otherwise (logged out everywhere or a new password).
+    """
+    user = active_user(user_id)
+    if version != user.session_version:
+        raise AuthenticationError("the session has ended; log in again")
+    return user
 
 
 def user_from_api_token(token: str) -> User:
@@ -83,11 +111,23 @@ def user_from_api_token(token: str) -> User:
     now = datetime.now(UTC)
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("the API token is invalid or revoked")
-    if row.expires_at is not None and row.expires_at <= now:
+    user = active_user(row.user_id)
+    # The role's cap also ends tokens made before it (or before a demotion to guest).
+    longest = row.created_at + api_token_max_lifetime(user.role)
+    if min(row.expires_at or longest, longest) <= now:
         raise AuthenticationError("the API token has expired")
     row.last_used_at = now
     db.session.commit()
-    return active_user(row.user_id)
+    return user
+
+
+def api_token_max_lifetime(role: str) -> timedelta:
+    """How long an API token of an account with `role` may live."""
+    config = current_app.config
+    days = config[
+        "TOWER_GUEST_API_TOKEN_MAX_DAYS" if role == Role.GUEST.value else "TOWER_API_TOKEN_MAX_DAYS"
+    ]
+    return timedelta(days=int(days))
 
 
 def active_user(user_id: int) -> User:
@@ -113,12 +153,35 @@ def check_csrf() -> None:
 
 
 def start_session(user: User) -> str:
-    """Log `user` into the dashboard's signed session cookie; returns its CSRF token."""
+    """Log `user` into the dashboard's signed session cookie; returns its CSRF token.
+
+    The cookie names its own id (so logging out revokes it), the account's session version
+    and its start, from which its absolute lifetime runs however often it is used.
+    """
     session.clear()
     session["user_id"] = user.id
+    session["sid"] = secrets.token_urlsafe(16)
+    session["sv"] = user.session_version
+    session["login_at"] = int(time.time())
     session["csrf"] = secrets.token_urlsafe(24)
     session.permanent = True
     return session["csrf"]
+
+
+def end_session() -> None:
+    """Revoke this request's access token and session cookie (logout).
+
+    :raises TransientError: when the revocation store is unreachable.
+    """
+    claims = request.environ.get(CLAIMS_KEY)
+    if claims is not None:
+        remaining = int((claims.expires_at - datetime.now(UTC)).total_seconds())
+        throttle.revoke("jwt", claims.jti, remaining + 1)
+    if session.get("sid") and isinstance(session.get("login_at"), int):
+        max_age = int(current_app.config["TOWER_SESSION_MAX_AGE_S"])
+        remaining = session["login_at"] + max_age - int(time.time())
+        throttle.revoke("session", session["sid"], remaining + 1)
+    session.clear()
 
 
 def require_user(*roles: str) -> User:

@@ -11,13 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from shared.db import db
 from shared.errors import NotFoundError
-from shared.models import Asset, Job, Stage, StageRun, User
+from shared.models import Asset, Job, StageRun, User
+from shared.stages import position
 from web.events import with_fresh_state
 from web.identity import is_staff
 from web.paging import fetch_page
 from web.production import get_row
-
-STAGE_ORDER = [s.value for s in Stage]
 
 
 def visible_job(user: User, job_id: int) -> Job:
@@ -80,11 +79,23 @@ def describe_outputs(assets: list[Asset]) -> list[dict[str, Any]]:
     return [{"asset_id": a.id, "kind": a.kind, "url": asset_url(a.id)} for a in assets]
 
 
+ERROR_DETAIL_FIELDS = ("code", "type", "node_id", "node_type", "exception_type")
+
+
+def describe_error(run: StageRun) -> dict[str, Any] | None:
+    """A stage's error as {code, type, node_id, node_type, exception_type, message}."""
+    if run.error is None:
+        return None
+    detail = run.error_detail or {}
+    return {**{name: detail.get(name) for name in ERROR_DETAIL_FIELDS},
+            "message": detail.get("message") or run.error}
+
+
 def final_outputs(runs: list[StageRun]) -> list[Asset]:
     """The job's deliverables: outputs of the latest succeeded attempts of its last stage."""
     if not runs:
         return []
-    last = max(runs, key=lambda r: STAGE_ORDER.index(r.stage)).stage
+    last = max(runs, key=lambda r: position(r.stage)).stage
     latest: dict[Any, StageRun] = {}
     for run in runs:
         if run.stage == last and run.status == "succeeded":
@@ -94,23 +105,27 @@ def final_outputs(runs: list[StageRun]) -> list[Asset]:
     return [asset for run in latest.values() for asset in run.assets]
 
 
+def load_job_with_stages(job_id: int) -> Job | None:
+    """A job with its stage runs and their assets in one load (fresh from the database), or
+    None when there is none."""
+    if not 0 < job_id < 2**63:
+        return None
+    return db.session.execute(
+        sa.select(Job)
+        .where(Job.id == job_id)
+        .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
 def job_report(user: User, job_id: int) -> dict[str, Any]:
     """The issue-4 status report of a visible job, with live progress from Redis laid over
     rows that have not ended.
 
     :raises NotFoundError: when missing or not the caller's.
     """
-    # One load with the stage runs and their assets; the visibility rule is visible_job's.
-    job = (
-        db.session.execute(
-            sa.select(Job)
-            .where(Job.id == job_id)
-            .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if 0 < job_id < 2**63
-        else None
-    )
+    # The visibility rule is visible_job's.
+    job = load_job_with_stages(job_id)
     if job is None or not may_see(user, job):
         raise NotFoundError(f"job {job_id} not found")
     stages = [
@@ -124,6 +139,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "backend": run.backend,
             "prompt_id": run.prompt_id,
             "error": run.error,
+            "error_detail": describe_error(run),
             "outputs": describe_outputs(run.assets),
         }
         for run in job.stage_runs

@@ -23,8 +23,9 @@ from prometheus_client.core import (
 )
 
 from shared.db import db
-from shared.models import Job, NodeStatus, Stage, StageRun, WorkerNode
+from shared.models import Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.status import JOB_STATUSES
+from shared.stages import GPU_STAGE_NAMES
 from web.fleet import connect_broker, count_waiting
 from web.identity import STAFF, require_user
 
@@ -33,7 +34,7 @@ bp = Blueprint("metrics", __name__)
 
 # Stage durations run from a second (a keyframe on a fast GPU) to tens of minutes (animate).
 DURATION_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
-GPU_STAGES = tuple(s.value for s in Stage if s.is_gpu)
+GPU_STAGES = GPU_STAGE_NAMES
 
 
 class TowerCollector:
@@ -107,7 +108,8 @@ def collect_comfyui_errors() -> Metric:
     )
     rows = db.session.execute(
         sa.select(error_class, StageRun.stage, sa.func.count())
-        .where(StageRun.stage.in_(GPU_STAGES), StageRun.error_detail.is_not(None))
+        .where(StageRun.stage.in_(GPU_STAGES), StageRun.status == Status.FAILED,
+               StageRun.error_detail.is_not(None))
         .group_by(error_class, StageRun.stage)
         .order_by(error_class, StageRun.stage)
     ).all()

@@ -10,6 +10,7 @@ from marshmallow import Schema
 from marshmallow import fields as ma_fields
 from webargs.flaskparser import FlaskParser
 
+from web import docs
 from web.errors import render_http_error
 
 
@@ -65,9 +66,8 @@ def openapi_config() -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        "OPENAPI_REDOC_PATH": "redoc",
-        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        # Served by this app (web/docs.py): the docs page loads nothing from elsewhere.
+        "OPENAPI_SWAGGER_UI_URL": f"{docs.ASSETS_URL}/",
         "API_SPEC_OPTIONS": {
             "security": [{"bearerAuth": []}, {"cookieAuth": []}],
             "components": {"securitySchemes": SECURITY_SCHEMES},

@@ -1,9 +1,17 @@
-"""Redis-backed counters: login attempt limits and revoked access tokens."""
+"""Redis-backed state of the web tier: login slow-down and revoked tokens and sessions.
+
+Failed logins are counted per (account, client address), so a stranger's wrong passwords
+never slow down the account's owner at another address. Past a few free failures each
+further attempt from that client must wait for a delay that doubles with every failure (up
+to a cap) and is claimed atomically, so parallel guesses do not slip through together. A
+client address is also slowed down on its own after many failures across accounts.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import time
+import math
 
 import redis
 from flask import Flask, current_app
@@ -15,14 +23,14 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "tower:web:"
 
 
-def login_key(scope: str, value: str, window: int) -> str:
-    """The Redis key counting login attempts of one client or email in one window."""
-    return f"{KEY_PREFIX}login:{scope}:{value.lower()}:{window}"
+def login_key(scope: str, value: str) -> str:
+    """The Redis key of one login counter (`failures`) or its wait (`gate`)."""
+    return f"{KEY_PREFIX}login:{scope}:{value}"
 
 
-def revoked_key(jti: str) -> str:
-    """The Redis key marking an access token as revoked."""
-    return f"{KEY_PREFIX}revoked:{jti}"
+def revoked_key(kind: str, value: str) -> str:
+    """The Redis key marking an access token (`jwt`) or a session cookie (`session`) revoked."""
+    return f"{KEY_PREFIX}revoked:{kind}:{value}"
 
 
 def init_redis(app: Flask) -> None:
@@ -37,58 +45,105 @@ def client() -> redis.Redis:
     return current_app.extensions["tower_redis"]
 
 
-def count_login_attempt(remote_addr: str, email: str) -> None:
-    """Count one login attempt for the client address and for the email.
+def client_network(remote_addr: str) -> str:
+    """The address that login failures are counted for: an IPv6 client's /64 (one host
+    holds a whole /64), else the address itself."""
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return remote_addr
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
-    :raises RateLimitedError: when either has used up the window's attempts.
-    """
+
+def login_scopes(account: str, remote_addr: str) -> list[tuple[str, int]]:
+    """The counters a login attempt answers to, each with its free failures."""
     config = current_app.config
-    window_s = int(config["TOWER_LOGIN_WINDOW_S"])
-    window = int(time.time()) // window_s
-    retry_after = window_s - int(time.time()) % window_s
-    limits = (
-        ("addr", remote_addr, int(config["TOWER_LOGIN_ADDR_LIMIT"])),
-        ("email", email, int(config["TOWER_LOGIN_EMAIL_LIMIT"])),
-    )
+    network = client_network(remote_addr)
+    return [
+        (f"pair:{account}|{network}", int(config["TOWER_LOGIN_FREE_FAILURES"])),
+        (f"addr:{network}", int(config["TOWER_LOGIN_ADDR_FREE_FAILURES"])),
+    ]
+
+
+def wait_after(failures: int, free: int) -> float:
+    """Seconds between attempts after `failures` failures: none while free, then doubling."""
+    if failures < free:
+        return 0.0
+    config = current_app.config
+    first = float(config["TOWER_LOGIN_FIRST_DELAY_S"])
+    return min(float(config["TOWER_LOGIN_MAX_DELAY_S"]), first * 2.0 ** min(failures - free, 32))
+
+
+def admit_login(account: str, remote_addr: str) -> None:
+    """Let a login attempt through, or tell a client that failed too often to wait.
+
+    :raises RateLimitedError: (429 with Retry-After) while this client must wait.
+    :raises TransientError: when Redis is unreachable.
+    """
+    scopes = login_scopes(account, remote_addr)
     pipe = client().pipeline()
-    for scope, value, _ in limits:
-        key = login_key(scope, value, window)
-        pipe.incr(key)
-        pipe.expire(key, window_s)
-    counts = run_pipeline(pipe)[::2]
-    for (scope, _, limit), count in zip(limits, counts, strict=True):
-        if count > limit:
-            log.warning("login rate limit hit scope=%s count=%s", scope, count)
+    for scope, _ in scopes:
+        pipe.get(login_key(scope, "failures"))
+    counts = [int(value or 0) for value in run_pipeline(pipe)]
+    for (scope, free), failures in zip(scopes, counts, strict=True):
+        wait = wait_after(failures, free)
+        if not wait:
+            continue
+        gate = login_key(scope, "gate")
+        pipe = client().pipeline()
+        # SET NX claims this attempt's slot: a parallel attempt finds the gate and waits.
+        pipe.set(gate, b"1", nx=True, px=int(wait * 1000))
+        pipe.pttl(gate)
+        claimed, left_ms = run_pipeline(pipe)
+        if not claimed:
+            log.warning("login slowed down scope=%s failures=%s", scope.split(":")[0], failures)
             raise RateLimitedError(
-                "too many login attempts; try again later", retry_after=retry_after
+                "too many failed logins from this address; wait before trying again",
+                retry_after=max(1, math.ceil(max(left_ms, 0) / 1000)),
             )
 
 
-def forget_login_attempts(email: str) -> None:
-    """After a successful login the email's attempts start again (the address's do not)."""
-    window_s = int(current_app.config["TOWER_LOGIN_WINDOW_S"])
+def record_login_failure(account: str, remote_addr: str) -> None:
+    """Count a wrong password for the account at this address (and for the address)."""
+    forget_s = int(current_app.config["TOWER_LOGIN_FORGET_S"])
     pipe = client().pipeline()
-    pipe.delete(login_key("email", email, int(time.time()) // window_s))
+    for scope, _ in login_scopes(account, remote_addr):
+        key = login_key(scope, "failures")
+        pipe.incr(key)
+        pipe.expire(key, forget_s)
     run_pipeline(pipe)
 
 
-def revoke_access_token(jti: str, ttl_s: int) -> None:
-    """Remember a revoked token id until it would have expired anyway.
+def forget_login_failures(account: str, remote_addr: str) -> None:
+    """After a correct password this client starts afresh for the account (its address's
+    count of failures across accounts stays)."""
+    scope = login_scopes(account, remote_addr)[0][0]
+    pipe = client().pipeline()
+    pipe.delete(login_key(scope, "failures"), login_key(scope, "gate"))
+    run_pipeline(pipe)
+
+
+def revoke(kind: str, value: str, ttl_s: int) -> None:
+    """Remember a revoked token id or session id until it would have expired anyway.
 
     :raises TransientError: when Redis is unreachable.
     """
     pipe = client().pipeline()
-    pipe.set(revoked_key(jti), b"1", ex=max(1, ttl_s))
+    pipe.set(revoked_key(kind, value), b"1", ex=max(1, ttl_s))
     run_pipeline(pipe)
 
 
-def is_revoked(jti: str) -> bool:
-    """Whether an access token id was revoked.
+def is_revoked(kind: str, value: str) -> bool:
+    """Whether an access token id or session id was revoked.
 
     :raises TransientError: when Redis is unreachable (fail closed: no check, no access).
     """
     pipe = client().pipeline()
-    pipe.exists(revoked_key(jti))
+    pipe.exists(revoked_key(kind, value))
     return bool(run_pipeline(pipe)[0])
 
 

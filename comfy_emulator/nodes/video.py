@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from comfy_emulator.errors import download_failure
 from comfy_emulator.media import (
+    png_metadata,
     read_video,
     resize_frames,
     write_animation,
@@ -17,21 +20,16 @@ from comfy_emulator.media import (
 )
 from comfy_emulator.nodes.base import NodeClass
 from comfy_emulator.storage import IMAGE_EXTENSIONS, hash_file
-
-# VHS format -> (extension, writer kind)
-VHS_FORMATS = {
-    "image/gif": ("gif", "gif"),
-    "image/webp": ("webp", "webp"),
-    "video/ffmpeg-gif": ("gif", "gif"),
-    "video/webm": ("webm", "vp9"),
-    "video/av1-webm": ("webm", "vp9"),
-    "video/ProRes": ("mov", "h264"),
-    "video/ffv1-mkv": ("mkv", "h264"),
-}
+from comfy_emulator.vhs_writer import Target, write_format_video
 
 
 def interpolate(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
-    """(N-1)*multiplier+1 frames: each frame, its blended in-betweens, then the last frame."""
+    """(N-1)*multiplier+1 frames: each frame, its blended in-betweens, then the last frame.
+
+    A checkpoint the node lists but has not got fails as the offline download does.
+    """
+    if not ctx.catalog.has_model("rife", i["ckpt_name"]):
+        raise download_failure(i["ckpt_name"])
     frames = i["frames"]
     multiplier = int(i["multiplier"])
     out = []
@@ -128,34 +126,40 @@ def check_video(storage: Any, inputs: dict[str, Any]) -> Any:
 
 
 def combine_video(ctx: Any, i: dict[str, Any]) -> tuple[tuple, dict]:
-    """VHS: first-frame PNG plus the video/animation, reported under gifs; progress per frame."""
+    """VHS: first-frame PNG (with the prompt) plus the video, reported under gifs.
+
+    `image/*` formats go through Pillow, `video/*` through ffmpeg with the pack's own format
+    definition; progress is reported per frame as it is written.
+    """
     frames = i["images"]
-    if i.get("pingpong"):
-        frames = np.concatenate([frames, frames[-2:0:-1]])
     kind = "output" if i.get("save_output", True) else "temp"
     fmt = i["format"]
-    ext, writer = VHS_FORMATS.get(fmt, ("mp4", "h264"))
     folder, name, counter, subfolder = ctx.storage.vhs_save_path(i["filename_prefix"], kind)
+    prompt, extra = i.get("prompt"), i.get("extra_pnginfo")
     first = f"{name}_{counter:05}.png"
-    write_png(os.path.join(folder, first), frames[0])
-    for index in range(1, len(frames) + 1):
-        ctx.progress(index, len(frames))
-    filename = f"{name}_{counter:05}.{ext}"
-    path = os.path.join(folder, filename)
+    text = png_metadata(prompt, extra)
+    if prompt is None:
+        del text["prompt"]
+    text["CreationTime"] = datetime.datetime.now().isoformat(" ")[:19]
+    write_png(os.path.join(folder, first), frames[0], text)
     rate = float(i["frame_rate"])
-    if writer in ("gif", "webp"):
+    format_type, format_ext = fmt.split("/")
+    if format_type == "image":
+        if i.get("pingpong"):
+            frames = np.concatenate([frames, frames[-2:0:-1]])
+        for index in range(1, len(frames) + 1):
+            ctx.progress(index, len(frames))
+        filename = f"{name}_{counter:05}.{format_ext}"
         write_animation(
-            path,
-            frames,
-            rate,
-            writer,
-            loop=int(i.get("loop_count", 0)),
-            lossless=i.get("lossless", True),
-        )
+            os.path.join(folder, filename), frames, rate, format_ext,
+            loop=int(i.get("loop_count", 0)), lossless=i.get("lossless", True),
+        )  # fmt: skip
     else:
-        write_video(
-            path, frames, rate, writer, int(i.get("crf", 19)), str(i.get("pix_fmt", "yuv420p"))
-        )
+        metadata = {"prompt": prompt} if prompt is not None else {}
+        metadata.update(extra if isinstance(extra, dict) else {})
+        target = Target(folder, name, counter, ctx.storage.dirs["temp"])
+        filename = write_format_video(frames, format_ext, i, target, metadata, ctx.progress)
+    path = os.path.join(folder, filename)
     entry = {
         "filename": filename,
         "subfolder": subfolder,
@@ -165,6 +169,8 @@ def combine_video(ctx: Any, i: dict[str, Any]) -> tuple[tuple, dict]:
         "workflow": first,
         "fullpath": path,
     }
+    if len(frames) == 1 and "png" in fmt and "%03d" in filename:
+        entry.update(format="image/png", filename=filename.replace("%03d", "001"))
     return ((i.get("save_output", True), [os.path.join(folder, first), path]),), {"gifs": [entry]}
 
 

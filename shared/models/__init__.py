@@ -4,17 +4,15 @@ from shared.models.accounts import ApiToken, User
 from shared.models.fleet import WorkerNode
 from shared.models.library import LibraryEntry, Suggestion
 from shared.models.production import Character, Episode, Project, Scene, scene_characters
-from shared.models.render import Asset, Job, StageRun, Workflow
+from shared.models.render import Asset, Job, StageRun, Workflow, stage_kinds, workflow_kinds
 from shared.models.status import (
     AssetKind,
     JobKind,
     LibraryKind,
     NodeStatus,
     Role,
-    Stage,
     Status,
     Transition,
-    WorkflowStage,
 )
 
 __all__ = [
@@ -31,14 +29,14 @@ __all__ = [
     "Project",
     "Role",
     "Scene",
-    "Stage",
     "StageRun",
     "Status",
     "Suggestion",
     "Transition",
     "User",
     "Workflow",
-    "WorkflowStage",
     "WorkerNode",
     "scene_characters",
+    "stage_kinds",
+    "workflow_kinds",
 ]

@@ -27,6 +27,10 @@ class User(db.Model):
                                             server_default=sa.true())
     created_at: Mapped[created_at]
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Every access token and session cookie carries the version it was issued under; bumping
+    # it (log out everywhere, a new password) ends them all at their next request.
+    session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
+                                                 server_default="0")
 
 
 class ApiToken(db.Model):

@@ -29,6 +29,10 @@ class WorkerNode(db.Model):
     vram_free: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     node_classes: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
     models: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    # Models the backend lists but failed to load (folder -> names); kept across
+    # re-registration until an operator clears them.
+    lacking_models: Mapped[dict[str, list[str]]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(enum_column(NodeStatus, "node_status"), nullable=False,
                                         default=NodeStatus.ONLINE.value)
     last_checkpoint: Mapped[str | None] = mapped_column(sa.String(255))

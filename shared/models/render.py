@@ -12,13 +12,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.db import db
 from shared.models.columns import Timestamp, created_at, int_pk, updated_at
 from shared.models.status import (
+    JOB_MOVES,
     JOB_STATUSES,
+    STAGE_MOVES,
     AssetKind,
     JobKind,
-    Stage,
     Status,
-    WorkflowStage,
     enum_column,
+)
+
+# The stage and workflow-template names the registry (shared/stages.py) declares; the database
+# follows it (migrations/env.py fills these tables at every upgrade), so no CHECK lists them.
+stage_kinds = sa.Table(
+    "stage_kinds", db.metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+)
+workflow_kinds = sa.Table(
+    "workflow_kinds", db.metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("stage", sa.String(32), sa.ForeignKey("stage_kinds.name"), nullable=False),
 )
 
 
@@ -29,7 +41,8 @@ class Workflow(db.Model):
 
     id: Mapped[int_pk]
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    stage: Mapped[str] = mapped_column(enum_column(WorkflowStage, "workflow_stage"),
+    # The template kind it serves (a stage can bind several: animate and animate_svd).
+    stage: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("workflow_kinds.name"),
                                        nullable=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="",
@@ -58,6 +71,7 @@ class Job(db.Model):
     """What a client asked to render, with its overall state."""
 
     __tablename__ = "jobs"
+    MOVES = JOB_MOVES
 
     id: Mapped[int_pk]
     kind: Mapped[str] = mapped_column(enum_column(JobKind, "job_kind"), nullable=False)
@@ -108,13 +122,15 @@ class StageRun(db.Model):
     """One attempt of one stage for one scene (or for the whole episode)."""
 
     __tablename__ = "stage_runs"
+    MOVES = STAGE_MOVES
 
     id: Mapped[int_pk]
     job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"),
                                         nullable=False)
     # SET NULL: deleting a scene later keeps the record of what was rendered.
     scene_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenes.id", ondelete="SET NULL"))
-    stage: Mapped[str] = mapped_column(enum_column(Stage, "stage_name"), nullable=False)
+    stage: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("stage_kinds.name"),
+                                       nullable=False)
     attempt: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     status: Mapped[str] = mapped_column(enum_column(Status, "stage_status"), nullable=False,
                                         default=Status.QUEUED.value)
@@ -133,6 +149,8 @@ class StageRun(db.Model):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     error: Mapped[str | None] = mapped_column(sa.Text)
     error_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Since when GPU workers have found no capable backend online for this stage (a deadline).
+    waiting_since: Mapped[datetime | None] = mapped_column(Timestamp)
     queued_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -150,9 +168,10 @@ class StageRun(db.Model):
         # Per-scene stages: one row per (job, stage, scene, attempt) ...
         sa.Index("uq_stage_runs_scene_attempt", "job_id", "stage", "scene_id", "attempt",
                  unique=True, postgresql_where=sa.text("scene_id IS NOT NULL")),
-        # ... and episode-wide stages (compile, mix) one per (job, stage, attempt).
+        # ... and job-wide stages (compile, mix; a character's sheet) one per (job, stage,
+        # attempt).
         sa.Index("uq_stage_runs_episode_attempt", "job_id", "stage", "attempt", unique=True,
-                 postgresql_where=sa.text("stage IN ('compile', 'mix')")),
+                 postgresql_where=sa.text("scene_id IS NULL")),
         sa.Index("ix_stage_runs_status_lease", "status", "lease_expires_at"),
     )
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
+
+from shared.errors import ConflictError
 
 
 class Status(StrEnum):
@@ -16,32 +19,77 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A stage that will never run because a stage it depends on failed for good (stages only).
+    SKIPPED = "skipped"
 
     @property
     def is_terminal(self) -> bool:
         """True for the states a row ends in."""
         return self in TERMINAL
 
-    def can_become(self, new: Status) -> bool:
-        """Whether moving from this state to `new` is allowed."""
-        return new in _TRANSITIONS[self]
 
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
 
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
-
-_TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
-    Status.RUNNING: frozenset(
-        {Status.RETRYING, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.QUEUED}
-    ),
+# The only moves of a stage run. A stage that ended stays ended: retrying it adds a new attempt
+# (row); only a skipped stage, which never ran, is queued again in place.
+STAGE_MOVES: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED, Status.SKIPPED}),
+    Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.QUEUED}),
     Status.RETRYING: frozenset({Status.RUNNING, Status.QUEUED, Status.FAILED, Status.CANCELLED}),
-    # Retry is the one way back: a failed or cancelled row is queued again.
+    Status.SKIPPED: frozenset({Status.QUEUED}),
+    Status.SUCCEEDED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+# The only moves of a job. Retry (or a retake) is the one way back: an ended job is queued again.
+JOB_MOVES: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
+    Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}),
+    Status.SUCCEEDED: frozenset({Status.QUEUED}),
     Status.FAILED: frozenset({Status.QUEUED}),
     Status.CANCELLED: frozenset({Status.QUEUED}),
-    Status.SUCCEEDED: frozenset(),
 }
 
-JOB_STATUSES = tuple(s.value for s in Status if s is not Status.RETRYING)
+JOB_STATUSES = tuple(s.value for s in JOB_MOVES)
+
+
+class IllegalTransition(ConflictError):
+    """A row was asked to move to a status its lifecycle does not allow."""
+
+    code = "illegal_transition"
+
+
+def can_move(moves: dict[Status, frozenset[Status]], old: str, new: Status) -> bool:
+    """Whether a row in `old` may become `new` (staying put is always allowed)."""
+    return Status(old) is new or new in moves.get(Status(old), frozenset())
+
+
+def move(row: Any, new: Status) -> None:
+    """Set a job's or stage run's status, refusing a move its lifecycle does not allow.
+
+    :raises IllegalTransition: naming the row and both states.
+    """
+    if not can_move(row.MOVES, row.status, new):
+        raise IllegalTransition(f"{type(row).__name__} {row.id} cannot go from {row.status} to "
+                                f"{new.value}", fields={"status": row.status})
+    row.status = new.value
+
+
+def checked(moves: dict[Status, frozenset[Status]], old: Status, new: Status) -> str:
+    """`new`'s value for a bulk UPDATE of rows in `old` (WHERE status = old), once the move is
+    known to be allowed.
+
+    :raises IllegalTransition: when it is not.
+    """
+    if not can_move(moves, old, new):
+        raise IllegalTransition(f"cannot go from {old.value} to {new.value}")
+    return new.value
+
+
+def not_terminal_sql(column: str = "status") -> str:
+    """A SQL condition that holds while a row has not ended (the sink never touches the rest)."""
+    listed = ", ".join(f"'{s.value}'" for s in sorted(TERMINAL))
+    return f"{column} NOT IN ({listed})"
 
 
 class Role(StrEnum):
@@ -60,30 +108,6 @@ class JobKind(StrEnum):
     SCENE = "scene"
     IMAGE = "image"
     CHARACTER = "character"
-
-
-class Stage(StrEnum):
-    """Pipeline stages; the first three run on GPU nodes."""
-
-    KEYFRAME = "keyframe"
-    ANIMATE = "animate"
-    INTERPOLATE = "interpolate"
-    COMPILE = "compile"
-    MIX = "mix"
-
-    @property
-    def is_gpu(self) -> bool:
-        """True for stages that submit a ComfyUI prompt."""
-        return self in (Stage.KEYFRAME, Stage.ANIMATE, Stage.INTERPOLATE)
-
-
-class WorkflowStage(StrEnum):
-    """Which stage a stored workflow serves (two engines can serve animate)."""
-
-    KEYFRAME = "keyframe"
-    ANIMATE = "animate"
-    ANIMATE_SVD = "animate_svd"
-    INTERPOLATE = "interpolate"
 
 
 class NodeStatus(StrEnum):

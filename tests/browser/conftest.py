@@ -113,6 +113,20 @@ def page(browser):
         context.close()
 
 
+@pytest.fixture
+def csp_violations(page) -> list[str]:
+    """What the page's Content-Security-Policy refused, on every page it visits (Chromium
+    reports each refusal on the console)."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
+    return refused
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
     """Where the browser test saves its screenshots (var/ is git-ignored)."""

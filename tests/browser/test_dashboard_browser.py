@@ -28,7 +28,7 @@ def log_in(page, base_url, operator) -> None:
 
 
 def test_operator_watches_retries_and_drains(
-    page, base_url, operator, farm, app, production, screenshots
+    page, base_url, operator, farm, app, production, screenshots, csp_violations
 ):
     log_in(page, base_url, operator)
 
@@ -113,3 +113,15 @@ def test_operator_watches_retries_and_drains(
     page.wait_for_selector('#queues tr[data-queue="gpu.node-a"]')
     assert page.locator("#flower").get_attribute("href").endswith(":5555/")
     page.screenshot(path=str(screenshots / "queues.png"), full_page=True)
+    # Everything above ran under the Content-Security-Policy, with nothing refused.
+    assert csp_violations == []
+
+
+def test_api_docs_render_from_local_assets(page, base_url, screenshots, csp_violations):
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base_url) else outside.append(r.url))
+    page.goto(f"{base_url}/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    assert page.locator('.opblock-summary-path[data-path="/auth/login"]').count() == 1
+    page.screenshot(path=str(screenshots / "docs.png"))
+    assert csp_violations == [] and outside == []

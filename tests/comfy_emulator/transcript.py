@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 import time
 import uuid
@@ -14,15 +13,13 @@ import requests
 import websocket
 
 REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "comfyui"
 NOISY = {"progress", "progress_state", "binary"}
 
 
 def fixtures_dir() -> Path:
-    """shared/fixtures/comfyui beside the repository, or $TOWER_FIXTURES_DIR."""
-    env = os.environ.get("TOWER_FIXTURES_DIR")
-    if env:
-        return Path(env)
-    return (REPO / "../shared/fixtures/comfyui").resolve()
+    """The real ComfyUI recordings, copied into the repository (tests/fixtures/comfyui)."""
+    return FIXTURES
 
 
 def load_json(relative: str) -> Any:

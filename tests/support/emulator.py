@@ -81,8 +81,9 @@ def start_emulator(
     models: dict[str, list[str]] | None = None,
     fault: str | None = None,
     deadline: float = 20.0,
+    port: int = 0,
 ) -> Emulator:
-    """Start an emulator on a free port with input/output/temp under root.
+    """Start an emulator on `port` (0: a free one) with input/output/temp under root.
 
     :raises EmulatorStartError: when no port line arrives before the deadline.
     """
@@ -95,7 +96,7 @@ def start_emulator(
         "--host",
         "127.0.0.1",
         "--port",
-        "0",
+        str(port),
         "--step-seconds",
         str(step_seconds),
         "--root",

@@ -24,6 +24,8 @@ class Farm:
     cpu_worker: Process | None = None
     beat: Process | None = None
     gpu_slots: int = 2  # task slots per backend: one prompt running, the next queued
+    step_seconds: float = 0.02
+    models: dict[str, dict] = field(default_factory=dict)  # a node's models, when not default
 
     def gpu_env(self, node: str) -> dict[str, str]:
         """The environment of the GPU worker serving `node`."""
@@ -38,11 +40,19 @@ class Farm:
         self.gpu_workers[node] = worker
         return worker
 
+    def restart_backend(self, node: str) -> None:
+        """Start a node's ComfyUI again on its port after it died (queue and history empty)."""
+        old = self.emulators[node]
+        old.stop()
+        self.emulators[node] = start_emulator(old.root, step_seconds=self.step_seconds,
+                                              models=self.models.get(node), port=old.port)
+
     def restart_node(self, node: str, root: Path, *, models: dict | None = None,
                      step_seconds: float = 0.02) -> None:
         """Replace a node's emulator (e.g. with more models) and restart its worker."""
         self.gpu_workers[node].stop()
         self.emulators[node].stop()
+        self.models[node] = models
         self.emulators[node] = start_emulator(root, step_seconds=step_seconds, models=models)
         self.start_gpu_worker(node)
 
@@ -65,13 +75,16 @@ class Farm:
 
 @contextmanager
 def running_farm(settings: Settings, log_dir: Path, root: Path, *, nodes: tuple[str, ...],
-                 step_seconds: float = 0.02, beat: bool = True,
-                 gpu_slots: int = 2) -> Iterator[Farm]:
-    """Start the farm and wait until every GPU node has registered."""
-    farm = Farm(settings, log_dir, gpu_slots=gpu_slots)
+                 step_seconds: float = 0.02, beat: bool = True, gpu_slots: int = 2,
+                 models: dict[str, dict] | None = None) -> Iterator[Farm]:
+    """Start the farm (`models`: a node's model inventory, when not the default) and wait until
+    every GPU node has registered."""
+    farm = Farm(settings, log_dir, gpu_slots=gpu_slots, step_seconds=step_seconds,
+                models=dict(models or {}))
     try:
         for node in nodes:
-            farm.emulators[node] = start_emulator(root / node, step_seconds=step_seconds)
+            farm.emulators[node] = start_emulator(root / node, step_seconds=step_seconds,
+                                                  models=farm.models.get(node))
             farm.start_gpu_worker(node)
         farm.cpu_worker = start_celery_worker(settings.as_environ(), log_dir,
                                               queues="cpu,control", name="cpu", concurrency=2)

@@ -38,7 +38,9 @@ def start_gunicorn(env: Mapping[str, str], log_path: Path, *, app: str = "web.ws
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--worker-class", "gevent",
-            "--worker-connections", str(connections), "--timeout", "60", app]
+            "--worker-connections", str(connections), "--timeout", "60",
+            # Two farms on one machine must not share (and delete) one control socket.
+            "--no-control-socket", app]
     process = Process(argv, env, log_path)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -12,12 +12,14 @@ import sqlalchemy as sa
 
 from comfy_emulator.inventory import DEFAULT_MODELS
 from shared.db import db
-from shared.models import Character, Job, Scene, StageRun, WorkerNode
+from shared.models import Character, Job, Scene, StageRun, User, WorkerNode
+from shared.progress import ProgressBus
 from tasks.control import prepare_retry, request_cancel, stop_job
 from tasks.pipelines import dispatch_job
 from tests.support.processes import wait_for
 from tests.tasks.conftest import FAST_OPTIONS, job_row
 from tests.tasks.test_pipeline import submit, wait_until_done
+from web.credentials import issue_access_token
 
 SLOW_ANIMATE = {**FAST_OPTIONS, "stages": {"animate": {"steps": 60}}}
 
@@ -61,7 +63,23 @@ def submissions(farm, prompt_id) -> dict[str, int]:
     return counts
 
 
-def test_permanent_error_fails_the_job_with_the_node(app, farm, production):
+def owner_status(app, production, job_id) -> dict:
+    """GET /api/anime/generation/{id}/status as the job's owner."""
+    with app.app_context():
+        owner = db.session.get(User, production.owner_id)
+        token = issue_access_token(app.config["SECRET_KEY"], owner.id, owner.role, 600)[0]
+    reply = app.test_client().get(f"/api/anime/generation/{job_id}/status",
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200, reply.json
+    return reply.json
+
+
+def job_events(settings, job_id) -> list:
+    """Every event of the job's progress stream: what its SSE clients receive, in order."""
+    return ProgressBus.from_url(settings.redis_url).read_after(job_id, "0")
+
+
+def test_permanent_error_fails_the_job_with_the_node(app, farm, production, settings):
     options = {**FAST_OPTIONS, "extra_data": {"animate": {"emulator_fault": "error:KSampler"}}}
     job = wait_until_done(app, farm, submit(app, production, options=options))
     assert job.status == "failed"
@@ -70,6 +88,21 @@ def test_permanent_error_fails_the_job_with_the_node(app, farm, production):
     assert {r.stage for r in failed} == {"animate"}
     assert all(r.attempt == 1 for r in failed), "a permanent error must not be retried"
     assert failed[0].error_detail["node_type"] == "KSampler"
+    # Users see the node, not just text: in the status API ...
+    report = owner_status(app, production, job.id)
+    detail = next(s for s in report["stages"] if s["status"] == "failed")["error_detail"]
+    assert detail["code"] == "comfy_execution_failed" and detail["node_type"] == "KSampler"
+    assert detail["node_id"] == "30" and detail["exception_type"] and detail["message"]
+    assert all(s["error_detail"] is None for s in report["stages"] if s["status"] == "succeeded")
+    # ... and in the failed events of the live stream.
+    events = job_events(settings, job.id)
+    stage_failed = next(e.data for e in events if e.kind == "stage"
+                        and e.data["status"] == "failed")
+    job_failed = next(e.data for e in events if e.kind == "job" and e.data["status"] == "failed")
+    for data in (stage_failed, job_failed):
+        assert data["code"] == "comfy_execution_failed", data
+        assert (data["node_id"], data["node_type"]) == ("30", "KSampler")
+        assert "KSampler" in data["error"]
 
 
 def test_transient_error_is_retried_and_succeeds(app, farm, production):
@@ -81,6 +114,31 @@ def test_transient_error_is_retried_and_succeeds(app, farm, production):
     assert retried and all(r.status == "succeeded" for r in retried)
     first = [r for r in keyframes if r.attempt == 1 and r.status == "failed"]
     assert first and all("OutOfMemory" in r.error for r in first)
+
+
+def test_killed_backend_is_retried_by_the_stage_itself(app, farm, production):
+    """ComfyUI killed mid-render and started again: the stage's own transient path retries it
+    as a new attempt (the sweeper would requeue the same attempt, much later)."""
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    farm.emulators[run.backend].kill()
+    farm.restart_backend(run.backend)
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    attempts = sorted((r for r in job.stage_runs
+                       if r.stage == "animate" and r.scene_id == run.scene_id),
+                      key=lambda r: r.attempt)
+    first, *later = attempts
+    assert first.status == "failed" and first.error.startswith("transient"), first.error
+    # The sweeper's rescue would have dispatched a new canvas.
+    assert job.canvas_generation == 1, "the retry came from the sweeper, not the stage"
+    assert later and later[-1].status == "succeeded"
+    # One submission per attempt (a later one may move to the other node: routing avoids a
+    # backend that failed the job twice).
+    for attempt in later[:-1]:
+        assert sum(submissions(farm, attempt.prompt_id).values()) <= 1
+    assert sum(submissions(farm, later[-1].prompt_id).values()) == 1
+    assert "DetachedInstanceError" not in farm.gpu_workers[run.backend].log_text()
 
 
 def test_killed_pool_process_is_redelivered_and_reattaches(app, farm, production):
@@ -119,8 +177,17 @@ def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, producti
     job = wait_until_done(app, farm, submit(app, production))
     assert job.status == "failed"
     assert "loras/rare_lora.safetensors" in job.error, job.error
-    wait_for(lambda: not any(r.status == "running" for r in job_row(app, job.id).stage_runs),
-             60, what="the other scenes to settle")
+    wait_for(lambda: not any(r.status in ("running", "queued", "retrying")
+                             for r in job_row(app, job.id).stage_runs),
+             60, what=f"every stage to end\n{farm.logs()}")
+    # The failed scene's later stages and the episode's are skipped; the other scenes finish.
+    ended = {(r.stage, r.scene_id): r.status for r in job_row(app, job.id).stage_runs}
+    failed_scene = production.scene_ids[1]
+    assert ended.pop(("keyframe", failed_scene)) == "failed"
+    skipped = {key for key, status in ended.items() if status == "skipped"}
+    assert skipped == {("animate", failed_scene), ("interpolate", failed_scene),
+                       ("compile", None), ("mix", None)}
+    assert {status for key, status in ended.items() if key not in skipped} == {"succeeded"}
     models = {**DEFAULT_MODELS, "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"]}
     farm.restart_node("node-b", tmp_path / "node-b", models=models)
     wait_for(lambda: "rare_lora.safetensors" in node_models(app, "node-b").get("loras", []),
@@ -132,7 +199,6 @@ def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, producti
     job = wait_until_done(app, farm, job.id)
     assert job.status == "succeeded", (job.error, farm.logs())
     runs = Counter((r.stage, r.scene_id) for r in job.stage_runs)
-    failed_scene = production.scene_ids[1]
     # Only the failed keyframe ran twice; the stages after it had not run yet, and nothing of
     # the other scenes was rendered again.
     assert runs.pop(("keyframe", failed_scene)) == 2
@@ -178,6 +244,32 @@ def test_messages_lost_with_redis_are_sent_again(app, farm, production, settings
             farm.start_gpu_worker(node)
     job = wait_until_done(app, farm, job_id, timeout=120)
     assert job.status == "succeeded", (job.error, farm.logs())
+
+
+def test_messages_stranded_in_a_queue_nothing_consumes_are_sent_again(app, farm, production,
+                                                                      settings):
+    """A stage routed to a node queue no worker consumes (its node went away, or its worker
+    consumes another name) is rescued by the sweeper instead of waiting forever."""
+    import redis as redis_lib
+
+    nodes = list(farm.gpu_workers)
+    for node in nodes:
+        farm.gpu_workers[node].stop()
+    try:
+        job_id = submit(app, production)
+        broker = redis_lib.Redis.from_url(settings.broker_url)
+        prefix = settings.broker_key_prefix
+        waiting = [k.decode() for k in broker.scan_iter(match=f"{prefix}gpu*")
+                   if broker.type(k) == b"list"]
+        assert waiting, "the job's first stages should be waiting in the broker"
+        for key in waiting:
+            broker.rename(key, key.replace(f"{prefix}gpu", f"{prefix}gpu.nobody", 1))
+    finally:
+        for node in nodes:
+            farm.start_gpu_worker(node)
+    job = wait_until_done(app, farm, job_id, timeout=120)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    assert job.canvas_generation >= 2, "the sweeper should have sent the job again"
 
 
 def test_more_urgent_jobs_are_taken_first(app, farm, production):

@@ -69,8 +69,10 @@ class World:
 
 
 def token_for(app: Flask, user) -> str:
-    """A valid access token for `user`."""
-    return issue_access_token(app.config["SECRET_KEY"], user.id, user.role, 600)[0]
+    """A valid access token for `user` (under its account's current session version)."""
+    return issue_access_token(
+        app.config["SECRET_KEY"], user.id, user.role, 600, session_version=user.session_version
+    )[0]
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from datetime import UTC, datetime, timedelta
 
 import jwt
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from tests.web.conftest import PASSWORD, Api
 from web.credentials import issue_access_token, signing_key
+
+OLD_BUILT_IN_KEY = "dev-insecure-secret-key"
 
 
 def login(client, email: str, password: str = PASSWORD, **extra):
@@ -32,14 +38,15 @@ def test_wrong_password_and_unknown_email_look_the_same(client, world):
     assert wrong.get_json()["message"] == unknown.get_json()["message"]
 
 
-def test_login_attempts_are_rate_limited(app, client, world):
-    app.config["TOWER_LOGIN_EMAIL_LIMIT"] = 3
+def test_a_client_that_keeps_failing_is_slowed_down(app, client, world):
+    app.config["TOWER_LOGIN_FREE_FAILURES"] = 3
     try:
-        codes = [login(client, world.users["owner"].email, "bad").status_code for _ in range(4)]
+        codes = [login(client, world.users["owner"].email, "bad").status_code for _ in range(5)]
         blocked = login(client, world.users["owner"].email)
     finally:
-        app.config["TOWER_LOGIN_EMAIL_LIMIT"] = 10
-    assert codes == [401, 401, 401, 429]
+        app.config["TOWER_LOGIN_FREE_FAILURES"] = 5
+    # Three free failures, a fourth attempt that claims the wait, then the wait.
+    assert codes == [401, 401, 401, 401, 429]
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     assert blocked.get_json()["error"] == "rate_limited"
 
@@ -164,7 +171,7 @@ def test_cli_creates_users_from_stdin(app, db_session):
 
 
 def test_a_successful_login_resets_the_emails_attempts(app, client, world):
-    app.config["TOWER_LOGIN_EMAIL_LIMIT"] = 2
+    app.config["TOWER_LOGIN_FREE_FAILURES"] = 2
     try:
         email = world.users["owner"].email
         codes = [
@@ -174,7 +181,7 @@ def test_a_successful_login_resets_the_emails_attempts(app, client, world):
             login(client, email).status_code,
         ]
     finally:
-        app.config["TOWER_LOGIN_EMAIL_LIMIT"] = 10
+        app.config["TOWER_LOGIN_FREE_FAILURES"] = 5
     assert codes == [401, 200, 401, 200]
 
 
@@ -194,3 +201,77 @@ def test_unreachable_token_store_is_503_not_500(app, client, world):
     assert response.status_code == 503 and response.get_json()["error"] == "transient_error"
     with app.app_context():
         assert redis_client() is original
+
+
+def test_tokens_and_cookies_signed_with_the_old_built_in_key_are_refused(client, world):
+    admin = world.users["admin"]
+    now = int(time.time())
+    claims = {
+        "sub": str(admin.id),
+        "role": "admin",
+        "aud": "tower-api",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 31 * 365 * 86400,
+        "jti": "forged",
+        "sv": 0,
+    }
+    forged = jwt.encode(claims, signing_key(OLD_BUILT_IN_KEY), algorithm="HS256")
+    assert Api(client, forged).get("/api/users").status_code == 401
+    forger = Flask("forger")
+    forger.secret_key = OLD_BUILT_IN_KEY
+    cookie = (
+        SecureCookieSessionInterface()
+        .get_signing_serializer(forger)
+        .dumps({"user_id": admin.id, "csrf": "c", "sid": "s", "sv": 0, "login_at": now})
+    )
+    client.set_cookie("session", cookie)
+    assert client.get("/api/users").status_code == 401
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_a_token_living_longer_than_the_farm_issues_them_is_refused(app, client, world):
+    owner, ttl = world.users["owner"], int(app.config["TOWER_JWT_TTL_S"])
+    secret = app.config["SECRET_KEY"]
+    longer, _ = issue_access_token(secret, owner.id, "user", ttl + 60)
+    assert Api(client, longer).get("/auth/me").status_code == 401
+    usual, _ = issue_access_token(secret, owner.id, "user", ttl)
+    assert Api(client, usual).get("/auth/me").status_code == 200
+
+
+def created_token(api: Api, **body) -> dict:
+    response = api.post("/auth/tokens", json={"name": "script", **body})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def lifetime(token: dict) -> timedelta:
+    return datetime.fromisoformat(token["expires_at"]) - datetime.now(UTC)
+
+
+def test_api_tokens_never_live_longer_than_their_roles_cap(app, as_role, world):
+    guest, owner = as_role("guest"), as_role("owner")
+    guest_token, owner_token = created_token(guest), created_token(owner)
+    assert guest_token["expires_at"] and owner_token["expires_at"]  # none lives for ever
+    guest_days = app.config["TOWER_GUEST_API_TOKEN_MAX_DAYS"]
+    member_days = app.config["TOWER_API_TOKEN_MAX_DAYS"]
+    assert guest_days < member_days
+    assert timedelta(days=guest_days - 1) < lifetime(guest_token) <= timedelta(days=guest_days)
+    assert lifetime(owner_token) <= timedelta(days=member_days)
+    assert lifetime(created_token(owner, expires_in_days=3)) <= timedelta(days=3)
+    for api, days in ((guest, guest_days + 1), (owner, member_days + 1)):
+        refused = api.post("/auth/tokens", json={"name": "forever", "expires_in_days": days})
+        assert refused.status_code == 422 and "expires_in_days" in refused.get_json()["fields"]
+
+
+def test_an_api_token_older_than_its_roles_cap_stops_working(client, world, db_session):
+    from shared.models import ApiToken
+
+    secret = created_token(Api(client, world.tokens["guest"]))["token"]
+    row = db_session.query(ApiToken).filter_by(user_id=world.users["guest"].id).one()
+    # A token made long before the cap, with no expiry of its own.
+    row.expires_at = None
+    row.created_at = datetime.now(UTC) - timedelta(days=3651)
+    db_session.commit()
+    response = Api(client, secret).get("/auth/me")
+    assert response.status_code == 401 and "expired" in response.get_json()["message"]

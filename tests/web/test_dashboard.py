@@ -57,7 +57,7 @@ def test_jobs_table_with_owner_project_filters_and_csrf(client, world, db_sessio
     assert f'data-job-id="{job.id}" data-status="failed"' in page
     assert f'data-job-id="{other.id}" data-status="running"' in page
     assert world.users["owner"].email in page and world.rows["project"].name in page
-    assert "width: 40.0%" in page
+    assert 'data-width="40.0"' in page
     failed_only = client.get("/dashboard/?status=failed").get_data(as_text=True)
     assert f'data-job-id="{job.id}"' in failed_only
     assert f'data-job-id="{other.id}"' not in failed_only

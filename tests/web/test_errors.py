@@ -148,3 +148,30 @@ def test_malformed_cursor_is_422(as_role):
 def test_bad_query_values_are_422(as_role):
     assert_error(as_role("owner").get("/api/anime/jobs?status=bogus&limit=0"), 422)
     assert_error(as_role("owner").get("/api/anime/jobs?unknown=1"), 422)
+
+
+@pytest.mark.parametrize("depth", [5000, 65])
+def test_deeply_nested_json_is_400_not_500(as_role, world, db_session, depth):
+    before = db_session.query(Project).count()
+    api = as_role("owner")
+    bare = "[" * depth + "]" * depth
+    body = assert_error(
+        api.request("POST", "/api/anime/projects", data=bare, content_type="application/json"),
+        400,
+        "bad_request",
+    )
+    assert "nested" in body["message"]
+    inside = '{"name": "deep", "description": ' + bare + "}"
+    assert_error(
+        api.request("POST", "/api/anime/projects", data=inside, content_type="application/json"),
+        400,
+    )
+    assert db_session.query(Project).count() == before
+
+
+def test_json_nested_within_the_limit_reaches_the_schema(as_role):
+    nested = {"a": None}
+    for _ in range(40):
+        nested = {"a": nested}
+    response = as_role("owner").post("/api/anime/projects", json={"name": "x", "extra": nested})
+    assert_error(response, 422, "validation_error")

@@ -1,7 +1,9 @@
-"""Flower as the Procfile runs it: basic auth on, and Tower's tasks listed by name."""
+"""Flower as the Procfile runs it: basic auth on (never a publicly known login, and in
+production only the one given), and Tower's tasks listed by name."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 import uuid
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared.config import load_settings
 from tests.support.processes import REPO, Process, start_celery_worker, wait_for
 from tests.support.web_server import free_port
 
@@ -39,20 +42,25 @@ def probe_queue(settings, log_dir: Path) -> Iterator[str]:
         worker.stop()
 
 
-@pytest.fixture(scope="module")
-def flower(settings, log_dir: Path) -> Iterator[str]:
-    """The Procfile's flower line, run by a shell as a Procfile runner does."""
-    port = free_port()
-    env = {
+def flower_env(settings, **extra: str) -> dict[str, str]:
+    """The environment the Procfile's flower line runs in, on a free port."""
+    return {
         **settings.as_environ(),
-        "FLOWER_PORT": str(port),
-        "FLOWER_BASIC_AUTH": ":".join(CREDENTIALS),
+        "FLOWER_PORT": str(free_port()),
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        **extra,
     }
-    process = Process(
-        ["bash", "-c", f"exec {procfile_command('flower')}"], env, log_dir / "flower.log"
-    )
-    url = f"http://127.0.0.1:{port}"
+
+
+def flower_command() -> list[str]:
+    """The Procfile's flower line, run by a shell as a Procfile runner does."""
+    return ["bash", "-c", f"exec {procfile_command('flower')}"]
+
+
+def start_flower(env: dict[str, str], log_path: Path) -> tuple[Process, str]:
+    """Start Flower and wait until it answers; returns the process and its URL."""
+    process = Process(flower_command(), env, log_path)
+    url = f"http://127.0.0.1:{env['FLOWER_PORT']}"
 
     def answers() -> bool:
         try:
@@ -62,6 +70,18 @@ def flower(settings, log_dir: Path) -> Iterator[str]:
 
     try:
         wait_for(answers, 30, interval=0.2, what=f"flower on {url}\n{process.log_text()}")
+    except TimeoutError:
+        process.stop()
+        raise
+    return process, url
+
+
+@pytest.fixture(scope="module")
+def flower(settings, log_dir: Path) -> Iterator[str]:
+    """Flower with the login this farm was given."""
+    env = flower_env(settings, FLOWER_BASIC_AUTH=":".join(CREDENTIALS))
+    process, url = start_flower(env, log_dir / "flower.log")
+    try:
         yield url
     finally:
         process.stop()
@@ -89,3 +109,31 @@ def test_flower_lists_tower_tasks_by_name(flower, celery_app, probe_queue):
 
     task = wait_for(seen, 40, interval=0, what="flower to see a ping task")
     assert task["name"] == "tower.ping"
+
+
+@pytest.mark.parametrize("login", ["", "tower:tower-dev"], ids=["unset", "documented-default"])
+def test_production_flower_refuses_to_start_without_a_login_of_its_own(settings, tmp_path, login):
+    env = flower_env(
+        settings.with_overrides(env="production", secret_key="k" * 40),
+        FLOWER_BASIC_AUTH=login,
+        TOWER_SECRETS_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        flower_command(), cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    named = [line for line in result.stderr.splitlines() if "FLOWER_BASIC_AUTH" in line]
+    assert len(named) == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_development_flower_uses_a_login_generated_for_this_install(settings, log_dir, tmp_path):
+    env = flower_env(settings, FLOWER_BASIC_AUTH="", TOWER_SECRETS_DIR=str(tmp_path))
+    process, url = start_flower(env, log_dir / "flower-generated.log")
+    try:
+        generated = load_settings(env).flower_login()
+        user, _, password = generated.partition(":")
+        assert requests.get(url, auth=("tower", "tower-dev"), timeout=5).status_code == 401
+        assert requests.get(url, auth=(user, password), timeout=5).status_code == 200
+    finally:
+        process.stop()
+    assert (tmp_path / "flower_basic_auth").stat().st_mode & 0o077 == 0

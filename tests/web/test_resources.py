@@ -1,11 +1,9 @@
 """What the endpoints do: issue-4 shapes, reordering, job filters and pages, the status report,
-asset ranges, workflow uploads, the prompt enhancer and health."""
+asset ranges, workflow uploads and the prompt enhancer."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests import factories
 from tests.web.test_roles import upload_body
@@ -223,40 +221,6 @@ def test_enhance_prompt_adds_tags_once(as_role, world):
     assert body["prompt"].startswith("red scarf, a rooftop at night, hero_a")
     assert "red scarf" not in body["added"] and "masterpiece" in body["added"]
     assert body["negative_prompt"]
-
-
-class StatsHandler(BaseHTTPRequestHandler):
-    """A stand-in ComfyUI answering only /system_stats."""
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        status = 200 if self.path == "/system_stats" else 404
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"system": {}, "devices": []}')
-
-    def log_message(self, *args):
-        pass
-
-
-def test_health_probes_each_backend(client, db_session):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StatsHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        factories.make_worker_node(
-            db_session, name="alive", comfyui_url=f"http://127.0.0.1:{server.server_port}"
-        )
-        factories.make_worker_node(db_session, name="dead", comfyui_url="http://127.0.0.1:9")
-        db_session.commit()
-        response = client.get("/health")
-    finally:
-        server.shutdown()
-    body = response.get_json()
-    assert response.status_code == 200
-    assert body["checks"]["database"] == body["checks"]["redis"] == "ok"
-    states = {b["name"]: b["status"] for b in body["backends"]}
-    assert states["alive"] == "ok" and states["dead"] == "unreachable"
 
 
 def test_an_uploaded_workflow_keeps_its_description(db_session, app):

@@ -46,6 +46,8 @@ CASES = [
     ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
     ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),
     ("fleet-drain", "POST", "/api/fleet/nodes/{no_node}/drain", None, STAFF_ACT_ON_NOTHING, None),
+    ("fleet-clear-missing", "POST", "/api/fleet/nodes/{no_node}/clear-missing", None,
+     STAFF_ACT_ON_NOTHING, None),
     ("fleet-undrain", "POST", "/api/fleet/nodes/{no_node}/undrain", None, STAFF_ACT_ON_NOTHING,
      None),
     ("metrics", "GET", "/metrics", None, STAFF, None),
@@ -253,6 +255,7 @@ CASES = [
         None,
     ),
     ("logout", "POST", "/auth/logout", None, (401, 204, 204, 204, 204, 204), None),
+    ("logout-all", "POST", "/auth/logout-all", None, (401, 204, 204, 204, 204, 204), None),
     ("guest-status", "GET", "/api/anime/guest-status", None, (200,) * 6, None),
     ("health", "GET", "/health", None, (200,) * 6, None),
     ("live", "GET", "/health/live", None, (200,) * 6, None),
@@ -322,7 +325,8 @@ def test_role_matrix(
 def test_every_route_is_in_the_matrix_or_public(app):
     """A new endpoint must be added to the matrix (or be a documented public page)."""
     covered = {(m, p.split("?")[0]) for _, m, p, *_ in CASES}
-    public = {"/openapi.json", "/docs", "/redoc", "/static/<path:filename>"}
+    public = {"/openapi.json", "/docs", "/docs/assets/<path:filename>",
+              "/static/<path:filename>"}
     for rule in app.url_map.iter_rules():
         # The dashboard's HTML pages and redirects have their own role tests.
         if rule.rule in public or rule.endpoint.startswith(("api-docs", "events", "dashboard")):

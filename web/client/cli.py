@@ -312,9 +312,11 @@ def finish(report: dict[str, Any]) -> None:
         click.echo(f"job {job_id} succeeded; `tower download {job_id}` fetches the episode")
         return
     failed = [s for s in report["stages"] if s["status"] == "failed"]
-    detail = (
-        f": {failed[0]['stage']} (stage {failed[0]['id']}) {failed[0]['error']}" if failed else ""
-    )
+    skipped = sum(s["status"] == "skipped" for s in report["stages"])
+    last = failed[-1] if failed else None
+    detail = f": {last['stage']} (stage {last['id']}) {last['error']}" if last else ""
+    if detail and skipped:
+        detail += f" ({skipped} later stages skipped)"
     error = report.get("error") or ""
     click.echo(
         f"tower: job {job_id} {report['status']}{detail or (': ' + error if error else '')}",

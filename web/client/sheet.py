@@ -22,11 +22,13 @@ INK = (235, 235, 235)
 
 
 def keyframe_assets(report: dict[str, Any]) -> list[tuple[int, int]]:
-    """(scene number, asset id) of each scene's latest succeeded keyframe image, in order."""
+    """(scene number, asset id) of each scene's latest succeeded image (its keyframe), in
+    order."""
     latest: dict[int, dict[str, Any]] = {}
     order: list[int] = []
     for stage in report["stages"]:
-        if stage["stage"] != "keyframe" or stage["status"] != "succeeded" or not stage["scene_id"]:
+        makes_image = any(o["kind"] == "image" for o in stage["outputs"])
+        if not makes_image or stage["status"] != "succeeded" or not stage["scene_id"]:
             continue
         if stage["scene_id"] not in latest:
             order.append(stage["scene_id"])

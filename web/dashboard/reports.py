@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from shared.db import db
 from shared.errors import NotFoundError
-from shared.models import Job, Project, Scene, Stage, StageRun, User
+from shared.models import Job, Project, Scene, StageRun, User
 from shared.models.columns import utcnow
-from web.jobs import asset_url
+from shared.stages import position, stage_kind
+from tasks.stage_rows import clip_run
+from web.jobs import asset_url, load_job_with_stages
 
-STAGE_ORDER = [s.value for s in Stage]
 FAILED_LIMIT = 100
 
 
@@ -48,16 +48,7 @@ def load_job(job_id: int) -> Job:
 
     :raises NotFoundError: when it does not exist.
     """
-    job = (
-        db.session.execute(
-            sa.select(Job)
-            .where(Job.id == job_id)
-            .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if 0 < job_id < 2**63
-        else None
-    )
+    job = load_job_with_stages(job_id)
     if job is None:
         raise NotFoundError(f"job {job_id} not found")
     return job
@@ -65,7 +56,7 @@ def load_job(job_id: int) -> Job:
 
 def sort_key(run: StageRun) -> tuple[int, int, int]:
     """Sort key: pipeline order, then attempt."""
-    return STAGE_ORDER.index(run.stage), run.attempt, run.id
+    return position(run.stage), run.attempt, run.id
 
 
 def elapsed_s(start: datetime | None, end: datetime | None) -> float | None:
@@ -126,29 +117,30 @@ def build_timeline(job: Job) -> dict[str, Any]:
         "span_s": span,
         "scenes": rows,
         "episode_runs": [describe_run(r, origin, span) for r in episode_runs],
-        "episode": latest_output(episode_runs, ("episode", "video"), STAGE_ORDER[::-1]),
+        "episode": latest_output(episode_runs, ("episode", "video")),
         "errors": [describe_run(r, origin, span) for r in runs if r.status == "failed"],
     }
 
 
-def latest_output(
-    runs: list[StageRun], kinds: tuple[str, ...], stages: list[str]
-) -> dict[str, Any] | None:
-    """The newest succeeded output of one of `kinds`, preferring stages in the given order."""
-    for stage in stages:
-        done = [r for r in runs if r.stage == stage and r.status == "succeeded"]
-        for run in sorted(done, key=lambda r: r.attempt, reverse=True):
-            for asset in run.assets:
-                if asset.kind in kinds:
-                    return {"asset": asset, "url": asset_url(asset.id), "stage": stage}
+def latest_output(runs: list[StageRun], kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    """The newest succeeded output of one of `kinds`, from the latest stage in the pipeline
+    that wrote one (preferring the first kind)."""
+    done = [r for r in runs if r.status == "succeeded"]
+    for run in sorted(done, key=lambda r: (position(r.stage), r.attempt), reverse=True):
+        for kind in kinds:
+            asset = next((a for a in run.assets if a.kind == kind), None)
+            if asset is not None:
+                return {"asset": asset, "url": asset_url(asset.id), "stage": run.stage}
     return None
 
 
 def scene_previews(runs: list[StageRun]) -> dict[str, Any]:
-    """A scene's keyframe image and its clip (interpolated if done, else the animation)."""
+    """A scene's image and its clip so far (the last stage's that makes clips)."""
+    clip = clip_run(runs)
+    kind = stage_kind(clip.stage).clip if clip else None
     return {
-        "keyframe": latest_output(runs, ("image",), ["keyframe"]),
-        "clip": latest_output(runs, ("video",), ["interpolate", "animate"]),
+        "image": latest_output(runs, ("image",)),
+        "clip": latest_output([clip], (kind,)) if clip else None,
     }
 
 

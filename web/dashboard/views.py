@@ -12,8 +12,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.wrappers import Response
 
 from shared.errors import AuthenticationError
-from shared.models import Stage
 from shared.models.status import JOB_STATUSES
+from shared.stages import STAGE_NAMES
 from web.dashboard import reports
 from web.identity import STAFF, current_user
 from web.jobs import list_jobs
@@ -108,7 +108,7 @@ def job(job_id: int) -> str:
     :raises NotFoundError: when the job does not exist.
     """
     timeline = reports.build_timeline(reports.load_job(job_id))
-    return render_template("dashboard/job.html", t=timeline, stages=[s.value for s in Stage])
+    return render_template("dashboard/job.html", t=timeline, stages=list(STAGE_NAMES))
 
 
 @bp.get("/failed")

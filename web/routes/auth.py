@@ -38,8 +38,16 @@ def login(data):
 @requires()
 @blp.response(204)
 def logout():
-    """Revoke the presented access token and end the session cookie."""
+    """Revoke the presented access token or session cookie."""
     accounts.log_out()
+
+
+@blp.route("/auth/logout-all", methods=["POST"])
+@requires()
+@blp.response(204)
+def logout_all():
+    """End every access token and session cookie of the caller's account (not API tokens)."""
+    accounts.log_out_everywhere(require_user())
 
 
 @blp.route("/auth/me", methods=["GET"])
@@ -63,7 +71,8 @@ def list_tokens():
 @blp.arguments(ApiTokenCreateSchema)
 @blp.response(201, ApiTokenCreatedSchema)
 def create_token(data):
-    """Create an API token for scripts; its secret is shown only in this response."""
+    """Create an API token for scripts (its lifetime is capped by role; guests' are shorter);
+    its secret is shown only in this response."""
     return accounts.create_api_token(require_user(), data["name"], data["expires_in_days"])
 
 

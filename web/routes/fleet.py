@@ -36,6 +36,10 @@ class NodeSchema(Schema):
     vram_used = fields.Integer(required=True)
     vram_free = fields.Integer(required=True)
     last_checkpoint = fields.String(allow_none=True)
+    lacking_models = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()), required=True,
+        metadata={"description": "models the node lists but failed to load (folder -> names); "
+                                 "routing avoids it for them until cleared"})
     last_heartbeat = fields.DateTime(allow_none=True)
     current_stage = fields.Nested(CurrentStageSchema, allow_none=True)
     comfyui_queue = fields.Integer(allow_none=True)
@@ -89,6 +93,14 @@ def drain_node(name):
 def undrain_node(name):
     """Bring a drained node back: it takes new stages again."""
     return fleet.set_node_status(name, NodeStatus.ONLINE)
+
+
+@blp.route("/nodes/<string:name>/clear-missing", methods=["POST"])
+@requires(*STAFF)
+@blp.response(200, NodeSchema)
+def clear_missing_models(name):
+    """Forget the models a node was found to lack (after installing them there)."""
+    return fleet.clear_lacking_models(name)
 
 
 @blp.route("/queues", methods=["GET"])

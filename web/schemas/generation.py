@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.models import JobKind
 from tasks.render_options import (
     BOUNDS,
+    STAGE_NAMES,
     STAGE_PARAMS,
     WORKFLOW_NAMES,
     extra_data_problems,
@@ -25,7 +26,7 @@ from web.schemas.common import (
     Text,
 )
 
-GPU_STAGES = ["keyframe", "animate", "interpolate"]
+GPU_STAGES = list(STAGE_NAMES)
 PROJECT_KINDS = [JobKind.EPISODE.value, JobKind.SCENE.value, JobKind.IMAGE.value]
 MAX_INTEGRATED_SCENES = 12
 
@@ -237,6 +238,18 @@ class OutputSchema(Schema):
     url = fields.String(required=True)
 
 
+class ErrorDetailSchema(Schema):
+    """Why a stage failed (or was skipped): Tower's error code and, for ComfyUI failures, the
+    graph node that raised."""
+
+    code = fields.String(required=True, allow_none=True)
+    type = fields.String(required=True, allow_none=True)
+    node_id = fields.String(required=True, allow_none=True)
+    node_type = fields.String(required=True, allow_none=True)
+    exception_type = fields.String(required=True, allow_none=True)
+    message = fields.String(required=True)
+
+
 class StageStatusSchema(Schema):
     """One stage run (one attempt of one stage for one scene or the episode)."""
 
@@ -249,6 +262,7 @@ class StageStatusSchema(Schema):
     backend = fields.String(required=True, allow_none=True)
     prompt_id = fields.String(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
+    error_detail = fields.Nested(ErrorDetailSchema, required=True, allow_none=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
     step = fields.Integer(allow_none=True)
     max = fields.Integer(allow_none=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.models import JobKind, WorkflowStage
+from shared.models import JobKind
 from shared.models.status import JOB_STATUSES
+from shared.stages import TEMPLATE_STAGES
 from web.schemas.common import MAX_ID, JsonObject, PageQuerySchema, StrictSchema, Text, page_schema
 
 WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
@@ -44,7 +45,7 @@ class JobSchema(Schema):
 class WorkflowQuerySchema(StrictSchema):
     """GET /api/anime/workflows filters."""
 
-    stage = fields.String(validate=validate.OneOf([s.value for s in WorkflowStage]))
+    stage = fields.String(validate=validate.OneOf(list(TEMPLATE_STAGES)))
     name = Text(max_length=100)
     active = fields.Boolean()
 
@@ -76,7 +77,7 @@ class WorkflowUploadSchema(StrictSchema):
     """POST /api/anime/workflows: an exported API-format graph with named bindings."""
 
     name = fields.String(required=True, validate=validate.Regexp(WORKFLOW_NAME))
-    stage = fields.String(required=True, validate=validate.OneOf([s.value for s in WorkflowStage]))
+    stage = fields.String(required=True, validate=validate.OneOf(list(TEMPLATE_STAGES)))
     graph = JsonObject(required=True)
     bindings = JsonObject(required=True)
     outputs = fields.List(JsonObject(), load_default=None, validate=validate.Length(max=20))

@@ -23,6 +23,7 @@ from workers.comfyui.client import CancelResult, ComfyClient, SubmitResult, chec
 from workers.comfyui.errors import (
     ComfyExecutionFailed,
     ComfyInterrupted,
+    ComfyModelMissing,
     ComfyOutOfMemory,
     ComfyPromptLost,
     ComfyProtocolError,
@@ -59,6 +60,7 @@ __all__ = [
     "ComfyClient",
     "ComfyExecutionFailed",
     "ComfyInterrupted",
+    "ComfyModelMissing",
     "ComfyOutOfMemory",
     "ComfyPromptLost",
     "ComfyProtocolError",

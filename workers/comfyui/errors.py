@@ -89,6 +89,20 @@ class ComfyExecutionFailed(PermanentError):
         self.exception_type = exception_type
 
 
+class ComfyModelMissing(ComfyExecutionFailed):
+    """The backend lists a model it does not have (e.g. a RIFE checkpoint it failed to
+    download): permanent on this backend, another one may have the file."""
+
+    code = "comfy_model_missing"
+
+    def __init__(self, message: str, *, node_id: str, node_type: str, exception_type: str,
+                 folder: str, model: str) -> None:
+        super().__init__(message, node_id=node_id, node_type=node_type,
+                         exception_type=exception_type)
+        self.folder = folder
+        self.model = model
+
+
 class ComfyInterrupted(PermanentError):
     """The prompt was interrupted (cancelled) before it finished."""
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from workers.comfyui.errors import ComfyExecutionFailed, ComfyInterrupted, ComfyOutOfMemory
+from workers.comfyui.capabilities import MODEL_INPUTS
+from workers.comfyui.errors import (
+    ComfyExecutionFailed,
+    ComfyInterrupted,
+    ComfyModelMissing,
+    ComfyOutOfMemory,
+)
 from workers.comfyui.events import is_oom
 from workers.comfyui.outputs import OutputFile, output_files
 
 Status = Literal["success", "error", "interrupted"]
+
+# Frame-Interpolation lists every checkpoint and downloads one on first use; offline, the
+# download fails with this message (vfi_utils.load_file_from_github_release).
+DOWNLOAD_FAILED = re.compile(r"Tried all urls to download (\S+) but no success")
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,14 @@ class ErrorDetail:
     def out_of_memory(self) -> bool:
         """Whether this is an out-of-memory failure (transient for that backend)."""
         return is_oom(self.exception_type, self.message)
+
+    @property
+    def missing_model(self) -> tuple[str, str] | None:
+        """(folder, name) of a model the node lists but could not get, if that is the failure."""
+        found = DOWNLOAD_FAILED.search(self.message)
+        folder = next((f for f, pairs in MODEL_INPUTS.items()
+                       if any(cls == self.node_type for cls, _ in pairs)), None)
+        return (folder, found.group(1)) if found and folder else None
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,10 @@ class PromptOutcome:
         text = f"node {err.node_id} ({err.node_type}) raised {err.exception_type}: {err.message}"
         if err.out_of_memory:
             raise ComfyOutOfMemory(text, node_id=err.node_id, node_type=err.node_type)
+        if err.missing_model:
+            folder, model = err.missing_model
+            raise ComfyModelMissing(text, node_id=err.node_id, node_type=err.node_type,
+                                    exception_type=err.exception_type, folder=folder, model=model)
         raise ComfyExecutionFailed(
             text, node_id=err.node_id, node_type=err.node_type, exception_type=err.exception_type
         )

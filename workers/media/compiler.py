@@ -1,8 +1,10 @@
 """Compiling ordered scene clips into an episode, stream-copying all but the transitions.
 
 ffmpeg does the work rather than moviepy: moviepy decodes every frame into numpy and
-re-encodes the whole episode, while ffmpeg's concat demuxer copies the compressed frames
-untouched and only the short transition windows are decoded and re-encoded.
+re-encodes the whole episode, while here the compressed frames of clips already in the
+episode's format are copied untouched and only the short transition windows (and clips
+in another format) are decoded and re-encoded, with the x264 settings the copied clips
+were made with, so both share one stream.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from typing import Any
 
 from shared.errors import PermanentError, ValidationError
 from workers.media.card import Card, render_card
+from workers.media.conformance import conforms, episode_encoding
 from workers.media.container import ContainerError, VideoTrack, read_video_track
 from workers.media.encoding import Encoding, make_encoding
 from workers.media.normalise import encode_clip
-from workers.media.splice import Clip, concat_segments, plan_segments
+from workers.media.remux import join_ranges
+from workers.media.splice import Clip, plan_segments
 from workers.media.staging import stage_output
 from workers.media.window import XFADE, Part, Window, render_windows
 
@@ -95,8 +99,9 @@ def compile_episode(
 ) -> CompileResult:
     """Join `clips` in order with their transitions (and optional cards) into `dest`.
 
-    Clips already in the episode's format and codec parameters are stream-copied; only the
-    transition windows (and any clip that is not) are re-encoded.
+    Clips already in the episode's format (size, frame rate by timestamp, 8-bit 4:2:0
+    H.264) and sharing the most common codec parameters are stream-copied, B-frames and
+    all; the transition windows, and clips that are not, are re-encoded.
 
     :raises ValidationError: on no clips, an unknown transition or one longer than a clip.
     :raises FfmpegError: when ffmpeg fails on a clip.
@@ -105,6 +110,8 @@ def compile_episode(
         raise ValidationError("an episode needs at least one clip", fields={"clips": "empty"})
     _check_transition_names([*clips, *(c for c in (title_card, end_card) if c)])
     encoding = make_encoding(fps=fps, width=width, height=height, gop_frames=gop_frames)
+    encoding = episode_encoding([_try_track(c.path) for c in clips], [c.path for c in clips],
+                                encoding)  # fmt: skip
     with stage_output(dest) as (work, out):
         specs = _with_cards(clips, title_card, end_card, encoding, work)
         loaded = _load_clips(specs, encoding, work, workers)
@@ -144,22 +151,13 @@ def _with_cards(
     return specs
 
 
-def _conforms(track: VideoTrack, enc: Encoding) -> bool:
-    return (
-        track.codec == "avc1"
-        and (track.width, track.height) == (enc.width, enc.height)
-        and track.fps_matches(float(enc.fps))
-        and bool(track.codec_config)
-    )
-
-
 def _load_clips(
     specs: list[tuple[str, ClipSpec]], enc: Encoding, work: Path, workers: int
 ) -> list[Clip]:
     """Read every clip's tables; normalise (in the scratch dir) those not in the format."""
     tracks = [_try_track(spec.path) for _, spec in specs]
     paths = [Path(spec.path) for _, spec in specs]
-    todo = [i for i, t in enumerate(tracks) if t is None or not _conforms(t, enc)]
+    todo = [i for i, t in enumerate(tracks) if t is None or not conforms(t, enc)]
 
     def normalise(i: int) -> None:
         head = _frames(specs[i - 1][1].transition_s, enc) if i else 0
@@ -216,27 +214,25 @@ def _assemble(
     windows = [s for s in segments if isinstance(s, Window)]
     rendered = _render_batches(windows, enc, work, workers)
     copyable = {c.track.codec_config for c in clips if c.copyable}
-    batch_files = {p.path for p in rendered.values()}
-    configs = {read_video_track(path).codec_config for path in batch_files}
+    tracks = _rendered_tracks(rendered)
     notes: list[str] = []
-    if len(segments) > len(windows) and configs - copyable:
+    if len(segments) > len(windows) and {t.codec_config for t in tracks.values()} - copyable:
         # The local x264 wrote different parameter sets than the clips carry (another
-        # build or settings): copied and re-encoded pieces cannot share one stream.
+        # encoder, build or settings): copied and re-encoded pieces cannot share one stream.
         notes.append("codec parameters differ from the clips'; re-encoded the whole episode")
         log.warning("compile falling back to a full re-encode: codec parameters differ")
         for clip in clips:
             clip.copyable = False
         segments = plan_segments(clips)
         rendered = _render_batches(segments, enc, work, workers)
+        tracks = _rendered_tracks(rendered)
     parts = [rendered[id(s)] if isinstance(s, Window) else s for s in segments]
-    totals = {c.path: c.track.frame_count for c in clips}
-    for path in {p.path for p in rendered.values()}:
-        totals[path] = read_video_track(path).frame_count
-    concat_segments(parts, totals, enc, work, out)
+    join_ranges(parts, {**{c.path: c.track for c in clips}, **tracks}, enc, out)
     expected = sum(s.frames for s in segments)
     track = read_video_track(out)
-    if track.frame_count != expected:
-        raise PermanentError(f"compiled {track.frame_count} frames, planned {expected}")
+    if track.frame_count != expected or not track.on_grid(enc.fps):
+        raise PermanentError(f"compiled {track.frame_count} frames off the frame grid, "
+                             f"planned {expected}")  # fmt: skip
     copied = sum(s.frames for s in segments if not isinstance(s, Window))
     return CompileResult(
         path=out,
@@ -252,6 +248,10 @@ def _assemble(
         fast_path=copied > 0,
         notes=tuple(notes),
     )
+
+
+def _rendered_tracks(rendered: dict[int, Part]) -> dict[Path, VideoTrack]:
+    return {path: read_video_track(path) for path in {p.path for p in rendered.values()}}
 
 
 def _render_batches(

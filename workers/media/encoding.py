@@ -6,12 +6,14 @@ Stream-copy concatenation only works when every piece carries identical codec pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from shared.errors import ValidationError
 
 PIX_FMTS = ("yuv420p",)
+# Tower's own recipe: no B-frames (cheaper to encode and to cut).
+TOWER_X264 = (("bframes", "0"),)
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,27 @@ class Encoding:
     height: int
     pix_fmt: str = "yuv420p"
     gop_frames: int = 24
-    crf: int = 18
+    crf: float = 18
     preset: str = "veryfast"
+    x264_params: tuple[tuple[str, str], ...] = TOWER_X264
+    chroma_location: str = "left"
+    sar: str = "1"
+
+    def matching(
+        self,
+        crf: float,
+        x264_params: tuple[tuple[str, str], ...],
+        *,
+        chroma_location: str,
+        sar: str,
+    ) -> Encoding:
+        """This format encoded with another x264 recipe (to match clips made elsewhere);
+        libx264's default preset, as encoders that set no preset use it. `sar` "0" writes
+        no aspect ratio, as encoders fed raw frames do."""
+        return replace(
+            self, crf=crf, preset="medium", x264_params=x264_params,
+            chroma_location=chroma_location, sar=sar,
+        )  # fmt: skip
 
     @property
     def timescale(self) -> int:
@@ -44,7 +65,16 @@ class Encoding:
         w, h = self.width, self.height
         return (
             f"fps={self.fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
-            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,format={self.pix_fmt}"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,{self.frame_tags()}"
+        )
+
+    def frame_tags(self) -> str:
+        """Filters that tag frames with the episode's aspect ratio, colour and format. The
+        encoder takes colour tags from the frames over its options, and they land in the SPS:
+        a source's own would make otherwise identical clips unconcatenable."""
+        return (
+            f"setsar={self.sar},setparams=range=tv:color_primaries=bt709:color_trc=bt709:"
+            f"colorspace=bt709,format={self.pix_fmt}"
         )
 
     def encoder_args(self, forced_frames: tuple[int, ...] = ()) -> list[str]:
@@ -52,16 +82,18 @@ class Encoding:
         expr = f"eq(mod(n,{self.gop_frames}),0)"
         for frame in forced_frames:
             expr += f"+eq(n,{frame})"
+        params = ":".join(f"{key}={value}" for key, value in self.x264_params)
         return [
-            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            "-c:v", "libx264", "-preset", self.preset, "-crf", f"{self.crf:g}",
             "-profile:v", "high", "-pix_fmt", self.pix_fmt,
-            # No B-frames: decode order equals display order, so a stream-copied range can
-            # end on any frame and the concat demuxer's out points are frame-exact.
-            "-bf", "0", "-g", str(self.gop_frames), "-force_key_frames", f"expr:{expr}",
-            # Pin the colour tags: they land in the SPS, and a source's own tags would make
-            # otherwise identical clips unconcatenable.
+            *(["-x264-params", params] if params else []),
+            # Forced keyframes are IDR frames (closed GOPs): a stream copy may cut there.
+            "-g", str(self.gop_frames), "-force_key_frames", f"expr:{expr}",
+            # Pin the colour tags and chroma siting: they land in the SPS, and a source's own
+            # would make otherwise identical clips unconcatenable.
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            "-color_range", "tv", "-video_track_timescale", str(self.timescale),
+            "-color_range", "tv", "-chroma_sample_location", self.chroma_location,
+            "-video_track_timescale", str(self.timescale),
             "-an", "-sn", "-dn",
         ]  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 One decoding pass over the episode runs ffmpeg's blackdetect and freezedetect and emits a
 16x16 RGB thumbnail of every frame; the scene checks compare those thumbnails with the
-source clips' at the times each scene should be showing.
+source clips' (brought to the episode's rate and geometry as compile brings them): each
+scene where it should be, and each of its frames in its own place.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from workers.media.compiler import CompileResult
+from workers.media.encoding import make_encoding
+from workers.media.matching import check_scenes
 from workers.media.probe import MediaFacts, probe_media
 from workers.media.report import QcCheck, QcFailed, QcPlan, QcReport, QcScene
 from workers.media.stretch import check_stretches, keyframe_times
@@ -50,7 +53,10 @@ def run_qc(path: str | Path, plan: QcPlan, *, workers: int = 2) -> QcReport:
     checks = _format_checks(facts, plan)
     thumbs, stderr = _scan_episode(Path(path), plan)
     checks += check_stretches(stderr, plan, keyframe_times(Path(path)))
-    checks += _scene_checks(thumbs, plan, workers)
+    scenes = [s for s in plan.scenes if s.kind == "scene"]
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        sources = list(pool.map(lambda s: _source_thumbs(s.source, plan), scenes))
+    checks += check_scenes(thumbs, scenes, sources, plan)
     report = QcReport(str(path), all(c.passed for c in checks), tuple(checks), facts.to_dict())
     log.info("qc path=%s passed=%s failures=%d", path, report.passed, len(report.failures))
     return report
@@ -100,67 +106,11 @@ def _as_thumbs(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw[: frames * _THUMB_BYTES], np.uint8).reshape(frames, _THUMB_BYTES)
 
 
-def _source_thumbs(source: str, fps: float) -> np.ndarray:
-    chain = f"fps={fps},scale={THUMB}:{THUMB}:flags=area,format=rgb24"
-    return _as_thumbs(run_ffmpeg(["-i", source, "-vf", chain, "-f", "rawvideo", "-"]).stdout)
-
-
-def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=-1)
-
-
-def _scene_checks(thumbs: np.ndarray, plan: QcPlan, workers: int) -> list[QcCheck]:
-    scenes = [s for s in plan.scenes if s.kind == "scene"]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        sources = list(pool.map(lambda s: _source_thumbs(s.source, plan.fps), scenes))
-    checks, previous = [], -1.0
-    for scene, src in zip(scenes, sources, strict=True):
-        check, found_at = _check_scene(scene, src, thumbs, plan)
-        checks.append(check)
-        if found_at is not None and found_at < previous:
-            checks.append(
-                QcCheck("order", False, f"scene {scene.index} shows at {found_at:.2f} s, "
-                        f"before the scene planned ahead of it", scene.index, found_at)
-            )  # fmt: skip
-        previous = max(previous, found_at if found_at is not None else previous)
-    return checks
-
-
-def _check_scene(
-    scene: QcScene, src: np.ndarray, thumbs: np.ndarray, plan: QcPlan
-) -> tuple[QcCheck, float | None]:
-    first = round(scene.start_s * plan.fps)
-    lo = round((scene.start_s + scene.head_s) * plan.fps)
-    hi = max(lo + 1, round((scene.end_s - scene.tail_s) * plan.fps))
-    k = plan.signatures_per_scene
-    picks = sorted({lo + (hi - lo) * (i + 1) // (k + 1) for i in range(k)})
-    picks = [e for e in picks if 0 <= e - first < len(src)]
-    dists = [
-        float(_distance(thumbs[e], src[e - first])) if e < len(thumbs) else 255.0 for e in picks
-    ]
-    where = picks[len(picks) // 2] / plan.fps if picks else scene.start_s
-    if dists and float(np.median(dists)) <= plan.match_threshold:
-        return QcCheck(
-            "scene", True, f"scene {scene.index} present at {where:.2f} s", scene.index, where
-        ), where
-    found = _best_match(src[picks[len(picks) // 2] - first] if picks else None, thumbs, plan)
-    elsewhere = f"best match at {found:.2f} s" if found is not None else "not found anywhere"
-    got = f"difference {np.median(dists):.1f}" if dists else "source clip unreadable"
-    return QcCheck(
-        "scene",
-        False,
-        f"scene {scene.index} missing at {where:.2f} s ({got}); {elsewhere}",
-        scene.index,
-        round(where, 3),
-    ), found
-
-
-def _best_match(signature: np.ndarray | None, thumbs: np.ndarray, plan: QcPlan) -> float | None:
-    if signature is None or not len(thumbs):
-        return None
-    dist = _distance(thumbs, signature)
-    best = int(np.argmin(dist))
-    return best / plan.fps if dist[best] <= plan.match_threshold else None
+def _source_thumbs(source: str, plan: QcPlan) -> np.ndarray:
+    chain = make_encoding(fps=plan.fps, width=plan.width, height=plan.height).filter_chain()
+    chain += f",scale={THUMB}:{THUMB}:flags=area,format=rgb24"
+    raw = run_ffmpeg(["-i", source, "-map", "0:v:0", "-vf", chain, "-f", "rawvideo", "-"])
+    return _as_thumbs(raw.stdout)
 
 
 __all__ = ["QcCheck", "QcFailed", "QcPlan", "QcReport", "QcScene", "plan_qc", "run_qc"]

@@ -1,20 +1,17 @@
-"""Splicing a timeline: which frames are stream-copied, which re-encoded, and the concat.
+"""Splicing a timeline: which frames are stream-copied and which re-encoded.
 
-Copied ranges must start on a keyframe (they end anywhere: there are no B-frames); every
-transition window, and any clip whose codec parameters differ, is re-encoded. ffmpeg's
-concat demuxer then joins copied ranges and rendered windows without decoding them.
+A copied range starts on an IDR frame and ends where the frames decoded so far are exactly
+the frames shown so far: with B-frames a range may not end just anywhere, since frames
+shown before a cut can be decoded after it. Every transition window, the frames between it and the
+nearest cut point, and any clip whose codec parameters differ are re-encoded.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from workers.media.container import VideoTrack
-from workers.media.encoding import Encoding
-from workers.media.tool import run_ffmpeg
 from workers.media.window import Part, Window
 
 
@@ -47,8 +44,8 @@ def plan_segments(clips: list[Clip]) -> list[Part | Window]:
     previous_join, previous_frames = "cut", 0
     for clip in clips:
         n = clip.track.frame_count
-        copy_end = n - clip.tail
-        copy_start = next((k for k in clip.track.keyframes if k >= clip.head), n)
+        copy_start = next((k for k in clip.track.cut_points if k >= clip.head), n)
+        copy_end = max((k for k in clip.track.end_points if k <= n - clip.tail), default=0)
         if not clip.copyable or copy_start >= copy_end:
             copy_start = copy_end = n
         add_render(Part(clip.path, 0, copy_start, previous_join, previous_frames))
@@ -59,38 +56,3 @@ def plan_segments(clips: list[Clip]) -> list[Part | Window]:
         previous_join, previous_frames = clip.join, clip.tail
     flush()
     return segments
-
-
-def concat_segments(
-    segments: list[Part],
-    totals: dict[Path, int],
-    enc: Encoding,
-    work: Path,
-    out: Path,
-) -> None:
-    """Join `segments` (frame ranges of clips and rendered windows) into `out` by stream copy.
-
-    :raises FfmpegError: when ffmpeg fails.
-    """
-    lines = ["ffconcat version 1.0"]
-    for seg in segments:
-        lines.append(f"file '{_quote(seg.path)}'")
-        if seg.start > 0:
-            # In points round up and out points down to the microsecond the demuxer parses,
-            # so the seek lands on the keyframe and the out frame is excluded.
-            lines.append(f"inpoint {math.ceil(seg.start * 1_000_000 / enc.fps)}us")
-        if seg.end < totals[seg.path]:
-            lines.append(f"outpoint {math.floor(seg.end * 1_000_000 / enc.fps)}us")
-    listing = work / "concat.txt"
-    listing.write_text("\n".join(lines) + "\n")
-    # The demuxer offsets each file by microsecond-rounded durations; restamping by packet
-    # number keeps the output frame-exact constant frame rate (no B-frames, so pts == dts).
-    run_ffmpeg(
-        ["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0", "-c", "copy",
-         "-bsf:v", f"setts=ts=N*{enc.frame_ticks}",
-         "-video_track_timescale", str(enc.timescale), out]
-    )  # fmt: skip
-
-
-def _quote(path: Path | str) -> str:
-    return os.fspath(path).replace("'", "'\\''")

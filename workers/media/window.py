@@ -93,9 +93,12 @@ def _window_graph(window: Window, encoding: Encoding, args: list, chains: list[s
             # whichever way the decimal rounds.
             args += ["-ss", f"{(part.start - 0.5) / fps:.6f}"]
         args += ["-i", part.path]
+        # fps= puts the frames exactly on the grid (clips here are within a quarter frame
+        # of it) and gives the encoder the episode's rate, which x264 writes into the SPS.
         chains.append(
             f"[{first + i}:v]trim=end_frame={part.frames},setpts=PTS-STARTPTS,"
-            f"settb=1/{encoding.timescale},format={encoding.pix_fmt}[{tag}p{i}]"
+            f"fps={encoding.fps},settb=1/{encoding.timescale},{encoding.frame_tags()}"
+            f"[{tag}p{i}]"
         )
     current, length = f"[{tag}p0]", window.parts[0].frames
     for i, part in enumerate(window.parts[1:], start=1):

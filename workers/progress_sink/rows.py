@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.job_progress import StageCost, current_stage, job_fraction, weigh_stages
+from shared.models.status import TERMINAL
 
 log = logging.getLogger(__name__)
 
-_NOT_TERMINAL = "status NOT IN ('succeeded', 'failed', 'cancelled')"
+# The sink never moves a row out of a terminal state (the same set the models define).
+_NOT_TERMINAL = "status NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(TERMINAL)))
 
 # Values are old-row values on the right of SET in Postgres, so the CASEs see the status
 # before this statement.

@@ -9,7 +9,7 @@ Pure Python over data: no database, Celery or HTTP. Typical use::
 
 from __future__ import annotations
 
-from workers.workflows.binding import bind
+from workers.workflows.binding import bind, with_placeholders
 from workers.workflows.catalog import Catalog, default_catalog
 from workers.workflows.inventory import (
     Capabilities,
@@ -41,4 +41,5 @@ __all__ = [
     "missing_on",
     "requirements",
     "validate_upload",
+    "with_placeholders",
 ]

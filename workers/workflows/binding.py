@@ -17,6 +17,14 @@ logger = logging.getLogger(__name__)
 
 KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 MAX_KEY_LENGTH = 200
+# Inputs only known once a stage runs (the files it uploads to its backend). Stand-ins let a
+# template be bound early, to check values and read what the prompt needs.
+RUNTIME_PLACEHOLDERS = {"image": "tower/check.png", "frames_dir": "tower/check"}
+
+
+def with_placeholders(template: Template, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with stand-ins for the runtime inputs the template binds and params lack."""
+    return {**{k: v for k, v in RUNTIME_PLACEHOLDERS.items() if k in template.params}, **params}
 
 
 def bind(

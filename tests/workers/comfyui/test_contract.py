@@ -65,7 +65,7 @@ def kinds(events: list) -> list[str]:
 
 
 def test_fixtures_are_present():
-    assert ROOT.is_dir(), f"fixtures not found at {ROOT}; set TOWER_FIXTURES_DIR"
+    assert ROOT.is_dir(), f"fixtures not found at {ROOT}"
     assert len(transcripts()) >= 20
 
 

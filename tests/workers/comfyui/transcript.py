@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +12,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def fixtures_root() -> Path:
-    """The recorded fixtures folder: TOWER_FIXTURES_DIR, else ../shared/fixtures/comfyui."""
-    configured = os.environ.get("TOWER_FIXTURES_DIR")
-    if configured:
-        root = Path(configured)
-        return root / "comfyui" if (root / "comfyui").is_dir() else root
-    return REPO.parent / "shared" / "fixtures" / "comfyui"
+    """The real ComfyUI recordings, copied into the repository (tests/fixtures/comfyui)."""
+    return REPO / "tests" / "fixtures" / "comfyui"
 
 
 def read_json(path: Path) -> Any:

@@ -1,4 +1,5 @@
-"""Small real media for the media tests: lavfi clips made with the real ffmpeg, 160x90 at 24 fps."""
+"""Small real media for the media tests: clips encoded as ComfyUI's VHS_VideoCombine encodes
+them (libx264 defaults with B-frames, crf 19), 160x90 at 24 fps in the episode format."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.workers.media import footage
 from workers.media.library import LibraryEntry
 from workers.media.normalise import normalise_clip
 from workers.media.synthesis import generate_demo_library
-from workers.media.tool import run_ffmpeg
 
 FPS = 24
 W, H = 160, 90
@@ -20,26 +21,26 @@ XF = 0.5
 
 # Visually distinct moving sources, so scenes are told apart and nothing reads as frozen.
 SOURCES = {
-    "a": "testsrc2=size=320x180:rate=30",
-    "b": "mandelbrot=size=320x180:rate=30",
-    "c": "testsrc=size=320x180:rate=30,negate",
-    "d": "life=size=320x180:rate=30:mold=10:ratio=0.3:life_color=#ff8020:death_color=#2040c0",
+    "a": "testsrc2=size={size}:rate={rate}",
+    "b": "mandelbrot=size={size}:rate={rate}",
+    "c": "testsrc=size={size}:rate={rate},negate",
+    "d": "life=size={size}:rate={rate}:mold=10:ratio=0.3:life_color=#ff8020:death_color=#2040c0",
 }
 
 
-def make_source(out: Path, lavfi: str, *, vf: str | None = None, seconds: float = CLIP_S) -> Path:
-    """Encode `seconds` of a lavfi source (optionally filtered) to an MP4 at `out`."""
-    args = ["-f", "lavfi", "-i", lavfi, "-t", f"{seconds}"]
-    if vf:
-        args += ["-vf", vf]
-    run_ffmpeg([*args, "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", out])
-    return out
+def make_source(out: Path, template: str, *, vf: str | None = None, **options) -> Path:
+    """A marked source as a generator hands it over (320x180 at 30 fps unless told)."""
+    return footage.make_source(out, template, vf=vf, **options)
 
 
-def decode_frames(path: str | Path) -> np.ndarray:
-    """Every video frame of `path` as an (n, H, W, 3) uint8 array."""
-    raw = run_ffmpeg(["-i", path, "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-    return np.frombuffer(raw.stdout, np.uint8).reshape(-1, H, W, 3)
+def make_episode_clip(out: Path, template: str, seconds: float = CLIP_S, **options) -> Path:
+    """A marked source written by the node straight in the episode format (160x90, 24 fps)."""
+    return footage.make_source(out, template, size=(W, H), rate=FPS, seconds=seconds, **options)
+
+
+def decode_frames(path: str | Path, vf: str | None = None) -> np.ndarray:
+    """Every video frame of `path` at the episode size as an (n, H, W, 3) uint8 array."""
+    return footage.decode_frames(path, (W, H), vf)
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +65,12 @@ def clips(raw_clips: dict[str, Path], media_dir: Path) -> dict[str, Path]:
         )
         for k, p in raw_clips.items()
     }
+
+
+@pytest.fixture(scope="session")
+def node_clips(media_dir: Path) -> dict[str, Path]:
+    """Clips the node wrote already in the episode format: B-frames, one keyframe."""
+    return {k: make_episode_clip(media_dir / f"node-{k}.mp4", v) for k, v in SOURCES.items()}
 
 
 @pytest.fixture(scope="session")

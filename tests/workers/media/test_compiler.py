@@ -16,8 +16,10 @@ from tests.workers.media.conftest import (
     H,
     W,
     decode_frames,
+    make_episode_clip,
     make_source,
 )
+from tests.workers.media.footage import encode_x264, source_frames
 from workers.media.card import Card
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.probe import probe_media
@@ -116,7 +118,7 @@ def test_cards_and_unnormalised_clip(clips: dict[str, Path], tmp_path: Path) -> 
 def test_clip_with_foreign_codec_parameters_is_reencoded(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:
-    foreign = make_source(tmp_path / "foreign.mp4", "testsrc2=size=160x90:rate=24")
+    foreign = make_episode_clip(tmp_path / "foreign.mp4", SOURCES["a"])
     specs = [ClipSpec(clips["a"], "crossfade", XF), ClipSpec(foreign), ClipSpec(clips["c"])]
     result = compile_episode(specs, tmp_path / "ep.mp4", fps=FPS, width=W, height=H)
     frames = decode_frames(result.path)
@@ -127,8 +129,8 @@ def test_clip_with_foreign_codec_parameters_is_reencoded(
 def test_window_spanning_a_cut_and_a_crossfade(clips: dict[str, Path], tmp_path: Path) -> None:
     # Two clips with foreign codec parameters must be re-encoded whole, so one window holds
     # foreign1 -cut-> foreign2 -crossfade-> the head of c.
-    one = make_source(tmp_path / "f1.mp4", "testsrc2=size=160x90:rate=24")
-    two = make_source(tmp_path / "f2.mp4", "mandelbrot=size=160x90:rate=24")
+    one = make_episode_clip(tmp_path / "f1.mp4", SOURCES["a"])
+    two = make_episode_clip(tmp_path / "f2.mp4", SOURCES["b"])
     specs = [
         ClipSpec(clips["a"]),
         ClipSpec(one),
@@ -144,10 +146,17 @@ def test_window_spanning_a_cut_and_a_crossfade(clips: dict[str, Path], tmp_path:
 
 
 def test_foreign_clips_that_agree_fall_back_to_a_full_reencode(tmp_path: Path) -> None:
-    # In-format clips from another encoder share parameter sets with each other but not
-    # with Tower's windows, so nothing can be copied next to a re-encoded window.
+    # In-format clips from an encoder that recorded no CRF settings (constant QP) share
+    # parameter sets with each other but not with Tower's windows, so nothing can be
+    # copied next to a re-encoded window.
     paths = [
-        make_source(tmp_path / f"f{i}.mp4", f"testsrc2=size=160x90:rate=24,hue=h={90 * i}")
+        encode_x264(
+            source_frames(SOURCES["a"] + f",hue=h={90 * i}", (W, H), FPS, 1.5),
+            tmp_path / f"f{i}.mp4",
+            FPS,
+            "-qp",
+            "20",
+        )  # fmt: skip
         for i in range(3)
     ]
     specs = [ClipSpec(paths[0], "crossfade", XF), ClipSpec(paths[1]), ClipSpec(paths[2])]

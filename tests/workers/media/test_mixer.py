@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shared.errors import NotFoundError, ValidationError
-from tests.workers.media.conftest import FPS, H, W
+from tests.workers.media.conftest import FPS, SOURCES, H, W, make_episode_clip
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.cues import SceneSfx, plan_music, plan_sfx
 from workers.media.library import choose_cue, load_library, make_entry
@@ -23,11 +23,8 @@ EPISODE_S = 6.0
 
 @pytest.fixture(scope="module")
 def video(media_dir: Path) -> Path:
-    """A 6 s silent episode video."""
-    out = media_dir / "mix-video.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate={FPS}", "-t", str(EPISODE_S),
-                "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", out])  # fmt: skip
-    return out
+    """A 6 s silent episode video, as the node writes one."""
+    return make_episode_clip(media_dir / "mix-video.mp4", SOURCES["a"], seconds=EPISODE_S)
 
 
 def tone(path: Path, freq: float, seconds: float, amp: float = 0.3) -> Path:

@@ -1,17 +1,21 @@
-"""run_qc on real episodes: a good one passes; black, frozen, missing and reordered scenes fail."""
+"""run_qc on real episodes: a good one passes; black, frozen, missing and reordered scenes,
+and frames out of order or missing, fail."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.workers.media.conftest import FPS, SOURCES, XF, H, W, make_source
+from tests.workers.media.conftest import FPS, SOURCES, XF, H, W, decode_frames, make_source
+from tests.workers.media.footage import encode_vhs, encode_x264, source_frames
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.mixer import MusicCue, mix_episode
 from workers.media.normalise import normalise_clip
 from workers.media.qc import QcFailed, plan_qc, run_qc
+from workers.media.tool import run_ffmpeg
 
 
 def compile_clips(paths: list[Path], dest: Path, transition: str = "crossfade"):
@@ -96,3 +100,53 @@ def test_scenes_out_of_order_are_caught(clips, media_dir: Path) -> None:
     found = failures(report)
     assert ("scene", 1) in found and ("scene", 2) in found and ("order", 2) in found
     assert ("duration", None) not in found
+
+
+def frame_checks(report) -> dict[int | None, bool]:
+    """Scene index -> whether its frames-in-order check passed."""
+    return {c.scene_index: c.passed for c in report.checks if c.name == "frames"}
+
+
+@pytest.fixture(scope="module")
+def node_episode(node_clips, media_dir: Path):
+    """Three clips as the node writes them, crossfaded: copied and re-encoded frames."""
+    return compile_clips([node_clips[k] for k in "abc"], media_dir / "qc-node.mp4")
+
+
+def test_node_episode_has_every_frame_in_place(node_episode) -> None:
+    report = run_qc(node_episode.path, plan_qc(node_episode, expect_audio=False))
+    assert report.passed, report.failures
+    assert frame_checks(report) == {0: True, 1: True, 2: True}
+
+
+def test_frames_stamped_in_decode_order_are_caught(node_clips, media_dir: Path) -> None:
+    # What compile used to do with B-frame clips: restamp packets by their decode position.
+    good = compile_clips([node_clips[k] for k in "abc"], media_dir / "qc-cuts.mp4", "cut")
+    bad = media_dir / "qc-restamped.mp4"
+    run_ffmpeg(["-i", good.path, "-c", "copy", "-bsf:v", "setts=ts=N*512",
+                "-video_track_timescale", "12288", bad])  # fmt: skip
+    report = run_qc(bad, plan_qc(good, expect_audio=False))
+    assert frame_checks(report) == {0: False, 1: False, 2: False}
+    first = next(c for c in report.failures if c.name == "frames")
+    assert "out of order or missing" in first.message and first.scene_index == 0
+
+
+def test_a_dropped_frame_is_caught_where_it_is(node_episode, media_dir: Path) -> None:
+    # Frame 40 (scene 1, between its crossfades) is dropped; the last frame is held to keep the
+    # duration, so only the frames' places give it away.
+    frames = decode_frames(node_episode.path)
+    kept = np.concatenate([frames[:40], frames[41:], frames[-1:]])
+    bad = encode_x264(kept, media_dir / "qc-dropped.mp4", FPS, "-crf", "12")
+    report = run_qc(bad, plan_qc(node_episode, expect_audio=False))
+    assert frame_checks(report) == {0: True, 1: False, 2: False}
+    scene1 = next(c for c in report.failures if c.scene_index == 1)
+    assert scene1.name == "frames" and scene1.at_s == pytest.approx(40 / FPS, abs=0.05)
+
+
+def test_held_frames_are_not_out_of_place(node_clips, media_dir: Path) -> None:
+    # Animation on twos: every drawing shown for two frames.
+    drawings = source_frames(SOURCES["d"], (W, H), FPS, 1.5)[::2]
+    held = encode_vhs(np.repeat(drawings, 2, axis=0), media_dir / "qc-twos.mp4", FPS)
+    result = compile_clips([node_clips["a"], held, node_clips["c"]], media_dir / "qc-twos-ep.mp4")
+    report = run_qc(result.path, plan_qc(result, expect_audio=False))
+    assert report.passed, report.failures

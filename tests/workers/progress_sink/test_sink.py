@@ -116,14 +116,16 @@ def test_writes_are_throttled_per_job(app, bus, client, sink, make_job):
 
 
 def test_terminal_rows_are_never_moved(app, bus, client, sink, make_job):
-    job_id, (done, failed) = make_job(
+    job_id, (done, failed, skipped) = make_job(
         [
             {"stage": "keyframe", "scene_id": None, **GPU},
             {"stage": "animate", "scene_id": None, **GPU},
+            {"stage": "interpolate", "scene_id": None, **GPU},
         ]
     )
     set_status(app, "stage_runs", done, "succeeded", step=20, step_max=20, progress=1.0)
     set_status(app, "stage_runs", failed, "failed", step=7, step_max=20, progress=0.35)
+    set_status(app, "stage_runs", skipped, "skipped")
     set_status(app, "jobs", job_id, "failed", progress=0.4)
     # Late or re-delivered events of both stages arrive after the task ended them.
     bus.stage_event(
@@ -132,12 +134,17 @@ def test_terminal_rows_are_never_moved(app, bus, client, sink, make_job):
     bus.stage_event(
         job_id, stage_id=failed, stage="animate", status="running", step=9, max=20, progress=0.45
     )
+    bus.stage_event(
+        job_id, stage_id=skipped, stage="interpolate", status="running", step=1, max=2,
+        progress=0.5,
+    )
     bus.job_event(job_id, status="running", progress=0.5)
 
-    run_until(sink, lambda: sink.stats.entries >= 3 and pending(client, job_id) == 0)
-    job, (d, f) = read_rows(app, job_id)
+    run_until(sink, lambda: sink.stats.entries >= 4 and pending(client, job_id) == 0)
+    job, (d, f, s) = read_rows(app, job_id)
     assert (d["status"], d["step"], d["progress"]) == ("succeeded", 20, 1.0)
     assert (f["status"], f["step"], f["progress"]) == ("failed", 7, 0.35)
+    assert (s["status"], s["step"], s["progress"]) == ("skipped", 0, 0.0)
     assert (job["status"], job["progress"]) == ("failed", 0.4)
 
 

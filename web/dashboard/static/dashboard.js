@@ -1,7 +1,8 @@
 // Tower dashboard: small scripts over the JSON API (session cookie + X-CSRF-Token). No build step.
 "use strict";
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+// Jobs end in the first three; a stage can also end skipped (an earlier stage failed).
+const TERMINAL = new Set(["succeeded", "failed", "cancelled", "skipped"]);
 // Browsers allow ~6 HTTP/1.1 connections per host: stream a few jobs live, poll the rest.
 const MAX_STREAMS = 4;
 const POLL_MS = 3000;
@@ -47,6 +48,15 @@ function el(tag, attrs, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+// Bars and timelines carry their geometry (percent) as data-width and data-left: the
+// Content-Security-Policy refuses inline style attributes, not styles set by this script.
+function placeBars(root) {
+  root.querySelectorAll("[data-width]").forEach((node) => {
+    node.style.width = node.dataset.width + "%";
+    if (node.dataset.left !== undefined) node.style.left = node.dataset.left + "%";
+  });
 }
 
 function setBar(bar, progress) {
@@ -231,16 +241,24 @@ function ago(iso) {
   return seconds < 90 ? seconds.toFixed(0) + " s ago" : (seconds / 60).toFixed(0) + " min ago";
 }
 
+function lackingModels(node) {
+  return Object.entries(node.lacking_models || {})
+    .flatMap(([folder, names]) => names.map((name) => folder + "/" + name));
+}
+
 function nodeRow(node) {
   const used = node.vram_total ? node.vram_used / node.vram_total : 0;
   const stage = node.current_stage;
   const draining = node.status === "draining";
+  const lacking = lackingModels(node);
   const row = el("tr", { "data-node": node.name, "data-status": node.status },
-    el("td", {}, el("b", {}, node.name), el("br"), el("small", {}, node.hostname)),
+    el("td", {}, el("b", {}, node.name), el("br"), el("small", {}, node.hostname),
+      ...(lacking.length ? [el("br"), el("small", { class: "lacking", "data-role": "lacking" },
+        "lacks: " + lacking.join(", "))] : [])),
     el("td", {}, el("span", { class: "badge " + node.status, "data-role": "status" }, node.status)),
     el("td", {}, node.gpu_name || "-"),
     el("td", {}, el("div", { class: "bar", title: (used * 100).toFixed(0) + "%" },
-      el("span", { style: "width: " + (used * 100).toFixed(1) + "%" }),
+      el("span", { "data-width": (used * 100).toFixed(1) }),
       el("em", {}, gib(node.vram_used) + " / " + gib(node.vram_total) + " GiB"))),
     el("td", {}, stage
       ? el("a", { href: "/dashboard/jobs/" + stage.job_id },
@@ -251,7 +269,11 @@ function nodeRow(node) {
     el("td", { class: "actions" },
       el("button", { type: "button", "data-node-action": draining ? "undrain" : "drain",
         class: draining ? "" : "danger" }, draining ? "Undrain" : "Drain"),
+      ...(lacking.length ? [el("button", { type: "button", "data-node-action": "clear-missing",
+        title: "the node has these models now: route them to it again" }, "Clear missing models")]
+        : []),
       el("span", { class: "outcome", role: "status" })));
+  placeBars(row);
   return row;
 }
 
@@ -315,6 +337,7 @@ function initQueues() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  placeBars(document);
   const logout = document.getElementById("logout");
   if (logout) {
     logout.addEventListener("click", async () => {

@@ -1,0 +1,1 @@
+"""VideoHelperSuite's own video format definitions, copied from the pack (data only)."""
