@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.errors import ValidationError
 from workers.workflows.catalog import Catalog, default_catalog
-from workers.workflows.loaders import bound_file_problems
+from workers.workflows.loaders import INPUT_FOLDER, bound_file_problems
 from workers.workflows.template import Param, Template, coerce_value
 from workers.workflows.validator import Problem, check_graph, is_link
 
@@ -19,7 +19,7 @@ KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 MAX_KEY_LENGTH = 200
 # Inputs only known once a stage runs (the files it uploads to its backend). Stand-ins let a
 # template be bound early, to check values and read what the prompt needs.
-RUNTIME_PLACEHOLDERS = {"image": "tower/check.png", "frames_dir": "tower/check"}
+RUNTIME_PLACEHOLDERS = {"image": f"{INPUT_FOLDER}/check.png", "frames_dir": f"{INPUT_FOLDER}/check"}
 
 
 def with_placeholders(template: Template, params: dict[str, Any]) -> dict[str, Any]:
