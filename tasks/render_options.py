@@ -1,7 +1,14 @@
-"""Render options of a job: parsed, range-checked, with defaults (stored on the job's rows)."""
+"""Render options of a job: parsed, range-checked, with defaults (stored on the job's rows).
+
+`BOUNDS` is the one definition of every tunable value's range: the web schema documents and
+checks the top-level options with it, and per-stage overrides (`options.stages.<stage>`) take
+only the parameters `STAGE_PARAMS` lists, checked against the same bounds, so no path around
+the caps exists.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +16,113 @@ from shared.errors import ValidationError
 from shared.stages import GPU_STAGE_NAMES, TEMPLATE_STAGES
 
 ENGINES = ("animatediff", "svd")
+STAGE_NAMES = GPU_STAGE_NAMES  # the stages `stages` and `extra_data` may name
+WORKFLOW_NAMES = tuple(TEMPLATE_STAGES)
+MAX_EXTRA_DATA_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values one option may take: a number range (integers unless `real`), a choice, or
+    a piece of text."""
+
+    low: float | None = None
+    high: float | None = None
+    real: bool = False
+    multiple_of: int | None = None
+    choices: tuple[Any, ...] = ()
+    max_length: int | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is out of bounds, or None."""
+        if self.choices:
+            listed = ", ".join(str(c) for c in self.choices)
+            return None if value in self.choices else f"must be one of {listed}"
+        if self.max_length is not None:
+            if not isinstance(value, str) or not 0 < len(value) <= self.max_length:
+                return f"must be text of 1 to {self.max_length} characters"
+            return None
+        number = int | float if self.real else int
+        if isinstance(value, bool) or not isinstance(value, number):
+            return "must be a number" if self.real else "must be an integer"
+        if not self.low <= value <= self.high:
+            return f"must be between {self.low:g} and {self.high:g}"
+        if self.multiple_of and value % self.multiple_of:
+            return f"must be a multiple of {self.multiple_of}"
+        return None
+
+
+def _text(max_length: int = 255) -> Bound:
+    return Bound(max_length=max_length)
+
+
+BOUNDS: dict[str, Bound] = {
+    "seed": Bound(0, 2**63 - 1),
+    "steps": Bound(1, 150),
+    "frames": Bound(2, 64),
+    "fps": Bound(1, 60),
+    "width": Bound(64, 2048, multiple_of=8),
+    "height": Bound(64, 2048, multiple_of=8),
+    "multiplier": Bound(choices=(2, 4)),
+    "engine": Bound(choices=ENGINES),
+    "checkpoint": _text(),
+    # Per-stage only: sampler settings and model choices (names are checked against the
+    # node specs when the stage is bound, and against each backend's models by routing).
+    "cfg": Bound(0, 30, real=True),
+    "denoise": Bound(0, 1, real=True),
+    "min_cfg": Bound(0, 30, real=True),
+    "augmentation_level": Bound(0, 10, real=True),
+    "motion_bucket_id": Bound(1, 1023),
+    "context_length": Bound(1, 64),
+    "context_overlap": Bound(0, 32),
+    "sampler_name": _text(),
+    "scheduler": _text(),
+    "negative_prompt": _text(2000),
+    "motion_module": _text(),
+    "beta_schedule": _text(),
+    "rife_model": _text(),
+    "method": Bound(choices=("nearest-exact", "bilinear", "area", "bicubic", "lanczos")),
+}
+TOP_LEVEL = (
+    "seed",
+    "steps",
+    "frames",
+    "fps",
+    "width",
+    "height",
+    "multiplier",
+    "engine",
+    "checkpoint",
+)
+_SAMPLING = ("seed", "steps", "width", "height", "cfg", "sampler_name", "scheduler", "checkpoint")
+# workflow name -> the parameters a client may override for it
+STAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "keyframe": (*_SAMPLING, "negative_prompt"),
+    "animate": (
+        *_SAMPLING,
+        "frames",
+        "fps",
+        "denoise",
+        "negative_prompt",
+        "motion_module",
+        "beta_schedule",
+        "context_length",
+        "context_overlap",
+    ),
+    "animate_svd": (
+        *_SAMPLING,
+        "frames",
+        "fps",
+        "min_cfg",
+        "motion_bucket_id",
+        "augmentation_level",
+    ),
+    "interpolate": ("multiplier", "fps", "rife_model"),
+    "upscale": ("method",),
+    "upscale_model": ("method",),
+}
+MAX_UPSCALE_FACTOR = 4
+MAX_UPSCALED_HEIGHT = 4096
 
 
 @dataclass(frozen=True)
@@ -33,15 +147,83 @@ class RenderOptions:
     extra_data: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-# name -> (type, min, max)
-_NUMBERS: dict[str, tuple[type, int, int]] = {
-    "seed": (int, 0, 2**63 - 1),
-    "steps": (int, 1, 150),
-    "frames": (int, 2, 64),
-    "fps": (int, 1, 60),
-    "width": (int, 16, 2048),
-    "height": (int, 16, 2048),
-}
+def workflow_name(stage: str, engine: str) -> str:
+    """The workflow serving `stage` with this engine (SVD has its own animate workflow)."""
+    return "animate_svd" if stage == "animate" and engine == "svd" else stage
+
+
+def stage_override_problems(stages: Any, engine: str) -> dict[str, str]:
+    """What is wrong with per-stage overrides, keyed `<stage>` or `<stage>.<parameter>`."""
+    if not isinstance(stages, dict):
+        return {"": "must map a stage to its parameters"}
+    problems: dict[str, str] = {}
+    for stage, params in stages.items():
+        if stage not in STAGE_NAMES:
+            problems[str(stage)] = f"unknown stage (expected {', '.join(STAGE_NAMES)})"
+            continue
+        if not isinstance(params, dict):
+            problems[stage] = "must be an object of parameters"
+            continue
+        allowed = STAGE_PARAMS.get(workflow_name(stage, engine), ())
+        for name, value in params.items():
+            if name not in allowed:
+                problems[f"{stage}.{name}"] = (
+                    f"not a tunable parameter (allowed: {', '.join(allowed)})"
+                )
+            elif message := BOUNDS[name].problem(value):
+                problems[f"{stage}.{name}"] = message
+    return problems
+
+
+def workflow_problems(workflows: Any) -> dict[str, str]:
+    """What is wrong with chosen workflow versions, keyed `<workflow name>`."""
+    if not isinstance(workflows, dict):
+        return {"": "must map a workflow name to a version number"}
+    return {
+        str(name): "must map a workflow name to a version number"
+        for name, version in workflows.items()
+        if name not in WORKFLOW_NAMES
+        or isinstance(version, bool)
+        or not isinstance(version, int)
+        or version < 1
+    }
+
+
+def extra_data_problems(extra: Any) -> dict[str, str]:
+    """What is wrong with per-stage extra_data, keyed `<stage>`."""
+    if not isinstance(extra, dict):
+        return {"": "must map a stage to an object"}
+    problems: dict[str, str] = {}
+    for stage, value in extra.items():
+        if stage not in STAGE_NAMES or not isinstance(value, dict):
+            problems[str(stage)] = "must map a stage to an object"
+        elif len(json.dumps(value)) > MAX_EXTRA_DATA_BYTES:
+            problems[stage] = f"must be at most {MAX_EXTRA_DATA_BYTES} bytes of JSON"
+    return problems
+
+
+def upscale_problems(value: Any) -> dict[str, str]:
+    """What is wrong with an `upscale` option, keyed `` or `<field>`."""
+    if not isinstance(value, dict):
+        return {"": 'must be an object: {"factor": 2} or {"height": 720}'}
+    problems = {key: "unknown field" for key in set(value) - {"factor", "height", "model",
+                                                              "method"}}
+    if ("factor" in value) == ("height" in value):
+        problems[""] = "give exactly one of factor or height"
+    factor = Bound(1, MAX_UPSCALE_FACTOR, real=True)
+    if "factor" in value and (message := factor.problem(value["factor"]) or (
+            None if value["factor"] > 1 else "must be above 1")):
+        problems["factor"] = message
+    height = Bound(64, MAX_UPSCALED_HEIGHT, multiple_of=8)
+    if "height" in value and (message := height.problem(value["height"])):
+        problems["height"] = message
+    model = value.get("model")
+    if "model" in value and (_text().problem(model) or any(c in model for c in "/\\")
+                             or model.startswith(".")):
+        problems["model"] = "must be an upscale model's file name"
+    if "method" in value and (message := BOUNDS["method"].problem(value["method"])):
+        problems["method"] = message
+    return problems
 
 
 def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
@@ -54,75 +236,23 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
     known = set(RenderOptions.__dataclass_fields__)
     for name in sorted(set(raw) - known):
         fields[f"options.{name}"] = "unknown option"
-    for name, (kind, low, high) in _NUMBERS.items():
-        value = raw.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, kind) or isinstance(value, bool):
-            fields[f"options.{name}"] = "must be an integer"
-        elif not low <= value <= high:
-            fields[f"options.{name}"] = f"must be between {low} and {high}"
-        elif name in ("width", "height") and value % 8:
-            fields[f"options.{name}"] = "must be a multiple of 8"
-    if raw.get("multiplier", 2) not in (2, 4):
-        fields["options.multiplier"] = "must be 2 or 4"
-    if raw.get("engine", "animatediff") not in ENGINES:
-        fields["options.engine"] = f"must be one of {', '.join(ENGINES)}"
-    if "checkpoint" in raw and not isinstance(raw["checkpoint"], str):
-        fields["options.checkpoint"] = "must be a model file name"
-    fields.update(check_upscale(raw.get("upscale")))
-    fields.update(_check_mapping(raw, "workflows", lambda v: isinstance(v, int) and v >= 1,
-                                 "must map a stage to a version number"))
-    fields.update(_check_mapping(raw, "stages", lambda v: isinstance(v, dict),
-                                 "must map a stage to its parameters"))
-    fields.update(_check_mapping(raw, "extra_data", lambda v: isinstance(v, dict),
-                                 "must map a stage to an object"))
+    for name in TOP_LEVEL:
+        if raw.get(name) is not None and (message := BOUNDS[name].problem(raw[name])):
+            fields[f"options.{name}"] = message
+    engine = raw.get("engine") or "animatediff"
+    if raw.get("workflows") is not None:
+        fields.update(prefixed("options.workflows", workflow_problems(raw["workflows"])))
+    if raw.get("stages") is not None:
+        fields.update(prefixed("options.stages", stage_override_problems(raw["stages"], engine)))
+    if raw.get("extra_data") is not None:
+        fields.update(prefixed("options.extra_data", extra_data_problems(raw["extra_data"])))
+    if raw.get("upscale") is not None:
+        fields.update(prefixed("options.upscale", upscale_problems(raw["upscale"])))
     if fields:
         raise ValidationError("invalid render options", fields=fields)
     return RenderOptions(**{k: v for k, v in raw.items() if v is not None})
 
 
-UPSCALE_METHODS = ("nearest-exact", "bilinear", "area", "bicubic", "lanczos")
-MAX_UPSCALE_FACTOR = 4
-MAX_UPSCALED_HEIGHT = 4096
-
-
-def check_upscale(value: Any) -> dict[str, str]:
-    """Problems of an `upscale` option, by field."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        return {"options.upscale": 'must be an object: {"factor": 2} or {"height": 720}'}
-    problems = {f"options.upscale.{k}": "unknown field"
-                for k in set(value) - {"factor", "height", "model", "method"}}
-    if ("factor" in value) == ("height" in value):
-        problems["options.upscale"] = "give exactly one of factor or height"
-    factor, height = value.get("factor"), value.get("height")
-    if "factor" in value and (isinstance(factor, bool) or not isinstance(factor, int | float)
-                              or not 1 < factor <= MAX_UPSCALE_FACTOR):
-        problems["options.upscale.factor"] = f"must be a number above 1, at most " \
-                                             f"{MAX_UPSCALE_FACTOR}"
-    if "height" in value and (isinstance(height, bool) or not isinstance(height, int)
-                              or not 64 <= height <= MAX_UPSCALED_HEIGHT or height % 8):
-        problems["options.upscale.height"] = f"must be a multiple of 8 from 64 to " \
-                                             f"{MAX_UPSCALED_HEIGHT}"
-    model = value.get("model")
-    if "model" in value and (not isinstance(model, str) or not model
-                             or any(c in model for c in "/\\") or model.startswith(".")):
-        problems["options.upscale.model"] = "must be an upscale model's file name"
-    if "method" in value and value["method"] not in UPSCALE_METHODS:
-        problems["options.upscale.method"] = f"must be one of {', '.join(UPSCALE_METHODS)}"
-    return problems
-
-
-def _check_mapping(raw: dict[str, Any], name: str, ok, problem: str) -> dict[str, str]:
-    value = raw.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        return {f"options.{name}": problem}
-    bad = {}
-    for stage, item in value.items():
-        if stage not in (*GPU_STAGE_NAMES, *TEMPLATE_STAGES) or not ok(item):
-            bad[f"options.{name}.{stage}"] = problem
-    return bad
+def prefixed(prefix: str, problems: dict[str, str]) -> dict[str, str]:
+    """Problems keyed by full field names (`options.stages.keyframe.steps`)."""
+    return {f"{prefix}.{key}" if key else prefix: message for key, message in problems.items()}

@@ -25,10 +25,15 @@ def prompt_id_for(run_id: int, attempt: int) -> str:
     return str(uuid.uuid5(PROMPT_NAMESPACE, f"tower/stage-run/{run_id}/attempt/{attempt}"))
 
 
+def job_folder(job_id: int) -> str:
+    """The artifact folder holding everything a job writes."""
+    return f"jobs/{int(job_id)}"
+
+
 def output_key(run: StageRun) -> str:
     """The artifact folder of a (job, stage, scene, attempt)."""
     scene = f"scene-{run.scene_id}" if run.scene_id else "episode"
-    return f"jobs/{run.job_id}/{scene}/{run.stage}/a{run.attempt}"
+    return f"{job_folder(run.job_id)}/{scene}/{run.stage}/a{run.attempt}"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,12 @@ WEB_DEFAULTS = {
     "TOWER_GUEST_API_TOKEN_MAX_DAYS": 7,
     "TOWER_GUEST_MODE": "images",
     "TOWER_GUEST_JOBS_PER_HOUR": 5,
+    "TOWER_USER_MAX_PRIORITY": 5,  # 6-9 are for operators and admins
+    "TOWER_ACTIVE_JOBS_PER_USER": 20,  # queued or running, per user or guest (staff: no cap)
+    "TOWER_SSE_STREAMS_PER_USER": 20,  # live event streams open at once, across web workers
+    "TOWER_SSE_STREAMS_PER_JOB": 30,
+    "TOWER_REDIS_POOL_SIZE": 50,  # connections per Redis pool per web worker process
+    "TOWER_REDIS_POOL_TIMEOUT_S": 5.0,  # how long a call waits for a free pooled connection
     "TOWER_HEALTH_TIMEOUT_S": 2.0,
     "TOWER_HEALTH_CACHE_S": 5.0,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -1,17 +1,19 @@
 """Live progress: a job's progress stream as Server-Sent Events, and fresh state for REST.
 
-Each open stream blocks on its own XREAD, so the web tier must run a cooperative server
-(gunicorn ``-k gevent``): an idle stream is then a parked greenlet, not a thread. Streams hold no
-database connection while idle; they touch Postgres only to authorize, to snapshot a job
-whose history is gone, and once per heartbeat to notice a job that ended without an event.
+The web tier runs a cooperative server (gunicorn ``-k gevent``), so an idle stream is a parked
+greenlet, not a thread. Streams share one Redis reader per process (`web.fanout`), hold a slot
+counted per user and per job (`web.stream_slots`), and hold no database connection while idle:
+they touch Postgres only to authorize, to snapshot a job whose history is gone, and once per
+heartbeat to notice a job that ended without an event.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -19,7 +21,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from shared.db import db
 from shared.errors import ValidationError
-from shared.models import Job
+from shared.models import Job, User
 from shared.models.status import TERMINAL
 from shared.progress import (
     ProgressBus,
@@ -29,6 +31,9 @@ from shared.progress import (
     events_key,
     is_stream_id,
 )
+from web.fanout import Fanout, Listener
+from web.redis_pools import pooled_client
+from web.stream_slots import StreamSlot, acquire_slot
 
 log = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
@@ -36,8 +41,18 @@ bp = Blueprint("events", __name__)
 HEARTBEAT_S = 15.0
 RETRY_MS = 3000
 READ_COUNT = 200
+FANOUT_BLOCK_MS = 5000
+MIN_LEASE_S = 30.0
 EXTENSION = "tower_progress"
 TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL)
+
+
+@dataclass(frozen=True)
+class LiveClients:
+    """This process's progress bus (pooled, short calls) and its shared stream reader."""
+
+    bus: ProgressBus
+    fanout: Fanout
 
 
 @bp.get("/api/anime/generation/<int:request_id>/events")
@@ -46,6 +61,7 @@ def stream_events(request_id: int) -> Response:
 
     :raises ValidationError: for a malformed Last-Event-ID.
     :raises NotFoundError: when the job is missing or not the caller's.
+    :raises RateLimitedError: when the caller (or the job) has its most streams open.
     """
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if last_id is not None and not is_stream_id(last_id.strip()):
@@ -53,10 +69,19 @@ def stream_events(request_id: int) -> Response:
             "Last-Event-ID must be a stream id like 1700000000000-0",
             fields={"Last-Event-ID": "not a stream id"},
         )
-    authorize_job(request_id)
+    user = authorize_job(request_id)
+    heartbeat = heartbeat_s()
+    config = current_app.config
+    slot = acquire_slot(
+        progress_clients().bus.client,
+        user_id=user.id,
+        job_id=request_id,
+        per_user=int(config["TOWER_SSE_STREAMS_PER_USER"]),
+        per_job=int(config["TOWER_SSE_STREAMS_PER_JOB"]),
+        lease_s=max(3 * heartbeat, MIN_LEASE_S),
+    )
     db.session.remove()  # an idle stream must not hold a pooled connection
-    heartbeat = float(current_app.config.get("TOWER_SSE_HEARTBEAT_S", HEARTBEAT_S))
-    body = stream_job(request_id, last_id.strip() if last_id else None, heartbeat)
+    body = stream_job(request_id, last_id.strip() if last_id else None, heartbeat, slot)
     return Response(
         stream_with_context(body),
         mimetype="text/event-stream",
@@ -64,8 +89,8 @@ def stream_events(request_id: int) -> Response:
     )
 
 
-def authorize_job(job_id: int) -> Job:
-    """The job, if the caller may see it (the auth hook: bearer token or session cookie).
+def authorize_job(job_id: int) -> User:
+    """The caller, if they may see the job (the auth hook: bearer token or session cookie).
 
     :raises AuthenticationError: without valid credentials.
     :raises NotFoundError: when the job is missing or not the caller's.
@@ -73,19 +98,29 @@ def authorize_job(job_id: int) -> Job:
     from web.identity import require_user
     from web.jobs import visible_job
 
-    return visible_job(require_user(), job_id)
+    user = require_user()
+    visible_job(user, job_id)
+    return user
 
 
-def progress_clients() -> tuple[ProgressBus, redis.Redis]:
-    """This app's bus (short timeouts) and blocking reader, created on first use."""
+def heartbeat_s() -> float:
+    """Seconds between keepalives of an idle stream."""
+    return float(current_app.config.get("TOWER_SSE_HEARTBEAT_S", HEARTBEAT_S))
+
+
+def progress_clients() -> LiveClients:
+    """This process's bus and stream reader, created on first use (again after a fork)."""
     clients = current_app.extensions.get(EXTENSION)
-    if clients is None:
+    if clients is None or clients.fanout.pid != os.getpid():
         url = current_app.config["SETTINGS"].redis_url
-        heartbeat = float(current_app.config.get("TOWER_SSE_HEARTBEAT_S", HEARTBEAT_S))
+        control = pooled_client(current_app, url, socket_timeout=2)
+        # The reader blocks up to FANOUT_BLOCK_MS on its own single connection.
         reader = redis.Redis.from_url(
-            url, socket_timeout=heartbeat + 10, socket_connect_timeout=2, health_check_interval=30
-        )
-        clients = current_app.extensions[EXTENSION] = (ProgressBus.from_url(url), reader)
+            url, socket_timeout=FANOUT_BLOCK_MS / 1000 + 10, socket_connect_timeout=2,
+            health_check_interval=30, single_connection_client=True,
+        )  # fmt: skip
+        fanout = Fanout(reader, control, block_ms=FANOUT_BLOCK_MS)
+        clients = current_app.extensions[EXTENSION] = LiveClients(ProgressBus(control), fanout)
     return clients
 
 
@@ -95,27 +130,37 @@ def format_event(entry_id: str | None, kind: str, data: dict[str, Any]) -> str:
     return f"{head}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def stream_job(job_id: int, last_id: str | None, heartbeat_s: float) -> Iterator[str]:
-    """The SSE body: history after `last_id` (or a snapshot over a gap), then live events."""
-    bus, reader = progress_clients()
-    yield f"retry: {RETRY_MS}\n\n"
-    cursor = last_id or "0-0"
+def stream_job(
+    job_id: int, last_id: str | None, heartbeat_s: float, slot: StreamSlot
+) -> Iterator[str]:
+    """The SSE body: history after `last_id` (or a snapshot over a gap), then live events;
+    the stream's slot is given back when it ends."""
     try:
-        gap, snapshot_id, state = find_gap(reader, bus, job_id, cursor)
-    except redis.RedisError as exc:
-        log.warning("sse: redis unavailable job_id=%s: %s", job_id, exc)
-        gap, snapshot_id, state = True, None, None
-    if gap:
-        snapshot = state or row_state(job_id)
-        yield format_event(snapshot_id, "job", build_job_payload(**snapshot))
-        if snapshot["status"] in TERMINAL_STATUSES:
-            return
-        cursor = snapshot_id or "0-0"
-    yield from follow(reader, job_id, cursor, heartbeat_s)
+        live = progress_clients()
+        yield f"retry: {RETRY_MS}\n\n"
+        cursor = last_id or "0-0"
+        try:
+            gap, snapshot_id, state = find_gap(live.bus, job_id, cursor)
+        except redis.RedisError as exc:
+            log.warning("sse: redis unavailable job_id=%s: %s", job_id, exc)
+            gap, snapshot_id, state = True, None, None
+        if gap:
+            snapshot = state or row_state(job_id)
+            yield format_event(snapshot_id, "job", build_job_payload(**snapshot))
+            if snapshot["status"] in TERMINAL_STATUSES:
+                return
+            cursor = snapshot_id or "0-0"
+        listener = live.fanout.subscribe(job_id)
+        try:
+            yield from follow(live.bus, listener, cursor, heartbeat_s, slot)
+        finally:
+            live.fanout.unsubscribe(listener)
+    finally:
+        slot.release()
 
 
 def find_gap(
-    reader: redis.Redis, bus: ProgressBus, job_id: int, cursor: str
+    bus: ProgressBus, job_id: int, cursor: str
 ) -> tuple[bool, str | None, dict[str, Any] | None]:
     """Whether events after `cursor` were trimmed (or never kept), and the snapshot to send.
 
@@ -126,7 +171,7 @@ def find_gap(
         return True, None, _state_payload(state)
     # Trimming (MAXLEN) does not move max-deleted-entry-id on Redis 7.0, so compare ends.
     if cursor == "0-0":
-        info = reader.xinfo_stream(events_key(job_id))
+        info = bus.client.xinfo_stream(events_key(job_id))
         gap = int(info.get("entries-added", 0)) > int(info.get("length", 0))
     else:
         gap = compare_ids(first, cursor) > 0
@@ -150,17 +195,23 @@ def row_state(job_id: int) -> dict[str, Any]:
         db.session.remove()
 
 
-def follow(reader: redis.Redis, job_id: int, cursor: str, heartbeat_s: float) -> Iterator[str]:
-    """Live events after `cursor` until the terminal job event, with comment heartbeats."""
-    key = events_key(job_id)
+def follow(
+    bus: ProgressBus, listener: Listener, cursor: str, heartbeat_s: float, slot: StreamSlot
+) -> Iterator[str]:
+    """Events after `cursor` until the terminal job event, with comment heartbeats: the
+    stream's history first, then what the shared reader hands over."""
+    job_id = listener.job_id
+    catching_up = True
     while True:
-        try:
-            reply = reader.xread({key: cursor}, count=READ_COUNT, block=int(heartbeat_s * 1000))
-        except redis.RedisError as exc:
-            log.warning("sse: redis read failed job_id=%s: %s", job_id, exc)
-            reply = None
-            time.sleep(min(heartbeat_s, 1.0))
-        if not reply:
+        if catching_up or listener.overflowed:
+            listener.catch_up()
+            cursor, ended = yield from replay(bus.client, job_id, cursor)
+            if ended:
+                return
+            catching_up = False
+        event = listener.next(heartbeat_s)
+        slot.renew_if_due()
+        if event is None:
             yield ": keepalive\n\n"
             # A job can end while Redis is down or empty: the row is the truth.
             state = row_state(job_id)
@@ -168,14 +219,36 @@ def follow(reader: redis.Redis, job_id: int, cursor: str, heartbeat_s: float) ->
                 yield format_event(None, "job", build_job_payload(**state))
                 return
             continue
-        for entry_id, fields in reply[0][1]:
+        if compare_ids(event.id, cursor) <= 0:
+            continue  # already sent from the history
+        cursor = event.id
+        if event.kind in ("stage", "job"):
+            yield format_event(event.id, event.kind, event.data)
+        if event.is_terminal_job and not has_later(bus.client, events_key(job_id), event.id):
+            return
+
+
+def replay(
+    client: redis.Redis, job_id: int, cursor: str
+) -> Generator[str, None, tuple[str, bool]]:
+    """The stream's entries after `cursor` as SSE messages; returns the new cursor and whether
+    the job ended there. A Redis failure ends the replay early (live events still come)."""
+    key = events_key(job_id)
+    while True:
+        try:
+            entries = client.xrange(key, f"({cursor}", "+", count=READ_COUNT)
+        except redis.RedisError as exc:
+            log.warning("sse: redis read failed job_id=%s: %s", job_id, exc)
+            return cursor, False
+        for entry_id, fields in entries:
             event = decode_entry(job_id, entry_id, fields or {})
             cursor = event.id
-            if event.kind not in ("stage", "job"):
-                continue
-            yield format_event(event.id, event.kind, event.data)
-            if event.is_terminal_job and not has_later(reader, key, event.id):
-                return
+            if event.kind in ("stage", "job"):
+                yield format_event(event.id, event.kind, event.data)
+            if event.is_terminal_job and not has_later(client, key, event.id):
+                return cursor, True
+        if len(entries) < READ_COUNT:
+            return cursor, False
 
 
 def has_later(reader: redis.Redis, key: str, entry_id: str) -> bool:
@@ -188,7 +261,7 @@ def has_later(reader: redis.Redis, key: str, entry_id: str) -> bool:
 
 def fresh_stage_states(job_id: int) -> dict[int, dict[str, Any]]:
     """The latest published state of each stage run (by id); empty when Redis is down."""
-    bus, _ = progress_clients()
+    bus = progress_clients().bus
     try:
         return bus.stage_states(job_id)
     except (redis.RedisError, ValueError) as exc:
@@ -212,7 +285,7 @@ def with_fresh_state(report: dict[str, Any]) -> dict[str, Any]:
         if stage["status"] == "queued" and state.get("status") == "running":
             stage["status"] = "running"
     if report.get("status") not in TERMINAL_STATUSES:
-        bus, _ = progress_clients()
+        bus = progress_clients().bus
         try:
             job = bus.job_state(report["request_id"])
         except redis.RedisError:

@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from shared.db import db
-from shared.errors import PermissionDeniedError, RateLimitedError
+from shared.errors import PermissionDeniedError, ValidationError
 from shared.models import Job, JobKind, Project, Role, User
 
 GUEST_MODES = ("off", "images")
 GUEST_KINDS = {"off": (), "images": (JobKind.IMAGE.value,)}
+GUEST_REFUSED_OPTIONS = ("stages", "extra_data")
 
 
 def guest_mode() -> str:
@@ -49,10 +50,10 @@ def guest_status(user: User | None) -> dict[str, Any]:
 
 
 def check_guest_submission(user: User, kind: str, project: Project) -> None:
-    """Let a guest submit only allowed kinds, on public demo projects, within the hourly quota.
+    """Let a guest submit only allowed kinds, on public demo projects (the hourly quota is
+    counted under a lock when the job is written: `web.quotas.hold_submission`).
 
     :raises PermissionDeniedError: for a kind or project guests may not use.
-    :raises RateLimitedError: when the hour's quota is used up.
     """
     if user.role != Role.GUEST.value:
         return
@@ -61,6 +62,21 @@ def check_guest_submission(user: User, kind: str, project: Project) -> None:
         raise PermissionDeniedError(f"guests may not submit {kind} jobs here")
     if not project.is_public:
         raise PermissionDeniedError("guests may only render public demo projects")
-    per_hour = int(current_app.config["TOWER_GUEST_JOBS_PER_HOUR"])
-    if jobs_in_last_hour(user) >= per_hour:
-        raise RateLimitedError(f"guests may submit {per_hour} jobs per hour", retry_after=3600)
+
+
+def check_guest_options(user: User, options: dict[str, Any] | None) -> None:
+    """Guests render with the top-level options only: no per-stage parameters, no extra_data.
+
+    :raises ValidationError: naming `options.stages` or `options.extra_data`.
+    """
+    if user.role != Role.GUEST.value:
+        return
+    refused = {
+        f"options.{name}": "not available to guests"
+        for name in GUEST_REFUSED_OPTIONS
+        if (options or {}).get(name)
+    }
+    if refused:
+        raise ValidationError(
+            "guests may not set per-stage parameters or extra_data", fields=refused
+        )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from web.artifacts import project_artifacts, remove_artifacts
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 
@@ -84,7 +85,8 @@ def update_row(row: Any, data: dict[str, Any], *, commit: bool = True) -> Any:
 
 
 def delete_project(user: User, project_id: int) -> None:
-    """Delete a project and everything under it.
+    """Delete a project and everything under it, then (once that committed) the files its
+    jobs rendered.
 
     :raises ConflictError: while one of its jobs is queued or running.
     """
@@ -96,8 +98,10 @@ def delete_project(user: User, project_id: int) -> None:
     )
     if active:
         raise ConflictError("the project has jobs in progress; cancel them first")
+    artifacts = project_artifacts(project.id)
     db.session.delete(project)
     db.session.commit()
+    remove_artifacts(artifacts)
 
 
 def list_characters(

@@ -1,4 +1,7 @@
-"""Workflow registry services: list stored versions, upload a new one, activate a version."""
+"""Workflow registry services: list stored versions, upload a new one, activate a version.
+
+Users see the built-in workflows and their own uploads; staff see every workflow.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import db
-from shared.errors import ConflictError, PermissionDeniedError
+from shared.errors import ConflictError, NotFoundError, PermissionDeniedError
 from shared.models import Role, User, Workflow
 from web.identity import is_staff
 from web.production import get_row
 from workers.workflows import default_allowlist, validate_upload
 
 log = logging.getLogger(__name__)
+MAX_VERSIONS = 50  # per workflow name
 
 
-def list_workflows(filters: dict[str, Any]) -> list[Workflow]:
-    """Stored workflow versions, by name then version."""
-    stmt = sa.select(Workflow)
+def list_workflows(user: User, filters: dict[str, Any]) -> list[Workflow]:
+    """The workflow versions the caller may see, by name then version."""
+    stmt = visible_to(user, sa.select(Workflow))
     if filters.get("stage"):
         stmt = stmt.where(Workflow.stage == filters["stage"])
     if filters.get("name"):
@@ -27,6 +31,25 @@ def list_workflows(filters: dict[str, Any]) -> list[Workflow]:
     if filters.get("active") is not None:
         stmt = stmt.where(Workflow.is_active == filters["active"])
     return list(db.session.scalars(stmt.order_by(Workflow.name, Workflow.version).limit(500)))
+
+
+def visible_to(user: User, stmt: sa.Select) -> sa.Select:
+    """Limit a workflow query to what the caller may see: staff everything, everyone else the
+    built-ins (no owner) and their own uploads."""
+    if is_staff(user):
+        return stmt
+    return stmt.where(sa.or_(Workflow.owner_id.is_(None), Workflow.owner_id == user.id))
+
+
+def visible_workflow(user: User, workflow_id: int) -> Workflow:
+    """A workflow version the caller may see.
+
+    :raises NotFoundError: when it is missing or another account's upload.
+    """
+    row = get_row(Workflow, workflow_id, "workflow")
+    if not is_staff(user) and row.owner_id not in (None, user.id):
+        raise NotFoundError(f"workflow {workflow_id} not found")
+    return row
 
 
 def check_name_rights(user: User, name: str) -> list[Workflow]:
@@ -45,7 +68,7 @@ def upload_workflow(user: User, data: dict[str, Any]) -> Workflow:
 
     :raises ValidationError: when the graph or bindings are rejected (fields name each problem).
     :raises PermissionDeniedError: when the name is not the caller's.
-    :raises ConflictError: when the name already serves another stage.
+    :raises ConflictError: when the name already serves another stage or has its most versions.
     """
     from tasks.workflow_store import row_from_template
 
@@ -56,6 +79,12 @@ def upload_workflow(user: User, data: dict[str, Any]) -> Workflow:
         raise ConflictError(
             f"workflow {data['name']!r} serves another stage",
             fields={"stage": "differs from the name's earlier versions"},
+        )
+    if len(versions) >= MAX_VERSIONS:
+        raise ConflictError(
+            f"workflow {data['name']!r} has {len(versions)} versions, the most kept per name; "
+            "upload under a new name",
+            fields={"name": f"at most {MAX_VERSIONS} versions"},
         )
     version = 1 + max((w.version for w in versions), default=0)
     template = validate_upload(
@@ -92,12 +121,12 @@ def switch_active(row: Workflow, versions: list[Workflow]) -> None:
 def activate_workflow(user: User, workflow_id: int) -> Workflow:
     """Make a stored version the active one for its name.
 
-    :raises NotFoundError: when there is no such workflow.
-    :raises PermissionDeniedError: when the name is not the caller's.
+    :raises NotFoundError: when there is no such workflow (or it is another account's).
+    :raises PermissionDeniedError: for guests, or when the name is not the caller's.
     """
-    row = get_row(Workflow, workflow_id, "workflow")
     if user.role == Role.GUEST.value:
         raise PermissionDeniedError("guests may not activate workflows")
+    row = visible_workflow(user, workflow_id)
     versions = check_name_rights(user, row.name)
     switch_active(row, versions)
     db.session.commit()

@@ -16,9 +16,10 @@ from kombu.exceptions import OperationalError
 from shared.db import db
 from shared.errors import ConflictError, PermissionDeniedError, TransientError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
-from web.guests import check_guest_submission
+from web.guests import check_guest_options, check_guest_submission
 from web.jobs import visible_job
 from web.production import can_write, get_row, visible_project, visible_scene
+from web.quotas import check_priority, hold_submission
 
 log = logging.getLogger(__name__)
 # A broker outage after the commit leaves the job queued; the sweeper re-dispatches it.
@@ -53,11 +54,17 @@ def submit_job(user: User, project_id: int, kind: str, **plan: Any) -> Job:
 def plan_and_dispatch(user: User, project: Project, kind: str, **plan: Any) -> Job:
     """Add the job and its stage runs, commit, then enqueue (style rule 6).
 
-    :raises ValidationError: when the planner refuses the request.
+    :raises ValidationError: when the planner refuses the request, or a guest sets per-stage
+        parameters.
+    :raises PermissionDeniedError: for a priority above the caller's.
+    :raises RateLimitedError: when the caller has too many active jobs (guests: this hour).
     """
     from tasks.planning import plan_job
 
+    check_priority(user, plan.get("priority", 5))
+    check_guest_options(user, plan.get("options"))
     try:
+        hold_submission(user)
         job = plan_job(db.session, owner_id=user.id, project_id=project.id, kind=kind, **plan)
         db.session.commit()
     except BaseException:
@@ -207,6 +214,7 @@ def retry_job(user: User, job_id: int, stage_id: int | None) -> Job:
 
     job = visible_job(user, job_id)
     try:
+        hold_submission(user, requeue=True, excluding=job.id)
         prepare_retry(db.session, job, stage_id)
         db.session.commit()
     except BaseException:
@@ -227,6 +235,7 @@ def retake_scene(user: User, scene_id: int, *, seed: int | None = None,
 
     scene = visible_scene(user, scene_id, write=True)
     try:
+        hold_submission(user, requeue=True)
         job = prepare_retake(db.session, scene, seed=seed, prompt=prompt)
         db.session.commit()
     except BaseException:

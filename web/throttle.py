@@ -17,6 +17,7 @@ import redis
 from flask import Flask, current_app
 
 from shared.errors import RateLimitedError, TransientError
+from web.redis_pools import pooled_client
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "tower:web:"
@@ -33,11 +34,10 @@ def revoked_key(kind: str, value: str) -> str:
 
 
 def init_redis(app: Flask) -> None:
-    """Attach a (lazily connecting) Redis client for the web tier's counters."""
+    """Attach a (lazily connecting) Redis client for the web tier's counters, on a pool of
+    its own so nothing else can use up its connections."""
     settings = app.config["SETTINGS"]
-    app.extensions["tower_redis"] = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-    )
+    app.extensions["tower_redis"] = pooled_client(app, settings.redis_url, socket_timeout=2)
 
 
 def client() -> redis.Redis:

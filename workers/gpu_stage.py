@@ -26,6 +26,7 @@ from workers.media.probe import probe_media
 from workers.media.tool import find_ffmpeg
 from workers.storage import LocalStore, sha256_of
 from workers.workflows import Template, bind
+from workers.workflows.loaders import INPUT_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def run_gpu_stage(
 
 def upload_inputs(spec: StageSpec, client: ComfyClient) -> dict[str, str]:
     """Upload the stage's input files to the backend; returns the workflow params naming them."""
-    folder = f"tower/{spec.prompt_id}"
+    folder = f"{INPUT_FOLDER}/{spec.prompt_id}"
     params: dict[str, str] = {}
     for item in spec.inputs:
         if item.kind == "image":

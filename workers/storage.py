@@ -48,6 +48,14 @@ class LocalStore:
         """Remove an artifact if present."""
         self.path(key).unlink(missing_ok=True)
 
+    def delete_tree(self, key: str) -> None:
+        """Remove an artifact or a folder of them (a job's outputs, frames) if present."""
+        path = self.path(key)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
 
 def check_key(key: str) -> str:
     """A normalised relative key.

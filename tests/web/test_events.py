@@ -42,6 +42,9 @@ def sse_app():
 
     app = create_app()
     app.config["TOWER_SSE_HEARTBEAT_S"] = HEARTBEAT_S
+    # One user holds fifty streams of one job in the idle-streams test (the caps have their
+    # own tests in test_event_limits.py).
+    app.config["TOWER_SSE_STREAMS_PER_USER"] = app.config["TOWER_SSE_STREAMS_PER_JOB"] = 60
     return app
 
 

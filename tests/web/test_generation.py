@@ -22,7 +22,7 @@ def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_s
             "kind": "episode",
             "episode_id": world.rows["episode"].id,
             "options": {"frames": 8, "width": 256, "height": 144, "seed": 7},
-            "priority": 7,
+            "priority": 4,
         },
     )
     assert response.status_code == 202, response.get_json()
@@ -30,7 +30,7 @@ def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_s
     assert body["status"] == "queued"
     assert body["status_url"] == f"/api/anime/generation/{body['request_id']}/status"
     job = db_session.get(Job, body["request_id"])
-    assert (job.kind, job.priority, job.owner_id) == ("episode", 7, world.users["owner"].id)
+    assert (job.kind, job.priority, job.owner_id) == ("episode", 4, world.users["owner"].id)
     scene = world.rows["scene"].id
     assert stages_of(db_session, job.id) == [
         ("keyframe", scene),

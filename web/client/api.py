@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from web.client.errors import ApiError, UnreachableError, reason, to_api_error
+from web.client.filenames import asset_id, file_name, inside
 from web.client.stream import Event, parse_events
 
 if TYPE_CHECKING:
@@ -376,42 +377,28 @@ class TowerClient:
     ) -> list[Path]:
         """Download a job's outputs (and, with `stages`, every stage's) into `dest_dir`.
 
+        File names are built from the farm's answers with anything but letters, digits, `_`
+        and `-` replaced, and each must land directly inside `dest_dir`.
+
         :raises ApiError: when the job is missing or not the caller's.
+        :raises UnsafeResponseError: when an asset's id or name is unusable.
         """
         report = self.status(job_id)
         wanted = [(None, o) for o in report["outputs"]]
         if stages:
             wanted += [(s, o) for s in report["stages"] for o in s["outputs"]]
+        folder = Path(dest_dir)
         paths, seen = [], set()
         for stage, output in wanted:
             if output["asset_id"] in seen:
                 continue
             seen.add(output["asset_id"])
-            meta = self.asset(output["asset_id"])
+            meta = self.asset(asset_id(output["asset_id"]))
             if meta["mime_type"] == DIRECTORY:
                 continue  # a folder of frames: its video sibling is the file to fetch
-            paths.append(self.download_asset(meta["id"], Path(dest_dir) / file_name(meta, stage)))
+            dest = inside(folder, file_name(meta, stage))
+            paths.append(self.download_asset(asset_id(meta["id"]), dest))
         return paths
-
-
-def file_name(asset: dict[str, Any], stage: dict[str, Any] | None) -> str:
-    """A readable local name for an asset: job outputs by kind, stage outputs by scene."""
-    ext = EXTENSIONS.get(asset.get("mime_type", ""), ".bin")
-    if stage is None:
-        return f"job{asset.get('job_id')}-{asset['kind']}-{asset['id']}{ext}"
-    scene = f"scene{stage['scene_id']}-" if stage.get("scene_id") else ""
-    return f"{scene}{stage['stage']}-{asset['id']}{ext}"
-
-
-EXTENSIONS = {
-    "video/mp4": ".mp4",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "audio/wav": ".wav",
-    "audio/x-wav": ".wav",
-    "application/json": ".json",
-}
 
 
 def check_deadline(deadline: float | None, job_id: int) -> None:

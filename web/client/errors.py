@@ -34,6 +34,13 @@ class UnreachableError(TransientError):
     """The server did not answer (refused, timed out, dropped)."""
 
 
+class UnsafeResponseError(FarmError):
+    """The server answered something the client refuses to act on (a file name that would
+    write outside the chosen folder)."""
+
+    code = "unsafe_response"
+
+
 def flatten_fields(fields: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(dotted field, message) pairs from a nested error `fields` object."""
     if isinstance(fields, dict):

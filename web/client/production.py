@@ -235,6 +235,7 @@ def parse_production(text: str, source: str = "production.yaml") -> Production:
     :raises ProductionError: naming the line and field of every problem (or the YAML error).
     """
     try:
+        refuse_aliases(text, source)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -251,6 +252,23 @@ def parse_production(text: str, source: str = "production.yaml") -> Production:
     if checker.problems:
         raise ProductionError(source, sorted(checker.problems, key=lambda p: p.line or 0))
     return build_production(data)
+
+
+def refuse_aliases(text: str, source: str) -> None:
+    """Stop at the first anchor or alias: a few hundred bytes of nested aliases expand to
+    billions of values, and a production file never needs them.
+
+    :raises ProductionError: naming the anchor's or alias's line.
+    :raises yaml.YAMLError: when the text is not YAML.
+    """
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            message = (
+                f"YAML anchors and aliases are not allowed (found {mark}{event.anchor}); "
+                "write each value out"
+            )
+            raise ProductionError(source, [Problem(event.start_mark.line + 1, "", message)])
 
 
 def check_sections(checker: Checker, data: dict[str, Any]) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from shared.models import Workflow
 from web import registry
 from web.identity import MEMBERS, require_user, requires
 from web.openapi import Blueprint
-from web.production import get_row
 from web.schemas.records import (
     WorkflowDetailSchema,
     WorkflowQuerySchema,
@@ -24,16 +22,16 @@ blp = Blueprint(
 @blp.arguments(WorkflowQuerySchema, location="query")
 @blp.response(200, WorkflowSchema(many=True))
 def list_workflows(query):
-    """Stored workflow versions."""
-    return registry.list_workflows(query)
+    """Stored workflow versions: the built-ins and your uploads (staff: every workflow)."""
+    return registry.list_workflows(require_user(), query)
 
 
 @blp.route("/workflows/<int:workflow_id>", methods=["GET"])
 @requires()
 @blp.response(200, WorkflowDetailSchema)
 def get_workflow(workflow_id):
-    """One workflow version with its graph and bindings."""
-    return get_row(Workflow, workflow_id, "workflow")
+    """One workflow version with its graph and bindings (a built-in, yours, or any for staff)."""
+    return registry.visible_workflow(require_user(), workflow_id)
 
 
 @blp.route("/workflows", methods=["POST"])

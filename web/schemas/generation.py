@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from collections.abc import Callable
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.models import JobKind
-from shared.stages import GPU_STAGE_NAMES, TEMPLATE_STAGES
+from tasks.render_options import (
+    BOUNDS,
+    STAGE_NAMES,
+    STAGE_PARAMS,
+    WORKFLOW_NAMES,
+    extra_data_problems,
+    stage_override_problems,
+)
 from web.schemas.common import (
     MAX_DURATION_S,
     MAX_PROMPT,
@@ -16,49 +26,97 @@ from web.schemas.common import (
     Text,
 )
 
-GPU_STAGES = list(GPU_STAGE_NAMES)
-WORKFLOW_NAMES = list(TEMPLATE_STAGES)
+GPU_STAGES = list(STAGE_NAMES)
 PROJECT_KINDS = [JobKind.EPISODE.value, JobKind.SCENE.value, JobKind.IMAGE.value]
 MAX_INTEGRATED_SCENES = 12
 
 
-def multiple_of_8(value: int) -> None:
-    """Image sizes must be multiples of 8 (latent space is 1/8 the size).
+def bounded(name: str) -> fields.Field:
+    """The field of a top-level render option, with the one range `BOUNDS` defines for it
+    (the range is documented in the OpenAPI schema as well)."""
+    bound = BOUNDS[name]
+    if bound.choices:
+        if isinstance(bound.choices[0], int):
+            return fields.Integer(strict=True, validate=validate.OneOf(bound.choices))
+        return fields.String(validate=validate.OneOf(bound.choices))
+    if bound.max_length is not None:
+        return Text(min_length=1, max_length=bound.max_length)
+    checks: list[Callable[[Any], Any]] = [validate.Range(min=bound.low, max=bound.high)]
+    if bound.multiple_of:
+        checks.append(multiple_of(bound.multiple_of))
+    return fields.Integer(strict=True, validate=checks)
 
-    :raises ValidationError: otherwise.
-    """
-    if value % 8:
-        raise ValidationError("must be a multiple of 8")
+
+def multiple_of(step: int) -> Callable[[Any], None]:
+    """A validator for sizes such as image widths (latent space is 1/8 the size)."""
+
+    def check(value: Any) -> None:
+        if value % step:
+            raise ValidationError(f"must be a multiple of {step}")
+
+    return check
 
 
-def size_field() -> fields.Integer:
-    """A width or height in pixels."""
-    return fields.Integer(strict=True, validate=[validate.Range(min=64, max=2048), multiple_of_8])
+def nested_problems(problems: dict[str, str]) -> dict[str, Any]:
+    """`{"keyframe.steps": msg}` as marshmallow's nested messages, so the error names
+    `options.stages.keyframe.steps`."""
+    tree: dict[str, Any] = {}
+    for key, message in problems.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf or "_schema"] = [message]
+    return tree
 
 
 class RenderOptionsSchema(StrictSchema):
-    """What a client may tune per job (the planner checks the values against the workflows)."""
+    """What a client may tune per job; per-stage overrides take only the listed parameters,
+    within the same bounds (the planner checks the values against the workflows too)."""
 
-    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**63 - 1))
-    steps = fields.Integer(strict=True, validate=validate.Range(min=1, max=150))
-    frames = fields.Integer(strict=True, validate=validate.Range(min=2, max=64))
-    fps = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
-    width = size_field()
-    height = size_field()
-    multiplier = fields.Integer(strict=True, validate=validate.OneOf([2, 4]))
-    engine = fields.String(validate=validate.OneOf(["animatediff", "svd"]))
-    checkpoint = Text(min_length=1, max_length=255)
+    seed = bounded("seed")
+    steps = bounded("steps")
+    frames = bounded("frames")
+    fps = bounded("fps")
+    width = bounded("width")
+    height = bounded("height")
+    multiplier = bounded("multiplier")
+    engine = bounded("engine")
+    checkpoint = bounded("checkpoint")
     workflows = fields.Dict(
         keys=fields.String(validate=validate.OneOf(WORKFLOW_NAMES)),
         values=fields.Integer(strict=True, validate=validate.Range(min=1, max=100000)),
     )
     stages = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(GPU_STAGES)), values=JsonObject()
+        keys=fields.String(validate=validate.OneOf(GPU_STAGES)),
+        values=JsonObject(),
+        metadata={
+            "description": "per-stage parameters: "
+            + "; ".join(f"{name}: {', '.join(params)}" for name, params in STAGE_PARAMS.items())
+        },
     )
     extra_data = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(GPU_STAGES)), values=JsonObject(),
+        keys=fields.String(validate=validate.OneOf(GPU_STAGES)),
+        values=JsonObject(),
         metadata={"description": "sent with a stage's prompt as ComfyUI's extra_data"},
     )
+
+    @validates_schema
+    def check_stages(self, data: dict[str, Any], **_: Any) -> None:
+        """Per-stage overrides within the stage's parameters and the options' bounds.
+
+        :raises ValidationError: naming `stages.<stage>.<parameter>`.
+        """
+        problems = {}
+        if "stages" in data:
+            problems["stages"] = nested_problems(
+                stage_override_problems(data["stages"], data.get("engine", "animatediff"))
+            )
+        if "extra_data" in data:
+            problems["extra_data"] = nested_problems(extra_data_problems(data["extra_data"]))
+        problems = {name: tree for name, tree in problems.items() if tree}
+        if problems:
+            raise ValidationError(problems)
 
 
 class GenerateSchema(StrictSchema):
@@ -143,6 +201,17 @@ class ProfessionalSchema(StrictSchema):
     )
     options = fields.Nested(RenderOptionsSchema, load_default=dict)
     priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+    @validates_schema
+    def check_stages(self, data: dict[str, Any], **_: Any) -> None:
+        """The top-level stages take the same parameters and bounds as `options.stages`.
+
+        :raises ValidationError: naming `stages.<stage>.<parameter>`.
+        """
+        engine = data.get("options", {}).get("engine", "animatediff")
+        problems = nested_problems(stage_override_problems(data.get("stages", {}), engine))
+        if problems:
+            raise ValidationError({"stages": problems})
 
 
 class AcceptedSchema(Schema):

@@ -9,8 +9,9 @@ from typing import Any
 
 from shared.errors import ValidationError
 from workers.workflows.catalog import Catalog, default_catalog
+from workers.workflows.loaders import INPUT_FOLDER, bound_file_problems
 from workers.workflows.template import Param, Template, coerce_value
-from workers.workflows.validator import check_graph, is_link
+from workers.workflows.validator import Problem, check_graph, is_link
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 MAX_KEY_LENGTH = 200
 # Inputs only known once a stage runs (the files it uploads to its backend). Stand-ins let a
 # template be bound early, to check values and read what the prompt needs.
-RUNTIME_PLACEHOLDERS = {"image": "tower/check.png", "frames_dir": "tower/check"}
+RUNTIME_PLACEHOLDERS = {"image": f"{INPUT_FOLDER}/check.png", "frames_dir": f"{INPUT_FOLDER}/check"}
 
 
 def with_placeholders(template: Template, params: dict[str, Any]) -> dict[str, Any]:
@@ -37,10 +38,12 @@ def bind(
     saved under the folder `output_key` (for example "farm/job-7/scene-2/keyframe/a1").
 
     The result is checked against the node specs, so a value out of range is caught here,
-    named by its parameter, rather than by ComfyUI.
+    named by its parameter, rather than by ComfyUI; file-loading inputs must name files in
+    Tower's input folder and every save must go under `output_key`.
 
     :raises ValidationError: for an unknown parameter, a missing required one, a value of the
-        wrong type or out of range, or a bad output key; `fields` names each.
+        wrong type or out of range, a file outside Tower's input folder, or a bad output key;
+        `fields` names each.
     """
     check_output_key(output_key)
     values = resolve_values(template, params)
@@ -63,7 +66,12 @@ def bind(
             owners.update({(node_id, None): param.name for node_id in added})
     for output in template.outputs:
         prompt[output.node]["inputs"]["filename_prefix"] = f"{output_key}/{output.name}"
-    problems = check_graph(prompt, catalog or default_catalog(), strict=False)
+    catalog = catalog or default_catalog()
+    problems = check_graph(prompt, catalog, strict=False)
+    problems += [
+        Problem(node_id, name, message)
+        for node_id, name, message in bound_file_problems(prompt, catalog, output_key)
+    ]
     if problems:
         fields: dict[str, str] = {}
         for problem in problems:

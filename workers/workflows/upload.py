@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
 from shared.errors import ValidationError
 from workers.workflows.catalog import Catalog, default_catalog
 from workers.workflows.library import output_kinds
+from workers.workflows.loaders import RUNTIME_INPUTS, loader_inputs, loader_value_problem
 from workers.workflows.template import Output, Param, Template, parse_output, parse_param
 from workers.workflows.validator import check_graph, check_structure, is_link
 
 MAX_NODES = 500
+MAX_GRAPH_BYTES = 256 * 1024
 WIDGET_TYPES = {"INT": "int", "FLOAT": "float", "STRING": "str", "BOOLEAN": "bool"}
 UI_EXPORT_MESSAGE = (
     "this is the ComfyUI editor's workflow format (it has 'nodes' and 'links' arrays); "
@@ -37,10 +40,11 @@ def validate_upload(
     targets (`[["6", "seed"]]`; type from the node spec, default from the graph). Without
     `outputs`, every file-saving output node becomes an expected output.
 
-    :raises ValidationError: when the graph is the editor (non-API) format, has malformed or
-        numeric-id links, uses a class outside `allowlist`, has no output node, has values the
-        node specs reject, or when a binding points at a missing node or input; `fields` names
-        each problem.
+    :raises ValidationError: when the graph is the editor (non-API) format, too big, has
+        malformed or numeric-id links, uses a class outside `allowlist`, has no output node,
+        has values the node specs reject, reads files outside Tower's input folder, or when a
+        binding points at a missing node or input, a file input or a save prefix; `fields`
+        names each problem.
     """
     catalog = catalog or default_catalog()
     if isinstance(graph, dict) and isinstance(graph.get("nodes"), list) and "links" in graph:
@@ -49,6 +53,12 @@ def validate_upload(
         raise ValidationError(
             f"workflow has {len(graph)} nodes; at most {MAX_NODES} are accepted",
             fields={"graph": "too many nodes"},
+        )
+    size = len(json.dumps(graph))
+    if size > MAX_GRAPH_BYTES:
+        raise ValidationError(
+            f"workflow is {size} bytes of JSON; at most {MAX_GRAPH_BYTES} are accepted",
+            fields={"graph": f"larger than {MAX_GRAPH_BYTES} bytes"},
         )
     problems = check_structure(graph)
     if problems:
@@ -73,6 +83,7 @@ def validate_upload(
             fields[f"bindings.{name}"] = str(exc)
     expected = parse_outputs(outputs, graph, kinds, fields)
     fields.update(check_bindings(graph, params, expected, catalog))
+    fields.update(check_files(graph, params, expected, catalog))
     if fields:
         raise_rejection(fields)
     return Template(
@@ -185,6 +196,44 @@ def check_bindings(
         elif node.get("inputs", {}).get("save_output") is False:
             # VHS writes to the temp folder then, which the server wipes: nothing to collect.
             fields[f"outputs.{index}"] = f"node {output.node!r} must have save_output true"
+    return fields
+
+
+def check_files(
+    graph: dict[str, Any], params: dict[str, Param], outputs: list[Output], catalog: Catalog
+) -> dict[str, str]:
+    """Problems with what the graph reads and writes: a loader input names a file outside
+    Tower's input folder, or is bound to anything but Tower's run-time inputs; a binding sets
+    a save prefix; a node saves files without being a declared output."""
+    fields: dict[str, str] = {}
+    bound = {target: param for param in params.values() for target in param.targets}
+    for node_id, name in loader_inputs(graph, catalog):
+        value = graph[node_id]["inputs"][name]
+        param = bound.get((node_id, name))
+        if param is None:
+            problem = loader_value_problem(value)
+        elif param.name not in RUNTIME_INPUTS or param.type != "str" or not param.required:
+            fields[f"bindings.{param.name}"] = (
+                f"binds the file input {name!r} of node {node_id!r}; only Tower's run-time "
+                f"inputs ({', '.join(sorted(RUNTIME_INPUTS))}, required) may"
+            )
+            continue
+        else:  # Tower replaces the placeholder with a file it uploaded
+            problem = loader_value_problem(value, in_input_folder=False)
+        if problem:
+            fields[f"{node_id}.{name}"] = problem
+    for param in params.values():
+        if any(name == "filename_prefix" for _, name in param.targets):
+            fields[f"bindings.{param.name}"] = (
+                "filename_prefix cannot be bound: Tower saves each stage under its own folder"
+            )
+    declared = {output.node for output in outputs}
+    for node_id, node in graph.items():
+        if "filename_prefix" in node.get("inputs", {}) and node_id not in declared:
+            fields[f"{node_id}.filename_prefix"] = (
+                "this node saves files but is not a declared output (Tower chooses where "
+                "declared outputs are saved)"
+            )
     return fields
 
 

@@ -94,3 +94,34 @@ def test_missing_sections_are_named():
     lines = caught.value.lines()
     assert "p.yaml:3: episode: must be a mapping of fields" in lines
     assert any(line.endswith("scenes: is required") for line in lines)
+
+
+def test_an_alias_is_refused_with_its_line():
+    text = DEMO.read_text().replace("  lora_strength: 0.8", "  lora_strength: &strength 0.8", 1)
+    text = text.replace("lora_strength: 0.7", "lora_strength: *strength", 1)
+    with pytest.raises(ProductionError) as caught:
+        parse_production(text, "alias.yaml")
+    assert caught.value.lines() == [
+        f"alias.yaml:{line_of(text, '&strength')}: YAML anchors and aliases are not allowed "
+        "(found &strength); write each value out"
+    ]
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(capsys, tmp_path: Path):
+    # 564 bytes that stand for 10^9 strings when the aliases are followed.
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(levels) + "\nproject: *a8\n")
+    result = call_tower(
+        capsys,
+        "--token",
+        "unused",
+        "submit",
+        str(bomb),
+        config=tmp_path / "cli.json",
+        url="http://127.0.0.1:9",
+    )
+    assert result.code == 1, result
+    assert f"{bomb}:1: YAML anchors and aliases are not allowed (found &a0)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

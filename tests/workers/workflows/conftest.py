@@ -27,7 +27,7 @@ TYPICAL_PARAMS = {
         "seed": 123456789,
     },
     "animate": {
-        "image": "job-0001/keyframe.png",
+        "image": "tower/job-0001/keyframe.png",
         "prompt": "1girl, red jacket, walking, neon city street, night",
         "trigger_words": ["chr_token"],
         "loras": [{"name": "character_v1.safetensors", "strength": 0.8}],
@@ -35,11 +35,11 @@ TYPICAL_PARAMS = {
         "fps": 8,
         "seed": 987654321,
     },
-    "interpolate": {"frames_dir": "job-0001_frames", "multiplier": 2, "fps": 8},
-    "animate_svd": {"image": "job-0001/keyframe.png", "frames": 25, "fps": 6, "seed": 42},
-    "upscale": {"frames_dir": "job-0001_frames", "width": 512, "height": 288, "fps": 16},
-    "upscale_model": {"frames_dir": "job-0001_frames", "width": 512, "height": 288, "fps": 16,
-                      "model": "RealESRGAN_x2plus.pth"},
+    "interpolate": {"frames_dir": "tower/job-0001_frames", "multiplier": 2, "fps": 8},
+    "animate_svd": {"image": "tower/job-0001/keyframe.png", "frames": 25, "fps": 6, "seed": 42},
+    "upscale": {"frames_dir": "tower/job-0001_frames", "width": 512, "height": 288, "fps": 16},
+    "upscale_model": {"frames_dir": "tower/job-0001_frames", "width": 512, "height": 288,
+                      "fps": 16, "model": "RealESRGAN_x2plus.pth"},
 }
 
 

@@ -84,7 +84,7 @@ def test_trigger_words_are_prepended_to_the_positive_prompt_only(templates):
 
 @pytest.mark.parametrize(("multiplier", "fps", "rate"), [(2, 8, 16.0), (4, 8, 32.0), (4, 12, 48.0)])
 def test_rife_frame_rate_follows_the_multiplier(templates, multiplier, fps, rate):
-    params = {"frames_dir": "job-1_frames", "multiplier": multiplier, "fps": fps}
+    params = {"frames_dir": "tower/job-1_frames", "multiplier": multiplier, "fps": fps}
     prompt = bind(templates["interpolate"], params, output_key="k")
     assert prompt["2"]["inputs"]["multiplier"] == multiplier
     assert prompt["3"]["inputs"]["frame_rate"] == rate
@@ -94,19 +94,19 @@ def test_rife_frame_rate_follows_the_multiplier(templates, multiplier, fps, rate
 
 def test_rife_multiplier_other_than_2_or_4_is_rejected(templates):
     with pytest.raises(ValidationError) as caught:
-        bind(templates["interpolate"], {"frames_dir": "d", "multiplier": 3}, output_key="k")
+        bind(templates["interpolate"], {"frames_dir": "tower/d", "multiplier": 3}, output_key="k")
     assert "multiplier" in caught.value.fields
 
 
 def test_one_parameter_feeds_several_inputs(templates):
-    prompt = bind(templates["animate_svd"], {"image": "a.png", "fps": 12}, output_key="k")
+    prompt = bind(templates["animate_svd"], {"image": "tower/a.png", "fps": 12}, output_key="k")
     assert prompt["3"]["inputs"]["fps"] == 12
     assert prompt["7"]["inputs"]["fps"] == 12
 
 
 def test_unknown_parameter_is_named(templates):
     with pytest.raises(ValidationError) as caught:
-        bind(templates["animate_svd"], {"image": "a.png", "prompt": "x"}, output_key="k")
+        bind(templates["animate_svd"], {"image": "tower/a.png", "prompt": "x"}, output_key="k")
     assert caught.value.fields == {"prompt": "unknown parameter"}
     assert "prompt" in caught.value.message
 

@@ -11,6 +11,7 @@ import pytest
 from shared.errors import ValidationError
 from workers.workflows import bind, default_allowlist, default_templates, validate_upload
 from workers.workflows.library import STAGES
+from workers.workflows.loaders import RULE as LOADER_RULE
 
 DATA = Path(__file__).parent / "data"
 # The reference keyframe workflow (validated by the real server), as a user would export it.
@@ -120,7 +121,8 @@ def test_class_outside_the_allowlist_is_rejected():
     bad["9"] = {"class_type": "VHS_LoadImagesPath", "inputs": {"directory": "/etc"}}
     error = rejection(bad)
     assert error.fields == {
-        "9.class_type": "node class 'VHS_LoadImagesPath' is not allowed on this farm"
+        "9.class_type": "node class 'VHS_LoadImagesPath' is not allowed on this farm",
+        "9.directory": LOADER_RULE,
     }
     assert "VHS_LoadImagesPath" in error.message
 
@@ -184,7 +186,11 @@ def test_allowlisted_class_without_a_recorded_spec_is_checked_against_its_own_in
 
 def test_declared_outputs_must_be_output_nodes():
     error = rejection(graph(), outputs=[{"node": "7", "kind": "image", "name": "x"}])
-    assert error.fields == {"outputs.0": "node '7' (VAEDecode) is not an output node"}
+    assert error.fields == {
+        "outputs.0": "node '7' (VAEDecode) is not an output node",
+        "8.filename_prefix": "this node saves files but is not a declared output (Tower "
+        "chooses where declared outputs are saved)",
+    }
 
 
 @pytest.mark.parametrize("bad", [None, [], {}, "text", {"1": {"inputs": {}}}])
@@ -200,14 +206,27 @@ def test_default_allowlist_covers_the_templates_and_leaves_out_host_path_nodes()
     assert not {"VHS_LoadImagesPath", "VHS_LoadVideoPath", "CheckpointSave"} & allowlist
 
 
+# The loader input of each reference workflow, bound to the run-time input Tower fills.
+RUNTIME_BINDINGS = {
+    "stage1_keyframe_t2i_lora": {},
+    "stage2_animatediff_img2vid": {"image": {"type": "str", "required": True,
+                                             "targets": [["10", "image"]]}},
+    "stage3_rife_x2": {"frames_dir": {"type": "str", "required": True,
+                                      "targets": [["1", "directory"]]}},
+    "stage4_svd_img2vid": {"image": {"type": "str", "required": True,
+                                     "targets": [["2", "image"]]}},
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("path", sorted(DATA.glob("*.json")), ids=lambda p: p.stem)
 def test_the_reference_workflows_are_accepted(path):
-    template = validate_upload(json.loads(path.read_text()), {}, allowlist=default_allowlist())
+    graph = json.loads(path.read_text())
+    template = validate_upload(graph, RUNTIME_BINDINGS[path.stem], allowlist=default_allowlist())
     assert template.outputs
 
 
 def test_video_combine_writing_to_temp_is_rejected():
     interp = json.loads((DATA / "stage3_rife_x2.json").read_text())
     interp["3"]["inputs"]["save_output"] = False
-    error = rejection(interp, {})
+    error = rejection(interp, RUNTIME_BINDINGS["stage3_rife_x2"])
     assert error.fields == {"outputs.0": "node '3' must have save_output true"}

@@ -1,0 +1,60 @@
+"""Local names of downloaded outputs, built from what the farm answers: never trusted, so
+every piece is reduced to letters, digits, `_` and `-`, and the result must stay inside the
+folder the user chose."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from web.client.errors import UnsafeResponseError
+
+UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "application/json": ".json",
+}
+
+
+def asset_id(value: Any) -> int:
+    """An asset id from the farm's answer.
+
+    :raises UnsafeResponseError: when it is not a positive integer.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UnsafeResponseError(f"the farm sent a malformed asset id: {value!r}")
+    return value
+
+
+def inside(folder: Path, name: str) -> Path:
+    """`folder / name`, checked to be a file directly inside `folder` once resolved.
+
+    :raises UnsafeResponseError: when it is not (a name with separators or `..`).
+    """
+    root = folder.resolve()
+    path = (root / name).resolve()
+    if path.parent != root or name in ("", ".", ".."):
+        raise UnsafeResponseError(f"the farm named a file outside {folder}: {name!r}")
+    return folder / name
+
+
+def name_part(value: Any) -> str:
+    """A piece of a local file name from a farm-supplied value: letters, digits, `_` and `-`
+    only (anything else becomes `_`), at most 40 characters."""
+    return UNSAFE_NAME.sub("_", str(value)).strip("_")[:40] or "x"
+
+
+def file_name(asset: dict[str, Any], stage: dict[str, Any] | None) -> str:
+    """A readable local name for an asset: job outputs by kind, stage outputs by scene."""
+    ext = EXTENSIONS.get(str(asset.get("mime_type")), ".bin")
+    ident = name_part(asset["id"])
+    if stage is None:
+        return f"job{name_part(asset.get('job_id'))}-{name_part(asset['kind'])}-{ident}{ext}"
+    scene = f"scene{name_part(stage['scene_id'])}-" if stage.get("scene_id") else ""
+    return f"{scene}{name_part(stage['stage'])}-{ident}{ext}"
