@@ -46,28 +46,6 @@ def injected_failure(class_type: str) -> EmulatedError:
     return EmulatedError(message, type_name)
 
 
-# Where Frame-Interpolation looks for a checkpoint it lacks (vfi_utils.BASE_MODEL_DOWNLOAD_URLS).
-RIFE_DOWNLOAD_URLS = (
-    "https://github.com/styler00dollar/VSGAN-tensorrt-docker/releases/download/models/",
-    "https://github.com/Fannovel16/ComfyUI-Frame-Interpolation/releases/download/models/",
-    "https://github.com/dajes/frame-interpolation-pytorch/releases/download/v1.0.0/",
-)
-
-
-def download_failure(ckpt_name: str) -> EmulatedError:
-    """What the RIFE node raises for a checkpoint it lists but cannot download (offline)."""
-    logs = "\n\n".join(
-        f"Error when downloading from: {base}{ckpt_name}\n\nTraceback (most recent call last):\n"
-        "urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name resolution>\n"
-        for base in RIFE_DOWNLOAD_URLS
-    )
-    return EmulatedError(
-        f"Tried all urls to download {ckpt_name} but no success. Below is the error log:\n\n"
-        f"{logs}",
-        "Exception",
-    )
-
-
 def injected_oom() -> EmulatedError:
     """The torch out-of-memory error an `oom:<class>` fault raises."""
     return EmulatedError(

@@ -46,7 +46,8 @@ DEFAULT_MODELS: dict[str, list[str]] = {
     "animatediff_models": ["mm_sd_v15_v2.ckpt"],
     "vae": ["vae-ft-mse-840000-ema-pruned.safetensors"],
     "clip_vision": [],
-    "rife": ["rife47.pth", "rife49.pth"],
+    # On disk (the pack lists every RIFE checkpoint, and fails offline on the others).
+    "rife": ["rife47.pth"],
     "upscale_models": ["RealESRGAN_x2plus.pth", "RealESRGAN_x4plus.pth"],
 }
 
@@ -81,7 +82,12 @@ def parse_inventory(data: object) -> dict[str, list[str]]:
     return out
 
 
+# Inventory folders the server does not list: a node pack's own checkpoint folder.
+PACK_FOLDERS = ("rife",)
+
+
 def list_folders(inventory: dict[str, list[str]]) -> list[str]:
-    """Folder names for GET /models: the real list plus any extra inventory folders."""
-    extra = [f for f in inventory if f not in MODEL_FOLDERS]
+    """Folder names for GET /models: the real list plus any extra inventory folders (but not a
+    pack's own, which the real /models does not know)."""
+    extra = [f for f in inventory if f not in MODEL_FOLDERS and f not in PACK_FOLDERS]
     return MODEL_FOLDERS + extra

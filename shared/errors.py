@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# A failure's text as rows, events and the CLI carry it: enough to act on. A node's own message
+# can be tens of KB (a pack's download log); the backend's /history keeps it whole.
+MESSAGE_LIMIT = 2000
+
+
+def brief(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text`, cut to `limit` characters with a note of how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit].rstrip()} … ({len(text):,} characters in all)"
+
 
 class FarmError(Exception):
     """Base of every error Tower raises on purpose; renders as an HTTP JSON body."""

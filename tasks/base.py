@@ -18,7 +18,7 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
-from shared.errors import FarmError, PermanentError, TransientError
+from shared.errors import FarmError, PermanentError, TransientError, brief
 from shared.models import StageRun, Status
 from tasks.context import WorkerContext, worker_context
 from tasks.leases import LEASE_S, MAX_DELIVERIES, LeaseKeeper, Owner, Verdict, claim
@@ -189,7 +189,7 @@ class Delivery(Generic[W]):
                 record_cancelled(session, self.run_id)
             elif queue:
                 # The id, not the row: the row expires when this transaction commits.
-                retry_id = next_attempt(session, self.run_id, str(exc), error_detail(exc),
+                retry_id = next_attempt(session, self.run_id, brief(str(exc)), error_detail(exc),
                                         self.task.request.id).id
         if cancelled:
             claimed.relay.finished(Status.CANCELLED)
@@ -207,7 +207,7 @@ class Delivery(Generic[W]):
     def fail(self, claimed: Claimed, exc: BaseException, message: str | None = None) -> None:
         """Record a failed stage (and so its job, skipping what depended on it) with the
         error's node-level facts, and tell live clients."""
-        message = message or str(exc)
+        message = brief(message or str(exc))
         detail = error_detail(exc)
         with Session(self.ctx.engine) as session, session.begin():
             skipped = [(r.id, r.scene_id, r.stage)
@@ -241,7 +241,7 @@ def error_code(exc: BaseException) -> str:
 
 def error_detail(exc: BaseException) -> dict[str, Any]:
     """The node-level facts of a failure, for the row and the API."""
-    detail: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc),
+    detail: dict[str, Any] = {"type": type(exc).__name__, "message": brief(str(exc)),
                               "code": error_code(exc)}
     for name in ("node_id", "node_type", "exception_type"):
         if getattr(exc, name, None):

@@ -148,7 +148,8 @@ def _gpu_run(session: Session, kind: StageKind, planned: Planned, opts: RenderOp
     params = dict(planned.params)
     if "checkpoint" in template.params:
         # Always named on the row: routing prefers the backend that last loaded it.
-        params["checkpoint"] = opts.checkpoint or template.params["checkpoint"].default
+        chosen = opts.checkpoint if planned.image_checkpoint else None
+        params["checkpoint"] = chosen or template.params["checkpoint"].default
     params |= opts.stages.get(kind.name, {})
     params = {k: v for k, v in params.items() if k in template.params}
     _check_binds(template, params, kind.name)

@@ -65,6 +65,9 @@ class Planned:
     params: dict[str, Any]
     steps: int = 1
     frames: int = 1
+    # Whether the job's `checkpoint` option (an image model) applies; a video model's
+    # workflow keeps its own checkpoint.
+    image_checkpoint: bool = True
 
 
 def to_8(value: float) -> int:
@@ -123,7 +126,8 @@ def animate(subject: Subject) -> Planned:
     params = {"seed": seed_of(subject), "steps": opts.steps, "frames": frames, "fps": opts.fps,
               "width": width, "height": height}
     if opts.engine == "svd":
-        return Planned("animate_svd", params, steps=opts.steps, frames=frames)
+        return Planned("animate_svd", params, steps=opts.steps, frames=frames,
+                       image_checkpoint=False)
     params |= {**character_params(subject.characters),
                "prompt": styled(subject.project, f"{scene.prompt}, {scene.motion}".strip(", "))}
     return Planned("animate", params, steps=opts.steps, frames=frames)

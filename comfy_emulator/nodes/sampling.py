@@ -27,10 +27,17 @@ def _latent(width: int, height: int, batch: int, source: np.ndarray | None = Non
 
 
 def load_checkpoint(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
-    """MODEL, CLIP, VAE descriptors for a checkpoint."""
+    """MODEL, CLIP, VAE descriptors for a checkpoint. A video (SVD) checkpoint has no text
+    encoder: the real loader hands on CLIP None, and the first CLIPTextEncode fails."""
     name = i["ckpt_name"]
     model = {"ckpt": name, "loras": [], "motion": None, "guidance": None}
-    return (model, {"ckpt": name, "loras": []}, {"vae": name}), None
+    clip = None if is_video_checkpoint(name) else {"ckpt": name, "loras": []}
+    return (model, clip, {"vae": name}), None
+
+
+def is_video_checkpoint(name: str) -> bool:
+    """Whether a checkpoint file is a Stable Video Diffusion one (by its name, in here)."""
+    return "svd" in name.lower()
 
 
 def load_image_only_checkpoint(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
@@ -47,7 +54,7 @@ def _with_lora(thing: dict, name: str, strength: float) -> dict:
 def load_lora(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
     """Patch model and clip with a LoRA."""
     model = _with_lora(i["model"], i["lora_name"], float(i["strength_model"]))
-    clip = _with_lora(i["clip"], i["lora_name"], float(i["strength_clip"]))
+    clip = i["clip"] and _with_lora(i["clip"], i["lora_name"], float(i["strength_clip"]))
     return (model, clip), None
 
 
@@ -57,8 +64,18 @@ def load_lora_model_only(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
 
 
 def encode_text(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
-    """CONDITIONING remembering the text and the clip's LoRAs."""
+    """CONDITIONING remembering the text and the clip's LoRAs.
+
+    :raises RuntimeError: without a clip (a checkpoint without a text encoder), as the real
+        node does.
+    """
+    if i["clip"] is None:
+        raise RuntimeError(NO_CLIP)
     return ({"text": i["text"], "loras": list(i["clip"].get("loras", []))},), None
+
+
+NO_CLIP = ("ERROR: clip input is invalid: None\n\nIf the clip is from a checkpoint loader node "
+           "your checkpoint does not contain a valid clip or text encoder model.")
 
 
 def empty_latent(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:

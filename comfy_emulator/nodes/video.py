@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from comfy_emulator.errors import download_failure
+from comfy_emulator.downloads import download_failure
 from comfy_emulator.media import (
     png_metadata,
     read_video,

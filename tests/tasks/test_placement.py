@@ -23,7 +23,8 @@ NODE_WAIT_S = 12  # several looks (one every 2 s): more than Celery's default of
 # node-a has only rife47 on disk; node-b has every LoRA the tests use and rife49 too.
 MODELS = {
     "node-a": {**DEFAULT_MODELS, "rife": ["rife47.pth"]},
-    "node-b": {**DEFAULT_MODELS, "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"]},
+    "node-b": {**DEFAULT_MODELS, "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"],
+               "rife": ["rife47.pth", "rife49.pth"]},
 }
 
 
@@ -101,6 +102,9 @@ def test_a_model_a_backend_lacks_moves_the_stage_and_the_mark_is_kept(app, farm,
     assert [(r.backend, r.status) for r in interpolations] == [("node-a", "failed"),
                                                                ("node-b", "succeeded")]
     assert interpolations[0].error_detail["code"] == "comfy_model_missing"
+    # The pack's download log runs to some 25 KB; rows, events and the CLI carry its start.
+    assert "Tried all urls to download rife49.pth" in interpolations[0].error
+    assert len(interpolations[0].error) < 2100
     assert lacking(app, "node-a") == {"rife": ["rife49.pth"]}
     # The mark survives the worker registering again, until an operator clears it.
     farm.gpu_workers["node-a"].stop()

@@ -62,3 +62,10 @@ def test_a_bad_upscale_option_is_refused_by_field(db_session, scene, upscale, fi
     with pytest.raises(ValidationError) as caught:
         plan(db_session, scene, upscale=upscale)
     assert field in caught.value.fields
+
+
+def test_the_checkpoint_option_is_the_image_model_and_svd_keeps_its_own(db_session, scene):
+    job = plan(db_session, scene, engine="svd", checkpoint="v1-5-pruned-emaonly.safetensors")
+    params = {r.stage: r.inputs["params"] for r in job.stage_runs}
+    assert params["keyframe"]["checkpoint"] == "v1-5-pruned-emaonly.safetensors"
+    assert params["animate"]["checkpoint"] == "svd_xt.safetensors"

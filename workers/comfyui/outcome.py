@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared.errors import brief
 from workers.comfyui.capabilities import model_folder
 from workers.comfyui.errors import (
     ComfyExecutionFailed,
@@ -76,7 +77,8 @@ class PromptOutcome:
                 node_id=self.interrupted_node,
             )
         err = self.error or ErrorDetail("", "", "", "unknown execution error")
-        text = f"node {err.node_id} ({err.node_type}) raised {err.exception_type}: {err.message}"
+        text = f"node {err.node_id} ({err.node_type}) raised {err.exception_type}: " \
+            f"{brief(err.message)}"
         if err.out_of_memory:
             raise ComfyOutOfMemory(text, node_id=err.node_id, node_type=err.node_type)
         if err.missing_model:
