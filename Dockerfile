@@ -9,7 +9,7 @@ WORKDIR /app
 COPY requirements.txt pyproject.toml ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN pip install --no-cache-dir --no-deps -e . \
+RUN pip install --no-cache-dir --no-deps -e . -e client \
     && useradd --create-home tower && mkdir -p /artifacts /var/lib/tower/secrets \
     && chown tower /artifacts /var/lib/tower/secrets && chmod 700 /var/lib/tower/secrets
 USER tower

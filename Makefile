@@ -8,12 +8,13 @@ BENCHES := $(basename $(notdir $(filter-out bench/__init__.py,$(wildcard bench/*
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml client/pyproject.toml
 	scripts/services packages
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps -e client
 	touch $@
 
 services:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw
 
-from shared.errors import NotFoundError
+from tower_client.errors import NotReadyError
 
 if TYPE_CHECKING:
-    from web.client.api import TowerClient
+    from tower_client.api import TowerClient
 
 TILE_WIDTH = 320
 LABEL_H = 20
@@ -47,12 +47,12 @@ def make_contact_sheet(
 ) -> Path:
     """Download a job's keyframes and tile them (labelled by scene) into the PNG `dest`.
 
-    :raises NotFoundError: when the job has no finished keyframe.
+    :raises NotReadyError: when the job has no finished keyframe.
     :raises ApiError: when the job or an asset cannot be read.
     """
     frames = keyframe_assets(client.status(job_id))
     if not frames:
-        raise NotFoundError(f"job {job_id} has no finished keyframe yet")
+        raise NotReadyError(f"job {job_id} has no finished keyframe yet")
     images = [(number, fetch_image(client, asset_id)) for number, asset_id in frames]
     sheet = tile_images(images, columns=columns)
     dest = Path(dest)

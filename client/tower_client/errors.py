@@ -1,4 +1,6 @@
-"""The client's errors: what the server refused (ApiError) and what never reached it."""
+"""The client's errors: what the server refused (ApiError), what never reached it, and what the
+client refuses itself. Every one is a TowerError with a message, a code and the fields it
+names."""
 
 from __future__ import annotations
 
@@ -7,12 +9,21 @@ from typing import Any
 
 import requests
 
-from shared.errors import FarmError, TransientError
-
 MAX_FIELDS = 4
 
 
-class ApiError(FarmError):
+class TowerError(Exception):
+    """Base of the client's errors: one line for a person, and the fields it is about."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, fields: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class ApiError(TowerError):
     """The server answered with an error: its HTTP status, error code, message and fields."""
 
     def __init__(self, status: int, code: str, message: str, fields: dict | None = None) -> None:
@@ -30,11 +41,19 @@ class ApiError(FarmError):
         return f"{self.message} ({detail}{more})"
 
 
-class UnreachableError(TransientError):
+class UnreachableError(TowerError):
     """The server did not answer (refused, timed out, dropped)."""
 
+    code = "unreachable"
 
-class UnsafeResponseError(FarmError):
+
+class NotReadyError(TowerError):
+    """What was asked for does not exist yet (a job with no finished keyframe)."""
+
+    code = "not_ready"
+
+
+class UnsafeResponseError(TowerError):
     """The server answered something the client refuses to act on (a file name that would
     write outside the chosen folder)."""
 

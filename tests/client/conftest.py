@@ -15,10 +15,10 @@ from flask import Flask
 
 from shared.config import Settings, redis_db_url
 from shared.db import db
+from tests.client.cli_runner import run_tower
 from tests.support.farm import Farm, running_farm
 from tests.support.processes import REPO, Process
 from tests.support.web_server import start_gunicorn
-from tests.web.client.cli_runner import run_tower
 
 EMAIL = "cli-operator@example.com"
 PASSWORD = "cli-operator-password"

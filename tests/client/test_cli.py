@@ -11,8 +11,8 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from tests.web.client.cli_runner import call_tower, run_tower
-from tests.web.client.conftest import DEMO
+from tests.client.cli_runner import call_tower, run_tower
+from tests.client.conftest import DEMO
 
 
 def media_facts(path: Path) -> str:
@@ -107,7 +107,7 @@ def test_a_wrong_password_is_one_line(capsys, live, tmp_path):
 
 
 def test_retry_of_one_stage_reruns_it_and_what_follows(capsys, live, config, finished_job):
-    from web.client.api import TowerClient
+    from tower_client.api import TowerClient
 
     saved = json.loads(config.read_text())
     with TowerClient(live.url, token=saved["token"]) as client:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from web.client.errors import UnsafeResponseError
+from tower_client.errors import UnsafeResponseError
 
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 EXTENSIONS = {

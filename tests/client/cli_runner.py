@@ -30,7 +30,7 @@ def run_tower(*args: str, config: Path, url: str | None = None, timeout: float =
     command = (
         [str(CONSOLE_SCRIPT)]
         if CONSOLE_SCRIPT.exists()
-        else [sys.executable, "-m", "web.client.cli"]
+        else [sys.executable, "-m", "tower_client.cli"]
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
     env["TOWER_CONFIG"] = str(config)
@@ -50,7 +50,7 @@ def run_tower(*args: str, config: Path, url: str | None = None, timeout: float =
 
 def call_tower(capsys, *args: str, config: Path, url: str | None = None) -> Result:
     """Run the `tower` entry point in this process (faster than a subprocess, same code)."""
-    from web.client.cli import main
+    from tower_client.cli import main
 
     capsys.readouterr()
     options = ["--config", str(config), *(["--url", url] if url else [])]

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from web.client.errors import ApiError
+from tower_client.errors import ApiError
 
 if TYPE_CHECKING:
-    from web.client.api import TowerClient
-    from web.client.production import Production
+    from tower_client.api import TowerClient
+    from tower_client.production import Production
 
 log = logging.getLogger(__name__)
 

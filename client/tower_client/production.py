@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from shared.errors import ValidationError
+from tower_client.errors import TowerError
 
 TRANSITIONS = ("cut", "crossfade", "fade_black")
 Path_ = tuple[str | int, ...]
@@ -38,8 +38,10 @@ class Problem:
         )
 
 
-class ProductionError(ValidationError):
+class ProductionError(TowerError):
     """A production file that cannot be used; `problems` says where and why."""
+
+    code = "invalid_production"
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from web.client.api import TowerClient
-from web.client.errors import ApiError
+from tower_client.api import TowerClient
+from tower_client.errors import ApiError
 
 
 @pytest.fixture

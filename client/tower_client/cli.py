@@ -16,11 +16,11 @@ from typing import Any
 
 import click
 
-from shared.errors import FarmError
-from web.client.api import TowerClient
-from web.client.bars import StageBars
-from web.client.production import ProductionError, read_production
-from web.client.sheet import make_contact_sheet
+from tower_client.api import TowerClient
+from tower_client.bars import StageBars
+from tower_client.errors import TowerError
+from tower_client.production import ProductionError, read_production
+from tower_client.sheet import make_contact_sheet
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 DEFAULT_CONFIG = "~/.config/tower/cli.json"
@@ -344,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for line in exc.lines():
             click.echo(f"tower: {line}", err=True)
         raise SystemExit(1) from None
-    except (FarmError, TimeoutError, OSError) as exc:
+    except (TowerError, TimeoutError, OSError) as exc:
         if debug:
             traceback.print_exc()
         click.echo(f"tower: {exc}", err=True)

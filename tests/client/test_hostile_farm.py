@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from web.client.api import TowerClient
-from web.client.errors import UnsafeResponseError
+from tower_client.api import TowerClient
+from tower_client.errors import UnsafeResponseError
 
 ESCAPE = "x/../../../../escaped"  # from <tmp>/deep/er/out up to <tmp>
 ASSETS = {

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from web.client.errors import ApiError, UnreachableError, reason, to_api_error
-from web.client.filenames import asset_id, file_name, inside
-from web.client.stream import Event, parse_events
+from tower_client.errors import ApiError, UnreachableError, reason, to_api_error
+from tower_client.filenames import asset_id, file_name, inside
+from tower_client.stream import Event, parse_events
 
 if TYPE_CHECKING:
-    from web.client.production import Production
-    from web.client.submission import Submission
+    from tower_client.production import Production
+    from tower_client.submission import Submission
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class TowerClient:
 
         :raises ApiError: when the server refuses a row or the job.
         """
-        from web.client.submission import submit_production
+        from tower_client.submission import submit_production
 
         return submit_production(self, production)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tower_client.production import ProductionError, parse_production, read_production
 
-from tests.web.client.cli_runner import call_tower
-from tests.web.client.conftest import DEMO
-from web.client.production import ProductionError, parse_production, read_production
+from tests.client.cli_runner import call_tower
+from tests.client.conftest import DEMO
 
 
 def line_of(text: str, needle: str) -> int:
