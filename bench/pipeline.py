@@ -35,9 +35,9 @@ from shared.config import load_settings, redis_db_url
 from shared.db import db
 from shared.models import Episode, Job, Project, Scene, StageRun, User
 from tasks.app import configure
+from tasks.pipeline.planning import plan_job
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tasks.pipelines import dispatch_job
-from tasks.planning import plan_job
-from tasks.workflow_store import seed_default_workflows
 from tests.support.database import (
     create_database,
     drop_database,

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from shared.errors import FarmError, PermanentError, TransientError, brief
 from shared.models import StageRun, Status
 from tasks.context import WorkerContext, worker_context
-from tasks.leases import LEASE_S, MAX_DELIVERIES, LeaseKeeper, Owner, Verdict, claim
+from tasks.pipeline.leases import LEASE_S, MAX_DELIVERIES, LeaseKeeper, Owner, Verdict, claim
+from tasks.pipeline.recording import next_attempt, record_cancelled, record_failure, record_success
 from tasks.progress_relay import ProgressRelay
-from tasks.recording import next_attempt, record_cancelled, record_failure, record_success
 from workers.gpu_stage import Artifact
 
 log = logging.getLogger(__name__)

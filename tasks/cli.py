@@ -12,8 +12,8 @@ from flask.cli import with_appcontext
 from shared.db import db
 from shared.errors import FarmError
 from shared.models import LibraryEntry
-from tasks.library_store import add_demo_library, add_library_entry
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.library_store import add_demo_library, add_library_entry
+from tasks.pipeline.workflow_store import seed_default_workflows
 from workers.storage import LocalStore
 
 workflows_cli = click.Group("workflows", help="Stored ComfyUI workflows.")

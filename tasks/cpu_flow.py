@@ -15,8 +15,7 @@ from shared.models import Job, LibraryEntry, Scene, StageRun
 from shared.stages import stage_kind
 from tasks.base import Claimed, Delivery
 from tasks.context import WorkerContext
-from tasks.pipelines import scene_order
-from tasks.stage_rows import latest_success, output_key, scene_clip
+from tasks.pipeline.stage_rows import latest_success, output_key, scene_clip, scene_order
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
 from workers.media.library import LibraryEntry as MediaEntry

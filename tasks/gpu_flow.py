@@ -19,10 +19,10 @@ from shared.errors import TransientError
 from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
-from tasks.fleet import mark_model_lacking, node_name
-from tasks.leases import release
-from tasks.routing import NoCapableBackend, Placement, place
-from tasks.stage_rows import GpuWork, gpu_work
+from tasks.pipeline.fleet import mark_model_lacking, node_name
+from tasks.pipeline.leases import release
+from tasks.pipeline.routing import NoCapableBackend, Placement, place
+from tasks.pipeline.stage_rows import GpuWork, gpu_work
 from workers.comfyui import ComfyModelMissing, ComfyUnavailable
 from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage
 from workers.storage import LocalStore

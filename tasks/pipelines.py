@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -24,33 +23,16 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from shared.db import committed, db
-from shared.models import Job, Scene, StageRun, Status
+from shared.models import Job, StageRun, Status
 from shared.progress import ProgressBus
-from shared.stages import Per, downstream_names, position, stage_kind
+from shared.stages import Per, position, stage_kind
 from tasks.app import app
-from tasks.priority import broker_priority
+from tasks.pipeline.priority import broker_priority
+from tasks.pipeline.stage_rows import latest_runs, scene_order
 
 log = logging.getLogger(__name__)
 
 FINISH_TASK = "render.finish"
-
-
-def latest_runs(session: Session, job_id: int) -> list[StageRun]:
-    """The newest attempt of every (stage, scene) of a job."""
-    rows = session.scalars(
-        sa.select(StageRun).where(StageRun.job_id == job_id).order_by(StageRun.attempt))
-    newest: dict[tuple[str, int | None], StageRun] = {}
-    for run in rows:
-        newest[(run.stage, run.scene_id)] = run
-    return list(newest.values())
-
-
-def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
-    """`start` and every latest stage run that needs its output: the later stages of its scene
-    and the episode stages after it."""
-    later = {start.stage, *downstream_names(start.stage)}
-    return [r for r in runs if r.stage in later
-            and (r.scene_id == start.scene_id or stage_kind(r.stage).per is Per.EPISODE)]
 
 
 @dataclass
@@ -101,16 +83,6 @@ def scene_groups(session: Session, pending: list[StageRun],
             groups.setdefault(run.scene_id, []).append(run)
     return [groups[scene_id] for scene_id in [*scene_order(session, runs), None]
             if scene_id in groups]
-
-
-def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
-    """Scene ids of the runs in the episode's order."""
-    ids = {r.scene_id for r in runs if r.scene_id is not None}
-    if not ids:
-        return []
-    found = session.execute(sa.select(Scene.id, Scene.order).where(Scene.id.in_(ids))).all()
-    known = {scene_id: order for scene_id, order in found}
-    return sorted(ids, key=lambda i: (known.get(i, 1 << 30), i))
 
 
 def dispatch_job(job_id: int) -> str | None:

@@ -14,7 +14,7 @@ from tasks.app import app
 from tasks.context import worker_context
 from tasks.cpu_flow import CpuDelivery
 from tasks.gpu_flow import GpuDelivery
-from tasks.recording import finish_job
+from tasks.pipeline.recording import finish_job
 
 
 def register(kind: StageKind) -> Task:

@@ -21,8 +21,9 @@ from shared.stages import Per, position, stage_kind
 from tasks.app import app
 from tasks.broker_scan import task_queues_in_broker
 from tasks.context import worker_context
-from tasks.fleet import mark_silent_nodes_offline
-from tasks.pipelines import dispatch_job, latest_runs
+from tasks.pipeline.fleet import mark_silent_nodes_offline
+from tasks.pipeline.stage_rows import latest_runs
+from tasks.pipelines import dispatch_job
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from shared.app import create_base_app
 from shared.config import load_settings
 from shared.db import db
 from tasks.context import reset_context
-from tasks.fleet import HEARTBEAT_EVERY_S, heartbeat, node_name, register_node
+from tasks.pipeline.fleet import HEARTBEAT_EVERY_S, heartbeat, node_name, register_node
 
 log = logging.getLogger(__name__)
 

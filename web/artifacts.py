@@ -14,7 +14,7 @@ from flask import current_app
 from shared.db import db
 from shared.errors import ValidationError
 from shared.models import Asset, Job
-from tasks.stage_rows import job_folder
+from tasks.pipeline.stage_rows import job_folder
 from workers.storage import LocalStore
 
 log = logging.getLogger(__name__)

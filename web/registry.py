@@ -70,7 +70,7 @@ def upload_workflow(user: User, data: dict[str, Any]) -> Workflow:
     :raises PermissionDeniedError: when the name is not the caller's.
     :raises ConflictError: when the name already serves another stage or has its most versions.
     """
-    from tasks.workflow_store import row_from_template
+    from tasks.pipeline.workflow_store import row_from_template
 
     if user.role == Role.GUEST.value:
         raise PermissionDeniedError("guests may not upload workflows")

@@ -59,7 +59,7 @@ def plan_and_dispatch(user: User, project: Project, kind: str, **plan: Any) -> J
     :raises PermissionDeniedError: for a priority above the caller's.
     :raises RateLimitedError: when the caller has too many active jobs (guests: this hour).
     """
-    from tasks.planning import plan_job
+    from tasks.pipeline.planning import plan_job
 
     check_priority(user, plan.get("priority", 5))
     check_guest_options(user, plan.get("options"))
@@ -197,7 +197,8 @@ def cancel_job(user: User, job_id: int) -> Job:
     job = visible_job(user, job_id)
     if Status(job.status).is_terminal:
         raise ConflictError(f"job {job_id} has already {job.status}")
-    from tasks.control import request_cancel, stop_job
+    from tasks.pipeline.control import request_cancel
+    from tasks.stopping import stop_job
 
     request_cancel(db.session, job)
     db.session.commit()
@@ -210,7 +211,7 @@ def retry_job(user: User, job_id: int, stage_id: int | None) -> Job:
 
     :raises ConflictError: when there is nothing to retry.
     """
-    from tasks.control import prepare_retry
+    from tasks.pipeline.control import prepare_retry
 
     job = visible_job(user, job_id)
     try:
@@ -231,7 +232,7 @@ def retake_scene(user: User, scene_id: int, *, seed: int | None = None,
 
     :raises ConflictError: the scene was never rendered, or its job is still running.
     """
-    from tasks.control import prepare_retake
+    from tasks.pipeline.control import prepare_retake
 
     scene = visible_scene(user, scene_id, write=True)
     try:

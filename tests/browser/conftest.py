@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from shared.db import db
 from shared.models import User
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tests.support.farm import Farm, running_farm
 from tests.support.processes import REPO
 from tests.tasks.conftest import production, truncate  # noqa: F401 (the production fixture)

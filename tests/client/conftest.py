@@ -58,8 +58,8 @@ class LiveFarm:
 
 def prepare_rows(app: Flask, settings: Settings) -> None:
     """Built-in workflows, the demo audio library and the operator account, committed."""
-    from tasks.library_store import add_demo_library
-    from tasks.workflow_store import seed_default_workflows
+    from tasks.pipeline.library_store import add_demo_library
+    from tasks.pipeline.workflow_store import seed_default_workflows
     from web.accounts import create_user
     from workers.storage import LocalStore
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 from shared.db import db
 from shared.models import Character, Episode, Job, Project, Scene, User
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tests.support.farm import Farm, running_farm
 
 FAST_OPTIONS = {"steps": 3, "frames": 4, "fps": 4, "width": 64, "height": 64}

@@ -14,8 +14,9 @@ from comfy_emulator.inventory import DEFAULT_MODELS
 from shared.db import db
 from shared.models import Character, Job, Scene, StageRun, User, WorkerNode
 from shared.progress import ProgressBus
-from tasks.control import prepare_retry, request_cancel, stop_job
+from tasks.pipeline.control import prepare_retry, request_cancel
 from tasks.pipelines import dispatch_job
+from tasks.stopping import stop_job
 from tests.support.processes import wait_for
 from tests.tasks.conftest import FAST_OPTIONS, job_row
 from tests.tasks.test_pipeline import submit, wait_until_done

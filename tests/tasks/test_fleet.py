@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from shared.db import db
 from shared.models import WorkerNode
-from tasks.fleet import HEARTBEAT_EVERY_S, OFFLINE_AFTER_S
+from tasks.pipeline.fleet import HEARTBEAT_EVERY_S, OFFLINE_AFTER_S
 from tests.support.processes import wait_for
 from tests.tasks.conftest import job_row
 from tests.tasks.test_failures import SLOW_ANIMATE, submissions, wait_running_on_backend

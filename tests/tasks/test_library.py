@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from shared.models import LibraryEntry
-from tasks.library_store import add_demo_library, add_library_entry
+from tasks.pipeline.library_store import add_demo_library, add_library_entry
 from workers.storage import LocalStore
 
 

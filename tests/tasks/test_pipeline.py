@@ -6,9 +6,9 @@ from collections import Counter
 
 from shared.db import db
 from shared.models import Workflow
-from tasks.library_store import add_demo_library
+from tasks.pipeline.library_store import add_demo_library
+from tasks.pipeline.planning import plan_job
 from tasks.pipelines import dispatch_job
-from tasks.planning import plan_job
 from tests.support.processes import wait_for
 from tests.tasks.conftest import FAST_OPTIONS, job_row
 from workers.storage import LocalStore
@@ -56,7 +56,7 @@ def test_episode_runs_every_stage_and_succeeds(app, farm, production, settings):
 
 def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, production):
     from shared.models import Job
-    from tasks.control import prepare_retry
+    from tasks.pipeline.control import prepare_retry
 
     job = wait_until_done(app, farm, submit(app, production))
     assert job.status == "succeeded"
@@ -76,7 +76,7 @@ def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, 
 
 def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
     from shared.models import Scene
-    from tasks.control import prepare_retake
+    from tasks.pipeline.control import prepare_retake
 
     job = wait_until_done(app, farm, submit(app, production))
     assert job.status == "succeeded"

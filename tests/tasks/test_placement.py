@@ -12,7 +12,7 @@ from flask import Flask
 from comfy_emulator.inventory import DEFAULT_MODELS
 from shared.db import db
 from shared.models import Character, Scene, WorkerNode
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tests.support.farm import Farm, running_farm
 from tests.support.processes import wait_for
 from tests.tasks.conftest import FAST_OPTIONS, truncate

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import ValidationError
-from tasks.planning import plan_job
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.planning import plan_job
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tests import factories
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tests import factories
 from web.credentials import hash_password, issue_access_token
 from web.throttle import KEY_PREFIX

@@ -17,7 +17,7 @@ from flask import Flask
 from shared.config import Settings
 from shared.db import db
 from shared.models import Job, Workflow
-from tasks.workflow_store import seed_default_workflows
+from tasks.pipeline.workflow_store import seed_default_workflows
 from tests import factories
 from tests.support.web_server import start_gunicorn
 from web.credentials import issue_access_token

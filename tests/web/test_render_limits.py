@@ -106,7 +106,7 @@ def test_a_guest_image_with_top_level_options_is_still_accepted(as_role, world):
 
 def test_the_planner_refuses_out_of_range_overrides_itself():
     from shared.errors import ValidationError
-    from tasks.render_options import parse_options
+    from tasks.pipeline.render_options import parse_options
 
     with pytest.raises(ValidationError) as caught:
         parse_options({"stages": {"keyframe": {"steps": 300}, "animate": {"image": "/x"}}})

@@ -226,7 +226,7 @@ def test_enhance_prompt_adds_tags_once(as_role, world):
 def test_an_uploaded_workflow_keeps_its_description(db_session, app):
     from dataclasses import replace
 
-    from tasks.workflow_store import row_from_template
+    from tasks.pipeline.workflow_store import row_from_template
     from workers.workflows import default_templates
 
     template = replace(default_templates()["keyframe"], description="soft light, 2 LoRAs")

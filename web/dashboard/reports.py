@@ -13,7 +13,7 @@ from shared.errors import NotFoundError
 from shared.models import Job, Project, Scene, StageRun, User
 from shared.models.columns import utcnow
 from shared.stages import position, stage_kind
-from tasks.stage_rows import clip_run
+from tasks.pipeline.stage_rows import clip_run
 from web.jobs import asset_url, load_job_with_stages
 
 FAILED_LIMIT = 100

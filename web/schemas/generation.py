@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.models import JobKind
-from tasks.render_options import (
+from tasks.pipeline.render_options import (
     BOUNDS,
     STAGE_NAMES,
     STAGE_PARAMS,

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
-from tasks.leases import Owner, holds_lease
-from tasks.pipelines import downstream, latest_runs
+from tasks.pipeline.leases import Owner, holds_lease
+from tasks.pipeline.stage_rows import downstream, latest_runs
 from workers.gpu_stage import Artifact
 
 log = logging.getLogger(__name__)

@@ -1,35 +1,25 @@
-"""Job control from the API and the dashboard: cancel and retry.
-
-The row changes happen in the caller's transaction (the web service commits); the side
-effects on the broker and the backends happen after, by id.
-"""
+"""Job control from the API and the dashboard: cancel, retry and retake, as row changes in the
+caller's transaction (the web service commits; tasks.stopping and the canvas act after, by
+id)."""
 
 from __future__ import annotations
 
 import logging
-import time
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
-from shared.db import db
 from shared.errors import ConflictError, NotFoundError
 from shared.job_progress import StageCost, job_fraction
-from shared.models import Job, Scene, StageRun, Status, WorkerNode
+from shared.models import Job, Scene, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
-from shared.progress import ProgressBus
 from shared.stages import position
-from tasks.app import app
-from tasks.pipelines import downstream, latest_runs
-from tasks.planning import replan_scene_stage
-from workers.comfyui import ComfyClient, ComfyUnavailable
-from workers.comfyui.errors import ComfyProtocolError
+from tasks.pipeline.planning import replan_scene_stage
+from tasks.pipeline.stage_rows import downstream, latest_runs
 
 log = logging.getLogger(__name__)
 
-CANCEL_DEADLINE_S = 15.0
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.RETRYING)
 
 
@@ -51,39 +41,8 @@ def request_cancel(session: Session, job: Job) -> None:
             run.error = "job cancelled"
 
 
-def stop_job(job_id: int) -> dict[str, str]:
-    """Revoke the job's queued tasks and stop its prompts on their backends, by prompt id.
-
-    Never kills worker processes; returns how each running prompt ended.
-    """
-    with Session(db.engine) as session:
-        runs = session.scalars(sa.select(StageRun).where(StageRun.job_id == job_id)).all()
-        task_ids = [r.celery_task_id for r in runs if r.celery_task_id]
-        prompts = [(r.prompt_id, r.backend) for r in runs
-                   if r.prompt_id and r.backend and r.status == Status.RUNNING]
-        urls = dict(session.execute(sa.select(WorkerNode.name, WorkerNode.comfyui_url)).all())
-    if task_ids:
-        app.control.revoke(task_ids)
-    endings = {}
-    for prompt_id, backend in prompts:
-        endings[prompt_id] = cancel_prompt(urls.get(backend), prompt_id)
-    redis_url = current_app.config["SETTINGS"].redis_url
-    ProgressBus.from_url(redis_url).job_event(job_id, status="cancelled")
-    log.info("stopped job_id=%s revoked=%d prompts=%s", job_id, len(task_ids), endings)
-    return endings
 
 
-def cancel_prompt(url: str | None, prompt_id: str) -> str:
-    """Remove or interrupt one prompt on its backend; how it ended, or why it could not."""
-    if not url:
-        return "backend unknown"
-    try:
-        with ComfyClient(url, timeout=(2.0, 10.0)) as client:
-            return client.cancel(prompt_id, client_id=f"tower-cancel-{prompt_id[:8]}",
-                                 deadline=time.monotonic() + CANCEL_DEADLINE_S)
-    except (ComfyUnavailable, ComfyProtocolError) as exc:
-        log.warning("could not cancel prompt_id=%s on %s: %s", prompt_id, url, exc)
-        return "unreachable"
 
 
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:

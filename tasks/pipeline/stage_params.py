@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.models import Character, Episode, Project, Scene
-from tasks.render_options import RenderOptions
+from tasks.pipeline.render_options import RenderOptions
 
 MAX_ANIMATE_FRAMES = 64
 

@@ -1,8 +1,8 @@
 """Planning: turn a generate request into a Job and its StageRun rows (nothing is sent yet).
 
 Which stages a job has comes from the stage registry; every stage's parameters are resolved
-here (tasks.stage_params) and stored on its row, so any stage can be re-run from the rows alone,
-and a bad value is refused before anything is written.
+here (tasks.pipeline.stage_params) and stored on its row, so any stage can be re-run from the
+rows alone, and a bad value is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from shared.errors import NotFoundError, ValidationError
 from shared.models import Character, Episode, Job, JobKind, Project, Scene, StageRun
 from shared.stages import STAGES, Per, StageKind, stage_kind
-from tasks.render_options import RenderOptions, parse_options
-from tasks.stage_params import PLANNERS, Planned, Subject
-from tasks.workflow_store import active_workflow, template_of
+from tasks.pipeline.render_options import RenderOptions, parse_options
+from tasks.pipeline.stage_params import PLANNERS, Planned, Subject
+from tasks.pipeline.workflow_store import active_workflow, template_of
 from workers.workflows import bind, with_placeholders
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Asset, StageRun, Status, WorkerNode, Workflow
-from shared.stages import SCENE_CLIP, position, stage_kind
-from tasks.workflow_store import template_of
+from shared.models import Asset, Scene, StageRun, Status, WorkerNode, Workflow
+from shared.stages import SCENE_CLIP, Per, downstream_names, position, stage_kind
+from tasks.pipeline.workflow_store import template_of
 from workers.gpu_stage import StageInput
 from workers.storage import LocalStore
 from workers.workflows import Template
@@ -111,3 +112,30 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
         inputs=upstream_inputs(session, run, store), output_key=output_key(run),
         backend=run.backend, backend_url=node.comfyui_url if node else None)
 
+
+def latest_runs(session: Session, job_id: int) -> list[StageRun]:
+    """The newest attempt of every (stage, scene) of a job."""
+    rows = session.scalars(
+        sa.select(StageRun).where(StageRun.job_id == job_id).order_by(StageRun.attempt))
+    newest: dict[tuple[str, int | None], StageRun] = {}
+    for run in rows:
+        newest[(run.stage, run.scene_id)] = run
+    return list(newest.values())
+
+
+def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
+    """`start` and every latest stage run that needs its output: the later stages of its scene
+    and the episode stages after it."""
+    later = {start.stage, *downstream_names(start.stage)}
+    return [r for r in runs if r.stage in later
+            and (r.scene_id == start.scene_id or stage_kind(r.stage).per is Per.EPISODE)]
+
+
+def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
+    """Scene ids of the runs in the episode's order."""
+    ids = {r.scene_id for r in runs if r.scene_id is not None}
+    if not ids:
+        return []
+    found = session.execute(sa.select(Scene.id, Scene.order).where(Scene.id.in_(ids))).all()
+    known = {scene_id: order for scene_id, order in found}
+    return sorted(ids, key=lambda i: (known.get(i, 1 << 30), i))
