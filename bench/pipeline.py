@@ -63,9 +63,12 @@ def bench_settings():
     url = with_database(base.database_url, fresh_database_name().replace("test", "bench"))
     create_database(url)
     return base.with_overrides(
-        database_url=url, redis_url=redis_db_url(base.redis_url, 7),
-        broker_url=redis_db_url(base.redis_url, 8), result_backend=redis_db_url(base.redis_url, 9),
-        artifact_root=Path(tempfile.mkdtemp(prefix="tower-bench-artifacts-")))
+        database_url=url,
+        redis_url=redis_db_url(base.redis_url, 7),
+        broker_url=redis_db_url(base.redis_url, 8),
+        result_backend=redis_db_url(base.redis_url, 9),
+        artifact_root=Path(tempfile.mkdtemp(prefix="tower-bench-artifacts-")),
+    )
 
 
 def make_scenes(count: int) -> tuple[int, int, list[int]]:
@@ -79,8 +82,10 @@ def make_scenes(count: int) -> tuple[int, int, list[int]]:
     episode = Episode(project_id=project.id, number=1, title="bench", width=32, height=32)
     db.session.add(episode)
     db.session.flush()
-    scenes = [Scene(episode_id=episode.id, order=i, prompt=f"shot {i}", duration_s=0.5)
-              for i in range(count)]
+    scenes = [
+        Scene(episode_id=episode.id, order=i, prompt=f"shot {i}", duration_s=0.5)
+        for i in range(count)
+    ]
     db.session.add_all(scenes)
     db.session.commit()
     return owner.id, project.id, [s.id for s in scenes]
@@ -89,8 +94,14 @@ def make_scenes(count: int) -> tuple[int, int, list[int]]:
 def submit(owner_id: int, project_id: int, scene_id: int, slow: dict[str, float]) -> int:
     """Plan, commit and dispatch one scene job whose GPU stages take the given seconds."""
     extra = {stage: {"emulator_fault": f"slow:{seconds:.3f}"} for stage, seconds in slow.items()}
-    job = plan_job(db.session, owner_id=owner_id, project_id=project_id, kind="scene",
-                   scene_ids=[scene_id], options={**TINY, "extra_data": extra})
+    job = plan_job(
+        db.session,
+        owner_id=owner_id,
+        project_id=project_id,
+        kind="scene",
+        scene_ids=[scene_id],
+        options={**TINY, "extra_data": extra},
+    )
     db.session.commit()
     dispatch_job(job.id)
     return job.id
@@ -98,20 +109,26 @@ def submit(owner_id: int, project_id: int, scene_id: int, slow: dict[str, float]
 
 def wait_jobs(job_ids: list[int], timeout: float) -> list[Job]:
     """Wait until every job ended; returns them."""
+
     def ended():
         db.session.expire_all()
         jobs = db.session.scalars(sa.select(Job).where(Job.id.in_(job_ids))).all()
-        return jobs if all(j.status in ("succeeded", "failed", "cancelled") for j in jobs) \
-            else None
+        return jobs if all(j.status in ("succeeded", "failed", "cancelled") for j in jobs) else None
 
     return wait_for(ended, timeout, interval=0.25, what="benchmark jobs")
 
 
 def gpu_runs(job_ids: list[int]) -> list[StageRun]:
     """Succeeded GPU stage runs of the jobs."""
-    return list(db.session.scalars(sa.select(StageRun).where(
-        StageRun.job_id.in_(job_ids), StageRun.stage.in_(GPU_STAGES),
-        StageRun.status == "succeeded")))
+    return list(
+        db.session.scalars(
+            sa.select(StageRun).where(
+                StageRun.job_id.in_(job_ids),
+                StageRun.stage.in_(GPU_STAGES),
+                StageRun.status == "succeeded",
+            )
+        )
+    )
 
 
 def execution_seconds(farm, run: StageRun) -> float:
@@ -126,16 +143,22 @@ def measure_utilization(farm, owner_id, project_id, scene_ids, rng) -> dict:
     """40 jobs at once; ideal vs actual makespan of the GPU stages."""
     plans = [{stage: rng.uniform(0.3, 1.5) for stage in GPU_STAGES} for _ in scene_ids]
     start = time.time()
-    job_ids = [submit(owner_id, project_id, s, plan) for s, plan in zip(scene_ids, plans,
-                                                                       strict=True)]
+    job_ids = [
+        submit(owner_id, project_id, s, plan) for s, plan in zip(scene_ids, plans, strict=True)
+    ]
     jobs = wait_jobs(job_ids, timeout=600)
     failed = [j.id for j in jobs if j.status != "succeeded"]
     runs = gpu_runs(job_ids)
     render = sum(sum(p.values()) for p in plans) + sum(execution_seconds(farm, r) for r in runs)
     end = max(r.finished_at.timestamp() for r in runs)
     ideal = render / len(NODES)
-    return {"jobs": len(job_ids), "failed_jobs": len(failed), "ideal_makespan_s": ideal,
-            "actual_makespan_s": end - start, "gpu_utilization": ideal / (end - start)}
+    return {
+        "jobs": len(job_ids),
+        "failed_jobs": len(failed),
+        "ideal_makespan_s": ideal,
+        "actual_makespan_s": end - start,
+        "gpu_utilization": ideal / (end - start),
+    }
 
 
 def measure_overhead(farm, owner_id, project_id, scene_ids) -> list[float]:
@@ -156,8 +179,9 @@ def measure_overhead(farm, owner_id, project_id, scene_ids) -> list[float]:
 
 def measure_celery_hop(celery_app) -> list[float]:
     """Gaps (ms) between consecutive no-op tasks of one chain on the CPU worker."""
-    signatures = [celery_app.signature("tower.ping", queue="control", immutable=True)
-                  for _ in range(HOPS)]
+    signatures = [
+        celery_app.signature("tower.ping", queue="control", immutable=True) for _ in range(HOPS)
+    ]
     ids = [s.freeze().id for s in signatures]
     chain(*signatures).apply_async().get(timeout=60)
     stamps = [celery_app.AsyncResult(i).get(timeout=30)["at"] for i in ids]
@@ -182,12 +206,20 @@ def main() -> int:
             seed_default_workflows(db.session)
             db.session.commit()
             owner_id, project_id, scenes = make_scenes(LOAD_JOBS + OVERHEAD_JOBS)
-            with running_farm(settings, logs, logs / "farm", nodes=NODES, step_seconds=0.01,
-                              beat=False, gpu_slots=GPU_SLOTS) as farm:
+            with running_farm(
+                settings,
+                logs,
+                logs / "farm",
+                nodes=NODES,
+                step_seconds=0.01,
+                beat=False,
+                gpu_slots=GPU_SLOTS,
+            ) as farm:
                 hops = measure_celery_hop(celery_app)
                 overheads = measure_overhead(farm, owner_id, project_id, scenes[LOAD_JOBS:])
-                load = measure_utilization(farm, owner_id, project_id, scenes[:LOAD_JOBS],
-                                           random.Random(7))
+                load = measure_utilization(
+                    farm, owner_id, project_id, scenes[:LOAD_JOBS], random.Random(7)
+                )
             db.engine.dispose()
     finally:
         drop_database(settings.database_url)

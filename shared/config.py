@@ -36,8 +36,10 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "FLOWER_PORT": ("5555", "Flower port"),
     "FLOWER_URL": ("http://127.0.0.1:FLOWER_PORT/", "where the dashboard links to Flower"),
     "EMULATOR_PORT": ("8188", "port of the Procfile's ComfyUI emulator"),
-    "NODE_WAIT_S": ("600", "how long a GPU stage waits for a capable backend to come online "
-                    "before it fails"),
+    "NODE_WAIT_S": (
+        "600",
+        "how long a GPU stage waits for a capable backend to come online before it fails",
+    ),
 }
 
 
@@ -162,8 +164,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     secrets_dir = Path(get("TOWER_SECRETS_DIR") or "var/secrets").resolve()
     settings = Settings(
         env=tower_env,
-        database_url=_url(get("DATABASE_URL") or DEFAULTS["DATABASE_URL"][0], "DATABASE_URL",
-                          ("postgresql", "postgresql+psycopg2")),
+        database_url=_url(
+            get("DATABASE_URL") or DEFAULTS["DATABASE_URL"][0],
+            "DATABASE_URL",
+            ("postgresql", "postgresql+psycopg2"),
+        ),
         redis_url=_url(get("REDIS_URL") or DEFAULTS["REDIS_URL"][0], "REDIS_URL", ("redis",)),
         broker_url=get("CELERY_BROKER_URL"),
         result_backend=get("CELERY_RESULT_BACKEND"),
@@ -176,8 +181,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
         trusted_proxies=_count(get("TRUSTED_PROXIES") or "0", "TRUSTED_PROXIES"),
-        comfyui_url=_url(get("COMFYUI_URL") or DEFAULTS["COMFYUI_URL"][0], "COMFYUI_URL",
-                         ("http", "https")),
+        comfyui_url=_url(
+            get("COMFYUI_URL") or DEFAULTS["COMFYUI_URL"][0], "COMFYUI_URL", ("http", "https")
+        ),
         worker_node=get("WORKER_NODE"),
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),

@@ -102,8 +102,12 @@ def parse_events_key(key: str | bytes) -> int | None:
 def failure_fields(message: str, detail: Mapping[str, Any] | None) -> dict[str, Any]:
     """The failure part of a failed event, from a stage's error and error_detail."""
     detail = detail or {}
-    return {"error": str(message), "code": detail.get("code"),
-            "node_id": detail.get("node_id"), "node_type": detail.get("node_type")}
+    return {
+        "error": str(message),
+        "code": detail.get("code"),
+        "node_id": detail.get("node_id"),
+        "node_type": detail.get("node_type"),
+    }
 
 
 def build_stage_payload(
@@ -287,8 +291,7 @@ class ProgressBus:
         ``origin="sink"`` marks events the sink derives from rows; those are dropped once
         the job is terminal. Returns the stream id, or None when not appended.
         """
-        payload = build_job_payload(status=status, progress=progress, eta_s=eta_s,
-                                    failure=failure)
+        payload = build_job_payload(status=status, progress=progress, eta_s=eta_s, failure=failure)
 
         def publish() -> str | None:
             result = self._job_script(

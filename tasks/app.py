@@ -21,10 +21,12 @@ app.config_from_object("celeryconfig")
 
 def configure(settings: Settings) -> Celery:
     """Point the app at the broker and backend of `settings` (tests and the web app's overrides)."""
-    options = {**app.conf.broker_transport_options,
-               "global_keyprefix": settings.broker_key_prefix}
-    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend,
-                    broker_transport_options=options)
+    options = {**app.conf.broker_transport_options, "global_keyprefix": settings.broker_key_prefix}
+    app.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=settings.result_backend,
+        broker_transport_options=options,
+    )
     return app
 
 

@@ -83,8 +83,9 @@ class Delivery(Generic[W]):
         """What stops the running work when its job is cancelled, if anything can."""
         return None
 
-    def retry_queue(self, session: Session, work: W, claimed: Claimed,
-                    exc: BaseException) -> str | None:
+    def retry_queue(
+        self, session: Session, work: W, claimed: Claimed, exc: BaseException
+    ) -> str | None:
         """The queue on which a failed attempt is tried again, or None when it fails for good."""
         if isinstance(exc, TransientError) and claimed.attempt < MAX_ATTEMPTS:
             return self.task.queue
@@ -107,8 +108,9 @@ class Delivery(Generic[W]):
             raise exc if isinstance(exc, PermanentError) else PermanentError(str(exc)) from exc
         claimed.relay.started()
         try:
-            with LeaseKeeper(self.ctx.engine, self.run_id, claimed.owner,
-                             on_cancel=self.interrupter(work)) as keeper:
+            with LeaseKeeper(
+                self.ctx.engine, self.run_id, claimed.owner, on_cancel=self.interrupter(work)
+            ) as keeper:
                 artifacts = self.execute(work, claimed)
         except ENDINGS as exc:
             return self.handle_failure(work, claimed, exc)
@@ -130,8 +132,15 @@ class Delivery(Generic[W]):
         with Session(self.ctx.engine) as session, session.begin():
             verdict = claim(session, self.run_id, self.generation, owner)
             run = session.get(StageRun, self.run_id)
-            claimed = Claimed(owner, run.attempt, ProgressRelay(
-                self.ctx.bus, run.job_id, run.id, run.scene_id, run.stage)) if run else None
+            claimed = (
+                Claimed(
+                    owner,
+                    run.attempt,
+                    ProgressRelay(self.ctx.bus, run.job_id, run.id, run.scene_id, run.stage),
+                )
+                if run
+                else None
+            )
             if verdict is Verdict.CANCELLED:
                 record_cancelled(session, self.run_id)
         if verdict is Verdict.RUN:
@@ -139,15 +148,20 @@ class Delivery(Generic[W]):
         if verdict is Verdict.PASS:
             return None
         if verdict is Verdict.WORN_OUT:
-            exc = StageWornOut(f"the stage was delivered more than {MAX_DELIVERIES} times and "
-                               "its worker died each time; giving up")
+            exc = StageWornOut(
+                f"the stage was delivered more than {MAX_DELIVERIES} times and "
+                "its worker died each time; giving up"
+            )
             self.fail(claimed, exc)
             raise exc
         if verdict is Verdict.WAIT:
             if self.task.request.retries < self.max_waits():
                 raise self.task.retry(countdown=WAIT_S)
-            log.warning("run_id=%s still held by another delivery past its time limit; dropping "
-                        "this one for the sweeper", self.run_id)
+            log.warning(
+                "run_id=%s still held by another delivery past its time limit; dropping "
+                "this one for the sweeper",
+                self.run_id,
+            )
         raise Ignore()
 
     def max_waits(self) -> int:
@@ -167,12 +181,16 @@ class Delivery(Generic[W]):
             self.fail_unexpected(claimed, exc)
             raise
         if not recorded or lost:
-            log.warning("lease lost before recording run_id=%s; another delivery owns it",
-                        self.run_id)
+            log.warning(
+                "lease lost before recording run_id=%s; another delivery owns it", self.run_id
+            )
             raise Ignore()
         claimed.relay.finished(Status.SUCCEEDED)
-        return {"stage_run_id": self.run_id, "status": "succeeded",
-                "outputs": [a.key for a in artifacts]}
+        return {
+            "stage_run_id": self.run_id,
+            "status": "succeeded",
+            "outputs": [a.key for a in artifacts],
+        }
 
     def handle_failure(self, work: W, claimed: Claimed, exc: BaseException) -> dict[str, Any]:
         """Record how the attempt ended: cancelled, tried again, or failed for good.
@@ -189,17 +207,28 @@ class Delivery(Generic[W]):
                 record_cancelled(session, self.run_id)
             elif queue:
                 # The id, not the row: the row expires when this transaction commits.
-                retry_id = next_attempt(session, self.run_id, brief(str(exc)), error_detail(exc),
-                                        self.task.request.id).id
+                retry_id = next_attempt(
+                    session, self.run_id, brief(str(exc)), error_detail(exc), self.task.request.id
+                ).id
         if cancelled:
             claimed.relay.finished(Status.CANCELLED)
             raise Ignore()
         if queue:
             claimed.relay.finished(Status.RETRYING)
-            log.warning("stage attempt failed run_id=%s attempt=%s: %s; trying again as "
-                        "run_id=%s on %s", self.run_id, claimed.attempt, exc, retry_id, queue)
-            raise self.task.retry(args=(retry_id, self.generation), kwargs={},
-                                  countdown=backoff_s(claimed.attempt), queue=queue)
+            log.warning(
+                "stage attempt failed run_id=%s attempt=%s: %s; trying again as run_id=%s on %s",
+                self.run_id,
+                claimed.attempt,
+                exc,
+                retry_id,
+                queue,
+            )
+            raise self.task.retry(
+                args=(retry_id, self.generation),
+                kwargs={},
+                countdown=backoff_s(claimed.attempt),
+                queue=queue,
+            )
         message = failure_message(exc, claimed.attempt)
         self.fail(claimed, exc, message)
         raise exc if isinstance(exc, PermanentError) else PermanentError(message)
@@ -210,8 +239,10 @@ class Delivery(Generic[W]):
         message = brief(message or str(exc))
         detail = error_detail(exc)
         with Session(self.ctx.engine) as session, session.begin():
-            skipped = [(r.id, r.scene_id, r.stage)
-                       for r in record_failure(session, self.run_id, message, detail)]
+            skipped = [
+                (r.id, r.scene_id, r.stage)
+                for r in record_failure(session, self.run_id, message, detail)
+            ]
         claimed.relay.failed(message, detail, skipped)
 
     def fail_unexpected(self, claimed: Claimed, exc: Exception) -> None:
@@ -241,8 +272,11 @@ def error_code(exc: BaseException) -> str:
 
 def error_detail(exc: BaseException) -> dict[str, Any]:
     """The node-level facts of a failure, for the row and the API."""
-    detail: dict[str, Any] = {"type": type(exc).__name__, "message": brief(str(exc)),
-                              "code": error_code(exc)}
+    detail: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": brief(str(exc)),
+        "code": error_code(exc),
+    }
     for name in ("node_id", "node_type", "exception_type"):
         if getattr(exc, name, None):
             detail[name] = getattr(exc, name)

@@ -42,7 +42,7 @@ def task_queues_in_broker(client: redis.Redis, key_prefix: str = "") -> dict[str
 
 def queue_name(key: bytes | str, key_prefix: str) -> str:
     """The queue a broker list belongs to (kombu keeps `<queue>:<priority step>` lists)."""
-    name = (key.decode() if isinstance(key, bytes) else key)[len(key_prefix):]
+    name = (key.decode() if isinstance(key, bytes) else key)[len(key_prefix) :]
     base, sep, step = name.rpartition(":")
     return base if sep and step.isdigit() else name
 

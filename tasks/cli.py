@@ -47,8 +47,9 @@ def _store() -> LocalStore:
 def add(file: Path, kind: str, name: str, tags: str) -> None:
     """Add an audio file to the library."""
     try:
-        row = add_library_entry(db.session, _store(), file, kind=kind, name=name,
-                                tags=tags.split(","))
+        row = add_library_entry(
+            db.session, _store(), file, kind=kind, name=name, tags=tags.split(",")
+        )
     except FarmError as exc:
         raise click.ClickException(exc.message) from exc
     db.session.commit()
@@ -68,6 +69,7 @@ def demo() -> None:
 @with_appcontext
 def list_entries() -> None:
     """Show the library."""
-    for row in db.session.scalars(sa.select(LibraryEntry).order_by(LibraryEntry.kind,
-                                                                   LibraryEntry.name)):
+    for row in db.session.scalars(
+        sa.select(LibraryEntry).order_by(LibraryEntry.kind, LibraryEntry.name)
+    ):
         click.echo(f"{row.kind:6} {row.name:24} {row.duration_s:6.1f}s  {','.join(row.tags)}")

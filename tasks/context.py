@@ -57,9 +57,12 @@ def worker_context() -> WorkerContext:
         settings = load_settings()
         app = create_base_app(settings)
         app.app_context().push()  # workers use db.session outside requests for their life
-        _context = WorkerContext(settings=settings, app=app,
-                                 store=LocalStore(settings.artifact_root),
-                                 bus=ProgressBus.from_url(settings.redis_url))
+        _context = WorkerContext(
+            settings=settings,
+            app=app,
+            store=LocalStore(settings.artifact_root),
+            bus=ProgressBus.from_url(settings.redis_url),
+        )
     return _context
 
 

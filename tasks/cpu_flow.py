@@ -55,9 +55,16 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
         video = scene_clip(session, run.job_id, scene_id)
         if video is None:
             raise PermanentError(f"scene {scene.order} has no finished clip to compile")
-        clips.append(SceneClip(path=ctx.store.path(video.uri), transition=scene.transition,
-                               transition_s=scene.transition_s, mood=scene.mood,
-                               sfx=tuple(scene.sfx_cues or ()), label=f"scene {scene.order}"))
+        clips.append(
+            SceneClip(
+                path=ctx.store.path(video.uri),
+                transition=scene.transition,
+                transition_s=scene.transition_s,
+                mood=scene.mood,
+                sfx=tuple(scene.sfx_cues or ()),
+                label=f"scene {scene.order}",
+            )
+        )
     return clips
 
 
@@ -66,8 +73,9 @@ def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work
     clips = scene_clips(session, run, ctx)
     params = run.inputs.get("params", {})
     key = f"{output_key(run)}/episode.mp4"
-    return lambda: compile_stage(clips, ctx.store, key, fps=params["fps"],
-                                 width=params["width"], height=params["height"])
+    return lambda: compile_stage(
+        clips, ctx.store, key, fps=params["fps"], width=params["width"], height=params["height"]
+    )
 
 
 def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
@@ -77,8 +85,7 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
     """
     takes = stage_kind(run.stage).takes
     compiled = latest_success(session, run.job_id, None, takes.stage)
-    video = next((a for a in compiled.assets if a.kind in takes.kinds), None) \
-        if compiled else None
+    video = next((a for a in compiled.assets if a.kind in takes.kinds), None) if compiled else None
     if video is None:
         raise PermanentError(f"{run.stage} needs the {takes.stage} output, which is missing")
     clips = scene_clips(session, run, ctx)
@@ -92,8 +99,16 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
 def audio_library(session: Session, ctx: WorkerContext) -> list[MediaEntry]:
     """The music and sound-effect library rows as media entries."""
     rows = session.scalars(sa.select(LibraryEntry).order_by(LibraryEntry.id))
-    return [make_entry(ctx.store.path(row.uri), kind=row.kind, name=row.name, tags=row.tags,
-                       duration_s=row.duration_s) for row in rows]
+    return [
+        make_entry(
+            ctx.store.path(row.uri),
+            kind=row.kind,
+            name=row.name,
+            tags=row.tags,
+            duration_s=row.duration_s,
+        )
+        for row in rows
+    ]
 
 
 # What each CPU stage of the registry runs.

@@ -57,11 +57,21 @@ class GpuDelivery(Delivery[GpuWork]):
             if work.backend and self.prompt_exists(work):
                 return work
             run = session.get(StageRun, self.run_id)
-            needs = requirements(bind(work.template,
-                                      with_placeholders(work.template, work.params),
-                                      output_key=work.output_key))
-            placement = place(session, run, needs, work.params.get("checkpoint"), self.here,
-                              settle=self.reroutes >= MAX_REROUTES)
+            needs = requirements(
+                bind(
+                    work.template,
+                    with_placeholders(work.template, work.params),
+                    output_key=work.output_key,
+                )
+            )
+            placement = place(
+                session,
+                run,
+                needs,
+                work.params.get("checkpoint"),
+                self.here,
+                settle=self.reroutes >= MAX_REROUTES,
+            )
             if placement.kind == "wait":
                 placement = waited(run, placement, self.ctx.settings.node_wait_s)
             if placement.kind == "here":
@@ -71,15 +81,20 @@ class GpuDelivery(Delivery[GpuWork]):
         if placement.kind == "impossible":
             raise NoCapableBackend(placement.reason)
         if placement.kind == "wait":
-            log.info("waiting run_id=%s for a capable backend: %s", self.run_id,
-                     placement.reason)
+            log.info("waiting run_id=%s for a capable backend: %s", self.run_id, placement.reason)
             raise self.task.retry(queue=placement.queue, countdown=NODE_POLL_S)
         if placement.kind == "elsewhere":
             log.info("re-routing run_id=%s to %s", self.run_id, placement.queue)
-            raise self.task.retry(queue=placement.queue, countdown=0,
-                                  kwargs={"reroutes": self.reroutes + 1})
-        log.info("stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f", self.run_id,
-                 work.stage, work.backend, (time.perf_counter() - started) * 1000)
+            raise self.task.retry(
+                queue=placement.queue, countdown=0, kwargs={"reroutes": self.reroutes + 1}
+            )
+        log.info(
+            "stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f",
+            self.run_id,
+            work.stage,
+            work.backend,
+            (time.perf_counter() - started) * 1000,
+        )
         return work
 
     def prompt_exists(self, work: GpuWork) -> bool:
@@ -97,12 +112,18 @@ class GpuDelivery(Delivery[GpuWork]):
 
     def execute(self, work: GpuWork, claimed: Claimed) -> list[Artifact]:
         """Run (or follow) the prompt and store its outputs."""
-        spec = StageSpec(prompt_id=work.prompt_id, client_id=self.ctx.client_id,
-                         template=work.template, params=work.params,
-                         output_key=work.output_key, inputs=work.inputs,
-                         extra_data=work.extra_data)
-        return run_gpu_stage(spec, self.client_of(work), self.ctx.store,
-                             on_event=claimed.relay.on_event)
+        spec = StageSpec(
+            prompt_id=work.prompt_id,
+            client_id=self.ctx.client_id,
+            template=work.template,
+            params=work.params,
+            output_key=work.output_key,
+            inputs=work.inputs,
+            extra_data=work.extra_data,
+        )
+        return run_gpu_stage(
+            spec, self.client_of(work), self.ctx.store, on_event=claimed.relay.on_event
+        )
 
     def interrupter(self, work: GpuWork) -> Callable[[], None]:
         """Take the prompt off its backend (pending or running) when the job is cancelled."""
@@ -114,8 +135,9 @@ class GpuDelivery(Delivery[GpuWork]):
 
         return interrupt
 
-    def retry_queue(self, session: Session, work: GpuWork, claimed: Claimed,
-                    exc: BaseException) -> str | None:
+    def retry_queue(
+        self, session: Session, work: GpuWork, claimed: Claimed, exc: BaseException
+    ) -> str | None:
         """A model the backend lacks goes to any backend not known to lack it; other transient
         failures stay on the same backend first (routing moves them once it failed the job
         twice)."""
@@ -128,8 +150,9 @@ class GpuDelivery(Delivery[GpuWork]):
         return None
 
 
-def take_here(session: Session, run: StageRun, work: GpuWork, here: str,
-              store: LocalStore) -> GpuWork:
+def take_here(
+    session: Session, run: StageRun, work: GpuWork, here: str, store: LocalStore
+) -> GpuWork:
     """Record that this backend runs the attempt (and now holds its checkpoint)."""
     run.waiting_since = None
     run.backend = here
@@ -146,8 +169,9 @@ def waited(run: StageRun, placement: Placement, limit_s: float) -> Placement:
     run.waiting_since = run.waiting_since or now
     if (now - run.waiting_since).total_seconds() < limit_s:
         return placement
-    return Placement("impossible", reason=f"no capable backend online for {span(limit_s)}: "
-                                          f"{placement.reason}")
+    return Placement(
+        "impossible", reason=f"no capable backend online for {span(limit_s)}: {placement.reason}"
+    )
 
 
 def span(seconds: float) -> str:
@@ -155,4 +179,3 @@ def span(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g} min"
     return f"{seconds:g} s"
-

@@ -11,5 +11,9 @@ from tasks.app import app
 def ping(self) -> dict[str, str]:
     """Answer 'pong' with the queue the message came from and the worker that took it."""
     delivery = self.request.delivery_info or {}
-    return {"answer": "pong", "queue": delivery.get("routing_key", ""),
-            "worker": self.request.hostname or "", "at": time.time()}
+    return {
+        "answer": "pong",
+        "queue": delivery.get("routing_key", ""),
+        "worker": self.request.hostname or "",
+        "at": time.time(),
+    }

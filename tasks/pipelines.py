@@ -55,34 +55,45 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
     def sig(run: StageRun) -> Signature:
         task_id = str(uuid.uuid4())
         task_ids[run.id] = task_id
-        return app.signature(stage_kind(run.stage).task_name,
-                             args=(run.id, job.canvas_generation), immutable=True,
-                             task_id=task_id, **options)
+        return app.signature(
+            stage_kind(run.stage).task_name,
+            args=(run.id, job.canvas_generation),
+            immutable=True,
+            task_id=task_id,
+            **options,
+        )
 
     chains = []
     for scene_runs in scene_groups(session, pending, runs):
         steps = [sig(r) for r in scene_runs]
         chains.append(chain(*steps) if len(steps) > 1 else steps[0])
-    tail = [sig(r) for r in sorted((r for r in pending
-                                    if stage_kind(r.stage).per is Per.EPISODE),
-                                   key=lambda r: position(r.stage))]
-    finish = app.signature(FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True,
-                           **options)
+    tail = [
+        sig(r)
+        for r in sorted(
+            (r for r in pending if stage_kind(r.stage).per is Per.EPISODE),
+            key=lambda r: position(r.stage),
+        )
+    ]
+    finish = app.signature(
+        FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True, **options
+    )
     after = chain(*tail, finish) if tail else finish
     canvas = chord(group(chains), after) if chains else after
     return Plan(canvas, task_ids)
 
 
-def scene_groups(session: Session, pending: list[StageRun],
-                 runs: list[StageRun]) -> list[list[StageRun]]:
+def scene_groups(
+    session: Session, pending: list[StageRun], runs: list[StageRun]
+) -> list[list[StageRun]]:
     """The pending per-scene stages of each scene in episode order (a character's sheet, which
     has no scene, last), each in pipeline order."""
     groups: dict[int | None, list[StageRun]] = {}
     for run in sorted(pending, key=lambda r: position(r.stage)):
         if stage_kind(run.stage).per is Per.SCENE:
             groups.setdefault(run.scene_id, []).append(run)
-    return [groups[scene_id] for scene_id in [*scene_order(session, runs), None]
-            if scene_id in groups]
+    return [
+        groups[scene_id] for scene_id in [*scene_order(session, runs), None] if scene_id in groups
+    ]
 
 
 def dispatch_job(job_id: int) -> str | None:
@@ -100,8 +111,9 @@ def dispatch_job(job_id: int) -> str | None:
         job.canvas_generation += 1
         plan = build_canvas(session, job)
         if plan is None:
-            plan = Plan(app.signature(FINISH_TASK, args=(job.id, job.canvas_generation),
-                                      immutable=True), {})
+            plan = Plan(
+                app.signature(FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True), {}
+            )
         for run in latest_runs(session, job.id):
             if run.id in plan.task_ids:
                 run.celery_task_id = plan.task_ids[run.id]
@@ -113,15 +125,25 @@ def dispatch_job(job_id: int) -> str | None:
     try:
         result = plan.canvas.apply_async()
     except (KombuError, RedisError, OSError) as exc:
-        log.warning("dispatch failed job_id=%s generation=%s: %s (the sweeper will resend)",
-                    job_id, generation, exc)
+        log.warning(
+            "dispatch failed job_id=%s generation=%s: %s (the sweeper will resend)",
+            job_id,
+            generation,
+            exc,
+        )
         return None
     root = result.id
     with committed(session):
-        session.execute(sa.update(Job).where(Job.id == job_id,
-                                             Job.canvas_generation == generation)
-                        .values(celery_root_id=root))
-    log.info("dispatched job_id=%s generation=%s stages=%d root=%s", job_id, generation,
-             len(plan.task_ids), root)
+        session.execute(
+            sa.update(Job)
+            .where(Job.id == job_id, Job.canvas_generation == generation)
+            .values(celery_root_id=root)
+        )
+    log.info(
+        "dispatched job_id=%s generation=%s stages=%d root=%s",
+        job_id,
+        generation,
+        len(plan.task_ids),
+        root,
+    )
     return root
-

@@ -29,9 +29,14 @@ def register(kind: StageKind) -> Task:
 
     run.__name__ = run.__qualname__ = kind.name
     run.__doc__ = kind.description
-    return app.task(name=kind.task_name, bind=True, queue=kind.queue.value,
-                    soft_time_limit=kind.soft_limit_s, time_limit=kind.hard_limit_s,
-                    max_retries=None)(run)
+    return app.task(
+        name=kind.task_name,
+        bind=True,
+        queue=kind.queue.value,
+        soft_time_limit=kind.soft_limit_s,
+        time_limit=kind.hard_limit_s,
+        max_retries=None,
+    )(run)
 
 
 STAGE_TASKS: dict[str, Task] = {kind.name: register(kind) for kind in STAGES}

@@ -30,8 +30,11 @@ def stop_job(job_id: int) -> dict[str, str]:
     with Session(db.engine) as session:
         runs = session.scalars(sa.select(StageRun).where(StageRun.job_id == job_id)).all()
         task_ids = [r.celery_task_id for r in runs if r.celery_task_id]
-        prompts = [(r.prompt_id, r.backend) for r in runs
-                   if r.prompt_id and r.backend and r.status == Status.RUNNING]
+        prompts = [
+            (r.prompt_id, r.backend)
+            for r in runs
+            if r.prompt_id and r.backend and r.status == Status.RUNNING
+        ]
         urls = dict(session.execute(sa.select(WorkerNode.name, WorkerNode.comfyui_url)).all())
     if task_ids:
         app.control.revoke(task_ids)
@@ -50,8 +53,11 @@ def cancel_prompt(url: str | None, prompt_id: str) -> str:
         return "backend unknown"
     try:
         with ComfyClient(url, timeout=(2.0, 10.0)) as client:
-            return client.cancel(prompt_id, client_id=f"tower-cancel-{prompt_id[:8]}",
-                                 deadline=time.monotonic() + CANCEL_DEADLINE_S)
+            return client.cancel(
+                prompt_id,
+                client_id=f"tower-cancel-{prompt_id[:8]}",
+                deadline=time.monotonic() + CANCEL_DEADLINE_S,
+            )
     except (ComfyUnavailable, ComfyProtocolError) as exc:
         log.warning("could not cancel prompt_id=%s on %s: %s", prompt_id, url, exc)
         return "unreachable"

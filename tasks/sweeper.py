@@ -35,11 +35,15 @@ WAITING = (Status.QUEUED, Status.RETRYING)
 def requeue_expired(session: Session) -> set[int]:
     """Hand stages with an expired lease back to the queue; returns their jobs."""
     rows = session.execute(
-        sa.update(StageRun).where(StageRun.status == Status.RUNNING,
-                                  StageRun.lease_expires_at < utcnow())
-        .values(status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED), lease_owner=None,
-                lease_expires_at=None)
-        .returning(StageRun.id, StageRun.job_id)).all()
+        sa.update(StageRun)
+        .where(StageRun.status == Status.RUNNING, StageRun.lease_expires_at < utcnow())
+        .values(
+            status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(StageRun.id, StageRun.job_id)
+    ).all()
     for run_id, job_id in rows:
         log.warning("lease expired run_id=%s job_id=%s: re-dispatching", run_id, job_id)
     return {job_id for _, job_id in rows}
@@ -52,11 +56,20 @@ def frontier(runs: list[StageRun]) -> list[StageRun]:
     for run in ordered:
         if stage_kind(run.stage).per is Per.SCENE:
             chains.setdefault(run.scene_id, []).append(run)
-    ready = [next((r for r in chain if r.status != Status.SUCCEEDED), None)
-             for chain in chains.values()]
+    ready = [
+        next((r for r in chain if r.status != Status.SUCCEEDED), None) for chain in chains.values()
+    ]
     if all(r.status == Status.SUCCEEDED for chain in chains.values() for r in chain):
-        ready.append(next((r for r in ordered if stage_kind(r.stage).per is Per.EPISODE
-                           and r.status != Status.SUCCEEDED), None))
+        ready.append(
+            next(
+                (
+                    r
+                    for r in ordered
+                    if stage_kind(r.stage).per is Per.EPISODE and r.status != Status.SUCCEEDED
+                ),
+                None,
+            )
+        )
     return [r for r in ready if r is not None and r.status in WAITING]
 
 
@@ -72,8 +85,9 @@ def stranded_queues(session: Session, queues: set[str]) -> set[str]:
     """The node queues among `queues` that no live worker consumes (its node is offline, gone,
     or registered under another name), so their messages would wait forever."""
     consumed: set[str] = set()
-    for node_queues in session.scalars(sa.select(WorkerNode.queues)
-                                       .where(WorkerNode.status != NodeStatus.OFFLINE)):
+    for node_queues in session.scalars(
+        sa.select(WorkerNode.queues).where(WorkerNode.status != NodeStatus.OFFLINE)
+    ):
         consumed.update(node_queues or ())
     return {q for q in queues if q.startswith("gpu.") and q not in consumed}
 
@@ -81,8 +95,9 @@ def stranded_queues(session: Session, queues: set[str]) -> set[str]:
 def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: str) -> set[int]:
     """Active jobs whose next stage has no message in the broker (lost, e.g. Redis restarted) or
     only one in a queue nothing consumes."""
-    jobs = session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE_JOBS),
-                                                Job.cancel_requested.is_(False))).all()
+    jobs = session.scalars(
+        sa.select(Job).where(Job.status.in_(ACTIVE_JOBS), Job.cancel_requested.is_(False))
+    ).all()
     if not jobs:
         return set()
     queued = task_queues_in_broker(broker, key_prefix)
@@ -91,14 +106,17 @@ def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: s
     lost = set()
     for job in jobs:
         runs = latest_runs(session, job.id)
-        stuck = [r for r in frontier(runs) if r.celery_task_id not in present
-                 and is_stale(r, runs)]
+        stuck = [r for r in frontier(runs) if r.celery_task_id not in present and is_stale(r, runs)]
         for run in stuck:
             if run.celery_task_id in queued:
-                log.warning("sweep: run_id=%s waits in %s, which nothing consumes: re-sending",
-                            run.id, queued[run.celery_task_id])
-        finished_unclosed = all(r.status == Status.SUCCEEDED for r in runs) and \
-            job.updated_at < utcnow() - timedelta(seconds=LOST_GRACE_S)
+                log.warning(
+                    "sweep: run_id=%s waits in %s, which nothing consumes: re-sending",
+                    run.id,
+                    queued[run.celery_task_id],
+                )
+        finished_unclosed = all(
+            r.status == Status.SUCCEEDED for r in runs
+        ) and job.updated_at < utcnow() - timedelta(seconds=LOST_GRACE_S)
         if stuck or finished_unclosed:
             lost.add(job.id)
     return lost

@@ -37,9 +37,11 @@ def remember_queues(sender: str, instance, **_: object) -> None:
         return
     name = node_name(load_settings())
     if f"gpu.{name}" not in _queues:
-        sys.stderr.write(f"tower worker: node {name!r} would register, but this worker does not "
-                         f"consume its queue gpu.{name} (it consumes {', '.join(_queues)}); "
-                         f"add gpu.{name} to -Q or set WORKER_NODE to the node its queue names\n")
+        sys.stderr.write(
+            f"tower worker: node {name!r} would register, but this worker does not "
+            f"consume its queue gpu.{name} (it consumes {', '.join(_queues)}); "
+            f"add gpu.{name} to -Q or set WORKER_NODE to the node its queue names\n"
+        )
         sys.stderr.flush()
         # os._exit: Celery would turn SystemExit in a signal handler into a traceback.
         os._exit(1)

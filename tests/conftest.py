@@ -92,8 +92,11 @@ def db_session(app: Flask):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint",
-             "class_": BoundSession}
+            {
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+                "class_": BoundSession,
+            }
         )
         try:
             yield db.session
@@ -118,8 +121,9 @@ def celery_worker(settings: Settings, app: Flask, celery_app, log_dir: Path):
     answers, so it registers nothing) and `cpu`, for one test module."""
     from tests.support.processes import start_celery_worker
 
-    env = settings.with_overrides(worker_node="ping-test",
-                                  comfyui_url="http://127.0.0.1:9").as_environ()
+    env = settings.with_overrides(
+        worker_node="ping-test", comfyui_url="http://127.0.0.1:9"
+    ).as_environ()
     worker = start_celery_worker(env, log_dir, queues="gpu,gpu.ping-test,cpu")
     try:
         reply = celery_app.send_task("tower.ping", queue="cpu").get(timeout=60)

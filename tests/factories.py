@@ -90,8 +90,13 @@ def make_asset(session, **fields: Any) -> Asset:
 
 def make_workflow(session, **fields: Any) -> Workflow:
     """A keyframe workflow version."""
-    values = {"name": f"keyframe-{next(_counter)}", "stage": "keyframe", "version": 1,
-              "graph": {}, "bindings": {}}
+    values = {
+        "name": f"keyframe-{next(_counter)}",
+        "stage": "keyframe",
+        "version": 1,
+        "graph": {},
+        "bindings": {},
+    }
     return _add(session, Workflow(**(values | fields)))
 
 
@@ -104,6 +109,11 @@ def make_worker_node(session, **fields: Any) -> WorkerNode:
 
 def make_library_entry(session, **fields: Any) -> LibraryEntry:
     """A music cue."""
-    values = {"kind": "music", "name": f"cue {next(_counter)}", "uri": "file:///x.wav",
-              "tags": ["calm"], "duration_s": 8.0}
+    values = {
+        "kind": "music",
+        "name": f"cue {next(_counter)}",
+        "uri": "file:///x.wav",
+        "tags": ["calm"],
+        "duration_s": 8.0,
+    }
     return _add(session, LibraryEntry(**(values | fields)))

@@ -228,9 +228,7 @@ def follow(
             return
 
 
-def replay(
-    client: redis.Redis, job_id: int, cursor: str
-) -> Generator[str, None, tuple[str, bool]]:
+def replay(client: redis.Redis, job_id: int, cursor: str) -> Generator[str, None, tuple[str, bool]]:
     """The stream's entries after `cursor` as SSE messages; returns the new cursor and whether
     the job ended there. A Redis failure ends the replay early (live events still come)."""
     key = events_key(job_id)

@@ -87,8 +87,10 @@ def describe_error(run: StageRun) -> dict[str, Any] | None:
     if run.error is None:
         return None
     detail = run.error_detail or {}
-    return {**{name: detail.get(name) for name in ERROR_DETAIL_FIELDS},
-            "message": detail.get("message") or run.error}
+    return {
+        **{name: detail.get(name) for name in ERROR_DETAIL_FIELDS},
+        "message": detail.get("message") or run.error,
+    }
 
 
 def final_outputs(runs: list[StageRun]) -> list[Asset]:

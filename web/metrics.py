@@ -108,8 +108,11 @@ def collect_comfyui_errors() -> Metric:
     )
     rows = db.session.execute(
         sa.select(error_class, StageRun.stage, sa.func.count())
-        .where(StageRun.stage.in_(GPU_STAGES), StageRun.status == Status.FAILED,
-               StageRun.error_detail.is_not(None))
+        .where(
+            StageRun.stage.in_(GPU_STAGES),
+            StageRun.status == Status.FAILED,
+            StageRun.error_detail.is_not(None),
+        )
         .group_by(error_class, StageRun.stage)
         .order_by(error_class, StageRun.stage)
     ).all()

@@ -225,8 +225,9 @@ def retry_job(user: User, job_id: int, stage_id: int | None) -> Job:
     return job
 
 
-def retake_scene(user: User, scene_id: int, *, seed: int | None = None,
-                 prompt: str | None = None) -> Job:
+def retake_scene(
+    user: User, scene_id: int, *, seed: int | None = None, prompt: str | None = None
+) -> Job:
     """Re-render one scene of its episode job (new seed or prompt), keep every other scene's
     clip, recompile; commit, then dispatch.
 

@@ -38,8 +38,9 @@ class SceneClip:
     label: str = ""
 
 
-def compile_stage(clips: Sequence[SceneClip], store: LocalStore, key: str, *, fps: float,
-                  width: int, height: int) -> Artifact:
+def compile_stage(
+    clips: Sequence[SceneClip], store: LocalStore, key: str, *, fps: float, width: int, height: int
+) -> Artifact:
     """Join the scene clips with their transitions into the episode video (no audio yet), and
     check it before it goes on: duration, every scene in order, no black or frozen stretch,
     format as asked. The QC report is stored with the video.
@@ -48,8 +49,10 @@ def compile_stage(clips: Sequence[SceneClip], store: LocalStore, key: str, *, fp
     :raises ValidationError: on no clips or a transition longer than a clip.
     :raises FfmpegError: when a clip cannot be read or encoded.
     """
-    specs = [ClipSpec(path=c.path, transition=c.transition, transition_s=c.transition_s,
-                      label=c.label) for c in clips]
+    specs = [
+        ClipSpec(path=c.path, transition=c.transition, transition_s=c.transition_s, label=c.label)
+        for c in clips
+    ]
     result = compile_episode(specs, store.path(key), fps=fps, width=width, height=height)
     report = run_qc(result.path, plan_qc(result, expect_audio=False))
     if not report.passed:
@@ -70,14 +73,29 @@ def compile_result_from(meta: dict[str, Any]) -> CompileResult:
 
 def scene_effects(clips: Sequence[SceneClip]) -> list[SceneSfx]:
     """Every scene's sound-effect cues, scene-relative."""
-    return [SceneSfx(scene_index=index, at_s=float(cue.get("at_s", 0.0)),
-                     sound=str(cue.get("name", "")), gain_db=float(cue.get("gain_db", 0.0)))
-            for index, clip in enumerate(clips) for cue in clip.sfx]
+    return [
+        SceneSfx(
+            scene_index=index,
+            at_s=float(cue.get("at_s", 0.0)),
+            sound=str(cue.get("name", "")),
+            gain_db=float(cue.get("gain_db", 0.0)),
+        )
+        for index, clip in enumerate(clips)
+        for cue in clip.sfx
+    ]
 
 
-def mix_stage(video: Path, compiled: CompileResult, clips: Sequence[SceneClip],
-              library: Sequence[LibraryEntry], store: LocalStore, key: str, *,
-              target_lufs: float = -16.0, true_peak_db: float = -1.0) -> Artifact:
+def mix_stage(
+    video: Path,
+    compiled: CompileResult,
+    clips: Sequence[SceneClip],
+    library: Sequence[LibraryEntry],
+    store: LocalStore,
+    key: str,
+    *,
+    target_lufs: float = -16.0,
+    true_peak_db: float = -1.0,
+) -> Artifact:
     """Music by mood and effects on cue, loudness-normalised and muxed under the copied video.
 
     :raises PermanentError: the published file would have no audio track.
@@ -87,11 +105,21 @@ def mix_stage(video: Path, compiled: CompileResult, clips: Sequence[SceneClip],
     music = plan_music(compiled, [c.mood for c in clips], library) if has_music else []
     has_sfx = any(e.kind == "sfx" for e in library)
     sfx = plan_sfx(compiled, scene_effects(clips), library) if has_sfx else []
-    result = mix_episode(video, store.path(key), music=music, sfx=sfx, target_lufs=target_lufs,
-                         true_peak_db=true_peak_db)
+    result = mix_episode(
+        video,
+        store.path(key),
+        music=music,
+        sfx=sfx,
+        target_lufs=target_lufs,
+        true_peak_db=true_peak_db,
+    )
     if not probe_media(result.path).has_audio:
         raise PermanentError(f"QC: the mixed episode {key} has no audio track")
     facts = media_facts(result.path, "video")
-    facts |= {"integrated_lufs": result.integrated_lufs, "true_peak_db": result.true_peak_db,
-              "lra": result.lra, "gain_db": result.gain_db}
+    facts |= {
+        "integrated_lufs": result.integrated_lufs,
+        "true_peak_db": result.true_peak_db,
+        "lra": result.lra,
+        "gain_db": result.gain_db,
+    }
     return Artifact(kind="episode", key=key, facts=facts)

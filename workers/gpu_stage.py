@@ -83,21 +83,38 @@ def run_gpu_stage(
     t0 = time.perf_counter()
     where = client.locate(spec.prompt_id)
     if where is None:
-        prompt = bind(spec.template, {**spec.params, **upload_inputs(spec, client)},
-                      output_key=spec.output_key)
+        prompt = bind(
+            spec.template,
+            {**spec.params, **upload_inputs(spec, client)},
+            output_key=spec.output_key,
+        )
         required = [o.node for o in spec.template.outputs]
-        client.submit(prompt, prompt_id=spec.prompt_id, client_id=spec.client_id,
-                      extra_data=spec.extra_data or None, required_outputs=required)
+        client.submit(
+            prompt,
+            prompt_id=spec.prompt_id,
+            client_id=spec.client_id,
+            extra_data=spec.extra_data or None,
+            required_outputs=required,
+        )
     else:
         log.info("re-attaching to prompt_id=%s (%s)", spec.prompt_id, where)
     t1 = time.perf_counter()
-    outcome = client.follow(spec.prompt_id, client_id=spec.client_id,
-                            deadline=time.monotonic() + spec.deadline_s, on_event=on_event)
+    outcome = client.follow(
+        spec.prompt_id,
+        client_id=spec.client_id,
+        deadline=time.monotonic() + spec.deadline_s,
+        on_event=on_event,
+    )
     outcome.raise_for_status()
     t2 = time.perf_counter()
     stored = store_outputs(spec, outcome, client, store)
-    log.info("prompt_id=%s submit_ms=%.0f follow_ms=%.0f fetch_ms=%.0f", spec.prompt_id,
-             (t1 - t0) * 1000, (t2 - t1) * 1000, (time.perf_counter() - t2) * 1000)
+    log.info(
+        "prompt_id=%s submit_ms=%.0f follow_ms=%.0f fetch_ms=%.0f",
+        spec.prompt_id,
+        (t1 - t0) * 1000,
+        (t2 - t1) * 1000,
+        (time.perf_counter() - t2) * 1000,
+    )
     return stored
 
 
@@ -130,8 +147,10 @@ class frame_files:  # noqa: N801 - used as a context manager like open()
             return sorted(self.item.path.glob("*.png"))
         self._tmp = Path(tempfile.mkdtemp(prefix="tower-frames-"))
         subprocess.run(
-            [find_ffmpeg(), "-v", "error", "-i", str(self.item.path),
-             str(self._tmp / "%05d.png")], check=True, timeout=300)
+            [find_ffmpeg(), "-v", "error", "-i", str(self.item.path), str(self._tmp / "%05d.png")],
+            check=True,
+            timeout=300,
+        )
         return sorted(self._tmp.glob("*.png"))
 
     def __exit__(self, *exc: object) -> None:
@@ -139,8 +158,9 @@ class frame_files:  # noqa: N801 - used as a context manager like open()
             shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def store_outputs(spec: StageSpec, outcome: PromptOutcome, client: ComfyClient,
-                  store: LocalStore) -> list[Artifact]:
+def store_outputs(
+    spec: StageSpec, outcome: PromptOutcome, client: ComfyClient, store: LocalStore
+) -> list[Artifact]:
     """Download every promised output into the store under the stage's key.
 
     :raises StageOutputMissing: an output node produced no file, or an empty or unreadable one.
@@ -151,7 +171,8 @@ def store_outputs(spec: StageSpec, outcome: PromptOutcome, client: ComfyClient,
         if not files:
             raise StageOutputMissing(
                 f"prompt {spec.prompt_id} succeeded without output {output.name!r} "
-                f"(node {output.node})")
+                f"(node {output.node})"
+            )
         key = f"{spec.output_key}/{output.name.split('/')[0]}"
         if output.kind == "frames":
             artifacts.append(store_frames(files, key, client, store))
@@ -160,8 +181,9 @@ def store_outputs(spec: StageSpec, outcome: PromptOutcome, client: ComfyClient,
     return artifacts
 
 
-def store_file(file: OutputFile, kind: str, key: str, client: ComfyClient,
-               store: LocalStore) -> Artifact:
+def store_file(
+    file: OutputFile, kind: str, key: str, client: ComfyClient, store: LocalStore
+) -> Artifact:
     """One file: the server's name only supplies the extension, never the path.
 
     :raises StageOutputMissing: the file is empty or not a readable image or video (the real
@@ -177,12 +199,14 @@ def store_file(file: OutputFile, kind: str, key: str, client: ComfyClient,
     try:
         return Artifact(kind=kind, key=key, facts=media_facts(dest, kind))
     except (OSError, PermanentError) as exc:  # PIL's and ffprobe's "cannot read this"
-        raise StageOutputMissing(f"output {file.filename!r} (node {file.node_id}) is not a "
-                                 f"readable {kind}: {exc}") from exc
+        raise StageOutputMissing(
+            f"output {file.filename!r} (node {file.node_id}) is not a readable {kind}: {exc}"
+        ) from exc
 
 
-def store_frames(files: list[OutputFile], key: str, client: ComfyClient,
-                 store: LocalStore) -> Artifact:
+def store_frames(
+    files: list[OutputFile], key: str, client: ComfyClient, store: LocalStore
+) -> Artifact:
     """A folder of frames, renumbered in the server's order."""
     ordered = sorted(files, key=lambda f: f.filename)
     for index, file in enumerate(ordered):
@@ -192,9 +216,17 @@ def store_frames(files: list[OutputFile], key: str, client: ComfyClient,
     with Image.open(first) as image:
         width, height = image.size
     size = sum(p.stat().st_size for p in folder.glob("*.png"))
-    return Artifact(kind="frames", key=key, facts={
-        "width": width, "height": height, "frames": len(ordered), "size_bytes": size,
-        "mime_type": "inode/directory"})
+    return Artifact(
+        kind="frames",
+        key=key,
+        facts={
+            "width": width,
+            "height": height,
+            "frames": len(ordered),
+            "size_bytes": size,
+            "mime_type": "inode/directory",
+        },
+    )
 
 
 def media_facts(path: Path, kind: str) -> dict[str, Any]:
@@ -202,18 +234,41 @@ def media_facts(path: Path, kind: str) -> dict[str, Any]:
     if kind == "image":
         with Image.open(path) as image:
             width, height = image.size
-        return {"width": width, "height": height, "frames": 1, "size_bytes": path.stat().st_size,
-                "sha256": sha256_of(path), "mime_type": "image/png"}
+        return {
+            "width": width,
+            "height": height,
+            "frames": 1,
+            "size_bytes": path.stat().st_size,
+            "sha256": sha256_of(path),
+            "mime_type": "image/png",
+        }
     try:
         # Reading the MP4's own tables takes microseconds; ffprobe costs a process and a decode.
         track = read_video_track(path)
     except ContainerError:
         facts = probe_media(path)
-        return {"width": facts.width, "height": facts.height, "frames": facts.frame_count,
-                "fps": facts.fps, "duration_s": facts.duration_s, "size_bytes": facts.size_bytes,
-                "sha256": facts.sha256, "mime_type": "video/mp4"}
-    fps = track.timescale / track.frame_ticks if track.frame_ticks else (
-        track.frame_count / track.duration_s if track.duration_s else None)
-    return {"width": track.width, "height": track.height, "frames": track.frame_count,
-            "fps": fps, "duration_s": track.duration_s, "size_bytes": path.stat().st_size,
-            "sha256": sha256_of(path), "mime_type": "video/mp4"}
+        return {
+            "width": facts.width,
+            "height": facts.height,
+            "frames": facts.frame_count,
+            "fps": facts.fps,
+            "duration_s": facts.duration_s,
+            "size_bytes": facts.size_bytes,
+            "sha256": facts.sha256,
+            "mime_type": "video/mp4",
+        }
+    fps = (
+        track.timescale / track.frame_ticks
+        if track.frame_ticks
+        else (track.frame_count / track.duration_s if track.duration_s else None)
+    )
+    return {
+        "width": track.width,
+        "height": track.height,
+        "frames": track.frame_count,
+        "fps": fps,
+        "duration_s": track.duration_s,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_of(path),
+        "mime_type": "video/mp4",
+    }

@@ -7,8 +7,13 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-SYMBOL = {"succeeded": "done", "failed": "FAILED", "cancelled": "cancelled", "retrying": "retry",
-          "skipped": "skipped"}
+SYMBOL = {
+    "succeeded": "done",
+    "failed": "FAILED",
+    "cancelled": "cancelled",
+    "retrying": "retry",
+    "skipped": "skipped",
+}
 
 
 def stage_label(stage: dict[str, Any], scene_numbers: dict[int, int]) -> str:

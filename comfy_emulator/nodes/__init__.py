@@ -19,7 +19,6 @@ NODE_CLASSES: dict[str, NodeClass] = {
 }
 
 
-
 def node_class(class_type: str) -> NodeClass:
     """How to run a class.
 
@@ -29,8 +28,10 @@ def node_class(class_type: str) -> NodeClass:
     try:
         return NODE_CLASSES[class_type]
     except KeyError:
-        raise EmulatedError(f"the emulator lists {class_type} (the real server has it) but "
-                            "does not run it", "NotImplementedError") from None
+        raise EmulatedError(
+            f"the emulator lists {class_type} (the real server has it) but does not run it",
+            "NotImplementedError",
+        ) from None
 
 
 __all__ = ["NODE_CLASSES", "NodeClass", "node_class"]

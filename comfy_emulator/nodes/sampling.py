@@ -74,8 +74,10 @@ def encode_text(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
     return ({"text": i["text"], "loras": list(i["clip"].get("loras", []))},), None
 
 
-NO_CLIP = ("ERROR: clip input is invalid: None\n\nIf the clip is from a checkpoint loader node "
-           "your checkpoint does not contain a valid clip or text encoder model.")
+NO_CLIP = (
+    "ERROR: clip input is invalid: None\n\nIf the clip is from a checkpoint loader node "
+    "your checkpoint does not contain a valid clip or text encoder model."
+)
 
 
 def empty_latent(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:

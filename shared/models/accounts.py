@@ -23,14 +23,16 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(
         enum_column(Role, "user_role"), nullable=False, default=Role.USER.value
     )
-    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True,
-                                            server_default=sa.true())
+    is_active: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=True, server_default=sa.true()
+    )
     created_at: Mapped[created_at]
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Every access token and session cookie carries the version it was issued under; bumping
     # it (log out everywhere, a new password) ends them all at their next request.
-    session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
-                                                 server_default="0")
+    session_version: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
 
 
 class ApiToken(db.Model):
@@ -40,8 +42,9 @@ class ApiToken(db.Model):
 
     id: Mapped[int_pk]
     # CASCADE: a token means nothing without its account.
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
-                                         nullable=False, index=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     token_hash: Mapped[str] = mapped_column(sa.String(128), nullable=False, unique=True)
     created_at: Mapped[created_at]

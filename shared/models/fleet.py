@@ -32,9 +32,11 @@ class WorkerNode(db.Model):
     # Models the backend lists but failed to load (folder -> names); kept across
     # re-registration until an operator clears them.
     lacking_models: Mapped[dict[str, list[str]]] = mapped_column(
-        JSONB, nullable=False, default=dict, server_default="{}")
-    status: Mapped[str] = mapped_column(enum_column(NodeStatus, "node_status"), nullable=False,
-                                        default=NodeStatus.ONLINE.value)
+        JSONB, nullable=False, default=dict, server_default="{}"
+    )
+    status: Mapped[str] = mapped_column(
+        enum_column(NodeStatus, "node_status"), nullable=False, default=NodeStatus.ONLINE.value
+    )
     last_checkpoint: Mapped[str | None] = mapped_column(sa.String(255))
     last_heartbeat: Mapped[datetime | None] = mapped_column(Timestamp)
     registered_at: Mapped[created_at]

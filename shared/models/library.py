@@ -41,12 +41,14 @@ class Suggestion(db.Model):
 
     id: Mapped[int_pk]
     # CASCADE: suggestions mean nothing without their project; SET NULL keeps them per scene.
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"),
-                                            nullable=False, index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     scene_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenes.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     request: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     text: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    accepted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
-                                           server_default=sa.false())
+    accepted: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
     created_at: Mapped[created_at]

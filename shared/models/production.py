@@ -16,8 +16,7 @@ scene_characters = sa.Table(
     "scene_characters",
     db.metadata,
     sa.Column("scene_id", sa.ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("character_id", sa.ForeignKey("characters.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column("character_id", sa.ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True),
 )
 
 
@@ -34,8 +33,9 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     style: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
-    is_public: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
-                                            server_default=sa.false())
+    is_public: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -43,7 +43,9 @@ class Project(db.Model):
         back_populates="project", cascade="all, delete-orphan", passive_deletes=True
     )
     episodes: Mapped[list[Episode]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="project",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="Episode.number",
     )
 
@@ -94,7 +96,9 @@ class Episode(db.Model):
 
     project: Mapped[Project] = relationship(back_populates="episodes")
     scenes: Mapped[list[Scene]] = relationship(
-        back_populates="episode", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="episode",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="Scene.order",
     )
 
@@ -134,8 +138,13 @@ class Scene(db.Model):
 
     __table_args__ = (
         # Deferred so a reorder can swap two scenes inside one transaction.
-        sa.UniqueConstraint("episode_id", "scene_order", name="uq_scenes_episode_order",
-                            deferrable=True, initially="DEFERRED"),
+        sa.UniqueConstraint(
+            "episode_id",
+            "scene_order",
+            name="uq_scenes_episode_order",
+            deferrable=True,
+            initially="DEFERRED",
+        ),
         sa.CheckConstraint("scene_order >= 0", name="order_non_negative"),
         sa.CheckConstraint("duration_s > 0", name="duration_positive"),
         sa.CheckConstraint("transition_s >= 0", name="transition_non_negative"),

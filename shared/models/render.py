@@ -24,11 +24,13 @@ from shared.models.status import (
 # The stage and workflow-template names the registry (shared/stages.py) declares; the database
 # follows it (migrations/env.py fills these tables at every upgrade), so no CHECK lists them.
 stage_kinds = sa.Table(
-    "stage_kinds", db.metadata,
+    "stage_kinds",
+    db.metadata,
     sa.Column("name", sa.String(32), primary_key=True),
 )
 workflow_kinds = sa.Table(
-    "workflow_kinds", db.metadata,
+    "workflow_kinds",
+    db.metadata,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("stage", sa.String(32), sa.ForeignKey("stage_kinds.name"), nullable=False),
 )
@@ -42,18 +44,19 @@ class Workflow(db.Model):
     id: Mapped[int_pk]
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     # The template kind it serves (a stage can bind several: animate and animate_svd).
-    stage: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("workflow_kinds.name"),
-                                       nullable=False)
+    stage: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("workflow_kinds.name"), nullable=False
+    )
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
-    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="",
-                                             server_default="")
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="", server_default="")
     graph: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     bindings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     outputs: Mapped[list[dict[str, str]]] = mapped_column(JSONB, nullable=False, default=list)
     node_classes: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
     models: Mapped[dict[str, list[str]]] = mapped_column(JSONB, nullable=False, default=dict)
-    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
-                                            server_default=sa.false())
+    is_active: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
     # SET NULL: a built-in or orphaned workflow stays usable by the jobs that ran it.
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[created_at]
@@ -62,8 +65,9 @@ class Workflow(db.Model):
         sa.UniqueConstraint("name", "version", name="uq_workflows_name_version"),
         sa.CheckConstraint("version >= 1", name="version_positive"),
         # At most one active version per (name) so "the keyframe workflow" is unambiguous.
-        sa.Index("uq_workflows_active_name", "name", unique=True,
-                 postgresql_where=sa.text("is_active")),
+        sa.Index(
+            "uq_workflows_active_name", "name", unique=True, postgresql_where=sa.text("is_active")
+        ),
     )
 
 
@@ -76,34 +80,42 @@ class Job(db.Model):
     id: Mapped[int_pk]
     kind: Mapped[str] = mapped_column(enum_column(JobKind, "job_kind"), nullable=False)
     # RESTRICT: job history outlives nothing silently; accounts are deactivated instead.
-    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"),
-                                          nullable=False)
+    owner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    )
     # CASCADE: deleting a production deletes its render history with it.
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"),
-                                            nullable=False, index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     episode_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("episodes.id", ondelete="SET NULL"))
+        sa.ForeignKey("episodes.id", ondelete="SET NULL")
+    )
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     priority: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, default=5)
-    status: Mapped[str] = mapped_column(enum_column(Status, "job_status", JOB_STATUSES),
-                                        nullable=False, default=Status.QUEUED.value)
+    status: Mapped[str] = mapped_column(
+        enum_column(Status, "job_status", JOB_STATUSES), nullable=False, default=Status.QUEUED.value
+    )
     progress: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
     current_stage: Mapped[str | None] = mapped_column(sa.String(32))
     eta_s: Mapped[float | None] = mapped_column(sa.Float)
     error: Mapped[str | None] = mapped_column(sa.Text)
-    cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
-                                                   server_default=sa.false())
+    cancel_requested: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
     celery_root_id: Mapped[str | None] = mapped_column(sa.String(64))
     # Bumped by every dispatch; tasks of an older canvas drop themselves.
-    canvas_generation: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
-                                                   server_default="0")
+    canvas_generation: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     stage_runs: Mapped[list[StageRun]] = relationship(
-        back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="job",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="StageRun.id",
     )
 
@@ -125,17 +137,21 @@ class StageRun(db.Model):
     MOVES = STAGE_MOVES
 
     id: Mapped[int_pk]
-    job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                                        nullable=False)
+    job_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    )
     # SET NULL: deleting a scene later keeps the record of what was rendered.
     scene_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenes.id", ondelete="SET NULL"))
-    stage: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("stage_kinds.name"),
-                                       nullable=False)
+    stage: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("stage_kinds.name"), nullable=False
+    )
     attempt: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
-    status: Mapped[str] = mapped_column(enum_column(Status, "stage_status"), nullable=False,
-                                        default=Status.QUEUED.value)
+    status: Mapped[str] = mapped_column(
+        enum_column(Status, "stage_status"), nullable=False, default=Status.QUEUED.value
+    )
     workflow_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("workflows.id", ondelete="SET NULL"))
+        sa.ForeignKey("workflows.id", ondelete="SET NULL")
+    )
     backend: Mapped[str | None] = mapped_column(sa.String(200))
     prompt_id: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
     celery_task_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -157,8 +173,7 @@ class StageRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     job: Mapped[Job] = relationship(back_populates="stage_runs")
-    assets: Mapped[list[Asset]] = relationship(back_populates="stage_run",
-                                               order_by="Asset.id")
+    assets: Mapped[list[Asset]] = relationship(back_populates="stage_run", order_by="Asset.id")
 
     __table_args__ = (
         sa.CheckConstraint("attempt >= 1", name="attempt_positive"),
@@ -166,12 +181,25 @@ class StageRun(db.Model):
         sa.CheckConstraint("step >= 0 AND step_max >= 0", name="step_non_negative"),
         sa.CheckConstraint("progress BETWEEN 0 AND 1", name="progress_range"),
         # Per-scene stages: one row per (job, stage, scene, attempt) ...
-        sa.Index("uq_stage_runs_scene_attempt", "job_id", "stage", "scene_id", "attempt",
-                 unique=True, postgresql_where=sa.text("scene_id IS NOT NULL")),
+        sa.Index(
+            "uq_stage_runs_scene_attempt",
+            "job_id",
+            "stage",
+            "scene_id",
+            "attempt",
+            unique=True,
+            postgresql_where=sa.text("scene_id IS NOT NULL"),
+        ),
         # ... and job-wide stages (compile, mix; a character's sheet) one per (job, stage,
         # attempt).
-        sa.Index("uq_stage_runs_episode_attempt", "job_id", "stage", "attempt", unique=True,
-                 postgresql_where=sa.text("scene_id IS NULL")),
+        sa.Index(
+            "uq_stage_runs_episode_attempt",
+            "job_id",
+            "stage",
+            "attempt",
+            unique=True,
+            postgresql_where=sa.text("scene_id IS NULL"),
+        ),
         sa.Index("ix_stage_runs_status_lease", "status", "lease_expires_at"),
     )
 
@@ -184,8 +212,9 @@ class Asset(db.Model):
     id: Mapped[int_pk]
     uri: Mapped[str] = mapped_column(sa.String(1000), nullable=False)
     kind: Mapped[str] = mapped_column(enum_column(AssetKind, "asset_kind"), nullable=False)
-    mime_type: Mapped[str] = mapped_column(sa.String(100), nullable=False,
-                                           default="application/octet-stream")
+    mime_type: Mapped[str] = mapped_column(
+        sa.String(100), nullable=False, default="application/octet-stream"
+    )
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     width: Mapped[int | None] = mapped_column(sa.Integer)
     height: Mapped[int | None] = mapped_column(sa.Integer)
@@ -195,10 +224,12 @@ class Asset(db.Model):
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     # CASCADE: an output belongs to its job; SET NULL keeps an asset whose producer row went.
-    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                                               index=True)
+    job_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
     stage_run_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("stage_runs.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("stage_runs.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[created_at]
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
 

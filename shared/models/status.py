@@ -70,8 +70,10 @@ def move(row: Any, new: Status) -> None:
     :raises IllegalTransition: naming the row and both states.
     """
     if not can_move(row.MOVES, row.status, new):
-        raise IllegalTransition(f"{type(row).__name__} {row.id} cannot go from {row.status} to "
-                                f"{new.value}", fields={"status": row.status})
+        raise IllegalTransition(
+            f"{type(row).__name__} {row.id} cannot go from {row.status} to {new.value}",
+            fields={"status": row.status},
+        )
     row.status = new.value
 
 

@@ -41,10 +41,6 @@ def request_cancel(session: Session, job: Job) -> None:
             run.error = "job cancelled"
 
 
-
-
-
-
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:
     """New attempts for the failed (or named) stage and everything after it; earlier
     successful outputs are reused. The caller commits, then dispatches.
@@ -53,17 +49,23 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
     :raises NotFoundError: the named stage is not one of the job's.
     """
     if job.status in (Status.QUEUED, Status.RUNNING):
-        raise ConflictError(f"job {job.id} is {job.status}; cancel it first or wait",
-                            fields={"status": job.status})
+        raise ConflictError(
+            f"job {job.id} is {job.status}; cancel it first or wait", fields={"status": job.status}
+        )
     runs = latest_runs(session, job.id)
     if stage_id is not None:
         start = [r for r in runs if r.id == stage_id]
         if not start:
-            raise NotFoundError(f"stage {stage_id} is not a current stage of job {job.id}",
-                                fields={"stage_id": "not found"})
+            raise NotFoundError(
+                f"stage {stage_id} is not a current stage of job {job.id}",
+                fields={"stage_id": "not found"},
+            )
     else:
-        start = [r for r in runs if r.status in (Status.FAILED, Status.CANCELLED,
-                                                 Status.QUEUED, Status.RETRYING)]
+        start = [
+            r
+            for r in runs
+            if r.status in (Status.FAILED, Status.CANCELLED, Status.QUEUED, Status.RETRYING)
+        ]
         if not start:
             raise ConflictError(f"job {job.id} has nothing to retry", fields={"status": "done"})
     again = {r.id: r for s in start for r in downstream(runs, s)}
@@ -73,9 +75,18 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
         if run.status == Status.SKIPPED:
             move(run, Status.QUEUED)
             run.finished_at = run.error = run.error_detail = None
-    fresh = [StageRun(job_id=job.id, scene_id=r.scene_id, stage=r.stage, attempt=r.attempt + 1,
-                      workflow_id=r.workflow_id, inputs=r.inputs)
-             for r in again.values() if Status(r.status).is_terminal]
+    fresh = [
+        StageRun(
+            job_id=job.id,
+            scene_id=r.scene_id,
+            stage=r.stage,
+            attempt=r.attempt + 1,
+            workflow_id=r.workflow_id,
+            inputs=r.inputs,
+        )
+        for r in again.values()
+        if Status(r.status).is_terminal
+    ]
     session.add_all(fresh)
     requeue(session, job)
     return fresh
@@ -93,8 +104,9 @@ def requeue(session: Session, job: Job) -> None:
     session.flush()
 
 
-def prepare_retake(session: Session, scene: Scene, *, seed: int | None = None,
-                   prompt: str | None = None) -> Job:
+def prepare_retake(
+    session: Session, scene: Scene, *, seed: int | None = None, prompt: str | None = None
+) -> Job:
     """Re-render one scene of its latest episode job (a new seed, or a new prompt) and
     recompile; every other scene keeps its clip. The caller commits, then dispatches.
 
@@ -103,28 +115,43 @@ def prepare_retake(session: Session, scene: Scene, *, seed: int | None = None,
     :raises ConflictError: the scene was never rendered in an episode job, or that job runs.
     """
     job = session.scalar(
-        sa.select(Job).join(StageRun).where(StageRun.scene_id == scene.id,
-                                            Job.kind.in_(("episode", "scene")))
-        .order_by(Job.created_at.desc()).limit(1))
+        sa.select(Job)
+        .join(StageRun)
+        .where(StageRun.scene_id == scene.id, Job.kind.in_(("episode", "scene")))
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )
     if job is None:
-        raise ConflictError(f"scene {scene.id} has not been rendered yet; generate it first",
-                            fields={"scene_id": "never rendered"})
+        raise ConflictError(
+            f"scene {scene.id} has not been rendered yet; generate it first",
+            fields={"scene_id": "never rendered"},
+        )
     if job.status in (Status.QUEUED, Status.RUNNING):
-        raise ConflictError(f"job {job.id} is {job.status}; wait for it or cancel it",
-                            fields={"status": job.status})
+        raise ConflictError(
+            f"job {job.id} is {job.status}; wait for it or cancel it", fields={"status": job.status}
+        )
     runs = latest_runs(session, job.id)
     if prompt is not None:
         scene.prompt = prompt
     if seed is not None or prompt is None:
-        first = min((r for r in runs if r.scene_id == scene.id),
-                    key=lambda r: position(r.stage), default=None)
+        first = min(
+            (r for r in runs if r.scene_id == scene.id),
+            key=lambda r: position(r.stage),
+            default=None,
+        )
         previous = first.inputs.get("params", {}).get("seed", 0) if first else 0
         scene.seed = seed if seed is not None else (previous + 1) % (2**32)
     session.flush()
-    fresh = [replan_scene_stage(session, job, scene, r.stage, r.attempt + 1)
-             for r in runs if r.scene_id == scene.id]
-    fresh += [StageRun(job_id=job.id, stage=r.stage, attempt=r.attempt + 1,
-                       inputs=r.inputs) for r in runs if r.scene_id is None]
+    fresh = [
+        replan_scene_stage(session, job, scene, r.stage, r.attempt + 1)
+        for r in runs
+        if r.scene_id == scene.id
+    ]
+    fresh += [
+        StageRun(job_id=job.id, stage=r.stage, attempt=r.attempt + 1, inputs=r.inputs)
+        for r in runs
+        if r.scene_id is None
+    ]
     job.stage_runs.extend(fresh)
     requeue(session, job)
     return job

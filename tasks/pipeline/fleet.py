@@ -54,19 +54,33 @@ def register_node(engine: Engine, settings: Settings, queues: list[str]) -> str:
     name = node_name(settings)
     facts = probe_backend(settings.comfyui_url)
     with engine.begin() as conn:
-        row = conn.execute(sa.select(WorkerNode.id, WorkerNode.status)
-                           .where(WorkerNode.name == name)).first()
-        values = {**facts, "hostname": socket.gethostname(), "queues": queues,
-                  "comfyui_url": settings.comfyui_url, "last_heartbeat": utcnow()}
+        row = conn.execute(
+            sa.select(WorkerNode.id, WorkerNode.status).where(WorkerNode.name == name)
+        ).first()
+        values = {
+            **facts,
+            "hostname": socket.gethostname(),
+            "queues": queues,
+            "comfyui_url": settings.comfyui_url,
+            "last_heartbeat": utcnow(),
+        }
         if row is None:
-            conn.execute(sa.insert(WorkerNode).values(name=name, status=NodeStatus.ONLINE.value,
-                                                      **values))
+            conn.execute(
+                sa.insert(WorkerNode).values(name=name, status=NodeStatus.ONLINE.value, **values)
+            )
         else:
             status = row.status if row.status == NodeStatus.DRAINING else NodeStatus.ONLINE
-            conn.execute(sa.update(WorkerNode).where(WorkerNode.id == row.id)
-                         .values(status=str(status), **values))
-    log.info("registered node=%s comfyui=%s classes=%d", name, settings.comfyui_url,
-             len(facts["node_classes"]))
+            conn.execute(
+                sa.update(WorkerNode)
+                .where(WorkerNode.id == row.id)
+                .values(status=str(status), **values)
+            )
+    log.info(
+        "registered node=%s comfyui=%s classes=%d",
+        name,
+        settings.comfyui_url,
+        len(facts["node_classes"]),
+    )
     return name
 
 
@@ -79,16 +93,23 @@ def heartbeat(engine: Engine, name: str, url: str) -> None:
         log.warning("heartbeat skipped node=%s: backend not answering: %s", name, exc)
         return
     with engine.begin() as conn:
-        conn.execute(sa.update(WorkerNode).where(WorkerNode.name == name).values(
-            last_heartbeat=utcnow(), vram_free=int(device.get("vram_free") or 0),
-            status=sa.case((WorkerNode.status == NodeStatus.OFFLINE, NodeStatus.ONLINE.value),
-                           else_=WorkerNode.status)))
+        conn.execute(
+            sa.update(WorkerNode)
+            .where(WorkerNode.name == name)
+            .values(
+                last_heartbeat=utcnow(),
+                vram_free=int(device.get("vram_free") or 0),
+                status=sa.case(
+                    (WorkerNode.status == NodeStatus.OFFLINE, NodeStatus.ONLINE.value),
+                    else_=WorkerNode.status,
+                ),
+            )
+        )
 
 
 def mark_model_lacking(session: Session, name: str, folder: str, model: str) -> None:
     """Remember that a node lacks a model it lists (kept until an operator clears it)."""
-    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name)
-                          .with_for_update())
+    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name).with_for_update())
     if node is None:
         return
     lacking = {k: list(v) for k, v in (node.lacking_models or {}).items()}
@@ -102,9 +123,12 @@ def mark_silent_nodes_offline(engine: Engine) -> list[str]:
     """Nodes whose heartbeat stopped become offline; returns their names."""
     cutoff = utcnow() - timedelta(seconds=OFFLINE_AFTER_S)
     with engine.begin() as conn:
-        names = conn.scalars(sa.update(WorkerNode).where(
-            WorkerNode.status != NodeStatus.OFFLINE, WorkerNode.last_heartbeat < cutoff)
-            .values(status=NodeStatus.OFFLINE.value).returning(WorkerNode.name)).all()
+        names = conn.scalars(
+            sa.update(WorkerNode)
+            .where(WorkerNode.status != NodeStatus.OFFLINE, WorkerNode.last_heartbeat < cutoff)
+            .values(status=NodeStatus.OFFLINE.value)
+            .returning(WorkerNode.name)
+        ).all()
     for name in names:
         log.warning("node offline (no heartbeat for %ss): %s", OFFLINE_AFTER_S, name)
     return list(names)

@@ -126,11 +126,20 @@ def holds_lease(session: Session, run_id: int, owner: Owner) -> bool:
 
 def release(session: Session, run_id: int, owner: Owner) -> None:
     """Give a stage back to the queue (it is re-routed to another backend)."""
-    session.execute(sa.update(StageRun).where(
-        StageRun.id == run_id, StageRun.lease_owner == str(owner),
-        StageRun.status == Status.RUNNING).values(
-        status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED), lease_owner=None,
-        lease_expires_at=None, deliveries=StageRun.deliveries - 1))
+    session.execute(
+        sa.update(StageRun)
+        .where(
+            StageRun.id == run_id,
+            StageRun.lease_owner == str(owner),
+            StageRun.status == Status.RUNNING,
+        )
+        .values(
+            status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED),
+            lease_owner=None,
+            lease_expires_at=None,
+            deliveries=StageRun.deliveries - 1,
+        )
+    )
 
 
 class LeaseKeeper:
@@ -169,9 +178,11 @@ class LeaseKeeper:
                 sa.update(StageRun)
                 .where(StageRun.id == self.run_id, StageRun.lease_owner == str(self.owner))
                 .values(lease_expires_at=expires)
-                .returning(StageRun.job_id)).first()
+                .returning(StageRun.job_id)
+            ).first()
             cancel = row is not None and conn.scalar(
-                sa.select(Job.cancel_requested).where(Job.id == row.job_id))
+                sa.select(Job.cancel_requested).where(Job.id == row.job_id)
+            )
         if row is None:
             log.warning("lease lost run_id=%s owner=%s", self.run_id, self.owner)
             self.lost.set()

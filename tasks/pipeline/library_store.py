@@ -26,8 +26,9 @@ def library_key(kind: str, name: str, suffix: str) -> str:
     return f"library/{kind}/{slug}{suffix.lower()}"
 
 
-def add_library_entry(session: Session, store: LocalStore, source: Path, *, kind: str,
-                      name: str, tags: Iterable[str]) -> LibraryEntry:
+def add_library_entry(
+    session: Session, store: LocalStore, source: Path, *, kind: str, name: str, tags: Iterable[str]
+) -> LibraryEntry:
     """Copy an audio file into the store and add (or replace) its library row, with its
     duration and loudness measured.
 
@@ -41,8 +42,11 @@ def add_library_entry(session: Session, store: LocalStore, source: Path, *, kind
     shutil.copyfile(source, staged)
     store.put_file(key, staged)
     loudness = measure_file(store.path(key), true_peak=False).integrated_lufs
-    row = session.scalar(sa.select(LibraryEntry).where(
-        LibraryEntry.kind == entry.kind, LibraryEntry.name == entry.name))
+    row = session.scalar(
+        sa.select(LibraryEntry).where(
+            LibraryEntry.kind == entry.kind, LibraryEntry.name == entry.name
+        )
+    )
     if row is None:
         row = LibraryEntry(kind=entry.kind, name=entry.name)
         session.add(row)
@@ -57,5 +61,7 @@ def add_library_entry(session: Session, store: LocalStore, source: Path, *, kind
 def add_demo_library(session: Session, store: LocalStore) -> list[LibraryEntry]:
     """Synthesise the demo music loops and effects and register them (idempotent)."""
     with tempfile.TemporaryDirectory() as folder:
-        return [add_library_entry(session, store, Path(e.path), kind=e.kind, name=e.name,
-                                  tags=e.tags) for e in generate_demo_library(folder)]
+        return [
+            add_library_entry(session, store, Path(e.path), kind=e.kind, name=e.name, tags=e.tags)
+            for e in generate_demo_library(folder)
+        ]

@@ -46,8 +46,13 @@ def plan_job(
     project = session.get(Project, project_id)
     if project is None:
         raise NotFoundError(f"project {project_id} not found", fields={"project_id": "not found"})
-    job = Job(kind=kind, owner_id=owner_id, project_id=project_id, priority=priority,
-              params={"options": options or {}})
+    job = Job(
+        kind=kind,
+        owner_id=owner_id,
+        project_id=project_id,
+        priority=priority,
+        params={"options": options or {}},
+    )
     if kind == JobKind.CHARACTER:
         character = _character(session, project, character_id)
         sheet = Subject(project, None, None, opts, character)
@@ -58,8 +63,12 @@ def plan_job(
         job.episode_id = scenes[0].episode_id
         job.params["scene_ids"] = [s.id for s in scenes]
         kinds = stages_of(kind, opts)
-        runs = [plan_run(session, k, Subject(project, scene.episode, scene, opts))
-                for scene in scenes for k in kinds if k.per is Per.SCENE]
+        runs = [
+            plan_run(session, k, Subject(project, scene.episode, scene, opts))
+            for scene in scenes
+            for k in kinds
+            if k.per is Per.SCENE
+        ]
         episode = Subject(project, scenes[0].episode, None, opts)
         runs += [plan_run(session, k, episode) for k in kinds if k.per is Per.EPISODE]
     job.stage_runs = runs
@@ -81,8 +90,9 @@ def first_image_stage() -> StageKind:
     return next(k for k in STAGES if "image" in k.outputs)
 
 
-def replan_scene_stage(session: Session, job: Job, scene: Scene, stage: str,
-                       attempt: int) -> StageRun:
+def replan_scene_stage(
+    session: Session, job: Job, scene: Scene, stage: str, attempt: int
+) -> StageRun:
     """A new attempt of a scene's stage planned from the scene's current row and the job's
     options (a retake after the prompt or seed changed)."""
     opts = parse_options(job.params.get("options"))
@@ -95,34 +105,51 @@ def replan_scene_stage(session: Session, job: Job, scene: Scene, stage: str,
 def _character(session: Session, project: Project, character_id: int | None) -> Character:
     character = session.get(Character, character_id) if character_id else None
     if character is None or character.project_id != project.id:
-        raise NotFoundError(f"character {character_id} not found in project {project.id}",
-                            fields={"character_id": "not found"})
+        raise NotFoundError(
+            f"character {character_id} not found in project {project.id}",
+            fields={"character_id": "not found"},
+        )
     return character
 
 
-def _scenes(session: Session, project: Project, kind: str, episode_id: int | None,
-            scene_ids: list[int] | None) -> list[Scene]:
+def _scenes(
+    session: Session,
+    project: Project,
+    kind: str,
+    episode_id: int | None,
+    scene_ids: list[int] | None,
+) -> list[Scene]:
     if kind == JobKind.EPISODE:
         episode = session.get(Episode, episode_id) if episode_id else None
         if episode is None or episode.project_id != project.id:
-            raise NotFoundError(f"episode {episode_id} not found in project {project.id}",
-                                fields={"episode_id": "not found"})
+            raise NotFoundError(
+                f"episode {episode_id} not found in project {project.id}",
+                fields={"episode_id": "not found"},
+            )
         if not episode.scenes:
             raise ValidationError("the episode has no scenes", fields={"episode_id": "no scenes"})
         return list(episode.scenes)
     if not scene_ids:
         raise ValidationError("name the scenes to render", fields={"scene_ids": "required"})
-    scenes = list(session.scalars(
-        sa.select(Scene).join(Episode).where(Scene.id.in_(scene_ids),
-                                             Episode.project_id == project.id)
-        .order_by(Scene.order)))
+    scenes = list(
+        session.scalars(
+            sa.select(Scene)
+            .join(Episode)
+            .where(Scene.id.in_(scene_ids), Episode.project_id == project.id)
+            .order_by(Scene.order)
+        )
+    )
     missing = sorted(set(scene_ids) - {s.id for s in scenes})
     if missing:
-        raise NotFoundError(f"scenes {missing} not found in project {project.id}",
-                            fields={"scene_ids": f"not found: {missing}"})
+        raise NotFoundError(
+            f"scenes {missing} not found in project {project.id}",
+            fields={"scene_ids": f"not found: {missing}"},
+        )
     if len({s.episode_id for s in scenes}) > 1:
-        raise ValidationError("scenes of one job must belong to one episode",
-                              fields={"scene_ids": "spans several episodes"})
+        raise ValidationError(
+            "scenes of one job must belong to one episode",
+            fields={"scene_ids": "spans several episodes"},
+        )
     return scenes
 
 
@@ -136,13 +163,15 @@ def plan_run(session: Session, kind: StageKind, subject: Subject) -> StageRun:
     planned = PLANNERS[kind.name](subject)
     scene_id = subject.scene.id if subject.scene is not None else None
     if planned.template is None:
-        return StageRun(stage=kind.name, scene_id=scene_id, attempt=1,
-                        inputs={"params": planned.params})
+        return StageRun(
+            stage=kind.name, scene_id=scene_id, attempt=1, inputs={"params": planned.params}
+        )
     return _gpu_run(session, kind, planned, subject.opts, scene_id)
 
 
-def _gpu_run(session: Session, kind: StageKind, planned: Planned, opts: RenderOptions,
-             scene_id: int | None) -> StageRun:
+def _gpu_run(
+    session: Session, kind: StageKind, planned: Planned, opts: RenderOptions, scene_id: int | None
+) -> StageRun:
     workflow = active_workflow(session, planned.template, opts.workflows.get(planned.template))
     template = template_of(workflow)
     params = dict(planned.params)
@@ -156,8 +185,9 @@ def _gpu_run(session: Session, kind: StageKind, planned: Planned, opts: RenderOp
     inputs = {"params": params, "steps": planned.steps, "frames": planned.frames}
     if kind.name in opts.extra_data:
         inputs["extra_data"] = opts.extra_data[kind.name]
-    return StageRun(stage=kind.name, scene_id=scene_id, attempt=1, workflow_id=workflow.id,
-                    inputs=inputs)
+    return StageRun(
+        stage=kind.name, scene_id=scene_id, attempt=1, workflow_id=workflow.id, inputs=inputs
+    )
 
 
 def _check_binds(template, params: dict[str, Any], stage: str) -> None:

@@ -19,8 +19,7 @@ from workers.gpu_stage import Artifact
 log = logging.getLogger(__name__)
 
 
-def record_success(session: Session, run_id: int, owner: Owner,
-                   artifacts: list[Artifact]) -> bool:
+def record_success(session: Session, run_id: int, owner: Owner, artifacts: list[Artifact]) -> bool:
     """Store outputs and mark the stage succeeded, if `owner` still holds it.
 
     Outputs are keyed by (job, stage, scene, attempt): a repeat overwrites its own rows.
@@ -65,8 +64,9 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def finish_run(run: StageRun, status: Status, error: str | None = None,
-               detail: dict[str, Any] | None = None) -> None:
+def finish_run(
+    run: StageRun, status: Status, error: str | None = None, detail: dict[str, Any] | None = None
+) -> None:
     """Move a stage run to a terminal status and drop its lease.
 
     :raises IllegalTransition: when its lifecycle does not allow the move.
@@ -79,8 +79,9 @@ def finish_run(run: StageRun, status: Status, error: str | None = None,
     run.error_detail = detail
 
 
-def record_failure(session: Session, run_id: int, message: str,
-                   detail: dict[str, Any] | None = None) -> list[StageRun]:
+def record_failure(
+    session: Session, run_id: int, message: str, detail: dict[str, Any] | None = None
+) -> list[StageRun]:
     """Fail the stage and its job at once with the message a person needs; the stages that
     depended on it are skipped (other scenes go on). Returns the skipped stages."""
     job_id = session.scalar(sa.select(StageRun.job_id).where(StageRun.id == run_id))
@@ -96,19 +97,27 @@ def record_failure(session: Session, run_id: int, message: str,
         move(job, Status.FAILED)
         job.error = f"{run.stage} failed: {message}"
         job.finished_at = utcnow()
-    log.warning("stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage,
-                message)
+    log.warning(
+        "stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage, message
+    )
     return skipped
 
 
 def skip_dependents(session: Session, failed: StageRun) -> list[StageRun]:
     """Mark the queued stages that needed `failed`'s output as skipped."""
-    waiting = [r for r in downstream(latest_runs(session, failed.job_id), failed)
-               if r.id != failed.id and r.status == Status.QUEUED]
+    waiting = [
+        r
+        for r in downstream(latest_runs(session, failed.job_id), failed)
+        if r.id != failed.id and r.status == Status.QUEUED
+    ]
     message = f"skipped: {failed.stage} failed"
     for run in waiting:
-        finish_run(run, Status.SKIPPED, message,
-                   {"code": "upstream_failed", "message": message, "failed_stage_id": failed.id})
+        finish_run(
+            run,
+            Status.SKIPPED,
+            message,
+            {"code": "upstream_failed", "message": message, "failed_stage_id": failed.id},
+        )
     return waiting
 
 
@@ -119,15 +128,23 @@ def record_cancelled(session: Session, run_id: int) -> None:
         finish_run(run, Status.CANCELLED, "job cancelled")
 
 
-def next_attempt(session: Session, run_id: int, message: str,
-                 detail: dict[str, Any] | None, task_id: str) -> StageRun:
+def next_attempt(
+    session: Session, run_id: int, message: str, detail: dict[str, Any] | None, task_id: str
+) -> StageRun:
     """Close a transiently failed attempt and add the next one, waiting to run as the retry
     message `task_id` (so the sweeper sees it is on its way)."""
     run = session.get(StageRun, run_id, with_for_update=True)
     finish_run(run, Status.FAILED, f"transient: {message}", detail)
-    retry = StageRun(job_id=run.job_id, scene_id=run.scene_id, stage=run.stage,
-                     attempt=run.attempt + 1, status=Status.RETRYING.value,
-                     workflow_id=run.workflow_id, inputs=run.inputs, celery_task_id=task_id)
+    retry = StageRun(
+        job_id=run.job_id,
+        scene_id=run.scene_id,
+        stage=run.stage,
+        attempt=run.attempt + 1,
+        status=Status.RETRYING.value,
+        workflow_id=run.workflow_id,
+        inputs=run.inputs,
+        celery_task_id=task_id,
+    )
     session.add(retry)
     session.flush()
     return retry

@@ -206,20 +206,24 @@ def upscale_problems(value: Any) -> dict[str, str]:
     """What is wrong with an `upscale` option, keyed `` or `<field>`."""
     if not isinstance(value, dict):
         return {"": 'must be an object: {"factor": 2} or {"height": 720}'}
-    problems = {key: "unknown field" for key in set(value) - {"factor", "height", "model",
-                                                              "method"}}
+    problems = {
+        key: "unknown field" for key in set(value) - {"factor", "height", "model", "method"}
+    }
     if ("factor" in value) == ("height" in value):
         problems[""] = "give exactly one of factor or height"
     factor = Bound(1, MAX_UPSCALE_FACTOR, real=True)
-    if "factor" in value and (message := factor.problem(value["factor"]) or (
-            None if value["factor"] > 1 else "must be above 1")):
+    if "factor" in value and (
+        message := factor.problem(value["factor"])
+        or (None if value["factor"] > 1 else "must be above 1")
+    ):
         problems["factor"] = message
     height = Bound(64, MAX_UPSCALED_HEIGHT, multiple_of=8)
     if "height" in value and (message := height.problem(value["height"])):
         problems["height"] = message
     model = value.get("model")
-    if "model" in value and (_text().problem(model) or any(c in model for c in "/\\")
-                             or model.startswith(".")):
+    if "model" in value and (
+        _text().problem(model) or any(c in model for c in "/\\") or model.startswith(".")
+    ):
         problems["model"] = "must be an upscale model's file name"
     if "method" in value and (message := BOUNDS["method"].problem(value["method"])):
         problems["method"] = message

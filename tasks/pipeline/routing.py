@@ -46,37 +46,54 @@ class Placement:
 def capabilities_of(node: WorkerNode) -> Capabilities:
     """A node's registered node classes and models, less the models it is known to lack."""
     lacking = node.lacking_models or {}
-    return Capabilities(node_classes=frozenset(node.node_classes),
-                        models={k: frozenset(v) - frozenset(lacking.get(k, ()))
-                                for k, v in (node.models or {}).items()})
+    return Capabilities(
+        node_classes=frozenset(node.node_classes),
+        models={
+            k: frozenset(v) - frozenset(lacking.get(k, ())) for k, v in (node.models or {}).items()
+        },
+    )
 
 
 def is_fresh(node: WorkerNode) -> bool:
     """Whether a node heartbeat recently enough to be trusted with work."""
     return node.last_heartbeat is not None and (
-        utcnow() - node.last_heartbeat < timedelta(seconds=HEARTBEAT_FRESH_S))
+        utcnow() - node.last_heartbeat < timedelta(seconds=HEARTBEAT_FRESH_S)
+    )
 
 
 def avoided_backends(session: Session, job_id: int) -> set[str]:
     """Backends that failed this job repeatedly."""
     rows = session.execute(
-        sa.select(StageRun.backend, sa.func.count()).where(
-            StageRun.job_id == job_id, StageRun.status == Status.FAILED,
-            StageRun.backend.is_not(None)).group_by(StageRun.backend)).all()
+        sa.select(StageRun.backend, sa.func.count())
+        .where(
+            StageRun.job_id == job_id,
+            StageRun.status == Status.FAILED,
+            StageRun.backend.is_not(None),
+        )
+        .group_by(StageRun.backend)
+    ).all()
     return {backend for backend, failures in rows if failures >= AVOID_AFTER_FAILURES}
 
 
 def running_load(session: Session) -> dict[str, int]:
     """Running stages per backend."""
     rows = session.execute(
-        sa.select(StageRun.backend, sa.func.count()).where(
-            StageRun.status == Status.RUNNING, StageRun.backend.is_not(None))
-        .group_by(StageRun.backend)).all()
+        sa.select(StageRun.backend, sa.func.count())
+        .where(StageRun.status == Status.RUNNING, StageRun.backend.is_not(None))
+        .group_by(StageRun.backend)
+    ).all()
     return dict(rows)
 
 
-def place(session: Session, run: StageRun, needs: Requirements, checkpoint: str | None,
-          here: str, *, settle: bool = False) -> Placement:
+def place(
+    session: Session,
+    run: StageRun,
+    needs: Requirements,
+    checkpoint: str | None,
+    here: str,
+    *,
+    settle: bool = False,
+) -> Placement:
     """Choose the backend for a stage that `here` (a node name) has picked up.
 
     `settle`: the stage was re-routed often enough; it runs here if this backend can.
@@ -86,16 +103,21 @@ def place(session: Session, run: StageRun, needs: Requirements, checkpoint: str 
     if not capable:
         return Placement("impossible", reason=describe_missing(nodes, needs))
     avoided = avoided_backends(session, run.job_id)
-    eligible = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)
-                and n.name not in avoided]
+    eligible = [
+        n
+        for n in capable
+        if n.status == NodeStatus.ONLINE and is_fresh(n) and n.name not in avoided
+    ]
     if not eligible:
         fallback = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)]
         eligible = fallback  # every capable backend is avoided: better them than nothing
     if not eligible:
         return Placement("wait", reason=describe_waiting(capable, needs))
     load = running_load(session)
-    best = min(eligible, key=lambda n: (n.last_checkpoint != checkpoint, load.get(n.name, 0),
-                                        n.name != here))
+    best = min(
+        eligible,
+        key=lambda n: (n.last_checkpoint != checkpoint, load.get(n.name, 0), n.name != here),
+    )
     mine = next((n for n in eligible if n.name == here), None)
     if mine is None:
         return Placement("elsewhere", best.name)
@@ -103,23 +125,32 @@ def place(session: Session, run: StageRun, needs: Requirements, checkpoint: str 
         return Placement("here", here)
     # A retry stays where it was sent until this backend is avoided for the job. A first
     # attempt stays unless a backend that already has the checkpoint loaded sits idle.
-    if run.attempt == 1 and (best.name != here and mine.last_checkpoint != checkpoint
-            and best.last_checkpoint == checkpoint and load.get(best.name, 0) == 0):
+    if run.attempt == 1 and (
+        best.name != here
+        and mine.last_checkpoint != checkpoint
+        and best.last_checkpoint == checkpoint
+        and load.get(best.name, 0) == 0
+    ):
         return Placement("elsewhere", best.name)
     return Placement("here", here)
 
 
 def describe_needs(needs: Requirements) -> str:
     """A workflow's requirements in a line: its models, else its node classes."""
-    models = [f"{folder}/{name}" for folder in sorted(needs.models)
-              for name in sorted(needs.models[folder])]
+    models = [
+        f"{folder}/{name}"
+        for folder in sorted(needs.models)
+        for name in sorted(needs.models[folder])
+    ]
     return ", ".join(models) if models else ", ".join(sorted(needs.node_classes))
 
 
 def describe_waiting(capable: list[WorkerNode], needs: Requirements) -> str:
     """Why a stage waits: what it needs and the state of each backend that has it."""
-    states = ", ".join(f"{n.name} ({n.status if is_fresh(n) else 'offline'})"
-                       for n in sorted(capable, key=lambda n: n.name))
+    states = ", ".join(
+        f"{n.name} ({n.status if is_fresh(n) else 'offline'})"
+        for n in sorted(capable, key=lambda n: n.name)
+    )
     return f"it needs {describe_needs(needs)}; backends that have it: {states}"
 
 
@@ -129,5 +160,7 @@ def describe_missing(nodes: list[WorkerNode], needs: Requirements) -> str:
         return "no GPU backend is registered"
     gaps = sorted((missing_on(needs, capabilities_of(n)), n.name) for n in nodes)
     lacking, name = min(gaps, key=lambda g: len(g[0]))
-    return f"no registered backend has what the workflow needs (closest, {name}, lacks: " \
-           f"{', '.join(lacking)})"
+    return (
+        f"no registered backend has what the workflow needs (closest, {name}, lacks: "
+        f"{', '.join(lacking)})"
+    )

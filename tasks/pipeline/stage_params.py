@@ -88,10 +88,12 @@ def seed_of(subject: Subject) -> int:
 def character_params(characters: list[Character]) -> dict[str, Any]:
     """Trigger words and LoRAs of the characters shown."""
     return {
-        "trigger_words": [w.strip() for c in characters for w in c.trigger_words.split(",")
-                          if w.strip()],
-        "loras": [{"name": c.lora_name, "strength": c.lora_strength}
-                  for c in characters if c.lora_name],
+        "trigger_words": [
+            w.strip() for c in characters for w in c.trigger_words.split(",") if w.strip()
+        ],
+        "loras": [
+            {"name": c.lora_name, "strength": c.lora_strength} for c in characters if c.lora_name
+        ],
     }
 
 
@@ -104,12 +106,18 @@ def keyframe(subject: Subject) -> Planned:
     """Text to image: the scene (or the character's reference sheet) in the project's style."""
     opts, scene, character = subject.opts, subject.scene, subject.character
     if character is not None:
-        text = (f"{character.name}, {character.description}, character reference sheet, "
-                "full body, front view, side view, back view, plain background")
+        text = (
+            f"{character.name}, {character.description}, character reference sheet, "
+            "full body, front view, side view, back view, plain background"
+        )
     else:
         text = scene.prompt
-    params = {"seed": seed_of(subject), "steps": opts.steps,
-              **character_params(subject.characters), "prompt": styled(subject.project, text)}
+    params = {
+        "seed": seed_of(subject),
+        "steps": opts.steps,
+        **character_params(subject.characters),
+        "prompt": styled(subject.project, text),
+    }
     width, height = subject.size
     if width:
         params |= {"width": width, "height": height or width}
@@ -123,21 +131,33 @@ def animate(subject: Subject) -> Planned:
     opts, scene = subject.opts, subject.scene
     width, height = subject.size
     frames = subject.frames
-    params = {"seed": seed_of(subject), "steps": opts.steps, "frames": frames, "fps": opts.fps,
-              "width": width, "height": height}
+    params = {
+        "seed": seed_of(subject),
+        "steps": opts.steps,
+        "frames": frames,
+        "fps": opts.fps,
+        "width": width,
+        "height": height,
+    }
     if opts.engine == "svd":
-        return Planned("animate_svd", params, steps=opts.steps, frames=frames,
-                       image_checkpoint=False)
-    params |= {**character_params(subject.characters),
-               "prompt": styled(subject.project, f"{scene.prompt}, {scene.motion}".strip(", "))}
+        return Planned(
+            "animate_svd", params, steps=opts.steps, frames=frames, image_checkpoint=False
+        )
+    params |= {
+        **character_params(subject.characters),
+        "prompt": styled(subject.project, f"{scene.prompt}, {scene.motion}".strip(", ")),
+    }
     return Planned("animate", params, steps=opts.steps, frames=frames)
 
 
 def interpolate(subject: Subject) -> Planned:
     """RIFE in-betweens at the options' multiplier."""
     opts = subject.opts
-    return Planned("interpolate", {"multiplier": opts.multiplier, "fps": opts.fps},
-                   frames=subject.frames * opts.multiplier)
+    return Planned(
+        "interpolate",
+        {"multiplier": opts.multiplier, "fps": opts.fps},
+        frames=subject.frames * opts.multiplier,
+    )
 
 
 def upscale(subject: Subject) -> Planned:
@@ -150,16 +170,16 @@ def upscale(subject: Subject) -> Planned:
         params["method"] = opts.upscale["method"]
     frames = subject.frames * opts.multiplier
     if opts.upscale.get("model"):
-        return Planned("upscale_model", {**params, "model": opts.upscale["model"]},
-                       frames=frames)
+        return Planned("upscale_model", {**params, "model": opts.upscale["model"]}, frames=frames)
     return Planned("upscale", params, frames=frames)
 
 
 def compile_(subject: Subject) -> Planned:
     """The episode's rate and the size of its scenes' final clips."""
     width, height = subject.clip_size
-    return Planned(None, {"fps": subject.opts.fps * subject.opts.multiplier, "width": width,
-                          "height": height})
+    return Planned(
+        None, {"fps": subject.opts.fps * subject.opts.multiplier, "width": width, "height": height}
+    )
 
 
 def mix(subject: Subject) -> Planned:

@@ -56,13 +56,21 @@ class GpuWork:
     backend_url: str | None
 
 
-def latest_success(session: Session, job_id: int, scene_id: int | None,
-                   stage: str) -> StageRun | None:
+def latest_success(
+    session: Session, job_id: int, scene_id: int | None, stage: str
+) -> StageRun | None:
     """The newest succeeded attempt of a stage."""
     return session.scalar(
-        sa.select(StageRun).where(StageRun.job_id == job_id, StageRun.scene_id == scene_id,
-                                  StageRun.stage == stage, StageRun.status == Status.SUCCEEDED)
-        .order_by(StageRun.attempt.desc()).limit(1))
+        sa.select(StageRun)
+        .where(
+            StageRun.job_id == job_id,
+            StageRun.scene_id == scene_id,
+            StageRun.stage == stage,
+            StageRun.status == Status.SUCCEEDED,
+        )
+        .order_by(StageRun.attempt.desc())
+        .limit(1)
+    )
 
 
 def clip_run(runs: list[StageRun]) -> StageRun | None:
@@ -74,8 +82,11 @@ def clip_run(runs: list[StageRun]) -> StageRun | None:
 
 def scene_clip(session: Session, job_id: int, scene_id: int) -> Asset | None:
     """A scene's finished clip in a job, or None when no stage has made one."""
-    runs = list(session.scalars(sa.select(StageRun).where(StageRun.job_id == job_id,
-                                                          StageRun.scene_id == scene_id)))
+    runs = list(
+        session.scalars(
+            sa.select(StageRun).where(StageRun.job_id == job_id, StageRun.scene_id == scene_id)
+        )
+    )
     run = clip_run(runs)
     kind = stage_kind(run.stage).clip if run else None
     return next((a for a in run.assets if a.kind == kind), None) if run else None
@@ -94,29 +105,42 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
     for kind in takes.kinds:
         if kind in assets:
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
-    raise PermanentError(f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, "
-                         "which is missing")
+    raise PermanentError(
+        f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, which is missing"
+    )
 
 
 def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
     """Snapshot a claimed GPU stage attempt."""
     run = session.get(StageRun, run_id)
     workflow = session.get(Workflow, run.workflow_id)
-    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == run.backend)) \
-        if run.backend else None
+    node = (
+        session.scalar(sa.select(WorkerNode).where(WorkerNode.name == run.backend))
+        if run.backend
+        else None
+    )
     return GpuWork(
-        run_id=run.id, job_id=run.job_id, scene_id=run.scene_id, stage=run.stage,
-        attempt=run.attempt, prompt_id=prompt_id_for(run.id, run.attempt),
-        template=template_of(workflow), params=dict(run.inputs.get("params", {})),
+        run_id=run.id,
+        job_id=run.job_id,
+        scene_id=run.scene_id,
+        stage=run.stage,
+        attempt=run.attempt,
+        prompt_id=prompt_id_for(run.id, run.attempt),
+        template=template_of(workflow),
+        params=dict(run.inputs.get("params", {})),
         extra_data=dict(run.inputs.get("extra_data", {})),
-        inputs=upstream_inputs(session, run, store), output_key=output_key(run),
-        backend=run.backend, backend_url=node.comfyui_url if node else None)
+        inputs=upstream_inputs(session, run, store),
+        output_key=output_key(run),
+        backend=run.backend,
+        backend_url=node.comfyui_url if node else None,
+    )
 
 
 def latest_runs(session: Session, job_id: int) -> list[StageRun]:
     """The newest attempt of every (stage, scene) of a job."""
     rows = session.scalars(
-        sa.select(StageRun).where(StageRun.job_id == job_id).order_by(StageRun.attempt))
+        sa.select(StageRun).where(StageRun.job_id == job_id).order_by(StageRun.attempt)
+    )
     newest: dict[tuple[str, int | None], StageRun] = {}
     for run in rows:
         newest[(run.stage, run.scene_id)] = run
@@ -127,8 +151,12 @@ def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
     """`start` and every latest stage run that needs its output: the later stages of its scene
     and the episode stages after it."""
     later = {start.stage, *downstream_names(start.stage)}
-    return [r for r in runs if r.stage in later
-            and (r.scene_id == start.scene_id or stage_kind(r.stage).per is Per.EPISODE)]
+    return [
+        r
+        for r in runs
+        if r.stage in later
+        and (r.scene_id == start.scene_id or stage_kind(r.stage).per is Per.EPISODE)
+    ]
 
 
 def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:

@@ -33,10 +33,15 @@ def row_from_template(name: str, template: Template) -> Workflow:
 
 def template_of(workflow: Workflow) -> Template:
     """The template stored in a Workflow row."""
-    return Template.from_row({
-        "stage": workflow.stage, "version": workflow.version, "graph": workflow.graph,
-        "bindings": workflow.bindings, "outputs": workflow.outputs,
-    })
+    return Template.from_row(
+        {
+            "stage": workflow.stage,
+            "version": workflow.version,
+            "graph": workflow.graph,
+            "bindings": workflow.bindings,
+            "outputs": workflow.outputs,
+        }
+    )
 
 
 def seed_default_workflows(session: Session) -> list[Workflow]:
@@ -44,19 +49,24 @@ def seed_default_workflows(session: Session) -> list[Workflow]:
     active version. Idempotent; returns the rows it added."""
     added = []
     for name, template in default_templates().items():
-        exists = session.scalar(sa.select(Workflow.id).where(
-            Workflow.name == name, Workflow.version == template.version))
+        exists = session.scalar(
+            sa.select(Workflow.id).where(
+                Workflow.name == name, Workflow.version == template.version
+            )
+        )
         if exists:
             continue
         row = row_from_template(name, template)
-        row.is_active = not session.scalar(sa.select(Workflow.id).where(
-            Workflow.name == name, Workflow.is_active))
+        row.is_active = not session.scalar(
+            sa.select(Workflow.id).where(Workflow.name == name, Workflow.is_active)
+        )
         session.add(row)
         added.append(row)
     session.flush()
     for row in added:
-        log.info("seeded workflow name=%s version=%s active=%s", row.name, row.version,
-                 row.is_active)
+        log.info(
+            "seeded workflow name=%s version=%s active=%s", row.name, row.version, row.is_active
+        )
     return added
 
 
@@ -66,8 +76,7 @@ def active_workflow(session: Session, name: str, version: int | None = None) -> 
     :raises NotFoundError: when no such workflow is stored.
     """
     query = sa.select(Workflow).where(Workflow.name == name)
-    query = query.where(Workflow.version == version) if version else query.where(
-        Workflow.is_active)
+    query = query.where(Workflow.version == version) if version else query.where(Workflow.is_active)
     workflow = session.scalar(query)
     if workflow is None:
         wanted = f"version {version}" if version else "an active version"

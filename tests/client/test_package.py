@@ -12,8 +12,13 @@ from tests.support.processes import REPO
 
 CLIENT = REPO / "client"
 # Distribution name -> the module it installs.
-MODULES = {"requests": "requests", "click": "click", "pyyaml": "yaml", "tqdm": "tqdm",
-           "pillow": "PIL"}
+MODULES = {
+    "requests": "requests",
+    "click": "click",
+    "pyyaml": "yaml",
+    "tqdm": "tqdm",
+    "pillow": "PIL",
+}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -28,8 +33,9 @@ def imported_roots(path: Path) -> set[str]:
 
 def test_the_client_imports_only_itself_its_declared_libraries_and_the_standard_library():
     meta = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = {MODULES[dep.split(">")[0].split("=")[0].strip().lower()]
-                for dep in meta["dependencies"]}
+    declared = {
+        MODULES[dep.split(">")[0].split("=")[0].strip().lower()] for dep in meta["dependencies"]
+    }
     allowed = declared | {"tower_client", "__future__"} | set(sys.stdlib_module_names)
     for path in sorted((CLIENT / "tower_client").glob("*.py")):
         foreign = imported_roots(path) - allowed

@@ -71,9 +71,12 @@ def test_socket_drop_mid_run_and_the_prompt_still_finishes(default):
             listener.read(timeout=5)
     seen = [m["type"] for m in _texts(listener.records)]
     assert "execution_success" not in seen
-    entry = wait_for(lambda: requests.get(f"{default.url}/history/{prompt_id}",
-                                          timeout=10).json(), 30, interval=0.05,
-                     what=f"prompt {prompt_id} in the history")
+    entry = wait_for(
+        lambda: requests.get(f"{default.url}/history/{prompt_id}", timeout=10).json(),
+        30,
+        interval=0.05,
+        what=f"prompt {prompt_id} in the history",
+    )
     assert entry[prompt_id]["status"]["status_str"] == "success"
 
 

@@ -234,8 +234,12 @@ def test_no_client_id_only_broadcasts(recorded):
     request = load_json("13_no_client_id/request.json")
     response = post_prompt(recorded.url, request)
     prompt_id = response.json()["prompt_id"]
-    wait_for(lambda: history_of_or_none(recorded, prompt_id), 20, interval=0.05,
-             what=f"prompt {prompt_id} to end")
+    wait_for(
+        lambda: history_of_or_none(recorded, prompt_id),
+        20,
+        interval=0.05,
+        what=f"prompt {prompt_id} to end",
+    )
     try:
         while True:
             observer.read(timeout=0.3)

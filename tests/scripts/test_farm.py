@@ -19,8 +19,14 @@ def farm(command: str, tmp_path: Path) -> str:
     """Run `scripts/farm COMMAND` with its output read through a pipe, as a caller would; a
     process left holding the pipe would make this time out."""
     env = {**os.environ, "PROCFILE": str(tmp_path / "Procfile"), "FARM_VAR": str(tmp_path)}
-    done = subprocess.run([FARM, command], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=60)
+    done = subprocess.run(
+        [FARM, command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
     return done.stdout
 
 
@@ -32,8 +38,9 @@ def started_pid(output: str) -> int:
 
 def is_running(pid: int) -> bool:
     try:
-        state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True,
-                               text=True, check=False).stdout.strip()
+        state = subprocess.run(
+            ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         return False
     return bool(state) and not state.startswith("Z")

@@ -27,21 +27,32 @@ def refused_on_flush(session, make, **fields) -> None:
 class TestStatusSets:
     @pytest.mark.parametrize(
         "table, column",
-        [("jobs", "status"), ("stage_runs", "status"), ("jobs", "kind"),
-         ("stage_runs", "stage"), ("users", "role"), ("worker_nodes", "status")],
+        [
+            ("jobs", "status"),
+            ("stage_runs", "status"),
+            ("jobs", "kind"),
+            ("stage_runs", "stage"),
+            ("users", "role"),
+            ("worker_nodes", "status"),
+        ],
     )
     def test_values_outside_the_closed_set_are_rejected(self, db_session, table, column):
         job = f.make_job(db_session)
         run = f.make_stage_run(db_session, job_id=job.id)
         node = f.make_worker_node(db_session)
-        row_id = {"jobs": job.id, "stage_runs": run.id, "users": job.owner_id,
-                  "worker_nodes": node.id}[table]
+        row_id = {
+            "jobs": job.id,
+            "stage_runs": run.id,
+            "users": job.owner_id,
+            "worker_nodes": node.id,
+        }[table]
         rejected(db_session, f"UPDATE {table} SET {column} = 'bogus' WHERE id = :id", id=row_id)
 
     def test_retrying_is_a_stage_state_but_not_a_job_state(self, db_session):
         run = f.make_stage_run(db_session)
-        db_session.execute(sa.text("UPDATE stage_runs SET status = 'retrying' WHERE id = :id"),
-                           {"id": run.id})
+        db_session.execute(
+            sa.text("UPDATE stage_runs SET status = 'retrying' WHERE id = :id"), {"id": run.id}
+        )
         rejected(db_session, "UPDATE jobs SET status = 'retrying' WHERE id = :id", id=run.job_id)
 
 
@@ -64,8 +75,14 @@ class TestNumbers:
 
     @pytest.mark.parametrize(
         "field, value",
-        [("duration_s", 0), ("duration_s", -2), ("transition_s", -0.5), ("seed", -1),
-         ("order", -1), ("transition", "wipe")],
+        [
+            ("duration_s", 0),
+            ("duration_s", -2),
+            ("transition_s", -0.5),
+            ("seed", -1),
+            ("order", -1),
+            ("transition", "wipe"),
+        ],
     )
     def test_scene_numbers_and_transition(self, db_session, field, value):
         refused_on_flush(db_session, f.make_scene, **{field: value})
@@ -149,16 +166,21 @@ class TestDeletes:
         scene = f.make_scene(db_session)
         project_id = db_session.get(Episode, scene.episode_id).project_id
         character = f.make_character(db_session, project_id=project_id)
-        job = f.make_job(db_session, project_id=project_id,
-                         owner_id=db_session.get(Project, project_id).owner_id)
+        job = f.make_job(
+            db_session, project_id=project_id, owner_id=db_session.get(Project, project_id).owner_id
+        )
         f.make_stage_run(db_session, job_id=job.id, scene_id=scene.id)
         ids = ((Scene, scene.id), (Character, character.id), (Job, job.id))
         db_session.execute(sa.delete(Project).where(Project.id == project_id))
         db_session.expire_all()
         for model, row_id in ids:
             assert db_session.get(model, row_id) is None
-        assert db_session.scalar(sa.select(sa.func.count()).select_from(StageRun)
-                                 .where(StageRun.job_id == ids[2][1])) == 0
+        assert (
+            db_session.scalar(
+                sa.select(sa.func.count()).select_from(StageRun).where(StageRun.job_id == ids[2][1])
+            )
+            == 0
+        )
 
     def test_an_owner_with_projects_cannot_be_deleted(self, db_session):
         project = f.make_project(db_session)
@@ -182,8 +204,9 @@ class TestDeletes:
 
 
 def test_job_listing_indexes_exist(db_session):
-    names = set(db_session.scalars(sa.text(
-        "SELECT indexname FROM pg_indexes WHERE tablename = 'jobs'")))
+    names = set(
+        db_session.scalars(sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'jobs'"))
+    )
     assert {"ix_jobs_status_created", "ix_jobs_owner_created", "ix_jobs_created"} <= names
 
 

@@ -35,8 +35,12 @@ def test_every_stage_has_its_task_and_route():
     for kind in STAGES:
         task = app.tasks[kind.task_name]
         assert STAGE_TASKS[kind.name].name == kind.task_name
-        assert (task.queue, task.time_limit, task.soft_time_limit, task.max_retries) == \
-            (kind.queue.value, kind.hard_limit_s, kind.soft_limit_s, None)
+        assert (task.queue, task.time_limit, task.soft_time_limit, task.max_retries) == (
+            kind.queue.value,
+            kind.hard_limit_s,
+            kind.soft_limit_s,
+            None,
+        )
         assert task_routes[kind.task_name] == {"queue": kind.queue.value}
 
 

@@ -18,9 +18,16 @@ from shared.models.status import (
 
 @pytest.mark.parametrize(
     "old, new",
-    [("queued", "running"), ("running", "succeeded"), ("running", "queued"),
-     ("retrying", "running"), ("queued", "cancelled"), ("queued", "skipped"),
-     ("skipped", "queued"), ("running", "running")],
+    [
+        ("queued", "running"),
+        ("running", "succeeded"),
+        ("running", "queued"),
+        ("retrying", "running"),
+        ("queued", "cancelled"),
+        ("queued", "skipped"),
+        ("skipped", "queued"),
+        ("running", "running"),
+    ],
 )
 def test_allowed_stage_moves(old, new):
     assert can_move(STAGE_MOVES, old, Status(new))
@@ -28,9 +35,16 @@ def test_allowed_stage_moves(old, new):
 
 @pytest.mark.parametrize(
     "old, new",
-    [("succeeded", "running"), ("succeeded", "queued"), ("failed", "running"),
-     ("failed", "queued"), ("queued", "succeeded"), ("cancelled", "running"),
-     ("skipped", "running"), ("running", "skipped")],
+    [
+        ("succeeded", "running"),
+        ("succeeded", "queued"),
+        ("failed", "running"),
+        ("failed", "queued"),
+        ("queued", "succeeded"),
+        ("cancelled", "running"),
+        ("skipped", "running"),
+        ("running", "skipped"),
+    ],
 )
 def test_forbidden_stage_moves(old, new):
     assert not can_move(STAGE_MOVES, old, Status(new))
@@ -61,8 +75,12 @@ def test_bulk_updates_check_their_move():
 
 
 def test_terminal_states():
-    assert {s for s in Status if s.is_terminal} == {Status.SUCCEEDED, Status.FAILED,
-                                                    Status.CANCELLED, Status.SKIPPED}
+    assert {s for s in Status if s.is_terminal} == {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.CANCELLED,
+        Status.SKIPPED,
+    }
 
 
 def test_jobs_are_never_retrying_or_skipped():

@@ -55,7 +55,8 @@ def drop_database(url: str) -> None:
     conn = _admin_connection(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
     finally:
         conn.close()

@@ -30,13 +30,18 @@ class Farm:
     def gpu_env(self, node: str) -> dict[str, str]:
         """The environment of the GPU worker serving `node`."""
         return self.settings.with_overrides(
-            worker_node=node, comfyui_url=self.emulators[node].url).as_environ()
+            worker_node=node, comfyui_url=self.emulators[node].url
+        ).as_environ()
 
     def start_gpu_worker(self, node: str) -> Process:
         """(Re)start the GPU worker of a node: queues gpu and gpu.<node>, two slots."""
-        worker = start_celery_worker(self.gpu_env(node), self.log_dir,
-                                     queues=f"gpu,gpu.{node}", name=f"gpu-{node}",
-                                     concurrency=self.gpu_slots)
+        worker = start_celery_worker(
+            self.gpu_env(node),
+            self.log_dir,
+            queues=f"gpu,gpu.{node}",
+            name=f"gpu-{node}",
+            concurrency=self.gpu_slots,
+        )
         self.gpu_workers[node] = worker
         return worker
 
@@ -44,11 +49,13 @@ class Farm:
         """Start a node's ComfyUI again on its port after it died (queue and history empty)."""
         old = self.emulators[node]
         old.stop()
-        self.emulators[node] = start_emulator(old.root, step_seconds=self.step_seconds,
-                                              models=self.models.get(node), port=old.port)
+        self.emulators[node] = start_emulator(
+            old.root, step_seconds=self.step_seconds, models=self.models.get(node), port=old.port
+        )
 
-    def restart_node(self, node: str, root: Path, *, models: dict | None = None,
-                     step_seconds: float = 0.02) -> None:
+    def restart_node(
+        self, node: str, root: Path, *, models: dict | None = None, step_seconds: float = 0.02
+    ) -> None:
         """Replace a node's emulator (e.g. with more models) and restart its worker."""
         self.gpu_workers[node].stop()
         self.emulators[node].stop()
@@ -74,27 +81,43 @@ class Farm:
 
 
 @contextmanager
-def running_farm(settings: Settings, log_dir: Path, root: Path, *, nodes: tuple[str, ...],
-                 step_seconds: float = 0.02, beat: bool = True, gpu_slots: int = 2,
-                 models: dict[str, dict] | None = None) -> Iterator[Farm]:
+def running_farm(
+    settings: Settings,
+    log_dir: Path,
+    root: Path,
+    *,
+    nodes: tuple[str, ...],
+    step_seconds: float = 0.02,
+    beat: bool = True,
+    gpu_slots: int = 2,
+    models: dict[str, dict] | None = None,
+) -> Iterator[Farm]:
     """Start the farm (`models`: a node's model inventory, when not the default) and wait until
     every GPU node has registered."""
-    farm = Farm(settings, log_dir, gpu_slots=gpu_slots, step_seconds=step_seconds,
-                models=dict(models or {}))
+    farm = Farm(
+        settings, log_dir, gpu_slots=gpu_slots, step_seconds=step_seconds, models=dict(models or {})
+    )
     try:
         for node in nodes:
-            farm.emulators[node] = start_emulator(root / node, step_seconds=step_seconds,
-                                                  models=farm.models.get(node))
+            farm.emulators[node] = start_emulator(
+                root / node, step_seconds=step_seconds, models=farm.models.get(node)
+            )
             farm.start_gpu_worker(node)
-        farm.cpu_worker = start_celery_worker(settings.as_environ(), log_dir,
-                                              queues="cpu,control", name="cpu", concurrency=2)
+        farm.cpu_worker = start_celery_worker(
+            settings.as_environ(), log_dir, queues="cpu,control", name="cpu", concurrency=2
+        )
         if beat:
             schedule = log_dir / "celerybeat-schedule"
             farm.beat = Process(
                 [*farm.cpu_worker.argv[:5], "beat", "-l", "INFO", "--schedule", str(schedule)],
-                settings.as_environ(), log_dir / "beat.log")
-        wait_for(lambda: registered_nodes(settings) >= set(nodes), 60,
-                 what=f"GPU nodes {nodes} to register")
+                settings.as_environ(),
+                log_dir / "beat.log",
+            )
+        wait_for(
+            lambda: registered_nodes(settings) >= set(nodes),
+            60,
+            what=f"GPU nodes {nodes} to register",
+        )
         yield farm
     finally:
         farm.stop()
@@ -107,7 +130,8 @@ def registered_nodes(settings: Settings) -> set[str]:
     engine = sa.create_engine(settings.sqlalchemy_url)
     try:
         with engine.connect() as conn:
-            return set(conn.scalars(sa.text(
-                "SELECT name FROM worker_nodes WHERE status = 'online'")))
+            return set(
+                conn.scalars(sa.text("SELECT name FROM worker_nodes WHERE status = 'online'"))
+            )
     finally:
         engine.dispose()

@@ -22,8 +22,12 @@ class Process:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
         self.popen = subprocess.Popen(
-            argv, cwd=REPO, env={**os.environ, **env}, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -54,14 +58,35 @@ class Process:
 
 
 def start_celery_worker(
-    env: Mapping[str, str], log_dir: Path, *, queues: str = "gpu,cpu", name: str = "test",
-    concurrency: int = 2, extra: list[str] | None = None,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    queues: str = "gpu,cpu",
+    name: str = "test",
+    concurrency: int = 2,
+    extra: list[str] | None = None,
 ) -> Process:
     """Start `celery worker` on the given queues (prefork pool, as in production)."""
     argv = [
-        sys.executable, "-m", "celery", "-A", "tasks.app", "worker", "-Q", queues,
-        "-n", f"{name}@%h", "-c", str(concurrency), "--pool", "prefork",
-        "--without-gossip", "--without-mingle", "-l", "INFO", *(extra or []),
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tasks.app",
+        "worker",
+        "-Q",
+        queues,
+        "-n",
+        f"{name}@%h",
+        "-c",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "--without-gossip",
+        "--without-mingle",
+        "-l",
+        "INFO",
+        *(extra or []),
     ]
     return Process(argv, env, log_dir / f"celery-{name}.log")
 

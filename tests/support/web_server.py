@@ -28,19 +28,38 @@ def answers(url: str, path: str = "/health/live") -> bool:
         return False
 
 
-def start_gunicorn(env: Mapping[str, str], log_path: Path, *, app: str = "web.wsgi:app",
-                   workers: int = 1, connections: int = 500) -> tuple[Process, str]:
+def start_gunicorn(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    app: str = "web.wsgi:app",
+    workers: int = 1,
+    connections: int = 500,
+) -> tuple[Process, str]:
     """gunicorn with gevent workers on a free port; returns the process and its base URL once
     it answers.
 
     :raises TimeoutError: it did not answer within 30 s (its log is in the message).
     """
     port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--worker-class", "gevent",
-            "--worker-connections", str(connections), "--timeout", "60",
-            # Two farms on one machine must not share (and delete) one control socket.
-            "--no-control-socket", app]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gevent",
+        "--worker-connections",
+        str(connections),
+        "--timeout",
+        "60",
+        # Two farms on one machine must not share (and delete) one control socket.
+        "--no-control-socket",
+        app,
+    ]
     process = Process(argv, env, log_path)
     url = f"http://127.0.0.1:{port}"
     try:

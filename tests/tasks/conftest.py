@@ -15,8 +15,19 @@ from tasks.pipeline.workflow_store import seed_default_workflows
 from tests.support.farm import Farm, running_farm
 
 FAST_OPTIONS = {"steps": 3, "frames": 4, "fps": 4, "width": 64, "height": 64}
-TABLES = ("assets", "stage_runs", "jobs", "scene_characters", "scenes", "episodes",
-          "characters", "projects", "users", "worker_nodes", "library_entries")
+TABLES = (
+    "assets",
+    "stage_runs",
+    "jobs",
+    "scene_characters",
+    "scenes",
+    "episodes",
+    "characters",
+    "projects",
+    "users",
+    "worker_nodes",
+    "library_entries",
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +71,32 @@ def production(app: Flask) -> Production:
         project = Project(owner_id=owner.id, name="Neon", style="anime")
         session.add(project)
         session.flush()
-        aki = Character(project_id=project.id, name="Aki", lora_name="character_v1.safetensors",
-                        trigger_words="chr_aki")
-        episode = Episode(project_id=project.id, number=1, title="Pilot", width=64, height=64,
-                          fps=8)
+        aki = Character(
+            project_id=project.id,
+            name="Aki",
+            lora_name="character_v1.safetensors",
+            trigger_words="chr_aki",
+        )
+        episode = Episode(
+            project_id=project.id, number=1, title="Pilot", width=64, height=64, fps=8
+        )
         session.add_all([aki, episode])
         session.flush()
-        scenes = [Scene(episode_id=episode.id, order=i, prompt=f"scene {i} in the rain",
-                        duration_s=1.0, mood=mood, transition=transition,
-                        transition_s=0.25 if transition == "crossfade" else 0.0,
-                        characters=[aki])
-                  for i, (mood, transition) in enumerate(
-                      [("calm", "cut"), ("tense", "crossfade"), ("happy", "cut")], start=1)]
+        scenes = [
+            Scene(
+                episode_id=episode.id,
+                order=i,
+                prompt=f"scene {i} in the rain",
+                duration_s=1.0,
+                mood=mood,
+                transition=transition,
+                transition_s=0.25 if transition == "crossfade" else 0.0,
+                characters=[aki],
+            )
+            for i, (mood, transition) in enumerate(
+                [("calm", "cut"), ("tense", "crossfade"), ("happy", "cut")], start=1
+            )
+        ]
         session.add_all(scenes)
         session.commit()
         return Production(owner.id, project.id, episode.id, [s.id for s in scenes])

@@ -29,9 +29,15 @@ def running_stage(app, job_id, stage):
     """The stage run of a job that a worker is running now, once its prompt is on a backend."""
     with app.app_context():
         db.session.expire_all()
-        return db.session.scalar(sa.select(StageRun).where(
-            StageRun.job_id == job_id, StageRun.stage == stage, StageRun.status == "running",
-            StageRun.prompt_id.is_not(None), StageRun.step >= 0))
+        return db.session.scalar(
+            sa.select(StageRun).where(
+                StageRun.job_id == job_id,
+                StageRun.stage == stage,
+                StageRun.status == "running",
+                StageRun.prompt_id.is_not(None),
+                StageRun.step >= 0,
+            )
+        )
 
 
 def emulator_running(farm, run) -> bool:
@@ -69,8 +75,9 @@ def owner_status(app, production, job_id) -> dict:
     with app.app_context():
         owner = db.session.get(User, production.owner_id)
         token = issue_access_token(app.config["SECRET_KEY"], owner.id, owner.role, 600)[0]
-    reply = app.test_client().get(f"/api/anime/generation/{job_id}/status",
-                                  headers={"Authorization": f"Bearer {token}"})
+    reply = app.test_client().get(
+        f"/api/anime/generation/{job_id}/status", headers={"Authorization": f"Bearer {token}"}
+    )
     assert reply.status_code == 200, reply.json
     return reply.json
 
@@ -97,8 +104,9 @@ def test_permanent_error_fails_the_job_with_the_node(app, farm, production, sett
     assert all(s["error_detail"] is None for s in report["stages"] if s["status"] == "succeeded")
     # ... and in the failed events of the live stream.
     events = job_events(settings, job.id)
-    stage_failed = next(e.data for e in events if e.kind == "stage"
-                        and e.data["status"] == "failed")
+    stage_failed = next(
+        e.data for e in events if e.kind == "stage" and e.data["status"] == "failed"
+    )
     job_failed = next(e.data for e in events if e.kind == "job" and e.data["status"] == "failed")
     for data in (stage_failed, job_failed):
         assert data["code"] == "comfy_execution_failed", data
@@ -126,9 +134,10 @@ def test_killed_backend_is_retried_by_the_stage_itself(app, farm, production):
     farm.restart_backend(run.backend)
     job = wait_until_done(app, farm, job_id)
     assert job.status == "succeeded", (job.error, farm.logs())
-    attempts = sorted((r for r in job.stage_runs
-                       if r.stage == "animate" and r.scene_id == run.scene_id),
-                      key=lambda r: r.attempt)
+    attempts = sorted(
+        (r for r in job.stage_runs if r.stage == "animate" and r.scene_id == run.scene_id),
+        key=lambda r: r.attempt,
+    )
     first, *later = attempts
     assert first.status == "failed" and first.error.startswith("transient"), first.error
     # The sweeper's rescue would have dispatched a new canvas.
@@ -168,8 +177,12 @@ def test_killed_worker_is_recovered_by_the_sweeper(app, farm, production):
 
 def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, production, tmp_path):
     with app.app_context():
-        rare = Character(project_id=production.project_id, name="Rare",
-                         lora_name="rare_lora.safetensors", trigger_words="chr_rare")
+        rare = Character(
+            project_id=production.project_id,
+            name="Rare",
+            lora_name="rare_lora.safetensors",
+            trigger_words="chr_rare",
+        )
         db.session.add(rare)
         db.session.flush()
         scene = db.session.get(Scene, production.scene_ids[1])
@@ -178,21 +191,35 @@ def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, producti
     job = wait_until_done(app, farm, submit(app, production))
     assert job.status == "failed"
     assert "loras/rare_lora.safetensors" in job.error, job.error
-    wait_for(lambda: not any(r.status in ("running", "queued", "retrying")
-                             for r in job_row(app, job.id).stage_runs),
-             60, what=f"every stage to end\n{farm.logs()}")
+    wait_for(
+        lambda: (
+            not any(
+                r.status in ("running", "queued", "retrying")
+                for r in job_row(app, job.id).stage_runs
+            )
+        ),
+        60,
+        what=f"every stage to end\n{farm.logs()}",
+    )
     # The failed scene's later stages and the episode's are skipped; the other scenes finish.
     ended = {(r.stage, r.scene_id): r.status for r in job_row(app, job.id).stage_runs}
     failed_scene = production.scene_ids[1]
     assert ended.pop(("keyframe", failed_scene)) == "failed"
     skipped = {key for key, status in ended.items() if status == "skipped"}
-    assert skipped == {("animate", failed_scene), ("interpolate", failed_scene),
-                       ("compile", None), ("mix", None)}
+    assert skipped == {
+        ("animate", failed_scene),
+        ("interpolate", failed_scene),
+        ("compile", None),
+        ("mix", None),
+    }
     assert {status for key, status in ended.items() if key not in skipped} == {"succeeded"}
     models = {**DEFAULT_MODELS, "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"]}
     farm.restart_node("node-b", tmp_path / "node-b", models=models)
-    wait_for(lambda: "rare_lora.safetensors" in node_models(app, "node-b").get("loras", []),
-             60, what="node-b to register its new LoRA")
+    wait_for(
+        lambda: "rare_lora.safetensors" in node_models(app, "node-b").get("loras", []),
+        60,
+        what="node-b to register its new LoRA",
+    )
     with app.app_context():
         prepare_retry(db.session, db.session.get(Job, job.id))
         db.session.commit()
@@ -204,8 +231,11 @@ def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, producti
     # the other scenes was rendered again.
     assert runs.pop(("keyframe", failed_scene)) == 2
     assert set(runs.values()) == {1}
-    assert all(r.status == "succeeded" for r in job.stage_runs
-               if not (r.stage == "keyframe" and r.scene_id == failed_scene and r.attempt == 1))
+    assert all(
+        r.status == "succeeded"
+        for r in job.stage_runs
+        if not (r.stage == "keyframe" and r.scene_id == failed_scene and r.attempt == 1)
+    )
 
 
 def test_cancel_interrupts_the_running_prompt(app, farm, production):
@@ -215,16 +245,25 @@ def test_cancel_interrupts_the_running_prompt(app, farm, production):
         request_cancel(db.session, db.session.get(Job, job_id))
         db.session.commit()
         stop_job(job_id)
-    wait_for(lambda: not any(r.status in ("running", "queued", "retrying")
-                             for r in job_row(app, job_id).stage_runs),
-             60, what=f"job {job_id}'s stages to stop\n{farm.logs()}")
+    wait_for(
+        lambda: (
+            not any(
+                r.status in ("running", "queued", "retrying")
+                for r in job_row(app, job_id).stage_runs
+            )
+        ),
+        60,
+        what=f"job {job_id}'s stages to stop\n{farm.logs()}",
+    )
     job = job_row(app, job_id)
     assert job.status == "cancelled"
-    history = requests.get(f"{farm.emulators[run.backend].url}/history/{run.prompt_id}",
-                           timeout=5).json()
+    history = requests.get(
+        f"{farm.emulators[run.backend].url}/history/{run.prompt_id}", timeout=5
+    ).json()
     assert history[run.prompt_id]["status"]["messages"][-1][0] == "execution_interrupted"
-    assert not [r for r in job.stage_runs if r.stage in ("compile", "mix")
-                and r.status == "succeeded"]
+    assert not [
+        r for r in job.stage_runs if r.stage in ("compile", "mix") and r.status == "succeeded"
+    ]
 
 
 def test_messages_lost_with_redis_are_sent_again(app, farm, production, settings):
@@ -247,8 +286,9 @@ def test_messages_lost_with_redis_are_sent_again(app, farm, production, settings
     assert job.status == "succeeded", (job.error, farm.logs())
 
 
-def test_messages_stranded_in_a_queue_nothing_consumes_are_sent_again(app, farm, production,
-                                                                      settings):
+def test_messages_stranded_in_a_queue_nothing_consumes_are_sent_again(
+    app, farm, production, settings
+):
     """A stage routed to a node queue no worker consumes (its node went away, or its worker
     consumes another name) is rescued by the sweeper instead of waiting forever."""
     import redis as redis_lib
@@ -260,8 +300,9 @@ def test_messages_stranded_in_a_queue_nothing_consumes_are_sent_again(app, farm,
         job_id = submit(app, production)
         broker = redis_lib.Redis.from_url(settings.broker_url)
         prefix = settings.broker_key_prefix
-        waiting = [k.decode() for k in broker.scan_iter(match=f"{prefix}gpu*")
-                   if broker.type(k) == b"list"]
+        waiting = [
+            k.decode() for k in broker.scan_iter(match=f"{prefix}gpu*") if broker.type(k) == b"list"
+        ]
         assert waiting, "the job's first stages should be waiting in the broker"
         for key in waiting:
             broker.rename(key, key.replace(f"{prefix}gpu", f"{prefix}gpu.nobody", 1))
@@ -278,17 +319,16 @@ def test_more_urgent_jobs_are_taken_first(app, farm, production):
     for node in nodes:
         farm.gpu_workers[node].stop()
     try:
-        relaxed = submit(app, production, kind="image", priority=1,
-                         scene_ids=production.scene_ids)
-        urgent = submit(app, production, kind="image", priority=9,
-                        scene_ids=production.scene_ids)
+        relaxed = submit(app, production, kind="image", priority=1, scene_ids=production.scene_ids)
+        urgent = submit(app, production, kind="image", priority=9, scene_ids=production.scene_ids)
     finally:
         for node in nodes:
             farm.start_gpu_worker(node)
     for job_id in (relaxed, urgent):
         assert wait_until_done(app, farm, job_id).status == "succeeded", farm.logs()
     # Four slots take the first four keyframes at once, so compare the jobs' mean start.
-    started = {job_id: statistics.mean(r.started_at.timestamp()
-                                       for r in job_row(app, job_id).stage_runs)
-               for job_id in (relaxed, urgent)}
+    started = {
+        job_id: statistics.mean(r.started_at.timestamp() for r in job_row(app, job_id).stage_runs)
+        for job_id in (relaxed, urgent)
+    }
     assert started[urgent] < started[relaxed]

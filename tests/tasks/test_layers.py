@@ -22,8 +22,12 @@ def imported(path: Path) -> set[str]:
 def offenders(folder: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     found = {}
     for path in sorted((REPO / folder).rglob("*.py")):
-        bad = sorted(n for n in imported(path) if n.split(".")[0] in forbidden
-                     or any(n.startswith(f + ".") for f in forbidden if "." in f))
+        bad = sorted(
+            n
+            for n in imported(path)
+            if n.split(".")[0] in forbidden
+            or any(n.startswith(f + ".") for f in forbidden if "." in f)
+        )
         if bad:
             found[str(path.relative_to(REPO))] = bad
     return found
@@ -32,8 +36,11 @@ def offenders(folder: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
 def test_the_pipeline_logic_needs_no_celery():
     assert offenders("tasks/pipeline", ("celery", "kombu", "tasks.app")) == {}
     for path in (REPO / "tasks" / "pipeline").glob("*.py"):
-        adapters = {n for n in imported(path) if n.startswith("tasks.")
-                    and not n.startswith("tasks.pipeline")}
+        adapters = {
+            n
+            for n in imported(path)
+            if n.startswith("tasks.") and not n.startswith("tasks.pipeline")
+        }
         assert not adapters, f"{path.name} imports the Celery adapters {sorted(adapters)}"
 
 

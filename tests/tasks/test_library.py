@@ -25,6 +25,7 @@ def test_re_adding_an_entry_replaces_its_file_and_tags(db_session, tmp_path):
     store = LocalStore(tmp_path / "store")
     first = add_demo_library(db_session, store)[0]
     source = store.path(first.uri)
-    again = add_library_entry(db_session, store, source, kind="music", name=first.name,
-                              tags=["Night", " calm "])
+    again = add_library_entry(
+        db_session, store, source, kind="music", name=first.name, tags=["Night", " calm "]
+    )
     assert again.id == first.id and again.tags == ["calm", "night"]

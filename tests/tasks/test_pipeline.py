@@ -21,9 +21,14 @@ def submit(app, production, kind="episode", options=None, **extra) -> int:
     if kind == "episode":
         extra["episode_id"] = production.episode_id
     with app.app_context():
-        job = plan_job(db.session, owner_id=production.owner_id,
-                       project_id=production.project_id, kind=kind,
-                       options=options or FAST_OPTIONS, **extra)
+        job = plan_job(
+            db.session,
+            owner_id=production.owner_id,
+            project_id=production.project_id,
+            kind=kind,
+            options=options or FAST_OPTIONS,
+            **extra,
+        )
         db.session.commit()
         job_id = job.id
         dispatch_job(job_id)
@@ -31,8 +36,11 @@ def submit(app, production, kind="episode", options=None, **extra) -> int:
 
 
 def wait_until_done(app, farm, job_id, timeout=120):
-    return wait_for(lambda: job_row(app, job_id).status in TERMINAL and job_row(app, job_id),
-                    timeout, what=f"job {job_id} to end\n{farm.logs()}")
+    return wait_for(
+        lambda: job_row(app, job_id).status in TERMINAL and job_row(app, job_id),
+        timeout,
+        what=f"job {job_id} to end\n{farm.logs()}",
+    )
 
 
 def test_episode_runs_every_stage_and_succeeds(app, farm, production, settings):
@@ -60,8 +68,9 @@ def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, 
 
     job = wait_until_done(app, farm, submit(app, production))
     assert job.status == "succeeded"
-    animate = next(r for r in job.stage_runs
-                   if r.stage == "animate" and r.scene_id == production.scene_ids[0])
+    animate = next(
+        r for r in job.stage_runs if r.stage == "animate" and r.scene_id == production.scene_ids[0]
+    )
     with app.app_context():
         prepare_retry(db.session, db.session.get(Job, job.id), stage_id=animate.id)
         db.session.commit()
@@ -70,8 +79,7 @@ def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, 
     assert job.status == "succeeded", (job.error, farm.logs())
     again = {(r.stage, r.scene_id) for r in job.stage_runs if r.attempt == 2}
     first = production.scene_ids[0]
-    assert again == {("animate", first), ("interpolate", first), ("compile", None),
-                     ("mix", None)}
+    assert again == {("animate", first), ("interpolate", first), ("compile", None), ("mix", None)}
 
 
 def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
@@ -88,25 +96,42 @@ def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
     job = wait_until_done(app, farm, job.id)
     assert job.status == "succeeded", (job.error, farm.logs())
     again = {(r.stage, r.scene_id) for r in job.stage_runs if r.attempt == 2}
-    assert again == {("keyframe", second), ("animate", second), ("interpolate", second),
-                     ("compile", None), ("mix", None)}
-    keyframe = next(r for r in job.stage_runs
-                    if r.stage == "keyframe" and r.scene_id == second and r.attempt == 2)
+    assert again == {
+        ("keyframe", second),
+        ("animate", second),
+        ("interpolate", second),
+        ("compile", None),
+        ("mix", None),
+    }
+    keyframe = next(
+        r
+        for r in job.stage_runs
+        if r.stage == "keyframe" and r.scene_id == second and r.attempt == 2
+    )
     assert keyframe.inputs["params"]["seed"] == 4242
 
 
 def test_upscaled_scenes_compile_at_the_upscaled_size(app, farm, production):
     """The upscale stage (optional, per job): by resampling for one job, by a model for
     another; compile takes each scene's last clip, at the upscaled size."""
-    for upscale, template in (({"factor": 2}, "upscale"),
-                              ({"height": 128, "model": "RealESRGAN_x4plus.pth"},
-                               "upscale_model")):
-        job_id = submit(app, production, kind="scene", scene_ids=production.scene_ids[:2],
-                        options={**FAST_OPTIONS, "upscale": upscale})
+    for upscale, template in (
+        ({"factor": 2}, "upscale"),
+        ({"height": 128, "model": "RealESRGAN_x4plus.pth"}, "upscale_model"),
+    ):
+        job_id = submit(
+            app,
+            production,
+            kind="scene",
+            scene_ids=production.scene_ids[:2],
+            options={**FAST_OPTIONS, "upscale": upscale},
+        )
         job = wait_until_done(app, farm, job_id)
         assert job.status == "succeeded", (job.error, farm.logs())
-        order = [r.stage for r in sorted(job.stage_runs, key=lambda r: r.id)
-                 if r.scene_id == production.scene_ids[0]]
+        order = [
+            r.stage
+            for r in sorted(job.stage_runs, key=lambda r: r.id)
+            if r.scene_id == production.scene_ids[0]
+        ]
         assert order == ["keyframe", "animate", "interpolate", "upscale"]
         upscaled = [r for r in job.stage_runs if r.stage == "upscale"]
         interpolated = {r.scene_id: r for r in job.stage_runs if r.stage == "interpolate"}
@@ -119,4 +144,3 @@ def test_upscaled_scenes_compile_at_the_upscaled_size(app, farm, production):
             assert workflow.name == template
         episode = next(r for r in job.stage_runs if r.stage == "mix").assets[0]
         assert (episode.width, episode.height) == (128, 128)
-

@@ -23,8 +23,11 @@ NODE_WAIT_S = 12  # several looks (one every 2 s): more than Celery's default of
 # node-a has only rife47 on disk; node-b has every LoRA the tests use and rife49 too.
 MODELS = {
     "node-a": {**DEFAULT_MODELS, "rife": ["rife47.pth"]},
-    "node-b": {**DEFAULT_MODELS, "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"],
-               "rife": ["rife47.pth", "rife49.pth"]},
+    "node-b": {
+        **DEFAULT_MODELS,
+        "loras": [*DEFAULT_MODELS["loras"], "rare_lora.safetensors"],
+        "rife": ["rife47.pth", "rife49.pth"],
+    },
 }
 
 
@@ -36,30 +39,37 @@ def farm(settings, app: Flask, log_dir, tmp_path_factory, celery_app) -> Iterato
         db.session.commit()
     root = tmp_path_factory.mktemp("placement")
     farm_settings = settings.with_overrides(node_wait_s=NODE_WAIT_S)
-    with running_farm(farm_settings, log_dir, root, nodes=("node-a", "node-b"),
-                      models=MODELS) as running:
+    with running_farm(
+        farm_settings, log_dir, root, nodes=("node-a", "node-b"), models=MODELS
+    ) as running:
         yield running
     truncate(app)
 
 
 def set_node_status(app, name: str, status: str) -> None:
     with app.app_context():
-        db.session.execute(sa.update(WorkerNode).where(WorkerNode.name == name)
-                           .values(status=status))
+        db.session.execute(
+            sa.update(WorkerNode).where(WorkerNode.name == name).values(status=status)
+        )
         db.session.commit()
 
 
 def lacking(app, name: str) -> dict:
     with app.app_context():
         db.session.expire_all()
-        return db.session.scalar(sa.select(WorkerNode.lacking_models)
-                                 .where(WorkerNode.name == name))
+        return db.session.scalar(
+            sa.select(WorkerNode.lacking_models).where(WorkerNode.name == name)
+        )
 
 
 def give_scene_a_lora(app, production, lora: str) -> None:
     with app.app_context():
-        rare = Character(project_id=production.project_id, name=f"Has {lora}", lora_name=lora,
-                         trigger_words="chr_rare")
+        rare = Character(
+            project_id=production.project_id,
+            name=f"Has {lora}",
+            lora_name=lora,
+            trigger_words="chr_rare",
+        )
         db.session.add(rare)
         db.session.flush()
         scene = db.session.get(Scene, production.scene_ids[0])
@@ -68,18 +78,21 @@ def give_scene_a_lora(app, production, lora: str) -> None:
 
 
 def test_a_stage_waiting_for_a_node_fails_at_the_deadline_naming_what_it_needs(
-        app, farm, production):
+    app, farm, production
+):
     give_scene_a_lora(app, production, "rare_lora.safetensors")
     set_node_status(app, "node-b", "draining")
     try:
-        job = wait_until_done(app, farm, submit(app, production, kind="image",
-                                                scene_ids=production.scene_ids[:1]))
+        job = wait_until_done(
+            app, farm, submit(app, production, kind="image", scene_ids=production.scene_ids[:1])
+        )
     finally:
         set_node_status(app, "node-b", "online")
     assert job.status == "failed", farm.logs()
     keyframe = next(r for r in job.stage_runs if r.stage == "keyframe")
-    assert keyframe.error.startswith(f"no capable backend online for {NODE_WAIT_S} s"), \
+    assert keyframe.error.startswith(f"no capable backend online for {NODE_WAIT_S} s"), (
         keyframe.error
+    )
     assert "loras/rare_lora.safetensors" in keyframe.error
     assert "node-b (draining)" in keyframe.error
     assert keyframe.error_detail["code"] == "no_capable_backend"
@@ -90,17 +103,21 @@ def test_a_model_a_backend_lacks_moves_the_stage_and_the_mark_is_kept(app, farm,
     options = {**FAST_OPTIONS, "stages": {"interpolate": {"rife_model": "rife49.pth"}}}
     set_node_status(app, "node-b", "draining")  # node-a takes the stage first
     try:
-        job_id = submit(app, production, kind="scene", scene_ids=production.scene_ids[:1],
-                        options=options)
+        job_id = submit(
+            app, production, kind="scene", scene_ids=production.scene_ids[:1], options=options
+        )
         wait_for(lambda: lacking(app, "node-a"), 120, what=f"node-a to fail\n{farm.logs()}")
     finally:
         set_node_status(app, "node-b", "online")
     job = wait_until_done(app, farm, job_id)
     assert job.status == "succeeded", (job.error, farm.logs())
-    interpolations = sorted((r for r in job.stage_runs if r.stage == "interpolate"),
-                            key=lambda r: r.attempt)
-    assert [(r.backend, r.status) for r in interpolations] == [("node-a", "failed"),
-                                                               ("node-b", "succeeded")]
+    interpolations = sorted(
+        (r for r in job.stage_runs if r.stage == "interpolate"), key=lambda r: r.attempt
+    )
+    assert [(r.backend, r.status) for r in interpolations] == [
+        ("node-a", "failed"),
+        ("node-b", "succeeded"),
+    ]
     assert interpolations[0].error_detail["code"] == "comfy_model_missing"
     # The pack's download log runs to some 25 KB; rows, events and the CLI carry its start.
     assert "Tried all urls to download rife49.pth" in interpolations[0].error
@@ -111,8 +128,9 @@ def test_a_model_a_backend_lacks_moves_the_stage_and_the_mark_is_kept(app, farm,
     farm.start_gpu_worker("node-a")
     wait_for(lambda: set_online(app, "node-a"), 60, what="node-a to register again")
     assert lacking(app, "node-a") == {"rife": ["rife49.pth"]}
-    reply = app.test_client().post("/api/fleet/nodes/node-a/clear-missing",
-                                   headers=operator_headers(app))
+    reply = app.test_client().post(
+        "/api/fleet/nodes/node-a/clear-missing", headers=operator_headers(app)
+    )
     assert reply.status_code == 200 and reply.json["lacking_models"] == {}
     assert lacking(app, "node-a") == {}
 
@@ -126,8 +144,9 @@ def set_online(app, name: str) -> bool:
 
 def test_a_model_no_backend_has_fails_naming_it(app, farm, production):
     options = {**FAST_OPTIONS, "stages": {"interpolate": {"rife_model": "rife417.pth"}}}
-    job_id = submit(app, production, kind="scene", scene_ids=production.scene_ids[:1],
-                    options=options)
+    job_id = submit(
+        app, production, kind="scene", scene_ids=production.scene_ids[:1], options=options
+    )
     job = wait_until_done(app, farm, job_id)
     assert job.status == "failed"
     assert "rife/rife417.pth" in job.error, job.error

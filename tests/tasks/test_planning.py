@@ -18,9 +18,14 @@ def scene(db_session):
 
 
 def plan(db_session, scene, **options):
-    return plan_job(db_session, owner_id=scene.episode.project.owner_id,
-                    project_id=scene.episode.project_id, kind="scene", scene_ids=[scene.id],
-                    options={"steps": 2, "fps": 8, **options})
+    return plan_job(
+        db_session,
+        owner_id=scene.episode.project.owner_id,
+        project_id=scene.episode.project_id,
+        kind="scene",
+        scene_ids=[scene.id],
+        options={"steps": 2, "fps": 8, **options},
+    )
 
 
 def stages(job) -> list[str]:
@@ -44,20 +49,27 @@ def test_upscale_by_factor_resamples_and_compiles_at_the_new_size(db_session, sc
 def test_upscale_to_a_height_with_a_model_binds_the_model_template(db_session, scene):
     job = plan(db_session, scene, upscale={"height": 720, "model": "RealESRGAN_x4plus.pth"})
     upscale = job.stage_runs[3]
-    assert upscale.inputs["params"] == {"width": 1280, "height": 720, "fps": 16,
-                                        "model": "RealESRGAN_x4plus.pth"}
+    assert upscale.inputs["params"] == {
+        "width": 1280,
+        "height": 720,
+        "fps": 16,
+        "model": "RealESRGAN_x4plus.pth",
+    }
     assert upscale.inputs["frames"] == 16  # 8 frames of animation, x2
 
 
-@pytest.mark.parametrize("upscale, field", [
-    ({"factor": 9}, "options.upscale.factor"),
-    ({"factor": 2, "height": 720}, "options.upscale"),
-    ({"height": 721}, "options.upscale.height"),
-    ({"factor": 2, "model": "../../etc/passwd"}, "options.upscale.model"),
-    ({"factor": 2, "method": "magic"}, "options.upscale.method"),
-    ({"factor": 2, "tiles": 4}, "options.upscale.tiles"),
-    ("2x", "options.upscale"),
-])
+@pytest.mark.parametrize(
+    "upscale, field",
+    [
+        ({"factor": 9}, "options.upscale.factor"),
+        ({"factor": 2, "height": 720}, "options.upscale"),
+        ({"height": 721}, "options.upscale.height"),
+        ({"factor": 2, "model": "../../etc/passwd"}, "options.upscale.model"),
+        ({"factor": 2, "method": "magic"}, "options.upscale.method"),
+        ({"factor": 2, "tiles": 4}, "options.upscale.tiles"),
+        ("2x", "options.upscale"),
+    ],
+)
 def test_a_bad_upscale_option_is_refused_by_field(db_session, scene, upscale, field):
     with pytest.raises(ValidationError) as caught:
         plan(db_session, scene, upscale=upscale)

@@ -64,8 +64,9 @@ class Server:
 def server(settings: Settings, app, log_dir: Path) -> Iterator[Server]:
     """gunicorn with one gevent worker, as the Procfile should run the web tier."""
     psettings = progress_settings(settings)
-    process, url = start_gunicorn(psettings.as_environ(), log_dir / "gunicorn-sse.log",
-                                  app="tests.web.test_events:sse_app()")
+    process, url = start_gunicorn(
+        psettings.as_environ(), log_dir / "gunicorn-sse.log", app="tests.web.test_events:sse_app()"
+    )
     port = int(url.rsplit(":", 1)[1])
     try:
         yield Server(port, process, psettings)

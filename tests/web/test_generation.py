@@ -14,8 +14,7 @@ def stages_of(db_session, job_id: int) -> list[tuple[str, int | None]]:
     return [(r.stage, r.scene_id) for r in runs]
 
 
-def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_session,
-                                                            settings):
+def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_session, settings):
     response = as_role("owner").post(
         f"/api/anime/projects/{world.rows['project'].id}/generate",
         json={
@@ -46,8 +45,9 @@ def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_s
     assert job.canvas_generation == 1 and job.celery_root_id
     keyframe = next(r for r in job.stage_runs if r.stage == "keyframe")
     broker = redis.Redis.from_url(settings.broker_url)
-    assert task_queues_in_broker(broker, settings.broker_key_prefix)[keyframe.celery_task_id] \
-        == "gpu"
+    assert (
+        task_queues_in_broker(broker, settings.broker_key_prefix)[keyframe.celery_task_id] == "gpu"
+    )
 
 
 def test_image_and_character_jobs_are_keyframe_only(as_role, world, db_session):

@@ -239,6 +239,8 @@ def test_scenes_keep_their_sound_effect_cues(as_role, world):
     cues = [{"name": "whoosh", "at_s": 0.5, "gain_db": -3.0}]
     created = api.post(url, json={"order": 7, "prompt": "p", "duration_s": 2, "sfx_cues": cues})
     assert created.status_code == 201 and created.get_json()["sfx_cues"] == cues
-    late = api.post(url, json={"order": 8, "prompt": "p", "duration_s": 2,
-                               "sfx_cues": [{"name": "hit", "at_s": 3}]})
+    late = api.post(
+        url,
+        json={"order": 8, "prompt": "p", "duration_s": 2, "sfx_cues": [{"name": "hit", "at_s": 3}]},
+    )
     assert late.status_code == 422 and "sfx_cues.0.at_s" in late.get_json()["fields"]

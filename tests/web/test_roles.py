@@ -46,10 +46,22 @@ CASES = [
     ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
     ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),
     ("fleet-drain", "POST", "/api/fleet/nodes/{no_node}/drain", None, STAFF_ACT_ON_NOTHING, None),
-    ("fleet-clear-missing", "POST", "/api/fleet/nodes/{no_node}/clear-missing", None,
-     STAFF_ACT_ON_NOTHING, None),
-    ("fleet-undrain", "POST", "/api/fleet/nodes/{no_node}/undrain", None, STAFF_ACT_ON_NOTHING,
-     None),
+    (
+        "fleet-clear-missing",
+        "POST",
+        "/api/fleet/nodes/{no_node}/clear-missing",
+        None,
+        STAFF_ACT_ON_NOTHING,
+        None,
+    ),
+    (
+        "fleet-undrain",
+        "POST",
+        "/api/fleet/nodes/{no_node}/undrain",
+        None,
+        STAFF_ACT_ON_NOTHING,
+        None,
+    ),
     ("metrics", "GET", "/metrics", None, STAFF, None),
     ("projects-list", "GET", "/api/anime/projects", None, READ_ALL, None),
     (
@@ -312,8 +324,12 @@ def test_role_matrix(
         db_session.add(token)
     db_session.commit()
     ids = {name: row.id for name, row in world.rows.items()}
-    ids.update(workflow=workflow.id, other_id=world.users["other"].id, owner_token=token.id,
-               no_node="no-such-node")
+    ids.update(
+        workflow=workflow.id,
+        other_id=world.users["other"].id,
+        owner_token=token.id,
+        no_node="no-such-node",
+    )
     api = as_role(None if role == "anon" else role)
     response = api.request(method, fill(path, ids), json=fill(body, ids))
     assert response.status_code == want, (case_id, role, response.get_json(silent=True))
@@ -325,8 +341,7 @@ def test_role_matrix(
 def test_every_route_is_in_the_matrix_or_public(app):
     """A new endpoint must be added to the matrix (or be a documented public page)."""
     covered = {(m, p.split("?")[0]) for _, m, p, *_ in CASES}
-    public = {"/openapi.json", "/docs", "/docs/assets/<path:filename>",
-              "/static/<path:filename>"}
+    public = {"/openapi.json", "/docs", "/docs/assets/<path:filename>", "/static/<path:filename>"}
     for rule in app.url_map.iter_rules():
         # The dashboard's HTML pages and redirects have their own role tests.
         if rule.rule in public or rule.endpoint.startswith(("api-docs", "events", "dashboard")):

@@ -21,7 +21,8 @@ def frames_dir(folder: Path, count: int = 3) -> Path:
     folder.mkdir(parents=True)
     for index in range(count):
         Image.new("RGB", (64, 64), (40 * index, 90, 200 - 40 * index)).save(
-            folder / f"{index:05d}.png")
+            folder / f"{index:05d}.png"
+        )
     return folder
 
 
@@ -31,9 +32,14 @@ def interpolate_spec(tmp_path: Path, **output_inputs) -> StageSpec:
     output = template.outputs[0].node
     template.graph[output]["inputs"].update(output_inputs)
     prompt_id = str(uuid.uuid4())
-    return StageSpec(prompt_id=prompt_id, client_id=uuid.uuid4().hex, template=template,
-                     params={"multiplier": 2, "fps": 8}, output_key=f"jobs/t/{prompt_id[:8]}",
-                     inputs=(StageInput("frames", frames_dir(tmp_path / "frames")),))
+    return StageSpec(
+        prompt_id=prompt_id,
+        client_id=uuid.uuid4().hex,
+        template=template,
+        params={"multiplier": 2, "fps": 8},
+        output_key=f"jobs/t/{prompt_id[:8]}",
+        inputs=(StageInput("frames", frames_dir(tmp_path / "frames")),),
+    )
 
 
 @pytest.fixture(scope="module")

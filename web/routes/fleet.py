@@ -37,9 +37,14 @@ class NodeSchema(Schema):
     vram_free = fields.Integer(required=True)
     last_checkpoint = fields.String(allow_none=True)
     lacking_models = fields.Dict(
-        keys=fields.String(), values=fields.List(fields.String()), required=True,
-        metadata={"description": "models the node lists but failed to load (folder -> names); "
-                                 "routing avoids it for them until cleared"})
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={
+            "description": "models the node lists but failed to load (folder -> names); "
+            "routing avoids it for them until cleared"
+        },
+    )
     last_heartbeat = fields.DateTime(allow_none=True)
     current_stage = fields.Nested(CurrentStageSchema, allow_none=True)
     comfyui_queue = fields.Integer(allow_none=True)

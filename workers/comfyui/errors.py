@@ -95,10 +95,19 @@ class ComfyModelMissing(ComfyExecutionFailed):
 
     code = "comfy_model_missing"
 
-    def __init__(self, message: str, *, node_id: str, node_type: str, exception_type: str,
-                 folder: str, model: str) -> None:
-        super().__init__(message, node_id=node_id, node_type=node_type,
-                         exception_type=exception_type)
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str,
+        node_type: str,
+        exception_type: str,
+        folder: str,
+        model: str,
+    ) -> None:
+        super().__init__(
+            message, node_id=node_id, node_type=node_type, exception_type=exception_type
+        )
         self.folder = folder
         self.model = model
 

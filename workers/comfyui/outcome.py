@@ -77,14 +77,22 @@ class PromptOutcome:
                 node_id=self.interrupted_node,
             )
         err = self.error or ErrorDetail("", "", "", "unknown execution error")
-        text = f"node {err.node_id} ({err.node_type}) raised {err.exception_type}: " \
+        text = (
+            f"node {err.node_id} ({err.node_type}) raised {err.exception_type}: "
             f"{brief(err.message)}"
+        )
         if err.out_of_memory:
             raise ComfyOutOfMemory(text, node_id=err.node_id, node_type=err.node_type)
         if err.missing_model:
             folder, model = err.missing_model
-            raise ComfyModelMissing(text, node_id=err.node_id, node_type=err.node_type,
-                                    exception_type=err.exception_type, folder=folder, model=model)
+            raise ComfyModelMissing(
+                text,
+                node_id=err.node_id,
+                node_type=err.node_type,
+                exception_type=err.exception_type,
+                folder=folder,
+                model=model,
+            )
         raise ComfyExecutionFailed(
             text, node_id=err.node_id, node_type=err.node_type, exception_type=err.exception_type
         )

@@ -41,8 +41,12 @@ def keyframe(steps: int, tag: str | None = None) -> dict[str, Any]:
 
 def wait_until_running(client: ComfyClient, prompt_id: str, timeout: float = 30.0) -> None:
     """Poll until the prompt is the running one."""
-    wait_for(lambda: client.locate(prompt_id) == "running", timeout, interval=0.02,
-             what=f"prompt {prompt_id} to start")
+    wait_for(
+        lambda: client.locate(prompt_id) == "running",
+        timeout,
+        interval=0.02,
+        what=f"prompt {prompt_id} to start",
+    )
 
 
 def stats(emulator: Any) -> dict[str, Any]:

@@ -171,9 +171,20 @@ def test_sink_survives_a_redis_restart(app, psettings, make_job, log_dir, privat
         assert time.monotonic() - started < 1.5
         start_redis()
         # The bus skips publishing for a while after a failed publish: wait until it lands.
-        wait_for(lambda: bus.stage_event(job_id, stage_id=key, stage="keyframe",
-                                         status="running", step=9, max=20, node="3",
-                                         progress=0.45), 20, what="publishing to work again")
+        wait_for(
+            lambda: bus.stage_event(
+                job_id,
+                stage_id=key,
+                stage="keyframe",
+                status="running",
+                step=9,
+                max=20,
+                node="3",
+                progress=0.45,
+            ),
+            20,
+            what="publishing to work again",
+        )
         publish_steps(bus, job_id, key, "keyframe", range(10, 13))
         wait_for(lambda: stage_step(app, job_id, 0) == 12, 20, what="rows after the restart")
         assert sink.popen.poll() is None

@@ -135,7 +135,12 @@ def test_terminal_rows_are_never_moved(app, bus, client, sink, make_job):
         job_id, stage_id=failed, stage="animate", status="running", step=9, max=20, progress=0.45
     )
     bus.stage_event(
-        job_id, stage_id=skipped, stage="interpolate", status="running", step=1, max=2,
+        job_id,
+        stage_id=skipped,
+        stage="interpolate",
+        status="running",
+        step=1,
+        max=2,
         progress=0.5,
     )
     bus.job_event(job_id, status="running", progress=0.5)

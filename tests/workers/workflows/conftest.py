@@ -38,8 +38,13 @@ TYPICAL_PARAMS = {
     "interpolate": {"frames_dir": "tower/job-0001_frames", "multiplier": 2, "fps": 8},
     "animate_svd": {"image": "tower/job-0001/keyframe.png", "frames": 25, "fps": 6, "seed": 42},
     "upscale": {"frames_dir": "tower/job-0001_frames", "width": 512, "height": 288, "fps": 16},
-    "upscale_model": {"frames_dir": "tower/job-0001_frames", "width": 512, "height": 288,
-                      "fps": 16, "model": "RealESRGAN_x2plus.pth"},
+    "upscale_model": {
+        "frames_dir": "tower/job-0001_frames",
+        "width": 512,
+        "height": 288,
+        "fps": 16,
+        "model": "RealESRGAN_x2plus.pth",
+    },
 }
 
 

@@ -23,8 +23,11 @@ def declared_inputs(catalog: Catalog, node: dict) -> set[str]:
 
 
 def test_every_stage_has_a_template(templates):
-    assert set(templates) == set(STAGES) == {"keyframe", "animate", "interpolate", "animate_svd",
-                                             "upscale", "upscale_model"}
+    assert (
+        set(templates)
+        == set(STAGES)
+        == {"keyframe", "animate", "interpolate", "animate_svd", "upscale", "upscale_model"}
+    )
     for stage, template in templates.items():
         assert template.stage == stage
         assert template.version >= 1
