@@ -49,6 +49,7 @@ def render_frame(
     bar = max(4, width // 16)
     x = int((width - bar) * (index / max(1, count - 1))) if count > 1 else 0
     draw.rectangle([x, 0, x + bar - 1, height - 1], fill=(255, 255, 255))
+    _draw_index(draw, width, height, index)
     y = 4
     for line in lines + [f"frame {index + 1}/{count}"]:
         draw.text((6, y), line, fill=(0, 0, 0))
@@ -57,6 +58,16 @@ def render_frame(
         if y > height - 10:
             break
     return np.asarray(canvas, dtype=np.uint8)
+
+
+def _draw_index(draw: ImageDraw.ImageDraw, width: int, height: int, index: int) -> None:
+    """The frame's index as 16 black or white cells along the bottom edge, so every frame of a
+    long batch differs even where the moving bar and the text cannot show it."""
+    cell = max(1, width // 16)
+    top = height - max(2, height // 16)
+    for bit in range(16):
+        fill = (255, 255, 255) if index >> bit & 1 else (0, 0, 0)
+        draw.rectangle([bit * cell, top, (bit + 1) * cell - 1, height - 1], fill=fill)
 
 
 def png_bytes(frame: np.ndarray, text: dict[str, str] | None = None, level: int = 1) -> bytes:

@@ -9,6 +9,7 @@ adding a stage is adding an entry here (and its template).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -158,7 +159,19 @@ SCENE_STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGES if k.per is Pe
 EPISODE_STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGES if k.per is Per.EPISODE)
 # Every workflow template a stage binds, and the stage it serves.
 TEMPLATE_STAGES: dict[str, str] = {t: k.name for k in STAGES for t in k.templates}
-LONGEST_HARD_LIMIT_S = max(k.hard_limit_s for k in STAGES)
+# A GPU stage's registry limits hold for this many frames; a longer scene's limits grow with
+# its frames (one prompt renders it whole), up to MAX_LIMIT_S.
+LIMIT_FRAMES = 64
+MAX_LIMIT_S = 6 * 3600
+LONGEST_HARD_LIMIT_S = max(MAX_LIMIT_S, *(k.hard_limit_s for k in STAGES))
+
+
+def time_limits(kind: StageKind, frames: int) -> tuple[int, int]:
+    """Soft and hard time limits of one row of `kind` rendering `frames` frames."""
+    if not kind.is_gpu or frames <= LIMIT_FRAMES:
+        return kind.soft_limit_s, kind.hard_limit_s
+    soft = min(MAX_LIMIT_S - 60, math.ceil(kind.soft_limit_s * frames / LIMIT_FRAMES))
+    return soft, soft + (kind.hard_limit_s - kind.soft_limit_s)
 
 
 def stage_kind(name: str) -> StageKind:

@@ -167,7 +167,8 @@ class Delivery(Generic[W]):
     def max_waits(self) -> int:
         """Looks a delivery takes at a stage another delivery holds: the holder ends within its
         own hard time limit, or its lease expires."""
-        return math.ceil(((self.task.time_limit or 0) + LEASE_S) / WAIT_S)
+        hard = (self.task.request.timelimit or (None, None))[0] or self.task.time_limit or 0
+        return math.ceil((hard + LEASE_S) / WAIT_S)
 
     def record(self, claimed: Claimed, artifacts: list[Artifact], *, lost: bool) -> dict[str, Any]:
         """Store the outputs and end the stage, if this delivery still holds it.

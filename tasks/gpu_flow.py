@@ -120,6 +120,8 @@ class GpuDelivery(Delivery[GpuWork]):
             output_key=work.output_key,
             inputs=work.inputs,
             extra_data=work.extra_data,
+            # Follow the prompt as long as this delivery may run (longer for a long scene).
+            deadline_s=float((self.task.request.timelimit or (None, None))[1] or 1800),
         )
         return run_gpu_stage(
             spec, self.client_of(work), self.ctx.store, on_event=claimed.relay.on_event

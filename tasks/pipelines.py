@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from shared.db import committed, db
 from shared.models import Job, StageRun, Status
 from shared.progress import ProgressBus
-from shared.stages import Per, position, stage_kind
+from shared.stages import Per, position, stage_kind, time_limits
 from tasks.app import app
 from tasks.pipeline.priority import broker_priority
 from tasks.pipeline.stage_rows import latest_runs, scene_order
@@ -55,11 +55,16 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
     def sig(run: StageRun) -> Signature:
         task_id = str(uuid.uuid4())
         task_ids[run.id] = task_id
+        kind = stage_kind(run.stage)
+        # A long scene's stage may take longer than the registry's default limits.
+        soft, hard = time_limits(kind, int((run.inputs or {}).get("frames") or 1))
         return app.signature(
-            stage_kind(run.stage).task_name,
+            kind.task_name,
             args=(run.id, job.canvas_generation),
             immutable=True,
             task_id=task_id,
+            soft_time_limit=soft,
+            time_limit=hard,
             **options,
         )
 

@@ -26,6 +26,7 @@ WEB_DEFAULTS = {
     "TOWER_GUEST_MODE": "images",
     "TOWER_GUEST_JOBS_PER_HOUR": 5,
     "TOWER_USER_MAX_PRIORITY": 5,  # 6-9 are for operators and admins
+    "TOWER_MAX_SCENE_S": 60.0,  # the longest scene this farm renders (refused when longer)
     "TOWER_ACTIVE_JOBS_PER_USER": 20,  # queued or running, per user or guest (staff: no cap)
     "TOWER_SSE_STREAMS_PER_USER": 20,  # live event streams open at once, across web workers
     "TOWER_SSE_STREAMS_PER_JOB": 30,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from tasks.pipeline.episode_format import cue_problems, length_problem
 from web.artifacts import project_artifacts, remove_artifacts
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
@@ -226,6 +228,7 @@ def save_scene(
     :raises ConflictError: when another scene already has the order.
     """
     data = dict(data)
+    check_scene_fits(episode, data, scene)
     character_ids = data.pop("character_ids", None)
     order = data.get("order")
     if order is not None and db.session.scalar(
@@ -259,6 +262,23 @@ def save_scene(
     if characters is not None:
         scene.characters = characters
     return update_row(scene, data, commit=commit)
+
+
+def check_scene_fits(episode: Episode, data: dict[str, Any], scene: Scene | None) -> None:
+    """Refuse a scene longer than the farm renders, or a sound cue past its rendered end.
+
+    :raises ValidationError: naming `duration_s` (and the limit) or `sfx_cues.<i>.at_s`.
+    """
+    duration = data.get("duration_s", scene.duration_s if scene else None)
+    cues = data.get("sfx_cues", scene.sfx_cues if scene else [])
+    if duration is None:
+        return
+    fields = {}
+    if problem := length_problem(duration, current_app.config["TOWER_MAX_SCENE_S"]):
+        fields["duration_s"] = problem
+    fields |= cue_problems(duration, cues, episode.fps)
+    if fields:
+        raise ValidationError("the scene does not fit what this farm renders", fields=fields)
 
 
 def reorder_scenes(episode: Episode, scene_ids: list[int]) -> list[Scene]:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import redis
+from flask import current_app
 from kombu.exceptions import OperationalError
 
 from shared.db import db
@@ -65,7 +66,14 @@ def plan_and_dispatch(user: User, project: Project, kind: str, **plan: Any) -> J
     check_guest_options(user, plan.get("options"))
     try:
         hold_submission(user)
-        job = plan_job(db.session, owner_id=user.id, project_id=project.id, kind=kind, **plan)
+        job = plan_job(
+            db.session,
+            owner_id=user.id,
+            project_id=project.id,
+            kind=kind,
+            max_scene_s=current_app.config["TOWER_MAX_SCENE_S"],
+            **plan,
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -1,4 +1,5 @@
-"""Image nodes: EmptyImage, ImageInvert, ImageBatch, ImageScale, GetImageSize, LoadImage."""
+"""Image nodes: EmptyImage, ImageInvert, ImageBatch, RepeatImageBatch, ImageFromBatch,
+ImageScale, GetImageSize, LoadImage."""
 
 from __future__ import annotations
 
@@ -31,6 +32,19 @@ def batch_images(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
     first, second = i["image1"], i["image2"]
     second = resize_frames(second, first.shape[2], first.shape[1])
     return (np.concatenate([first, second]),), None
+
+
+def repeat_images(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
+    """The batch repeated amount times (RepeatImageBatch)."""
+    return (np.concatenate([i["image"]] * int(i["amount"])),), None
+
+
+def images_from_batch(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
+    """A slice of the batch, clamped to it like the real node (ImageFromBatch)."""
+    frames = i["image"]
+    start = min(len(frames) - 1, int(i["batch_index"]))
+    length = min(len(frames) - start, int(i["length"]))
+    return (frames[start : start + length].copy(),), None
 
 
 def scale_image(ctx: Any, i: dict[str, Any]) -> tuple[tuple, None]:
@@ -82,6 +96,8 @@ IMAGE_NODES = {
     "EmptyImage": NodeClass(empty_image),
     "ImageInvert": NodeClass(invert_image),
     "ImageBatch": NodeClass(batch_images),
+    "RepeatImageBatch": NodeClass(repeat_images),
+    "ImageFromBatch": NodeClass(images_from_batch),
     "ImageScale": NodeClass(scale_image),
     "GetImageSize": NodeClass(image_size),
     "LoadImage": NodeClass(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shared.errors import NotFoundError, ValidationError
 from shared.models import Character, Episode, Job, JobKind, Project, Scene, StageRun
 from shared.stages import STAGES, Per, StageKind, stage_kind
+from tasks.pipeline.episode_format import check_format, check_scenes
 from tasks.pipeline.render_options import RenderOptions, parse_options
 from tasks.pipeline.stage_params import PLANNERS, Planned, Subject
 from tasks.pipeline.workflow_store import active_workflow, template_of
@@ -32,10 +33,13 @@ def plan_job(
     character_id: int | None = None,
     options: dict[str, Any] | None = None,
     priority: int = 5,
+    max_scene_s: float | None = None,
 ) -> Job:
     """Add a queued Job with one StageRun per stage (per scene where it applies); no commit.
 
-    :raises ValidationError: bad kind, options, priority, or values the workflows refuse.
+    :raises ValidationError: bad kind, options, priority, or values the workflows refuse;
+        options that contradict the episode's format; a scene longer than `max_scene_s` or a
+        sound cue past the end of its rendered scene.
     :raises NotFoundError: the project, episode, scenes or character do not exist there.
     """
     if kind not in set(JobKind):
@@ -60,6 +64,9 @@ def plan_job(
         job.params["character_id"] = character.id
     else:
         scenes = _scenes(session, project, kind, episode_id, scene_ids)
+        check_format(opts, scenes[0].episode, animated=kind != JobKind.IMAGE)
+        if kind != JobKind.IMAGE:
+            check_scenes(scenes, scenes[0].episode, max_scene_s)
         job.episode_id = scenes[0].episode_id
         job.params["scene_ids"] = [s.id for s in scenes]
         kinds = stages_of(kind, opts)

@@ -98,10 +98,9 @@ _SAMPLING = ("seed", "steps", "width", "height", "cfg", "sampler_name", "schedul
 # workflow name -> the parameters a client may override for it
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "keyframe": (*_SAMPLING, "negative_prompt"),
+    # A scene's frames and rate come from its duration and its episode, never from here.
     "animate": (
         *_SAMPLING,
-        "frames",
-        "fps",
         "denoise",
         "negative_prompt",
         "motion_module",
@@ -111,13 +110,11 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     ),
     "animate_svd": (
         *_SAMPLING,
-        "frames",
-        "fps",
         "min_cfg",
         "motion_bucket_id",
         "augmentation_level",
     ),
-    "interpolate": ("multiplier", "fps", "rife_model"),
+    "interpolate": ("rife_model",),
     "upscale": ("method",),
     "upscale_model": ("method",),
 }
@@ -131,9 +128,11 @@ class RenderOptions:
 
     seed: int | None = None
     steps: int = 20
-    frames: int | None = None  # animate frames; default from the scene's duration
-    fps: int = 8  # animate frame rate; the episode runs at fps * multiplier
-    width: int | None = None  # default: the episode's size
+    # AnimateDiff's context window (frames sampled together); never a scene's length, which
+    # comes from its duration.
+    frames: int | None = None
+    fps: int = 8  # animate frame rate; an episode's scenes animate at episode fps / multiplier
+    width: int | None = None  # an episode's scenes: its size (before upscale: any)
     height: int | None = None
     multiplier: int = 2
     engine: str = "animatediff"
@@ -145,6 +144,9 @@ class RenderOptions:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Sent with a stage's prompt as ComfyUI's extra_data (kept in its history).
     extra_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The options the client gave (the others are defaults), so a conflict is only refused
+    # when it was asked for.
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 def workflow_name(stage: str, engine: str) -> str:
@@ -237,7 +239,7 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
     """
     raw = dict(raw or {})
     fields: dict[str, str] = {}
-    known = set(RenderOptions.__dataclass_fields__)
+    known = set(RenderOptions.__dataclass_fields__) - {"explicit"}
     for name in sorted(set(raw) - known):
         fields[f"options.{name}"] = "unknown option"
     for name in TOP_LEVEL:
@@ -254,7 +256,8 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
         fields.update(prefixed("options.upscale", upscale_problems(raw["upscale"])))
     if fields:
         raise ValidationError("invalid render options", fields=fields)
-    return RenderOptions(**{k: v for k, v in raw.items() if v is not None})
+    given = {k: v for k, v in raw.items() if v is not None}
+    return RenderOptions(**given, explicit=frozenset(given))
 
 
 def prefixed(prefix: str, problems: dict[str, str]) -> dict[str, str]:

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.models import Character, Episode, Project, Scene
+from tasks.pipeline.episode_format import animate_frames, final_frames
 from tasks.pipeline.render_options import RenderOptions
 
-MAX_ANIMATE_FRAMES = 64
+# An upscale whose target is the episode's height renders at this share of it by default.
+UPSCALE_HEIGHT_SHARE = 2
 
 
 @dataclass(frozen=True)
@@ -26,28 +28,42 @@ class Subject:
 
     @property
     def size(self) -> tuple[int | None, int | None]:
-        """The image size: the options', else the episode's."""
-        if self.episode is None:
-            return self.opts.width, self.opts.height
-        return self.opts.width or self.episode.width, self.opts.height or self.episode.height
+        """The size images are rendered at: the episode's (latents want multiples of 8), or
+        with upscale the options' or the episode's divided by the upscale."""
+        opts, episode = self.opts, self.episode
+        if episode is None:
+            return opts.width, opts.height
+        if not opts.upscale:
+            return to_8(episode.width), to_8(episode.height)
+        share = opts.upscale.get("factor", UPSCALE_HEIGHT_SHARE)
+        return (
+            opts.width or to_8(episode.width / share),
+            opts.height or to_8(episode.height / share),
+        )
 
     @property
     def clip_size(self) -> tuple[int | None, int | None]:
-        """The size of the scene's final clip: the image size, upscaled when the options ask."""
-        width, height = self.size
-        upscale = self.opts.upscale
-        if not upscale or not width or not height:
-            return width, height
-        if "factor" in upscale:
-            return to_8(width * upscale["factor"]), to_8(height * upscale["factor"])
-        return to_8(width * upscale["height"] / height), upscale["height"]
+        """The size of the scene's final clip: the episode's."""
+        if self.episode is None:
+            return self.size
+        return self.episode.width, self.episode.height
+
+    @property
+    def fps(self) -> int:
+        """The rate a scene animates at: the episode's divided by the interpolation."""
+        if self.episode is None:
+            return self.opts.fps
+        return self.episode.fps // self.opts.multiplier
+
+    @property
+    def final_frames(self) -> int:
+        """Frames of the scene's finished clip at the episode's rate."""
+        return final_frames(self.scene.duration_s, self.episode.fps)
 
     @property
     def frames(self) -> int:
-        """Frames of the scene's animation at the options' rate."""
-        if self.opts.frames:
-            return self.opts.frames
-        return max(2, min(MAX_ANIMATE_FRAMES, round(self.scene.duration_s * self.opts.fps)))
+        """Frames the scene animates (its whole length; interpolation fills the rate)."""
+        return animate_frames(self.scene.duration_s, self.episode.fps, self.opts.multiplier)
 
     @property
     def characters(self) -> list[Character]:
@@ -127,7 +143,8 @@ def keyframe(subject: Subject) -> Planned:
 
 
 def animate(subject: Subject) -> Planned:
-    """The keyframe animated (AnimateDiff with the scene's motion, or SVD)."""
+    """The keyframe animated over the scene's whole length (AnimateDiff in sliding context
+    windows of `options.frames`, or SVD)."""
     opts, scene = subject.opts, subject.scene
     width, height = subject.size
     frames = subject.frames
@@ -135,7 +152,7 @@ def animate(subject: Subject) -> Planned:
         "seed": seed_of(subject),
         "steps": opts.steps,
         "frames": frames,
-        "fps": opts.fps,
+        "fps": subject.fps,
         "width": width,
         "height": height,
     }
@@ -147,39 +164,37 @@ def animate(subject: Subject) -> Planned:
         **character_params(subject.characters),
         "prompt": styled(subject.project, f"{scene.prompt}, {scene.motion}".strip(", ")),
     }
+    if opts.frames:
+        # The window, not the length; windows overlap by a quarter (at most the default 4).
+        params |= {"context_length": opts.frames, "context_overlap": min(4, opts.frames // 4)}
     return Planned("animate", params, steps=opts.steps, frames=frames)
 
 
 def interpolate(subject: Subject) -> Planned:
-    """RIFE in-betweens at the options' multiplier."""
-    opts = subject.opts
-    return Planned(
-        "interpolate",
-        {"multiplier": opts.multiplier, "fps": opts.fps},
-        frames=subject.frames * opts.multiplier,
-    )
+    """RIFE in-betweens at the options' multiplier, cut to the scene's finished length."""
+    opts, frames = subject.opts, subject.final_frames
+    params = {"multiplier": opts.multiplier, "fps": subject.fps, "frames": frames}
+    return Planned("interpolate", params, frames=frames)
 
 
 def upscale(subject: Subject) -> Planned:
-    """The interpolated frames at the final clip size: by an upscale model when the options name
-    one, else by resampling."""
+    """The interpolated frames at the episode's size: by an upscale model when the options
+    name one, else by resampling."""
     opts = subject.opts
     width, height = subject.clip_size
-    params = {"width": width, "height": height, "fps": opts.fps * opts.multiplier}
+    params = {"width": width, "height": height, "fps": subject.episode.fps}
     if opts.upscale.get("method"):
         params["method"] = opts.upscale["method"]
-    frames = subject.frames * opts.multiplier
+    frames = subject.final_frames
     if opts.upscale.get("model"):
         return Planned("upscale_model", {**params, "model": opts.upscale["model"]}, frames=frames)
     return Planned("upscale", params, frames=frames)
 
 
 def compile_(subject: Subject) -> Planned:
-    """The episode's rate and the size of its scenes' final clips."""
-    width, height = subject.clip_size
-    return Planned(
-        None, {"fps": subject.opts.fps * subject.opts.multiplier, "width": width, "height": height}
-    )
+    """The episode's own rate and size."""
+    episode = subject.episode
+    return Planned(None, {"fps": episode.fps, "width": episode.width, "height": episode.height})
 
 
 def mix(subject: Subject) -> Planned:

@@ -182,3 +182,58 @@ def test_load_image_reruns_when_the_file_changes(default):
     assert cached_nodes(records) == []
     pixel = Image.open(io.BytesIO(_get(default, entry["outputs"]["2"]["images"][0])))
     assert pixel.getpixel((0, 0)) == (250, 1, 1)
+
+
+def _long_batch_prompt(frames: int, keep: int) -> dict:
+    """A picture repeated to `frames`, encoded, sampled, decoded and cut to `keep` frames."""
+    return {
+        "1": {
+            "class_type": "CheckpointLoaderSimple",
+            "inputs": {"ckpt_name": "v1-5-pruned-emaonly.safetensors"},
+        },
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": "rain"}},
+        "3": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0x336699},
+        },
+        "4": {"class_type": "RepeatImageBatch", "inputs": {"image": ["3", 0], "amount": frames}},
+        "5": {"class_type": "VAEEncode", "inputs": {"pixels": ["4", 0], "vae": ["1", 2]}},
+        "6": {
+            "class_type": "KSampler",
+            "inputs": {
+                "model": ["1", 0],
+                "positive": ["2", 0],
+                "negative": ["2", 0],
+                "latent_image": ["5", 0],
+                "seed": 1,
+                "steps": 1,
+                "cfg": 7.0,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 0.5,
+            },
+        },
+        "7": {"class_type": "VAEDecode", "inputs": {"samples": ["6", 0], "vae": ["1", 2]}},
+        "8": {
+            "class_type": "ImageFromBatch",
+            "inputs": {"image": ["7", 0], "batch_index": 0, "length": keep},
+        },
+        "9": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["8", 0], "filename_prefix": "long/f"},
+        },
+    }
+
+
+def test_a_long_batch_renders_a_distinct_frame_per_index_and_cuts_like_the_real_nodes(default):
+    _, _, entry = run_prompt(default.url, _long_batch_prompt(200, 130))
+    images = entry["outputs"]["9"]["images"]
+    assert len(images) == 130
+    frames = [_get(default, item) for item in images]
+    pixels = [Image.open(io.BytesIO(f)).convert("RGB").tobytes() for f in frames]
+    assert len(set(pixels)) == 130  # no frame repeats another, even 64 px wide
+    refused = requests.post(
+        default.url + "/prompt", json={"prompt": _long_batch_prompt(4097, 1)}, timeout=10
+    )
+    assert refused.status_code == 400
+    assert refused.json()["node_errors"]["4"]["errors"][0]["type"] == "value_bigger_than_max"

@@ -14,7 +14,7 @@ from shared.models import Character, Episode, Job, Project, Scene, User
 from tasks.pipeline.workflow_store import seed_default_workflows
 from tests.support.farm import Farm, running_farm
 
-FAST_OPTIONS = {"steps": 3, "frames": 4, "fps": 4, "width": 64, "height": 64}
+FAST_OPTIONS = {"steps": 3, "frames": 4}  # the episode is 64x64 at 8 fps
 TABLES = (
     "assets",
     "stage_runs",

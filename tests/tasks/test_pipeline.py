@@ -58,8 +58,9 @@ def test_episode_runs_every_stage_and_succeeds(app, farm, production, settings):
     final = next(r for r in job.stage_runs if r.stage == "mix").assets[0]
     assert final.kind == "episode" and abs(final.meta["integrated_lufs"] + 16) <= 1.0
     clips = [r.assets[0] for r in job.stage_runs if r.stage == "interpolate"]
-    # Three clips of 7 frames at 8 fps, one 0.25 s crossfade: 21 - 2 frames.
-    assert final.frames == sum(c.frames for c in clips) - 2
+    # Three 1 s scenes at the episode's 8 fps (8 frames each), one 0.25 s crossfade: 24 - 2.
+    assert [c.frames for c in clips] == [8, 8, 8]
+    assert final.frames == 22 and final.fps == 8
 
 
 def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, production):
@@ -111,12 +112,12 @@ def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
     assert keyframe.inputs["params"]["seed"] == 4242
 
 
-def test_upscaled_scenes_compile_at_the_upscaled_size(app, farm, production):
+def test_upscaled_scenes_compile_at_the_episode_size(app, farm, production):
     """The upscale stage (optional, per job): by resampling for one job, by a model for
-    another; compile takes each scene's last clip, at the upscaled size."""
+    another; scenes render smaller and come out at the episode's size (64x64)."""
     for upscale, template in (
         ({"factor": 2}, "upscale"),
-        ({"height": 128, "model": "RealESRGAN_x4plus.pth"}, "upscale_model"),
+        ({"height": 64, "model": "RealESRGAN_x4plus.pth"}, "upscale_model"),
     ):
         job_id = submit(
             app,
@@ -138,9 +139,10 @@ def test_upscaled_scenes_compile_at_the_upscaled_size(app, farm, production):
         for run in upscaled:
             clip = next(a for a in run.assets if a.kind == "video")
             before = next(a for a in interpolated[run.scene_id].assets if a.kind == "video")
-            assert (clip.width, clip.height, clip.frames) == (128, 128, before.frames)
+            assert (clip.width, clip.height, clip.frames) == (64, 64, before.frames)
+            assert (before.width, before.height) == (32, 32)
             with app.app_context():
                 workflow = db.session.get(Workflow, run.workflow_id)
             assert workflow.name == template
         episode = next(r for r in job.stage_runs if r.stage == "mix").assets[0]
-        assert (episode.width, episode.height) == (128, 128)
+        assert (episode.width, episode.height) == (64, 64)

@@ -20,7 +20,7 @@ def test_episode_submit_writes_a_queued_job_and_answers_202(as_role, world, db_s
         json={
             "kind": "episode",
             "episode_id": world.rows["episode"].id,
-            "options": {"frames": 8, "width": 256, "height": 144, "seed": 7},
+            "options": {"frames": 8, "width": 512, "height": 288, "seed": 7},
             "priority": 4,
         },
     )

@@ -12,7 +12,8 @@ MAX_TEXT = 5000
 MAX_PROMPT = 2000
 MAX_PAGE = 200
 MAX_SCENES_PER_REQUEST = 100
-MAX_DURATION_S = 60.0
+# An absolute ceiling; the farm's own limit is TOWER_MAX_SCENE_S (checked by the service).
+MAX_DURATION_S = 3600.0
 
 
 def check_storable(value: str) -> None:

@@ -126,7 +126,7 @@ def test_missing_required_parameter_is_named(templates):
         ({"loras": [{"strength": 1.0}]}, "loras"),
         ({"loras": [{"name": "a.safetensors", "weight": 1}]}, "loras"),
         ({"trigger_words": [1]}, "trigger_words"),
-        ({"frames": 65}, "frames"),
+        ({"frames": 4097}, "frames"),  # RepeatImageBatch takes up to 4096
         ({"denoise": 1.5}, "denoise"),
         ({"steps": 0}, "steps"),
         ({"sampler_name": "no_such_sampler"}, "sampler_name"),

@@ -100,6 +100,7 @@ def test_missing_node_classes_are_named(templates, recorded_backend):
 def test_empty_backend_lacks_everything(templates):
     lacking = missing_on(requirements(bound(templates, "interpolate")), Capabilities())
     assert lacking == [
+        "node class ImageFromBatch",
         "node class RIFE VFI",
         "node class SaveImage",
         "node class VHS_LoadImages",
