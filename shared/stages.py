@@ -25,6 +25,7 @@ class Per(StrEnum):
     """How many rows of a stage a job has."""
 
     SCENE = "scene"  # one per scene
+    PAIR = "pair"  # one per pair of consecutive scenes joined by a generated transition
     EPISODE = "episode"  # one for the whole job
 
 
@@ -129,6 +130,18 @@ STAGES: tuple[StageKind, ...] = (
         option="upscale",
     ),
     StageKind(
+        "bridge",
+        Queue.GPU,
+        Per.PAIR,
+        600,
+        660,
+        Weight.SAMPLING,
+        "a generated transition: frames from one scene's last frame to the next one's first",
+        templates=("bridge",),
+        takes=Upstream(SCENE_CLIP, ("video",)),
+        outputs=("video", "frames"),
+    ),
+    StageKind(
         "compile",
         Queue.CPU,
         Per.EPISODE,
@@ -156,6 +169,7 @@ BY_NAME: dict[str, StageKind] = {kind.name: kind for kind in STAGES}
 STAGE_NAMES: tuple[str, ...] = tuple(BY_NAME)
 GPU_STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGES if k.is_gpu)
 SCENE_STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGES if k.per is Per.SCENE)
+PAIR_STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGES if k.per is Per.PAIR)
 EPISODE_STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGES if k.per is Per.EPISODE)
 # Every workflow template a stage binds, and the stage it serves.
 TEMPLATE_STAGES: dict[str, str] = {t: k.name for k in STAGES for t in k.templates}

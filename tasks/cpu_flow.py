@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Job, LibraryEntry, Scene, StageRun
-from shared.stages import stage_kind
+from shared.models import Asset, Job, LibraryEntry, Scene, StageRun
+from shared.stages import PAIR_STAGE_NAMES, stage_kind
 from tasks.base import Claimed, Delivery
 from tasks.context import WorkerContext
 from tasks.pipeline.stage_rows import latest_success, output_key, scene_clip, scene_order
@@ -55,6 +55,7 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
         video = scene_clip(session, run.job_id, scene_id)
         if video is None:
             raise PermanentError(f"scene {scene.order} has no finished clip to compile")
+        bridge = pair_output(session, run.job_id, scene_id, "video")
         clips.append(
             SceneClip(
                 path=ctx.store.path(video.uri),
@@ -63,9 +64,20 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
                 mood=scene.mood,
                 sfx=tuple(scene.sfx_cues or ()),
                 label=f"scene {scene.order}",
+                bridge=ctx.store.path(bridge.uri) if bridge else None,
             )
         )
     return clips
+
+
+def pair_output(session: Session, job_id: int, scene_id: int, kind: str) -> Asset | None:
+    """The output of the pair stage (a generated bridge) that starts at a scene, if any."""
+    for name in PAIR_STAGE_NAMES:
+        run = latest_success(session, job_id, scene_id, name)
+        found = next((a for a in run.assets if a.kind == kind), None) if run else None
+        if found is not None:
+            return found
+    return None
 
 
 def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work:

@@ -2,7 +2,8 @@
 done, and send it. Submitting, retrying and resuming after a crash all call dispatch_job.
 
 Per scene a chain of its scene stages in registry order (keyframe, animate, interpolate); a
-chord over the scenes into the episode stages (compile, then mix), then finish.
+chord over the scenes into the generated bridges between them, the episode stages (compile,
+then mix), then finish.
 
 Each dispatch bumps the job's canvas generation; tasks of an older canvas drop
 themselves, so a resumed job never runs a stage twice.
@@ -72,11 +73,12 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
     for scene_runs in scene_groups(session, pending, runs):
         steps = [sig(r) for r in scene_runs]
         chains.append(chain(*steps) if len(steps) > 1 else steps[0])
+    # After every scene: the bridges between scenes (in scene order), then the episode stages.
     tail = [
         sig(r)
         for r in sorted(
-            (r for r in pending if stage_kind(r.stage).per is Per.EPISODE),
-            key=lambda r: position(r.stage),
+            (r for r in pending if stage_kind(r.stage).per is not Per.SCENE),
+            key=lambda r: (position(r.stage), r.id),
         )
     ]
     finish = app.signature(

@@ -65,7 +65,7 @@ def frontier(runs: list[StageRun]) -> list[StageRun]:
                 (
                     r
                     for r in ordered
-                    if stage_kind(r.stage).per is Per.EPISODE and r.status != Status.SUCCEEDED
+                    if stage_kind(r.stage).per is not Per.SCENE and r.status != Status.SUCCEEDED
                 ),
                 None,
             )

@@ -9,8 +9,18 @@ from flask import current_app
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
-from tasks.pipeline.episode_format import cue_problems, length_problem
+from shared.models import (
+    Character,
+    Episode,
+    Job,
+    Project,
+    Role,
+    Scene,
+    Status,
+    Transition,
+    User,
+)
+from tasks.pipeline.episode_format import bridge_frames, cue_problems, length_problem
 from web.artifacts import project_artifacts, remove_artifacts
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
@@ -265,9 +275,11 @@ def save_scene(
 
 
 def check_scene_fits(episode: Episode, data: dict[str, Any], scene: Scene | None) -> None:
-    """Refuse a scene longer than the farm renders, or a sound cue past its rendered end.
+    """Refuse a scene longer than the farm renders, a sound cue past its rendered end, or a
+    generated transition shorter than a frame.
 
-    :raises ValidationError: naming `duration_s` (and the limit) or `sfx_cues.<i>.at_s`.
+    :raises ValidationError: naming `duration_s` (and the limit), `sfx_cues.<i>.at_s` or
+        `transition_s`.
     """
     duration = data.get("duration_s", scene.duration_s if scene else None)
     cues = data.get("sfx_cues", scene.sfx_cues if scene else [])
@@ -277,6 +289,12 @@ def check_scene_fits(episode: Episode, data: dict[str, Any], scene: Scene | None
     if problem := length_problem(duration, current_app.config["TOWER_MAX_SCENE_S"]):
         fields["duration_s"] = problem
     fields |= cue_problems(duration, cues, episode.fps)
+    transition = data.get("transition", scene.transition if scene else "cut")
+    transition_s = data.get("transition_s", scene.transition_s if scene else 0.0)
+    if transition == Transition.GENERATED and not bridge_frames(transition_s, episode.fps):
+        fields["transition_s"] = (
+            f"a generated transition needs at least one frame (1/{episode.fps} s)"
+        )
     if fields:
         raise ValidationError("the scene does not fit what this farm renders", fields=fields)
 

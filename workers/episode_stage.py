@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import PermanentError
+from shared.models.status import Transition
 from workers.gpu_stage import Artifact, media_facts
 from workers.media.compiler import ClipSpec, CompileResult, Placement, compile_episode
 from workers.media.cues import SceneSfx, plan_music, plan_sfx
@@ -36,6 +37,7 @@ class SceneClip:
     mood: str = "calm"
     sfx: tuple[dict[str, Any], ...] = field(default=())
     label: str = ""
+    bridge: Path | None = None  # a generated transition's clip, played after this scene
 
 
 def compile_stage(
@@ -49,10 +51,7 @@ def compile_stage(
     :raises ValidationError: on no clips or a transition longer than a clip.
     :raises FfmpegError: when a clip cannot be read or encoded.
     """
-    specs = [
-        ClipSpec(path=c.path, transition=c.transition, transition_s=c.transition_s, label=c.label)
-        for c in clips
-    ]
+    specs = clip_specs(clips)
     result = compile_episode(specs, store.path(key), fps=fps, width=width, height=height)
     report = run_qc(result.path, plan_qc(result, expect_audio=False))
     if not report.passed:
@@ -60,6 +59,21 @@ def compile_stage(
     facts = media_facts(result.path, "video")
     facts |= {"compile": result.to_dict(), "qc": report.to_dict()}
     return Artifact(kind="video", key=key, facts=facts)
+
+
+def clip_specs(clips: Sequence[SceneClip]) -> list[ClipSpec]:
+    """What compile joins: each scene's clip, and after a scene with a generated transition its
+    bridge, cut in on both sides (the bridge is the transition, so the episode grows by it)."""
+    specs = []
+    for clip in clips:
+        if clip.bridge is None:
+            # A generated transition without its bridge (the last scene's) is a cut.
+            transition = "cut" if clip.transition == Transition.GENERATED else clip.transition
+            specs.append(ClipSpec(clip.path, transition, clip.transition_s, clip.label))
+            continue
+        specs.append(ClipSpec(clip.path, "cut", 0.0, clip.label))
+        specs.append(ClipSpec(clip.bridge, "cut", 0.0, f"bridge after {clip.label}", "bridge"))
+    return specs
 
 
 def compile_result_from(meta: dict[str, Any]) -> CompileResult:

@@ -17,9 +17,12 @@ SYMBOL = {
 
 
 def stage_label(stage: dict[str, Any], scene_numbers: dict[int, int]) -> str:
-    """`scene 2 animate` (or `episode mix`), with the attempt when it is a retry."""
-    scene_id = stage.get("scene_id")
+    """`scene 2 animate`, `scenes 2-3 bridge` (a generated transition) or `episode mix`, with
+    the attempt when it is a retry."""
+    scene_id, then = stage.get("scene_id"), stage.get("next_scene_id")
     where = f"scene {scene_numbers.get(scene_id, scene_id)}" if scene_id else "episode"
+    if scene_id and then:
+        where = f"scenes {scene_numbers.get(scene_id, scene_id)}-{scene_numbers.get(then, then)}"
     attempt = f" #{stage['attempt']}" if stage.get("attempt", 1) > 1 else ""
     return f"{where} {stage['stage']}{attempt}"
 

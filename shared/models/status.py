@@ -126,6 +126,7 @@ class Transition(StrEnum):
     CUT = "cut"
     CROSSFADE = "crossfade"
     FADE_BLACK = "fade_black"
+    GENERATED = "generated"  # a bridge rendered from one scene's last frame to the next's first
 
 
 class AssetKind(StrEnum):

@@ -14,9 +14,9 @@ from shared.job_progress import StageCost, job_fraction
 from shared.models import Job, Scene, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
-from shared.stages import position
+from shared.stages import Per, position, stage_kind
 from tasks.pipeline.planning import replan_scene_stage
-from tasks.pipeline.stage_rows import downstream, latest_runs
+from tasks.pipeline.stage_rows import downstream, latest_runs, touches
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +145,20 @@ def prepare_retake(
     fresh = [
         replan_scene_stage(session, job, scene, r.stage, r.attempt + 1)
         for r in runs
-        if r.scene_id == scene.id
+        if r.scene_id == scene.id and stage_kind(r.stage).per is Per.SCENE
     ]
+    # The bridges from and to the scene, and the episode stages, run again as they were.
     fresh += [
-        StageRun(job_id=job.id, stage=r.stage, attempt=r.attempt + 1, inputs=r.inputs)
+        StageRun(
+            job_id=job.id,
+            scene_id=r.scene_id,
+            stage=r.stage,
+            attempt=r.attempt + 1,
+            workflow_id=r.workflow_id,
+            inputs=r.inputs,
+        )
         for r in runs
-        if r.scene_id is None
+        if r.scene_id is None or (stage_kind(r.stage).per is Per.PAIR and touches(r, scene.id))
     ]
     job.stage_runs.extend(fresh)
     requeue(session, job)

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from shared.errors import ValidationError
-from shared.models import Episode, Scene
+from shared.models import Episode, Scene, Transition
 from tasks.pipeline.render_options import RenderOptions
 
 
@@ -26,6 +26,11 @@ def animate_frames(duration_s: float, fps: int, multiplier: int) -> int:
     """Frames to animate so that interpolation by `multiplier` ((n - 1) * m + 1 frames) covers
     the finished clip; interpolation then cuts the few extra at the end."""
     return math.ceil((final_frames(duration_s, fps) - 1) / multiplier) + 1
+
+
+def bridge_frames(transition_s: float, fps: int) -> int:
+    """Frames of a generated bridge: its transition's length at the episode's rate."""
+    return round(transition_s * fps)
 
 
 def format_problems(opts: RenderOptions, episode: Episode, *, animated: bool) -> dict[str, str]:
@@ -111,5 +116,11 @@ def check_scenes(scenes: list[Scene], episode: Episode, max_scene_s: float | Non
             fields[f"scenes.{scene.order}.duration_s"] = problem
         prefix = f"scenes.{scene.order}."
         fields |= cue_problems(scene.duration_s, scene.sfx_cues, episode.fps, prefix=prefix)
+        if scene.transition == Transition.GENERATED and not bridge_frames(
+            scene.transition_s, episode.fps
+        ):
+            fields[f"{prefix}transition_s"] = (
+                f"a generated transition needs at least one frame (1/{episode.fps} s)"
+            )
     if fields:
         raise ValidationError("scenes do not fit what renders", fields=fields)

@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import NotFoundError, ValidationError
-from shared.models import Character, Episode, Job, JobKind, Project, Scene, StageRun
+from shared.models import (
+    Character,
+    Episode,
+    Job,
+    JobKind,
+    Project,
+    Scene,
+    StageRun,
+    Transition,
+)
 from shared.stages import STAGES, Per, StageKind, stage_kind
 from tasks.pipeline.episode_format import check_format, check_scenes
 from tasks.pipeline.render_options import RenderOptions, parse_options
@@ -76,6 +85,12 @@ def plan_job(
             for k in kinds
             if k.per is Per.SCENE
         ]
+        runs += [
+            plan_run(session, k, Subject(project, a.episode, a, opts, next_scene=b))
+            for a, b in generated_pairs(scenes)
+            for k in kinds
+            if k.per is Per.PAIR
+        ]
         episode = Subject(project, scenes[0].episode, None, opts)
         runs += [plan_run(session, k, episode) for k in kinds if k.per is Per.EPISODE]
     job.stage_runs = runs
@@ -90,6 +105,12 @@ def stages_of(kind: str, opts: RenderOptions) -> list[StageKind]:
     if kind == JobKind.IMAGE:
         return [first_image_stage()]
     return [k for k in STAGES if k.option is None or getattr(opts, k.option, None)]
+
+
+def generated_pairs(scenes: list[Scene]) -> list[tuple[Scene, Scene]]:
+    """Consecutive scenes (in the job's order) joined by a generated transition."""
+    pairs = zip(scenes, scenes[1:], strict=False)
+    return [(a, b) for a, b in pairs if a.transition == Transition.GENERATED]
 
 
 def first_image_stage() -> StageKind:
@@ -173,7 +194,10 @@ def plan_run(session: Session, kind: StageKind, subject: Subject) -> StageRun:
         return StageRun(
             stage=kind.name, scene_id=scene_id, attempt=1, inputs={"params": planned.params}
         )
-    return _gpu_run(session, kind, planned, subject.opts, scene_id)
+    run = _gpu_run(session, kind, planned, subject.opts, scene_id)
+    if subject.next_scene is not None:
+        run.inputs = {**run.inputs, "next_scene_id": subject.next_scene.id}
+    return run
 
 
 def _gpu_run(

@@ -115,6 +115,7 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
         "augmentation_level",
     ),
     "interpolate": ("rife_model",),
+    "bridge": ("rife_model",),
     "upscale": ("method",),
     "upscale_model": ("method",),
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.models import Character, Episode, Project, Scene
-from tasks.pipeline.episode_format import animate_frames, final_frames
+from tasks.pipeline.episode_format import animate_frames, bridge_frames, final_frames
 from tasks.pipeline.render_options import RenderOptions
 
 # An upscale whose target is the episode's height renders at this share of it by default.
@@ -25,6 +25,7 @@ class Subject:
     scene: Scene | None
     opts: RenderOptions
     character: Character | None = None
+    next_scene: Scene | None = None  # a pair's second scene (a generated bridge's end)
 
     @property
     def size(self) -> tuple[int | None, int | None]:
@@ -191,6 +192,15 @@ def upscale(subject: Subject) -> Planned:
     return Planned("upscale", params, frames=frames)
 
 
+def bridge(subject: Subject) -> Planned:
+    """A RIFE morph from the scene's last frame to the next one's first, as long as the scene's
+    transition: RIFE makes multiplier + 1 frames from the two, and the ends are dropped."""
+    episode = subject.episode
+    frames = bridge_frames(subject.scene.transition_s, episode.fps)
+    params = {"frames": frames, "multiplier": frames + 1, "fps": episode.fps}
+    return Planned("bridge", params, frames=frames, image_checkpoint=False)
+
+
 def compile_(subject: Subject) -> Planned:
     """The episode's own rate and size."""
     episode = subject.episode
@@ -207,6 +217,7 @@ PLANNERS: dict[str, Callable[[Subject], Planned]] = {
     "animate": animate,
     "interpolate": interpolate,
     "upscale": upscale,
+    "bridge": bridge,
     "compile": compile_,
     "mix": mix,
 }

@@ -15,6 +15,7 @@ from shared.models import Asset, Scene, StageRun, Status, WorkerNode, Workflow
 from shared.stages import SCENE_CLIP, Per, downstream_names, position, stage_kind
 from tasks.pipeline.workflow_store import template_of
 from workers.gpu_stage import StageInput
+from workers.media.ends import clip_ends
 from workers.storage import LocalStore
 from workers.workflows import Template
 
@@ -97,7 +98,10 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
 
     :raises PermanentError: when the earlier stage left no usable output.
     """
-    takes = stage_kind(run.stage).takes
+    kind = stage_kind(run.stage)
+    takes = kind.takes
+    if kind.per is Per.PAIR:
+        return (pair_ends(session, run, store),)
     if takes is None or takes.stage == SCENE_CLIP:
         return ()
     before = latest_success(session, run.job_id, run.scene_id, takes.stage)
@@ -107,6 +111,28 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
     raise PermanentError(
         f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, which is missing"
+    )
+
+
+def pair_ends(session: Session, run: StageRun, store: LocalStore) -> StageInput:
+    """A pair stage's input: the last frame of its scene's clip and the first of the next's.
+
+    :raises PermanentError: when either scene has no finished clip.
+    """
+    clips = []
+    for scene_id in (run.scene_id, run.inputs.get("next_scene_id")):
+        clip = scene_clip(session, run.job_id, scene_id) if scene_id else None
+        if clip is None:
+            raise PermanentError(f"{run.stage} needs the clip of scene {scene_id}; it is missing")
+        clips.append(store.path(clip.uri))
+    folder = clip_ends(*clips, store.path(f"{output_key(run)}/ends"))
+    return StageInput(kind="frames", path=folder)
+
+
+def touches(run: StageRun, scene_id: int | None) -> bool:
+    """Whether a row renders (or, for a pair, starts or ends at) this scene."""
+    return run.scene_id == scene_id or (
+        scene_id is not None and run.inputs.get("next_scene_id") == scene_id
     )
 
 
@@ -148,14 +174,17 @@ def latest_runs(session: Session, job_id: int) -> list[StageRun]:
 
 
 def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
-    """`start` and every latest stage run that needs its output: the later stages of its scene
-    and the episode stages after it."""
-    later = {start.stage, *downstream_names(start.stage)}
+    """`start` and every latest stage run that needs its output: the later stages of its scene,
+    the bridges from or to it, and the episode stages after it."""
+    later = downstream_names(start.stage)
     return [
         r
         for r in runs
-        if r.stage in later
-        and (r.scene_id == start.scene_id or stage_kind(r.stage).per is Per.EPISODE)
+        if r.id == start.id
+        or (
+            r.stage in later
+            and (touches(r, start.scene_id) or stage_kind(r.stage).per is Per.EPISODE)
+        )
     ]
 
 

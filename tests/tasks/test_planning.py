@@ -160,3 +160,27 @@ def test_the_checkpoint_option_is_the_image_model_and_svd_keeps_its_own(db_sessi
     params = {r.stage: r.inputs["params"] for r in job.stage_runs}
     assert params["keyframe"]["checkpoint"] == "v1-5-pruned-emaonly.safetensors"
     assert params["animate"]["checkpoint"] == "svd_xt.safetensors"
+
+
+def test_a_generated_transition_plans_a_bridge_per_pair_of_scenes(db_session, scene):
+    scene.transition, scene.transition_s = "generated", 0.5
+    second = factories.make_scene(db_session, episode_id=scene.episode_id, duration_s=1.0)
+    job = plan_job(
+        db_session,
+        owner_id=scene.episode.project.owner_id,
+        project_id=scene.episode.project_id,
+        kind="episode",
+        episode_id=scene.episode_id,
+        options={"steps": 2},
+    )
+    bridges = [r for r in job.stage_runs if r.stage == "bridge"]
+    assert [(r.scene_id, r.inputs["next_scene_id"]) for r in bridges] == [(scene.id, second.id)]
+    assert bridges[0].inputs["params"] == {"frames": 8, "multiplier": 9, "fps": 16}
+    assert stages(job)[-3:] == ["bridge", "compile", "mix"]
+
+
+def test_a_generated_transition_shorter_than_a_frame_is_refused(db_session, scene):
+    scene.transition, scene.transition_s = "generated", 0.01
+    with pytest.raises(ValidationError) as caught:
+        plan(db_session, scene)
+    assert f"scenes.{scene.order}.transition_s" in caught.value.fields

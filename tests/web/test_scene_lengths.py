@@ -65,3 +65,12 @@ def test_render_options_against_the_episode_format_are_refused_naming_both(as_ro
     assert response.status_code == 422
     fields = response.get_json()["fields"]
     assert {"options.fps", "episode.fps", "options.width", "episode.width"} <= set(fields)
+
+
+def test_a_generated_transition_is_a_scene_transition_of_at_least_a_frame(as_role, world):
+    api = as_role("owner")
+    scene = {"order": 9, "prompt": "rain", "duration_s": 2, "transition": "generated"}
+    refused = api.post(scenes_url(world), json={**scene, "transition_s": 0})
+    assert refused.status_code == 422 and "transition_s" in refused.get_json()["fields"]
+    created = api.post(scenes_url(world), json={**scene, "transition_s": 0.5})
+    assert created.status_code == 201 and created.get_json()["transition"] == "generated"

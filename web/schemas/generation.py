@@ -255,6 +255,11 @@ class StageStatusSchema(Schema):
 
     id = fields.Integer(required=True)
     scene_id = fields.Integer(required=True, allow_none=True)
+    next_scene_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a generated bridge's second scene (it starts at scene_id)"},
+    )
     stage = fields.String(required=True)
     status = fields.String(required=True)
     attempt = fields.Integer(required=True)

@@ -45,6 +45,7 @@ class ClipSpec:
     transition: str = "cut"
     transition_s: float = 0.0
     label: str = ""
+    kind: str = "scene"  # or "bridge": a generated transition between two scenes
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,17 @@ def _check_transition_names(items: Sequence[ClipSpec | Card]) -> None:
 def _with_cards(
     clips: Sequence[ClipSpec], title: Card | None, end: Card | None, enc: Encoding, work: Path
 ) -> list[tuple[str, ClipSpec]]:
-    specs = [("scene", c) for c in clips]
+    specs = [(c.kind, c) for c in clips]
     if title is not None:
         path = render_card(title, work / "title.mp4", enc, keyframe_s=0.0)
         specs.insert(0, ("card", ClipSpec(path, title.transition, title.transition_s, "title")))
     if end is not None:
         path = render_card(end, work / "end.mp4", enc, keyframe_s=end.transition_s)
         kind, last = specs[-1]
-        specs[-1] = (kind, ClipSpec(last.path, end.transition, end.transition_s, last.label))
+        specs[-1] = (
+            kind,
+            ClipSpec(last.path, end.transition, end.transition_s, last.label, last.kind),
+        )
         specs.append(("card", ClipSpec(path, "cut", 0.0, "end")))
     return specs
 
@@ -284,7 +288,7 @@ def _placements(
             Placement(
                 kind=kind,
                 index=scene if kind == "scene" else -1,
-                source=str(spec.path) if kind == "scene" else f"{spec.label} card",
+                source=f"{spec.label} card" if kind == "card" else str(spec.path),
                 start_s=start / fps,
                 end_s=(start + n) / fps,
                 head_s=clip.head / fps,

@@ -53,7 +53,8 @@ def run_qc(path: str | Path, plan: QcPlan, *, workers: int = 2) -> QcReport:
     checks = _format_checks(facts, plan)
     thumbs, stderr = _scan_episode(Path(path), plan)
     checks += check_stretches(stderr, plan, keyframe_times(Path(path)))
-    scenes = [s for s in plan.scenes if s.kind == "scene"]
+    # Generated bridges are clips of their own: present, in order, where they were placed.
+    scenes = [s for s in plan.scenes if s.kind in ("scene", "bridge")]
     with ThreadPoolExecutor(max(1, workers)) as pool:
         sources = list(pool.map(lambda s: _source_thumbs(s.source, plan), scenes))
     checks += check_scenes(thumbs, scenes, sources, plan)
