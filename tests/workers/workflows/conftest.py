@@ -36,6 +36,7 @@ TYPICAL_PARAMS = {
         "seed": 987654321,
     },
     "interpolate": {"frames_dir": "tower/job-0001_frames", "multiplier": 2, "fps": 8},
+    "bridge": {"frames_dir": "tower/job-0001_ends", "frames": 8, "multiplier": 9, "fps": 16},
     "animate_svd": {"image": "tower/job-0001/keyframe.png", "frames": 25, "fps": 6, "seed": 42},
     "upscale": {"frames_dir": "tower/job-0001_frames", "width": 512, "height": 288, "fps": 16},
     "upscale_model": {

@@ -26,7 +26,15 @@ def test_every_stage_has_a_template(templates):
     assert (
         set(templates)
         == set(STAGES)
-        == {"keyframe", "animate", "interpolate", "animate_svd", "upscale", "upscale_model"}
+        == {
+            "keyframe",
+            "animate",
+            "interpolate",
+            "animate_svd",
+            "upscale",
+            "upscale_model",
+            "bridge",
+        }
     )
     for stage, template in templates.items():
         assert template.stage == stage
@@ -73,6 +81,7 @@ def test_expected_output_kinds(templates):
         "keyframe": [("8", "image")],
         "animate": [("40", "video"), ("41", "frames")],
         "interpolate": [("3", "video"), ("4", "frames")],
+        "bridge": [("4", "video"), ("5", "frames")],
         "animate_svd": [("8", "video")],
         "upscale": [("3", "video")],
         "upscale_model": [("5", "video")],
