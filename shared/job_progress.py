@@ -1,7 +1,7 @@
 """Job progress: a weighted sum over stage runs by expected cost, and an ETA from the step rate.
 
 GPU stages weigh steps x frames (read from StageRun.inputs); CPU stages weigh a fixed small
-share of the GPU work. Only the latest attempt of each (stage, scene) counts.
+share of the GPU work. Only the latest attempt of each (stage, scene, segment) counts.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class StageCost:
     step: int = 0
     step_max: int = 0
     inputs: dict[str, Any] = field(default_factory=dict)
+    segment: int = 0
 
     @classmethod
     def from_row(cls, row: Any) -> StageCost:
@@ -49,6 +50,7 @@ class StageCost:
             step=row.step or 0,
             step_max=row.step_max or 0,
             inputs=dict(row.inputs or {}),
+            segment=getattr(row, "segment", 0) or 0,
         )
 
 
@@ -80,10 +82,10 @@ def stage_fraction(cost: StageCost) -> float:
 
 
 def latest_attempts(costs: Iterable[StageCost]) -> list[StageCost]:
-    """Only the highest attempt of each (stage, scene)."""
-    latest: dict[tuple[str, int | None], StageCost] = {}
+    """Only the highest attempt of each (stage, scene, segment)."""
+    latest: dict[tuple[str, int | None, int], StageCost] = {}
     for cost in costs:
-        key = (cost.stage, cost.scene_id)
+        key = (cost.stage, cost.scene_id, cost.segment)
         if key not in latest or cost.attempt >= latest[key].attempt:
             latest[key] = cost
     return list(latest.values())

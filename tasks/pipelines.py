@@ -93,9 +93,9 @@ def scene_groups(
     session: Session, pending: list[StageRun], runs: list[StageRun]
 ) -> list[list[StageRun]]:
     """The pending per-scene stages of each scene in episode order (a character's sheet, which
-    has no scene, last), each in pipeline order."""
+    has no scene, last), each in pipeline order (a segmented stage's segments in order)."""
     groups: dict[int | None, list[StageRun]] = {}
-    for run in sorted(pending, key=lambda r: position(r.stage)):
+    for run in sorted(pending, key=lambda r: (position(r.stage), r.segment)):
         if stage_kind(run.stage).per is Per.SCENE:
             groups.setdefault(run.scene_id, []).append(run)
     return [

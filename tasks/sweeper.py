@@ -51,7 +51,7 @@ def requeue_expired(session: Session) -> set[int]:
 
 def frontier(runs: list[StageRun]) -> list[StageRun]:
     """The stages that should have a message in the broker now: the next of each chain."""
-    ordered = sorted(runs, key=lambda r: position(r.stage))
+    ordered = sorted(runs, key=lambda r: (position(r.stage), r.segment, r.id))
     chains: dict[int | None, list[StageRun]] = {}
     for run in ordered:
         if stage_kind(run.stage).per is Per.SCENE:

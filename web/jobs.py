@@ -135,6 +135,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "id": run.id,
             "scene_id": run.scene_id,
             "next_scene_id": (run.inputs or {}).get("next_scene_id"),
+            "segment": run.segment,
             "stage": run.stage,
             "status": run.status,
             "attempt": run.attempt,

@@ -24,7 +24,8 @@ def stage_label(stage: dict[str, Any], scene_numbers: dict[int, int]) -> str:
     if scene_id and then:
         where = f"scenes {scene_numbers.get(scene_id, scene_id)}-{scene_numbers.get(then, then)}"
     attempt = f" #{stage['attempt']}" if stage.get("attempt", 1) > 1 else ""
-    return f"{where} {stage['stage']}{attempt}"
+    segment = f" part {stage['segment'] + 1}" if stage.get("segment") else ""
+    return f"{where} {stage['stage']}{segment}{attempt}"
 
 
 class StageBars:

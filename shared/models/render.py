@@ -146,6 +146,9 @@ class StageRun(db.Model):
         sa.String(32), sa.ForeignKey("stage_kinds.name"), nullable=False
     )
     attempt: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    # Which consecutive piece of its scene's stage it renders (engines without context windows
+    # render a long scene as segments, each from the previous one's last frame); 0 otherwise.
+    segment: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
     status: Mapped[str] = mapped_column(
         enum_column(Status, "stage_status"), nullable=False, default=Status.QUEUED.value
     )
@@ -177,15 +180,17 @@ class StageRun(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("attempt >= 1", name="attempt_positive"),
+        sa.CheckConstraint("segment >= 0", name="segment_non_negative"),
         sa.CheckConstraint("deliveries >= 0", name="deliveries_non_negative"),
         sa.CheckConstraint("step >= 0 AND step_max >= 0", name="step_non_negative"),
         sa.CheckConstraint("progress BETWEEN 0 AND 1", name="progress_range"),
-        # Per-scene stages: one row per (job, stage, scene, attempt) ...
+        # Per-scene stages: one row per (job, stage, scene, segment, attempt) ...
         sa.Index(
             "uq_stage_runs_scene_attempt",
             "job_id",
             "stage",
             "scene_id",
+            "segment",
             "attempt",
             unique=True,
             postgresql_where=sa.text("scene_id IS NOT NULL"),

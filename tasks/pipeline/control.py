@@ -80,6 +80,7 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
             job_id=job.id,
             scene_id=r.scene_id,
             stage=r.stage,
+            segment=r.segment,
             attempt=r.attempt + 1,
             workflow_id=r.workflow_id,
             inputs=r.inputs,
@@ -142,10 +143,15 @@ def prepare_retake(
         previous = first.inputs.get("params", {}).get("seed", 0) if first else 0
         scene.seed = seed if seed is not None else (previous + 1) % (2**32)
     session.flush()
+    # Each stage once (its segments, if any, come back together), at its next attempt.
+    attempts: dict[str, int] = {}
+    for r in runs:
+        if r.scene_id == scene.id and stage_kind(r.stage).per is Per.SCENE:
+            attempts[r.stage] = max(attempts.get(r.stage, 0), r.attempt + 1)
     fresh = [
-        replan_scene_stage(session, job, scene, r.stage, r.attempt + 1)
-        for r in runs
-        if r.scene_id == scene.id and stage_kind(r.stage).per is Per.SCENE
+        run
+        for stage, attempt in attempts.items()
+        for run in replan_scene_stage(session, job, scene, stage, attempt)
     ]
     # The bridges from and to the scene, and the episode stages, run again as they were.
     fresh += [

@@ -7,6 +7,7 @@ rows alone, and a bad value is refused before anything is written.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,10 +81,11 @@ def plan_job(
         job.params["scene_ids"] = [s.id for s in scenes]
         kinds = stages_of(kind, opts)
         runs = [
-            plan_run(session, k, Subject(project, scene.episode, scene, opts))
+            run
             for scene in scenes
             for k in kinds
             if k.per is Per.SCENE
+            for run in plan_runs(session, k, Subject(project, scene.episode, scene, opts))
         ]
         runs += [
             plan_run(session, k, Subject(project, a.episode, a, opts, next_scene=b))
@@ -120,14 +122,15 @@ def first_image_stage() -> StageKind:
 
 def replan_scene_stage(
     session: Session, job: Job, scene: Scene, stage: str, attempt: int
-) -> StageRun:
-    """A new attempt of a scene's stage planned from the scene's current row and the job's
-    options (a retake after the prompt or seed changed)."""
+) -> list[StageRun]:
+    """A new attempt of a scene's stage (each of its segments) planned from the scene's current
+    row and the job's options (a retake after the prompt or seed changed)."""
     opts = parse_options(job.params.get("options"))
     subject = Subject(session.get(Project, job.project_id), scene.episode, scene, opts)
-    run = plan_run(session, stage_kind(stage), subject)
-    run.attempt = attempt
-    return run
+    runs = plan_runs(session, stage_kind(stage), subject)
+    for run in runs:
+        run.attempt = attempt
+    return runs
 
 
 def _character(session: Session, project: Project, character_id: int | None) -> Character:
@@ -179,6 +182,25 @@ def _scenes(
             fields={"scene_ids": "spans several episodes"},
         )
     return scenes
+
+
+def plan_runs(session: Session, kind: StageKind, subject: Subject) -> list[StageRun]:
+    """The first attempt of one stage for its subject: one row, or one per segment when the
+    stage renders a long scene as consecutive segments (each its own unit of GPU work).
+
+    :raises ValidationError: a value the workflow refuses.
+    :raises NotFoundError: the workflow (or the version the options name) is not stored.
+    """
+    planned = PLANNERS[kind.name](subject)
+    if not planned.segments:
+        return [plan_run(session, kind, subject)]
+    runs = []
+    for index, frames in enumerate(planned.segments):
+        piece = replace(planned, params={**planned.params, "frames": frames}, frames=frames)
+        run = _gpu_run(session, kind, piece, subject.opts, subject.scene.id)
+        run.segment = index
+        runs.append(run)
+    return runs
 
 
 def plan_run(session: Session, kind: StageKind, subject: Subject) -> StageRun:

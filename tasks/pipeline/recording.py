@@ -139,6 +139,7 @@ def next_attempt(
         job_id=run.job_id,
         scene_id=run.scene_id,
         stage=run.stage,
+        segment=run.segment,
         attempt=run.attempt + 1,
         status=Status.RETRYING.value,
         workflow_id=run.workflow_id,

@@ -11,6 +11,9 @@ from shared.models import Character, Episode, Project, Scene
 from tasks.pipeline.episode_format import animate_frames, bridge_frames, final_frames
 from tasks.pipeline.render_options import RenderOptions
 
+# SVD has no context windows: a longer scene renders as segments of this many frames (its
+# native length) unless `options.frames` says otherwise.
+SVD_SEGMENT_FRAMES = 25
 # An upscale whose target is the episode's height renders at this share of it by default.
 UPSCALE_HEIGHT_SHARE = 2
 
@@ -85,6 +88,8 @@ class Planned:
     # Whether the job's `checkpoint` option (an image model) applies; a video model's
     # workflow keeps its own checkpoint.
     image_checkpoint: bool = True
+    # Frames of each consecutive segment, when the stage renders as several (one row each).
+    segments: tuple[int, ...] = ()
 
 
 def to_8(value: float) -> int:
@@ -158,8 +163,14 @@ def animate(subject: Subject) -> Planned:
         "height": height,
     }
     if opts.engine == "svd":
+        pieces = segment_frames(frames, opts.frames or SVD_SEGMENT_FRAMES)
         return Planned(
-            "animate_svd", params, steps=opts.steps, frames=frames, image_checkpoint=False
+            "animate_svd",
+            params,
+            steps=opts.steps,
+            frames=frames,
+            image_checkpoint=False,
+            segments=pieces if len(pieces) > 1 else (),
         )
     params |= {
         **character_params(subject.characters),
@@ -169,6 +180,17 @@ def animate(subject: Subject) -> Planned:
         # The window, not the length; windows overlap by a quarter (at most the default 4).
         params |= {"context_length": opts.frames, "context_overlap": min(4, opts.frames // 4)}
     return Planned("animate", params, steps=opts.steps, frames=frames)
+
+
+def segment_frames(frames: int, length: int) -> tuple[int, ...]:
+    """Frames each segment renders so that together they make `frames`: the first `length`,
+    each next one starting from the previous one's last frame (dropped when joined)."""
+    pieces, left = [min(frames, length)], frames - min(frames, length)
+    while left > 0:
+        new = min(length - 1, left)
+        pieces.append(new + 1)
+        left -= new
+    return tuple(pieces)
 
 
 def interpolate(subject: Subject) -> Planned:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from shared.models import Asset, Scene, StageRun, Status, WorkerNode, Workflow
 from shared.stages import SCENE_CLIP, Per, downstream_names, position, stage_kind
 from tasks.pipeline.workflow_store import template_of
 from workers.gpu_stage import StageInput
-from workers.media.ends import clip_ends
+from workers.media.ends import clip_ends, join_segments, last_frame
 from workers.storage import LocalStore
 from workers.workflows import Template
 
@@ -35,7 +36,8 @@ def job_folder(job_id: int) -> str:
 def output_key(run: StageRun) -> str:
     """The artifact folder of a (job, stage, scene, attempt)."""
     scene = f"scene-{run.scene_id}" if run.scene_id else "episode"
-    return f"{job_folder(run.job_id)}/{scene}/{run.stage}/a{run.attempt}"
+    stage = f"{run.stage}-s{run.segment}" if run.segment else run.stage
+    return f"{job_folder(run.job_id)}/{scene}/{stage}/a{run.attempt}"
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,28 @@ class GpuWork:
 
 
 def latest_success(
-    session: Session, job_id: int, scene_id: int | None, stage: str
+    session: Session, job_id: int, scene_id: int | None, stage: str, segment: int = 0
 ) -> StageRun | None:
-    """The newest succeeded attempt of a stage."""
+    """The newest succeeded attempt of a stage (of one of its segments)."""
     return session.scalar(
+        sa.select(StageRun)
+        .where(
+            StageRun.job_id == job_id,
+            StageRun.scene_id == scene_id,
+            StageRun.stage == stage,
+            StageRun.segment == segment,
+            StageRun.status == Status.SUCCEEDED,
+        )
+        .order_by(StageRun.attempt.desc())
+        .limit(1)
+    )
+
+
+def segment_successes(
+    session: Session, job_id: int, scene_id: int | None, stage: str
+) -> list[StageRun]:
+    """The newest succeeded attempt of each segment of a stage, in segment order."""
+    rows = session.scalars(
         sa.select(StageRun)
         .where(
             StageRun.job_id == job_id,
@@ -69,9 +89,9 @@ def latest_success(
             StageRun.stage == stage,
             StageRun.status == Status.SUCCEEDED,
         )
-        .order_by(StageRun.attempt.desc())
-        .limit(1)
+        .order_by(StageRun.segment, StageRun.attempt)
     )
+    return list({run.segment: run for run in rows}.values())
 
 
 def clip_run(runs: list[StageRun]) -> StageRun | None:
@@ -102,16 +122,48 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
     takes = kind.takes
     if kind.per is Per.PAIR:
         return (pair_ends(session, run, store),)
+    if run.segment:
+        return (previous_segment_end(session, run, store),)
     if takes is None or takes.stage == SCENE_CLIP:
         return ()
-    before = latest_success(session, run.job_id, run.scene_id, takes.stage)
-    assets = {a.kind: a for a in before.assets} if before else {}
+    befores = segment_successes(session, run.job_id, run.scene_id, takes.stage)
+    if len(befores) > 1:
+        return (joined_segments(befores, run, store),)
+    assets = {a.kind: a for a in befores[0].assets} if befores else {}
     for kind in takes.kinds:
         if kind in assets:
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
     raise PermanentError(
         f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, which is missing"
     )
+
+
+def frames_of(run: StageRun, store: LocalStore) -> Path:
+    """The frames folder a succeeded row wrote.
+
+    :raises PermanentError: when it wrote none.
+    """
+    folder = next((a for a in run.assets if a.kind == "frames"), None)
+    if folder is None:
+        raise PermanentError(f"{run.stage} segment {run.segment} left no frames")
+    return store.path(folder.uri)
+
+
+def previous_segment_end(session: Session, run: StageRun, store: LocalStore) -> StageInput:
+    """A segment's input: the last frame of the segment before it, which it continues.
+
+    :raises PermanentError: when that segment has no frames.
+    """
+    before = latest_success(session, run.job_id, run.scene_id, run.stage, run.segment - 1)
+    if before is None:
+        raise PermanentError(f"{run.stage} segment {run.segment - 1} has not rendered")
+    return StageInput(kind="image", path=last_frame(frames_of(before, store)))
+
+
+def joined_segments(befores: list[StageRun], run: StageRun, store: LocalStore) -> StageInput:
+    """A segmented stage's frames as one folder, without the frame each segment repeats."""
+    folders = [frames_of(b, store) for b in befores]
+    return StageInput("frames", join_segments(folders, store.path(f"{output_key(run)}/joined")))
 
 
 def pair_ends(session: Session, run: StageRun, store: LocalStore) -> StageInput:
@@ -163,24 +215,25 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
 
 
 def latest_runs(session: Session, job_id: int) -> list[StageRun]:
-    """The newest attempt of every (stage, scene) of a job."""
+    """The newest attempt of every (stage, scene, segment) of a job."""
     rows = session.scalars(
         sa.select(StageRun).where(StageRun.job_id == job_id).order_by(StageRun.attempt)
     )
-    newest: dict[tuple[str, int | None], StageRun] = {}
+    newest: dict[tuple[str, int | None, int], StageRun] = {}
     for run in rows:
-        newest[(run.stage, run.scene_id)] = run
+        newest[(run.stage, run.scene_id, run.segment)] = run
     return list(newest.values())
 
 
 def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
-    """`start` and every latest stage run that needs its output: the later stages of its scene,
-    the bridges from or to it, and the episode stages after it."""
+    """`start` and every latest stage run that needs its output: its later segments, the later
+    stages of its scene, the bridges from or to it, and the episode stages after it."""
     later = downstream_names(start.stage)
     return [
         r
         for r in runs
         if r.id == start.id
+        or (r.stage == start.stage and r.scene_id == start.scene_id and r.segment > start.segment)
         or (
             r.stage in later
             and (touches(r, start.scene_id) or stage_kind(r.stage).per is Per.EPISODE)

@@ -141,3 +141,31 @@ def test_a_generated_bridge_goes_from_one_scene_to_the_next_and_lengthens_the_ep
     to_b = [np.abs(f - first_b).mean() for f in morph]
     assert to_a == sorted(to_a) and to_b == sorted(to_b, reverse=True), (to_a, to_b)
     assert to_a[0] < to_b[0] and to_b[-1] < to_a[-1]
+
+
+def test_an_svd_scene_renders_as_segments_each_continuing_the_last(app, farm, settings):
+    owner, project, scenes = episode_of(
+        app, settings, [{"prompt": "a slow pan over the sea", "duration_s": 20.0}], fps=8
+    )
+    job = render(app, farm, owner, project, scenes, {"steps": 1, "engine": "svd", "frames": 25})
+    assert job.status == "succeeded", (job.error, farm.logs())
+    animate = sorted((r for r in job.stage_runs if r.stage == "animate"), key=lambda r: r.segment)
+    # 20 s at 8 fps is 160 frames: 81 animated at 4 fps, as 25 + 24 + 24 + 8 new frames.
+    assert [(r.segment, r.inputs["params"]["frames"]) for r in animate] == [
+        (0, 25),
+        (1, 25),
+        (2, 25),
+        (3, 9),
+    ]
+    assert all(r.status == "succeeded" and r.progress == 1.0 for r in animate)
+    assert len({r.prompt_id for r in animate}) == 4  # each its own unit of GPU work
+    interpolate = next(r for r in job.stage_runs if r.stage == "interpolate")
+    joined = sorted((settings.artifact_root / f"jobs/{job.id}").rglob("interpolate/a1/joined"))
+    assert len(list(joined[0].glob("*.png"))) == 81  # the repeated first frames dropped
+    assert asset_of(job, "interpolate", "video").frames == 160
+    final = asset_of(job, "mix", "episode")
+    assert final.frames == 160 and abs(final.duration_s - 20.0) < 0.05
+    frames = decoded(settings.artifact_root / final.uri).astype(np.int16)
+    steps = np.abs(np.diff(frames, axis=0)).reshape(159, -1).max(axis=1)
+    assert (steps > 8).all(), np.flatnonzero(steps <= 8)
+    assert interpolate.status == "succeeded"

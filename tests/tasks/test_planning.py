@@ -184,3 +184,21 @@ def test_a_generated_transition_shorter_than_a_frame_is_refused(db_session, scen
     with pytest.raises(ValidationError) as caught:
         plan(db_session, scene)
     assert f"scenes.{scene.order}.transition_s" in caught.value.fields
+
+
+def test_an_svd_scene_longer_than_a_segment_renders_as_consecutive_segments(db_session, scene):
+    scene.duration_s = 20.0  # 320 frames at 16 fps: 161 animated at 8 fps
+    job = plan(db_session, scene, engine="svd", frames=25)
+    animate = [r for r in job.stage_runs if r.stage == "animate"]
+    assert [r.segment for r in animate] == list(range(7))
+    pieces = [r.inputs["params"]["frames"] for r in animate]
+    assert pieces == [25, 25, 25, 25, 25, 25, 17]
+    assert pieces[0] + sum(p - 1 for p in pieces[1:]) == 161  # each next repeats one frame
+    assert all(r.inputs["frames"] == r.inputs["params"]["frames"] for r in animate)
+    interpolate = next(r for r in job.stage_runs if r.stage == "interpolate")
+    assert interpolate.inputs["params"]["frames"] == 320
+
+
+def test_a_short_svd_scene_is_one_row(db_session, scene):
+    job = plan(db_session, scene, engine="svd")
+    assert [r.segment for r in job.stage_runs if r.stage == "animate"] == [0]

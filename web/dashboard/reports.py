@@ -54,9 +54,9 @@ def load_job(job_id: int) -> Job:
     return job
 
 
-def sort_key(run: StageRun) -> tuple[int, int, int]:
-    """Sort key: pipeline order, then attempt."""
-    return position(run.stage), run.attempt, run.id
+def sort_key(run: StageRun) -> tuple[int, int, int, int]:
+    """Sort key: pipeline order, then segment, then attempt."""
+    return position(run.stage), run.segment, run.attempt, run.id
 
 
 def elapsed_s(start: datetime | None, end: datetime | None) -> float | None:
@@ -151,6 +151,7 @@ def list_failed_stages(limit: int = FAILED_LIMIT) -> list[dict[str, Any]]:
         later.job_id == StageRun.job_id,
         later.stage == StageRun.stage,
         later.scene_id.is_not_distinct_from(StageRun.scene_id),
+        later.segment == StageRun.segment,
         later.attempt > StageRun.attempt,
     )
     rows = db.session.execute(

@@ -260,6 +260,10 @@ class StageStatusSchema(Schema):
         allow_none=True,
         metadata={"description": "a generated bridge's second scene (it starts at scene_id)"},
     )
+    segment = fields.Integer(
+        required=True,
+        metadata={"description": "which consecutive piece of a long scene it renders (0 on)"},
+    )
     stage = fields.String(required=True)
     status = fields.String(required=True)
     attempt = fields.Integer(required=True)

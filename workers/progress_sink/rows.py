@@ -38,7 +38,7 @@ _UPDATE_STAGE = sa.text(f"""
 """)
 
 _SELECT_COSTS = sa.text("""
-    SELECT stage, scene_id, attempt, status, progress, step, step_max, inputs
+    SELECT stage, scene_id, segment, attempt, status, progress, step, step_max, inputs
     FROM stage_runs WHERE job_id = :job_id
 """)
 
@@ -102,6 +102,7 @@ def load_costs(session: Session, job_id: int) -> list[StageCost]:
             step=r["step"],
             step_max=r["step_max"],
             inputs=dict(r["inputs"] or {}),
+            segment=r["segment"],
         )
         for r in rows
     ]

@@ -47,7 +47,7 @@ def test_requirements_per_stage(templates):
     assert svd.models == {"checkpoints": {"svd_xt.safetensors"}}
     assert svd.node_classes == {
         "ImageOnlyCheckpointLoader", "LoadImage", "SVD_img2vid_Conditioning",
-        "VideoLinearCFGGuidance", "KSampler", "VAEDecode", "CreateVideo", "SaveVideo",
+        "VideoLinearCFGGuidance", "KSampler", "VAEDecode", "CreateVideo", "SaveVideo", "SaveImage",
     }  # fmt: skip
 
 

@@ -82,7 +82,7 @@ def test_expected_output_kinds(templates):
         "animate": [("40", "video"), ("41", "frames")],
         "interpolate": [("3", "video"), ("4", "frames")],
         "bridge": [("4", "video"), ("5", "frames")],
-        "animate_svd": [("8", "video")],
+        "animate_svd": [("8", "video"), ("9", "frames")],
         "upscale": [("3", "video")],
         "upscale_model": [("5", "video")],
     }
