@@ -54,7 +54,7 @@ NODES = ("b1", "b2", "b3", "b4")
 UTILIZATION_BAR = 0.95
 GPU_SLOTS = 2  # per backend, as in production: one prompt running, the next queued
 GPU_STAGES = ("keyframe", "animate", "interpolate")
-TINY = {"steps": 1, "frames": 2, "fps": 4}  # at the episode's 32x32 (options start at 64)
+TINY = {"steps": 1, "frames": 2}  # the episode's 32x32 at 8 fps: 0.5 s scenes of 4 frames
 
 
 def bench_settings():
@@ -79,7 +79,7 @@ def make_scenes(count: int) -> tuple[int, int, list[int]]:
     project = Project(owner_id=owner.id, name="bench")
     db.session.add(project)
     db.session.flush()
-    episode = Episode(project_id=project.id, number=1, title="bench", width=32, height=32)
+    episode = Episode(project_id=project.id, number=1, title="bench", width=32, height=32, fps=8)
     db.session.add(episode)
     db.session.flush()
     scenes = [
