@@ -17,7 +17,7 @@ import yaml
 
 from tower_client.errors import TowerError
 
-TRANSITIONS = ("cut", "crossfade", "fade_black")
+TRANSITIONS = ("cut", "crossfade", "fade_black", "generated")
 Path_ = tuple[str | int, ...]
 Check = Callable[[Any], str | None]
 

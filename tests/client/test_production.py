@@ -33,7 +33,7 @@ def test_the_demo_production_is_valid_and_maps_to_api_fields():
             ("transition: crossfade", "transition: wipe"),
             "transition: wipe",
             "scenes[1].transition",
-            "one of cut, crossfade, fade_black",
+            "one of cut, crossfade, fade_black, generated",
         ),
         (
             ("characters: [Aki, Ren, Kage]", "characters: [Aki, Rin, Kage]"),
