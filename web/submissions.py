@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import db
-from shared.errors import ConflictError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.models import Character, Episode, Job, Project, Scene, User
 from web.jobs import status_url
 from web.production import ACTIVE_JOB_STATUSES, update_row
@@ -66,6 +66,8 @@ def submit_production(user: User, data: dict[str, Any], *, dry_run: bool = False
     """
     try:
         check_priority(user, data["priority"])
+        # Holds the caller's row until the end: their submissions match one after another.
+        hold_submission(user)
         project = match_project(user, data)
         episode = match_episode(project, data["episode"]["number"])
         existed = (project.id if project else None, episode.id if episode else None)
@@ -73,7 +75,6 @@ def submit_production(user: User, data: dict[str, Any], *, dry_run: bool = False
         characters = write_characters(project, data["characters"])
         episode = write_episode(project, episode, data["episode"])
         scenes = write_scenes(episode, data["scenes"], characters)
-        hold_submission(user)
         job = plan(user, project, episode, data)
         outcome = Outcome("updated" if existed[1] else "created", dry_run)
         outcome.warnings = missing_model_warnings(job, data)
@@ -211,6 +212,7 @@ def plan(user: User, project: Project, episode: Episode, data: dict[str, Any]) -
     """The episode's render job, planned (not committed or sent).
 
     :raises ValidationError: the render options do not fit, named `render.<option>`.
+    :raises NotFoundError: a workflow version the render options name is not stored.
     """
     from tasks.pipeline.planning import plan_job
 
@@ -224,14 +226,17 @@ def plan(user: User, project: Project, episode: Episode, data: dict[str, Any]) -
             options=data["render"],
             priority=data["priority"],
         )
-    except ValidationError as exc:
+    except (ValidationError, NotFoundError) as exc:
         fields = {file_field(k): v for k, v in exc.fields.items()}
-        raise ValidationError(exc.message, fields=fields) from exc
+        raise type(exc)(exc.message, fields=fields) from exc
 
 
 def file_field(name: str) -> str:
-    """A planner's field name in the production's terms (`options.frames` -> `render.frames`)."""
-    return "render" + name[len("options") :] if name.startswith("options") else name
+    """A planner's field name in the production's terms (`options.frames` -> `render.frames`,
+    `workflows` -> `render.workflows`)."""
+    if name.startswith("options"):
+        return "render" + name[len("options") :]
+    return f"render.{name}" if name == "workflows" else name
 
 
 def missing_model_warnings(job: Job, data: dict[str, Any]) -> list[dict[str, str]]:

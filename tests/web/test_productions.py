@@ -93,7 +93,8 @@ def test_a_refusal_after_the_rows_are_written_leaves_nothing(as_role, world, db_
     assert "priority" in response.get_json()["fields"]
     unknown = production(render={"steps": 4, "workflows": {"keyframe": 99999}})
     response = as_role("owner").post(URL, json=unknown)
-    assert response.status_code in (404, 422), response.get_json()
+    assert response.status_code == 404, response.get_json()
+    assert response.get_json()["fields"] == {"render.workflows": "keyframe"}
     assert projects_named(db_session, "Glass Harbour") == []
     assert db_session.scalar(sa.select(sa.func.count(Job.id))) == jobs
 
