@@ -103,13 +103,17 @@ def submit_production(user: User, data: dict[str, Any], *, dry_run: bool = False
 
 def match_project(user: User, data: dict[str, Any]) -> Project | None:
     """The caller's project this production updates: the one with its key, else the one with
-    its name (preferring one that has its episode number); None for a new one.
+    its name (preferring one that has its episode number; with a key, one that has no key
+    yet, which then takes it); None for a new one.
 
-    :raises ConflictError: several of the caller's projects fit and the file has no key.
+    :raises ConflictError: several of the caller's projects fit.
     """
     owned = sa.select(Project).where(Project.owner_id == user.id)
     if data["key"] is not None:
-        return db.session.scalar(owned.where(Project.production_key == data["key"]))
+        keyed = db.session.scalar(owned.where(Project.production_key == data["key"]))
+        if keyed is not None:
+            return keyed
+        owned = owned.where(Project.production_key.is_(None))
     named = list(db.session.scalars(owned.where(Project.name == data["project"]["name"])))
     if len(named) > 1:
         number = data["episode"]["number"]
@@ -118,8 +122,8 @@ def match_project(user: User, data: dict[str, Any]) -> Project | None:
         ids = ", ".join(str(p.id) for p in named)
         raise ConflictError(
             f"{len(named)} of your projects are named {data['project']['name']!r} with episode "
-            f"{data['episode']['number']} (projects {ids}); give the production a `key`, or "
-            "rename the project",
+            f"{data['episode']['number']} (projects {ids}); rename the project, or give the "
+            "production a new `key`",
             fields={"project.name": "matches several projects"},
         )
     return named[0] if named else None

@@ -135,8 +135,13 @@ def test_submitting_again_updates_the_production(as_role, world, db_session):
 
 def test_a_key_matches_the_production_even_when_renamed(as_role, world, db_session):
     api = as_role("owner")
-    first = api.post(URL, json=production(key="harbour-s1")).get_json()
+    first = api.post(URL, json=production()).get_json()
     api.post(f"/api/anime/generation/{first['request_id']}/cancel")
+    # A key added to a file submitted without one: that production takes the key.
+    keyed = api.post(URL, json=production(key="harbour-s1")).get_json()
+    assert (keyed["result"], keyed["project_id"]) == ("updated", first["project_id"])
+    assert db_session.get(Project, first["project_id"]).production_key == "harbour-s1"
+    api.post(f"/api/anime/generation/{keyed['request_id']}/cancel")
     renamed = production(key="harbour-s1", project={"name": "Glass Harbour (final)"})
     again = api.post(URL, json=renamed).get_json()
     assert (again["result"], again["project_id"]) == ("updated", first["project_id"])
