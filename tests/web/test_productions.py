@@ -219,3 +219,15 @@ def test_a_dry_run_names_the_models_no_online_node_has(as_role, world, db_sessio
 def test_guests_cannot_submit_productions(as_role, world):
     assert as_role("guest").post(URL, json=production()).status_code == 403
     assert as_role(None).post(URL, json=production()).status_code == 401
+
+
+def test_the_render_may_ask_for_an_upscale(as_role, world):
+    api = as_role("owner")
+    render = {**PRODUCTION["render"], "upscale": {"factor": 2}}
+    assert api.post(f"{URL}?dry_run=true", json=production(render=render)).status_code == 200
+    render["upscale"] = {"factor": 2, "height": 720}
+    refused = api.post(f"{URL}?dry_run=true", json=production(render=render))
+    assert refused.status_code == 422, refused.get_json()
+    assert refused.get_json()["fields"] == {
+        "render.upscale": "give exactly one of factor or height"
+    }
