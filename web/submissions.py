@@ -17,7 +17,7 @@ from shared.db import db
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.models import Character, Episode, Job, Project, Scene, User
 from web.jobs import status_url
-from web.production import ACTIVE_JOB_STATUSES, update_row
+from web.production import ACTIVE_JOB_STATUSES, save_scene, update_row
 from web.quotas import check_priority, hold_submission
 from web.services import dispatch
 
@@ -191,23 +191,30 @@ def write_scenes(
     episode: Episode, rows: list[dict[str, Any]], characters: dict[str, Character]
 ) -> list[Scene]:
     """The episode's scenes become the file's, in its order (1, 2, ...): a scene already at an
-    order is updated, missing ones are created and the rest deleted."""
+    order is updated, missing ones are created and the rest deleted. Each goes through the same
+    service as `POST .../scenes`, so every rule of a scene applies here too.
+
+    :raises ValidationError: naming every refused scene's fields as `scenes.<i>.<field>`.
+    """
     wanted = range(1, len(rows) + 1)
     existing = {s.order: s for s in episode.scenes}
     for order, scene in existing.items():
         if order not in wanted:
             db.session.delete(scene)
     db.session.flush()
-    scenes = []
+    scenes, problems = [], {}
     for order, fields in zip(wanted, rows, strict=True):
         fields = dict(fields)
         names = fields.pop("characters")
-        scene = existing.get(order)
-        if scene is None:
-            scene = Scene(episode_id=episode.id, order=order)
-            db.session.add(scene)
-        scene.characters = [characters[name] for name in names]
-        scenes.append(update_row(scene, fields, commit=False))
+        fields |= {"order": order, "character_ids": [characters[n].id for n in names]}
+        try:
+            with db.session.begin_nested():  # a refused scene leaves the others to be checked
+                scenes.append(save_scene(episode, fields, existing.get(order), commit=False))
+        except ValidationError as exc:
+            where = f"scenes.{order - 1}"
+            problems |= {f"{where}.{k}": v for k, v in exc.fields.items()} or {where: exc.message}
+    if problems:
+        raise ValidationError("a scene of the production was refused", fields=problems)
     db.session.expire(episode, ["scenes"])
     return scenes
 
