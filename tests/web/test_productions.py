@@ -70,6 +70,8 @@ def test_any_refused_part_refuses_the_whole_and_every_problem_is_named(as_role, 
     bad["scenes"][1]["characters"] = ["Mio", "Rin"]
     bad["scenes"][2]["sfx_cues"] = [{"name": "hit", "at_s": 0.5, "gain_db": 20}]
     bad["characters"][1]["lora_strenght"] = 0.7
+    bad["characters"].append({"name": "Mio"})
+    bad["scenes"][2]["mod"] = "calm"
     response = as_role("owner").post(URL, json=bad)
     assert response.status_code == 422, response.get_json()
     fields = response.get_json()["fields"]
@@ -78,7 +80,10 @@ def test_any_refused_part_refuses_the_whole_and_every_problem_is_named(as_role, 
         "scenes.1.characters.1",
         "scenes.2.sfx_cues.0.gain_db",
         "characters.1.lora_strenght",
+        "characters.2.name",
+        "scenes.2.mod",
     }, fields
+    assert fields["characters.2.name"] == "'Mio' is defined twice"
     assert "12" in fields["scenes.2.sfx_cues.0.gain_db"]
     assert "60" in fields["scenes.0.duration_s"]
     assert "no character named 'Rin'" in fields["scenes.1.characters.1"]

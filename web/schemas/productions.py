@@ -27,7 +27,7 @@ KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 class ProductionSceneSchema(SceneCreateSchema):
     """A scene of a production: its place in the list is its order, characters go by name."""
 
-    class Meta:
+    class Meta(SceneCreateSchema.Meta):
         exclude = ("order", "character_ids")
 
     characters = fields.List(
@@ -76,7 +76,8 @@ class ProductionSchema(StrictSchema):
         for index, character in enumerate(listed(original, "characters")):
             name = character.get("name") if isinstance(character, dict) else None
             if isinstance(name, str) and name in known:
-                problems.setdefault("characters", {})[index] = {"name": [f"{name!r} is twice"]}
+                twice = [f"{name!r} is defined twice"]
+                problems.setdefault("characters", {})[index] = {"name": twice}
             known.add(name)
         for index, scene in enumerate(listed(original, "scenes")):
             for place, name in enumerate(listed(scene, "characters")):
