@@ -258,9 +258,7 @@ class StageStatusSchema(Schema):
     scene_order = fields.Integer(
         required=True,
         allow_none=True,
-        metadata={
-            "description": "The scene's order in its episode (0 first); null for episode stages"
-        },
+        metadata={"description": "The scene's order in its episode; null for episode stages"},
     )
     stage = fields.String(required=True)
     status = fields.String(required=True)
