@@ -305,7 +305,7 @@ class TowerClient:
         try:
             return self.call("GET", "/api/fleet/nodes")
         except ApiError as exc:
-            if exc.status != 404:
+            if exc.status != 404 or isinstance(exc, NotTowerError):
                 raise
         # A server without the fleet endpoint still lists the backends /health probes.
         body = self.health()
@@ -323,12 +323,17 @@ class TowerClient:
         """Each dependency's state and the GPU backends (also when degraded, a 503).
 
         :raises UnreachableError: when the server does not answer.
+        :raises NotTowerError: when what answers is not a Tower farm.
         """
         try:
             response = self.session.get(f"{self.base_url}/health", timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise transport_error(self.base_url, exc) from exc
+        try:
             return response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise UnreachableError(f"no health report from {self.base_url}: {exc}") from exc
+        except ValueError as exc:
+            answer = describe_answer(response)
+            raise NotTowerError(self.base_url, response.status_code, answer) from exc
 
     def list_workflows(self, **filters: Any) -> list[dict[str, Any]]:
         """Stored workflow versions (filters: stage, name, active).

@@ -16,10 +16,14 @@ from tests.client.cli_runner import call_tower, run_tower
 
 
 class WebPage(BaseHTTPRequestHandler):
-    """A web server that is not Tower: an HTML page for every GET, 404 for every POST."""
+    """A web server that is not Tower: an HTML page for a GET (404 under /api/fleet, where an
+    older Tower would send the client to /health), 404 for every POST."""
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-        self.answer(200, b"<html><body>a router's admin page</body></html>")
+        if self.path.startswith("/api/fleet"):
+            self.answer(404, b"<html><body>not found</body></html>")
+        else:
+            self.answer(200, b"<html><body>a router's admin page</body></html>")
 
     def do_POST(self) -> None:  # noqa: N802
         self.answer(404, b"<html><body>not found</body></html>")
@@ -92,11 +96,14 @@ def test_a_name_that_does_not_resolve_says_so(capsys, tmp_path):
     assert one_line(result) == "tower: cannot reach Tower: the name nosuch.invalid does not resolve"
 
 
-@pytest.mark.parametrize("command", [("jobs",), ("status", "1"), ("nodes",)])
-def test_a_web_server_that_is_not_tower_is_named_so(capsys, tmp_path, web_page, command):
+@pytest.mark.parametrize(
+    ("command", "status"), [(("jobs",), 200), (("status", "1"), 200), (("nodes",), 404)]
+)
+def test_a_web_server_that_is_not_tower_is_named_so(capsys, tmp_path, web_page, command, status):
     result = call_tower(capsys, "--token", "x", *command, config=tmp_path / "c.json", url=web_page)
-    line = one_line(result)
-    assert line.startswith(f"tower: http://{web_page} does not answer like a Tower farm (HTTP 200")
+    assert one_line(result) == (
+        f"tower: http://{web_page} does not answer like a Tower farm (HTTP {status}, text/html)"
+    )
 
 
 def test_login_to_something_else_is_named_so(tmp_path, web_page, not_http):
