@@ -123,6 +123,13 @@ class TowerClient:
         body = {"name": name, "expires_in_days": expires_in_days}
         return self.call("POST", "/auth/tokens", json=body)
 
+    def list_api_tokens(self) -> list[dict[str, Any]]:
+        """The account's API tokens (id, name, expires_at, revoked_at, ...), newest first.
+
+        :raises ApiError: without a valid token.
+        """
+        return self.call("GET", "/auth/tokens")
+
     def me(self) -> dict[str, Any]:
         """The account the token belongs to.
 

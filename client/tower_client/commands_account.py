@@ -4,6 +4,7 @@ revoked on the farm when it is replaced or the user logs out."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -13,6 +14,8 @@ from tower_client.api import TowerClient
 from tower_client.errors import ApiError, TowerError
 
 TOKEN_NAME = "tower cli {email}"
+# A saved token closer than this to its end is replaced at the next login.
+REUSE_MIN_LEFT = timedelta(days=1)
 
 
 def read_password() -> str:
@@ -27,6 +30,17 @@ def read_password() -> str:
     if not line:
         raise click.ClickException("no password given: pass --password or a line on stdin")
     return line.rstrip("\r\n")
+
+
+def lasts(client: TowerClient, token_id: int | None) -> bool:
+    """Whether the saved token has more than REUSE_MIN_LEFT to live (unknown: it has)."""
+    if token_id is None:
+        return True
+    row = next((t for t in client.list_api_tokens() if t["id"] == token_id), None)
+    if row is None or not row.get("expires_at"):
+        return row is not None
+    expires = datetime.fromisoformat(row["expires_at"])
+    return expires - datetime.now(UTC) > REUSE_MIN_LEFT
 
 
 def saved_token_account(obj: Any) -> dict[str, Any] | None:
@@ -44,6 +58,31 @@ def saved_token_account(obj: Any) -> dict[str, Any] | None:
             if exc.status == 401:
                 return None
             raise
+
+
+def reusable(obj: Any, client: TowerClient) -> bool:
+    """Whether the saved token opens the account `client` has just logged into, and will for
+    more than REUSE_MIN_LEFT."""
+    from tower_client.cli import load_config
+
+    current = saved_token_account(obj)
+    if current is None or current["id"] != client.me()["id"]:
+        return False
+    return lasts(client, load_config(obj.config).get("token_id"))
+
+
+def replace_saved_token(obj: Any, email: str, created: dict[str, Any]) -> None:
+    """Save a new token in place of the old one, which is revoked on its farm."""
+    from tower_client.cli import load_config, save_config
+
+    old = load_config(obj.config)
+    saved = {"url": obj.url, "token": created["token"], "token_id": created["id"], "email": email}
+    save_config(obj.config, saved)
+    if old.get("token"):
+        try:
+            revoke_quietly(normalize_url(old.get("url") or obj.url), old["token"])
+        except TowerError as exc:
+            click.echo(f"warning: the replaced token was not revoked: {exc}", err=True)
 
 
 def revoke_quietly(url: str, token: str) -> None:
@@ -68,28 +107,22 @@ def revoke_quietly(url: str, token: str) -> None:
 )
 @click.pass_obj
 def login(obj: Any, email: str, password: str | None, days: int) -> None:
-    """Log in and save an API token for later commands (the saved one, while it is valid)."""
-    from tower_client.cli import load_config, save_config
-
+    """Log in and save an API token for later commands (the saved one while it has more than
+    a day to live)."""
     password = read_password() if password is None else password
     with obj.client(need_token=False) as client:
         body = client.login(email, password)
-        me = client.me()
-        current = saved_token_account(obj)
-        if current is not None and current["id"] == me["id"]:
-            client.logout()  # the access token only proved the password
-            click.echo(f"logged in to {obj.url} as {email} ({body['role']}); saved token reused")
-            return
-        created = client.create_api_token(TOKEN_NAME.format(email=email), expires_in_days=days)
-        client.logout()
-    old = load_config(obj.config)
-    save_config(obj.config, {"url": obj.url, "token": created["token"], "email": email})
-    if old.get("token"):
-        try:
-            revoke_quietly(normalize_url(old.get("url") or obj.url), old["token"])
-        except TowerError as exc:
-            click.echo(f"warning: the replaced token was not revoked: {exc}", err=True)
-    click.echo(f"logged in to {obj.url} as {email} ({body['role']}); token valid {days} days")
+        created = None
+        if not reusable(obj, client):
+            name = TOKEN_NAME.format(email=email)
+            created = client.create_api_token(name, expires_in_days=days)
+        client.logout()  # the access token only proved the password
+    done = f"logged in to {obj.url} as {email} ({body['role']})"
+    if created is None:
+        click.echo(f"{done}; saved token reused")
+        return
+    replace_saved_token(obj, email, created)
+    click.echo(f"{done}; token valid {days} days")
 
 
 @click.command()

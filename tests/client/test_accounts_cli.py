@@ -106,3 +106,17 @@ def test_logout_says_when_the_farm_could_not_revoke(live, tmp_path):
     assert result.code == 1, result
     assert result.stderr.startswith("tower: forgot the token here, but http://127.0.0.1:9 did not")
     assert "token" not in saved(config)
+
+
+def test_a_saved_token_near_its_end_is_replaced_and_revoked(live, tmp_path):
+    with TowerClient(live.url) as client:
+        client.login(live.email, live.password)
+        short = client.create_api_token("about to end", expires_in_days=1)
+    config = tmp_path / "cli.json"
+    config.write_text(
+        json.dumps({"url": live.url, "token": short["token"], "token_id": short["id"]})
+    )
+    result = run_tower("login", "--email", live.email, "--password", live.password, config=config)
+    assert result.code == 0 and "token valid 30 days" in result.stdout, result
+    assert saved(config)["token"] != short["token"]
+    assert refused(live.url, short["token"])
