@@ -33,7 +33,8 @@ def read_password() -> str:
 
 
 def lasts(client: TowerClient, token_id: int | None) -> bool:
-    """Whether the saved token has more than REUSE_MIN_LEFT to live (unknown: it has)."""
+    """Whether the saved token has more than REUSE_MIN_LEFT to live (when its id was not
+    saved, by an older `tower login`, it is taken to have)."""
     if token_id is None:
         return True
     row = next((t for t in client.list_api_tokens() if t["id"] == token_id), None)

@@ -51,28 +51,38 @@ def web_page() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture
-def not_http() -> Iterator[str]:
-    """host:port of a service that answers every connection with a line that is not HTTP."""
+def serve_raw(answer: bytes) -> Iterator[str]:
+    """host:port of a service that reads a request and sends `answer` (maybe nothing) before
+    it hangs up, as Redis or Postgres do when spoken HTTP to."""
     listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
 
     def serve() -> None:
-        while not stop.is_set():
+        while True:
             try:
                 conn, _ = listener.accept()
             except OSError:
                 return
             with conn:
                 conn.recv(4096)
-                conn.sendall(b"-ERR unknown command\r\n")
+                conn.sendall(answer)
 
     threading.Thread(target=serve, daemon=True).start()
     try:
         yield f"127.0.0.1:{listener.getsockname()[1]}"
     finally:
-        stop.set()
         listener.close()
+
+
+@pytest.fixture
+def not_http() -> Iterator[str]:
+    """A service that answers a line that is not HTTP."""
+    yield from serve_raw(b"-ERR unknown command\r\n")
+
+
+@pytest.fixture
+def hangs_up() -> Iterator[str]:
+    """A service that closes the connection without a word."""
+    yield from serve_raw(b"")
 
 
 def one_line(result) -> str:
@@ -117,6 +127,14 @@ def test_login_to_something_else_is_named_so(tmp_path, web_page, not_http):
         f"tower: http://{not_http} does not answer like a Tower farm (it does not speak HTTP)"
     )
     assert not (tmp_path / "c.json").exists()
+
+
+def test_a_service_that_hangs_up_is_not_a_tower_farm(capsys, tmp_path, hangs_up):
+    result = call_tower(capsys, "--token", "x", "jobs", config=tmp_path / "c.json", url=hangs_up)
+    assert one_line(result) == (
+        f"tower: http://{hangs_up} does not answer like a Tower farm "
+        "(it closed the connection without an HTTP answer)"
+    )
 
 
 def test_a_comfyui_port_is_not_a_tower_farm(capsys, live, config):
