@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -20,7 +19,7 @@ from shared.models import (
     Transition,
     User,
 )
-from tasks.pipeline.episode_format import bridge_frames, cue_problems, length_problem
+from tasks.pipeline.episode_format import bridge_frames, cue_problems
 from web.artifacts import project_artifacts, remove_artifacts
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
@@ -275,20 +274,17 @@ def save_scene(
 
 
 def check_scene_fits(episode: Episode, data: dict[str, Any], scene: Scene | None) -> None:
-    """Refuse a scene longer than the farm renders, a sound cue past its rendered end, or a
-    generated transition shorter than a frame.
+    """Refuse a sound cue past the scene's rendered end, or a generated transition shorter than
+    a frame.
 
-    :raises ValidationError: naming `duration_s` (and the limit), `sfx_cues.<i>.at_s` or
-        `transition_s`.
+    :raises ValidationError: naming `sfx_cues.<i>.at_s` or `transition_s`.
     """
     duration = data.get("duration_s", scene.duration_s if scene else None)
     cues = data.get("sfx_cues", scene.sfx_cues if scene else [])
     if duration is None:
         return
-    fields = {}
-    if problem := length_problem(duration, current_app.config["TOWER_MAX_SCENE_S"]):
-        fields["duration_s"] = problem
-    fields |= cue_problems(duration, cues, episode.fps)
+    # The length limit is the schema's (web.schemas.common.within_scene_limit).
+    fields = cue_problems(duration, cues, episode.fps)
     transition = data.get("transition", scene.transition if scene else "cut")
     transition_s = data.get("transition_s", scene.transition_s if scene else 0.0)
     if transition == Transition.GENERATED and not bridge_frames(transition_s, episode.fps):

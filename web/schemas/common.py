@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 MAX_ID = 2**63 - 1
@@ -43,6 +44,16 @@ def check_storable_json(value: Any) -> None:
     elif isinstance(value, list):
         for item in value:
             check_storable_json(item)
+
+
+def within_scene_limit(value: float) -> None:
+    """Refuse a scene longer than this farm renders (its TOWER_MAX_SCENE_S).
+
+    :raises ValidationError: naming the limit.
+    """
+    limit = float(current_app.config["TOWER_MAX_SCENE_S"])
+    if value > limit:
+        raise ValidationError(f"{value:g} s is longer than this farm's limit of {limit:g} s")
 
 
 class Text(fields.String):

@@ -14,6 +14,7 @@ from web.schemas.common import (
     StrictSchema,
     Text,
     page_schema,
+    within_scene_limit,
 )
 
 TRANSITIONS = [t.value for t in Transition]
@@ -47,6 +48,9 @@ class ProjectSchema(Schema):
     description = fields.String(required=True)
     style = fields.String(required=True)
     is_public = fields.Boolean(required=True)
+    production_key = fields.String(
+        allow_none=True, metadata={"description": "the `key` of the production file, if any"}
+    )
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -150,7 +154,10 @@ class SceneCreateSchema(CuesInsideScene):
     prompt = Text(required=True, min_length=1, max_length=MAX_PROMPT)
     negative_prompt = Text(load_default="", max_length=MAX_PROMPT)
     character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
-    duration_s = fields.Float(required=True, validate=validate.Range(min=0.1, max=MAX_DURATION_S))
+    duration_s = fields.Float(
+        required=True,
+        validate=[validate.Range(min=0.1, max=MAX_DURATION_S), within_scene_limit],
+    )
     mood = Text(load_default="calm", min_length=1, max_length=MOODS_MAX)
     motion = Text(load_default="", max_length=200)
     transition = fields.String(load_default="cut", validate=validate.OneOf(TRANSITIONS))
@@ -170,7 +177,9 @@ class SceneUpdateSchema(CuesInsideScene):
     prompt = Text(min_length=1, max_length=MAX_PROMPT)
     negative_prompt = Text(max_length=MAX_PROMPT)
     character_ids = fields.List(Id(), validate=validate.Length(max=20))
-    duration_s = fields.Float(validate=validate.Range(min=0.1, max=MAX_DURATION_S))
+    duration_s = fields.Float(
+        validate=[validate.Range(min=0.1, max=MAX_DURATION_S), within_scene_limit]
+    )
     mood = Text(min_length=1, max_length=MOODS_MAX)
     motion = Text(max_length=200)
     transition = fields.String(validate=validate.OneOf(TRANSITIONS))
