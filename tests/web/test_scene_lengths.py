@@ -5,6 +5,7 @@ the row is written or the job submitted (never in a stage after GPU work)."""
 from __future__ import annotations
 
 from shared.models import Job, Scene
+from tests import factories
 
 
 def scenes_url(world) -> str:
@@ -74,3 +75,28 @@ def test_a_generated_transition_is_a_scene_transition_of_at_least_a_frame(as_rol
     assert refused.status_code == 422 and "transition_s" in refused.get_json()["fields"]
     created = api.post(scenes_url(world), json={**scene, "transition_s": 0.5})
     assert created.status_code == 201 and created.get_json()["transition"] == "generated"
+
+
+def test_the_status_report_names_segments_and_the_scenes_a_bridge_joins(as_role, world, db_session):
+    rows = world.rows
+    second = factories.make_scene(db_session, episode_id=rows["episode"].id, order=5)
+    job = factories.make_job(
+        db_session,
+        project_id=rows["project"].id,
+        owner_id=world.users["owner"].id,
+        episode_id=rows["episode"].id,
+    )
+    for segment in (0, 1):
+        factories.make_stage_run(
+            db_session, job_id=job.id, scene_id=second.id, stage="animate", segment=segment
+        )
+    factories.make_stage_run(
+        db_session,
+        job_id=job.id,
+        scene_id=rows["scene"].id,
+        stage="bridge",
+        inputs={"next_scene_id": second.id, "frames": 4},
+    )
+    report = as_role("owner").get(f"/api/anime/generation/{job.id}/status").get_json()
+    shown = {(s["stage"], s["segment"], s["next_scene_id"]) for s in report["stages"]}
+    assert shown == {("animate", 0, None), ("animate", 1, None), ("bridge", 0, second.id)}
