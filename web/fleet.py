@@ -121,6 +121,25 @@ def set_node_status(name: str, status: NodeStatus) -> dict[str, Any]:
     return describe_node(node, find_current_stages([name]).get(name), None)
 
 
+def remove_node(name: str) -> None:
+    """Forget an offline node (renamed, or retired); its worker registers it again if it ever
+    comes back.
+
+    :raises NotFoundError: when no such node registered.
+    :raises ConflictError: when the node is online or draining (drain it, stop its worker).
+    """
+    node = get_node(name)
+    if node.status != NodeStatus.OFFLINE:
+        raise ConflictError(
+            f"node {name!r} is {node.status}: only an offline node can be removed "
+            "(stop its worker first)",
+            fields={"status": node.status},
+        )
+    log.info("node removed node=%s", name)
+    db.session.delete(node)
+    db.session.commit()
+
+
 def clear_lacking_models(name: str) -> dict[str, Any]:
     """Forget the models a node was found to lack; routing offers them to it again.
 

@@ -13,8 +13,11 @@ from shared.db import db
 from shared.errors import NotFoundError
 from shared.models import Asset, Job, StageRun, User
 from shared.stages import position
+from tasks.pipeline.stage_rows import scene_numbers
+from tasks.pipeline.waiting import waiting_reasons
 from web.events import with_fresh_state
 from web.identity import is_staff
+from web.job_names import failed_stages, production_names
 from web.paging import fetch_page
 from web.production import get_row
 
@@ -130,10 +133,13 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
     job = load_job_with_stages(job_id)
     if job is None or not may_see(user, job):
         raise NotFoundError(f"job {job_id} not found")
+    numbers = scene_numbers(db.session, job.stage_runs)
+    waiting = waiting_reasons(db.session, latest_of(job.stage_runs))
     stages = [
         {
             "id": run.id,
             "scene_id": run.scene_id,
+            "scene_order": numbers.get(run.scene_id),
             "stage": run.stage,
             "status": run.status,
             "attempt": run.attempt,
@@ -143,6 +149,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "error": run.error,
             "error_detail": describe_error(run),
             "outputs": describe_outputs(run.assets),
+            "waiting_for": waiting.get(run.id),
         }
         for run in job.stage_runs
     ]
@@ -159,5 +166,15 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "updated_at": job.updated_at,
             "stages": stages,
             "outputs": describe_outputs(final_outputs(job.stage_runs)),
+            "failed_stage": failed_stages({job.id: job.stage_runs}).get(job.id),
+            **production_names([job])[job.id],
         }
     )
+
+
+def latest_of(runs: list[StageRun]) -> list[StageRun]:
+    """The newest attempt of each (stage, scene) among a job's runs."""
+    latest: dict[tuple[str, int | None], StageRun] = {}
+    for run in sorted(runs, key=lambda r: r.attempt):
+        latest[(run.stage, run.scene_id)] = run
+    return list(latest.values())

@@ -62,6 +62,7 @@ CASES = [
         STAFF_ACT_ON_NOTHING,
         None,
     ),
+    ("fleet-remove", "DELETE", "/api/fleet/nodes/{no_node}", None, STAFF_ACT_ON_NOTHING, None),
     ("metrics", "GET", "/metrics", None, STAFF, None),
     ("projects-list", "GET", "/api/anime/projects", None, READ_ALL, None),
     (

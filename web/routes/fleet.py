@@ -100,6 +100,14 @@ def undrain_node(name):
     return fleet.set_node_status(name, NodeStatus.ONLINE)
 
 
+@blp.route("/nodes/<string:name>", methods=["DELETE"])
+@requires(*STAFF)
+@blp.response(204)
+def delete_node(name):
+    """Remove an offline node (409 while it is online or draining)."""
+    fleet.remove_node(name)
+
+
 @blp.route("/nodes/<string:name>/clear-missing", methods=["POST"])
 @requires(*STAFF)
 @blp.response(200, NodeSchema)

@@ -255,6 +255,9 @@ class StageStatusSchema(Schema):
 
     id = fields.Integer(required=True)
     scene_id = fields.Integer(required=True, allow_none=True)
+    scene_order = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the scene's order (from 0)"}
+    )
     stage = fields.String(required=True)
     status = fields.String(required=True)
     attempt = fields.Integer(required=True)
@@ -267,9 +270,30 @@ class StageStatusSchema(Schema):
     step = fields.Integer(allow_none=True)
     max = fields.Integer(allow_none=True)
     node = fields.String(allow_none=True)
+    waiting_for = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "why a queued stage has not started (null once it has)"},
+    )
 
 
-class JobStatusSchema(Schema):
+class JobNamesSchema(Schema):
+    """What people call a job: its production's names and the stem of its output files."""
+
+    project_name = fields.String(required=True)
+    episode_number = fields.Integer(required=True, allow_none=True)
+    episode_title = fields.String(required=True, allow_none=True)
+    file_stem = fields.String(
+        required=True, metadata={"description": "`<project>-ep<N>-<title>`, slugged"}
+    )
+    failed_stage = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the stage that failed for good (`animate of scene 2`)"},
+    )
+
+
+class JobStatusSchema(JobNamesSchema):
     """GET /api/anime/generation/{id}/status."""
 
     request_id = fields.Integer(required=True)
