@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 
@@ -297,6 +298,13 @@ class TowerClient:
             for b in body.get("backends", [])
         ]
 
+    def remove_node(self, name: str) -> None:
+        """Forget an offline GPU node (operators and admins).
+
+        :raises ApiError: when it is online or draining (409) or unknown (404).
+        """
+        self.request("DELETE", f"/api/fleet/nodes/{quote(name, safe='')}")
+
     def health(self) -> dict[str, Any]:
         """Each dependency's state and the GPU backends (also when degraded, a 503).
 
@@ -387,6 +395,9 @@ class TowerClient:
         wanted = [(None, o) for o in report["outputs"]]
         if stages:
             wanted += [(s, o) for s in report["stages"] for o in s["outputs"]]
+        # Named after the production (`neon-rain-ep1-pilot.mp4`); a farm without names: the job.
+        stem = report.get("file_stem") or f"job{job_id}"
+        single = len(report["outputs"]) == 1
         folder = Path(dest_dir)
         paths, seen = [], set()
         for stage, output in wanted:
@@ -396,7 +407,7 @@ class TowerClient:
             meta = self.asset(asset_id(output["asset_id"]))
             if meta["mime_type"] == DIRECTORY:
                 continue  # a folder of frames: its video sibling is the file to fetch
-            dest = inside(folder, file_name(meta, stage))
+            dest = inside(folder, file_name(meta, stage, stem, single=single))
             paths.append(self.download_asset(asset_id(meta["id"]), dest))
         return paths
 

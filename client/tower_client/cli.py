@@ -18,6 +18,13 @@ import click
 
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
+from tower_client.commands_operators import (
+    job_stage,
+    production_label,
+    remove_node,
+    show,
+    stage_label,
+)
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
 from tower_client.sheet import make_contact_sheet
@@ -149,12 +156,15 @@ def jobs(obj: Context, status_: str | None, limit: int) -> None:
     """List recent jobs, newest first."""
     with obj.client() as client:
         page = client.list_jobs(limit=limit, status=status_)
-    click.echo(f"{'JOB':>6}  {'KIND':<9} {'STATUS':<10} {'PROGRESS':>8}  {'STAGE':<12} CREATED")
+    click.echo(
+        f"{'JOB':>6}  {'KIND':<9} {'STATUS':<10} {'PROGRESS':>8}  {'STAGE':<24} "
+        f"{'CREATED':<19}  PRODUCTION"
+    )
     for job in page["items"]:
         percent = f"{100 * job['progress']:.0f}%"
         click.echo(
             f"{job['id']:>6}  {job['kind']:<9} {job['status']:<10} {percent:>8}  "
-            f"{job['current_stage'] or '-':<12} {job['created_at'][:19]}"
+            f"{job_stage(job):<24} {job['created_at'][:19]}  {production_label(job)}"
         )
 
 
@@ -197,6 +207,10 @@ def nodes(obj: Context) -> None:
             f"{node['name']:<14} {node['status']:<9} {gpu_label(node):<22} "
             f"{doing:<22} {node['comfyui_url']}"
         )
+
+
+cli.add_command(show)
+cli.add_command(remove_node)
 
 
 @cli.group()
@@ -314,7 +328,7 @@ def finish(report: dict[str, Any]) -> None:
     failed = [s for s in report["stages"] if s["status"] == "failed"]
     skipped = sum(s["status"] == "skipped" for s in report["stages"])
     last = failed[-1] if failed else None
-    detail = f": {last['stage']} (stage {last['id']}) {last['error']}" if last else ""
+    detail = f": {stage_label(last)} (stage run {last['id']}) {last['error']}" if last else ""
     if detail and skipped:
         detail += f" ({skipped} later stages skipped)"
     error = report.get("error") or ""
