@@ -18,9 +18,11 @@ def production_label(job: dict[str, Any]) -> str:
 
 
 def job_stage(job: dict[str, Any]) -> str:
-    """Where a job is: the stage it failed at, else the one it runs."""
+    """Where a job is: the stage it failed at, else the one it runs (none once it ended)."""
     if job.get("failed_stage"):
         return f"failed: {job['failed_stage']}"
+    if job["status"] not in ("queued", "running"):
+        return "-"
     return job.get("current_stage") or "-"
 
 
