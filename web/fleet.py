@@ -17,6 +17,7 @@ from kombu.exceptions import KombuError
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
 from shared.models import NodeStatus, StageRun, WorkerNode
+from tasks.pipeline.stage_rows import scene_numbers
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,13 @@ def find_current_stages(names: list[str]) -> dict[str, dict[str, Any]]:
         .where(StageRun.status == "running", StageRun.backend.in_(names))
         .order_by(StageRun.started_at.asc().nulls_first(), StageRun.id)
     ).all()
+    numbers = scene_numbers(db.session, runs)
     return {
         run.backend: {
             "stage_id": run.id,
             "job_id": run.job_id,
             "scene_id": run.scene_id,
+            "scene_order": numbers.get(run.scene_id),
             "stage": run.stage,
             "attempt": run.attempt,
             "progress": run.progress,

@@ -105,8 +105,10 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
     for kind in takes.kinds:
         if kind in assets:
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
+    scene = session.get(Scene, run.scene_id) if run.scene_id else None
     raise PermanentError(
-        f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, which is missing"
+        f"{run.stage} needs the {takes.stage} output of scene "
+        f"{scene.order if scene else '?'}, which is missing"
     )
 
 

@@ -4,6 +4,8 @@ dashboard and so the CLI; the routing rules are tasks.pipeline.routing's."""
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -16,12 +18,14 @@ from tasks.pipeline.workflow_store import template_of
 from workers.workflows import Requirements, bind, missing_on, requirements, with_placeholders
 
 WAITING = (Status.QUEUED, Status.RETRYING)
+TEXT_PARAMS = frozenset({"prompt", "negative_prompt", "seed"})
 
 
 def waiting_reasons(session: Session, runs: list[StageRun]) -> dict[int, str]:
     """For each waiting run among a job's latest runs, why it has not started (by run id)."""
     numbers = scene_numbers(session, runs)
     nodes: list[WorkerNode] | None = None
+    needs: dict[str, Requirements | None] = {}
     reasons = {}
     for run in runs:
         if run.status not in WAITING:
@@ -31,7 +35,7 @@ def waiting_reasons(session: Session, runs: list[StageRun]) -> dict[int, str]:
             reasons[run.id] = f"waiting for {describe_run(blocker, numbers)}"
         elif stage_kind(run.stage).is_gpu:
             nodes = nodes if nodes is not None else list(session.scalars(sa.select(WorkerNode)))
-            reasons[run.id] = gpu_reason(session, run, nodes)
+            reasons[run.id] = gpu_reason(session, run, nodes, needs)
         else:
             reasons[run.id] = "ready: waiting for a CPU worker to take it"
     return reasons
@@ -57,12 +61,20 @@ def earlier_unfinished(run: StageRun, runs: list[StageRun]) -> StageRun | None:
     return max(pending, key=lambda r: position(r.stage), default=None)
 
 
-def gpu_reason(session: Session, run: StageRun, nodes: list[WorkerNode]) -> str:
-    """Why a GPU stage whose inputs are ready has not started."""
+def gpu_reason(
+    session: Session, run: StageRun, nodes: list[WorkerNode], known: dict[str, Requirements | None]
+) -> str:
+    """Why a GPU stage whose inputs are ready has not started (`known`: the requirements
+    already worked out in this call, by workflow and parameters)."""
     live = [n for n in nodes if n.status != NodeStatus.OFFLINE and is_fresh(n)]
     if not live:
         return "no GPU node is online"
-    needs = stage_needs(session, run)
+    # Scenes differ by prompt and seed, which never change what a workflow needs.
+    params = {k: v for k, v in run.inputs.get("params", {}).items() if k not in TEXT_PARAMS}
+    key = json.dumps([run.workflow_id, params], sort_keys=True, default=str)
+    if key not in known:
+        known[key] = stage_needs(session, run)
+    needs = known[key]
     if needs is None:
         return "ready: waiting for a GPU worker to take it"
     capable = [n for n in nodes if not missing_on(needs, capabilities_of(n))]

@@ -18,6 +18,7 @@ class CurrentStageSchema(Schema):
     stage_id = fields.Integer(required=True)
     job_id = fields.Integer(required=True)
     scene_id = fields.Integer(allow_none=True)
+    scene_order = fields.Integer(allow_none=True)
     stage = fields.String(required=True)
     attempt = fields.Integer(required=True)
     progress = fields.Float(required=True)

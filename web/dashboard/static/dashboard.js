@@ -261,7 +261,9 @@ function nodeRow(node) {
       el("em", {}, gib(node.vram_used) + " / " + gib(node.vram_total) + " GiB"))),
     el("td", {}, stage
       ? el("a", { href: "/dashboard/jobs/" + stage.job_id },
-        stage.stage + " · job #" + stage.job_id + (stage.scene_id ? " · scene " + stage.scene_id : ""))
+        stage.stage + " · job #" + stage.job_id
+          + (stage.scene_order !== null && stage.scene_order !== undefined
+            ? " · scene " + stage.scene_order : ""))
       : "idle"),
     el("td", {}, node.comfyui_queue === null ? "?" : node.comfyui_queue),
     el("td", {}, el("time", { dateTime: node.last_heartbeat || "" }, ago(node.last_heartbeat))),
