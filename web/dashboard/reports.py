@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from shared.db import db
 from shared.errors import NotFoundError
-from shared.models import Job, Project, Scene, StageRun, User
+from shared.models import Job, Scene, StageRun, User
 from shared.models.columns import utcnow
 from shared.stages import position, stage_kind
 from tasks.pipeline.stage_rows import clip_run
@@ -20,21 +20,12 @@ from web.jobs import asset_url, latest_of, load_job_with_stages
 
 
 def describe_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
-    """Job rows for the jobs table, with the owner's email and the project's name."""
+    """Job rows for the jobs table: the owner's email, the production's names and the stage a
+    failed job failed at."""
     owners = {j.owner_id for j in jobs}
-    projects = {j.project_id for j in jobs}
     emails = (
         dict(db.session.execute(sa.select(User.id, User.email).where(User.id.in_(owners))).all())
         if owners
-        else {}
-    )
-    names = (
-        dict(
-            db.session.execute(
-                sa.select(Project.id, Project.name).where(Project.id.in_(projects))
-            ).all()
-        )
-        if projects
         else {}
     )
     shows = production_names(jobs)
@@ -43,7 +34,7 @@ def describe_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
         {
             "job": j,
             "owner": emails.get(j.owner_id, "?"),
-            "project": names.get(j.project_id, "?"),
+            "project": shows[j.id]["project_name"] or "?",
             "names": shows[j.id],
             "failed_stage": failed.get(j.id),
         }
