@@ -264,16 +264,14 @@ def download(obj: Context, job_id: int, dest: Path, stages: bool) -> None:
     "--to",
     "dest",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The PNG to write [default: job<ID>-contact-sheet.png].",
+    help="The PNG to write [default: <project>-ep<N>-<title>-contact-sheet.png].",
 )
 @click.option("--columns", type=click.IntRange(1, 8), default=2, show_default=True)
 @click.pass_obj
 def sheet(obj: Context, job_id: int, dest: Path | None, columns: int) -> None:
     """Tile a job's scene keyframes into a contact sheet PNG."""
     with obj.client() as client:
-        path = make_contact_sheet(
-            client, job_id, dest or Path(f"job{job_id}-contact-sheet.png"), columns=columns
-        )
+        path = make_contact_sheet(client, job_id, dest, columns=columns)
     click.echo(str(path))
 
 

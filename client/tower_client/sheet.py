@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, ImageDraw
 
 from tower_client.errors import NotReadyError
+from tower_client.filenames import inside, name_part
 
 if TYPE_CHECKING:
     from tower_client.api import TowerClient
@@ -70,10 +71,11 @@ def sheet_title(report: dict[str, Any], job_id: int) -> str:
 
 
 def make_contact_sheet(
-    client: TowerClient, job_id: int, dest: str | Path, *, columns: int = 2
+    client: TowerClient, job_id: int, dest: str | Path | None = None, *, columns: int = 2
 ) -> Path:
     """Download a job's keyframes and tile them, every scene labelled by its order (a scene
-    without one shown as missing), under the production's title, into the PNG `dest`.
+    without one shown as missing), under the production's title, into the PNG `dest` (by
+    default `<project>-ep<N>-<title>-contact-sheet.png` here).
 
     :raises NotReadyError: when the job has no finished keyframe.
     :raises ApiError: when the job or an asset cannot be read.
@@ -86,6 +88,9 @@ def make_contact_sheet(
         (t, fetch_image(client, t.asset_id) if t.asset_id is not None else None) for t in tiles
     ]
     sheet = tile_images(images, title=sheet_title(report, job_id), columns=columns)
+    if dest is None:
+        stem = name_part(report.get("file_stem") or f"job{job_id}", 80)
+        dest = inside(Path("."), f"{stem}-contact-sheet.png")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")

@@ -37,6 +37,7 @@ STATUS = {
     "project_name": "Neon Rain",
     "episode_number": 1,
     "episode_title": "Pilot",
+    "file_stem": "neon-rain-ep1-pilot",
     "outputs": [],
     "stages": [
         stage(11, 31, 2, "failed"),
@@ -88,6 +89,13 @@ def test_every_scene_is_on_the_sheet_in_order_and_the_missing_ones_say_so():
         (3, None, "skipped"),
     ]
     assert sheet_title(STATUS, 8) == "Neon Rain · episode 1: Pilot · job 8 (failed)"
+
+
+def test_the_sheet_is_named_after_the_production_by_default(farm_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with TowerClient(farm_url, token="t") as client:
+        path = make_contact_sheet(client, 8)
+    assert path == Path("neon-rain-ep1-pilot-contact-sheet.png") and path.is_file()
 
 
 def test_the_sheet_has_a_tile_for_each_scene(farm_url, tmp_path: Path):
