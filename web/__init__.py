@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
     from web.routes import fleet as fleet_routes
+    from web.routes import productions as production_routes
     from web.routes.streams import blp as streams_blp
     from web.throttle import init_redis
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
+    api.register_blueprint(production_routes.blp)
     api.register_blueprint(streams_blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)

@@ -175,14 +175,18 @@ class TowerClient:
         body = {"order": order, "prompt": prompt, "duration_s": duration_s, **fields}
         return self.call("POST", f"/api/anime/episodes/{episode_id}/scenes", json=body)
 
-    def submit_production(self, production: Production) -> Submission:
-        """Create a production's rows and queue its episode's render job.
+    def submit_production(
+        self, production: Production, *, dry_run: bool = False, priority: int | None = None
+    ) -> Submission:
+        """Send a whole production: the farm creates it (or updates the one the same file made)
+        and queues its episode's render, all or nothing; `dry_run` only checks.
 
-        :raises ApiError: when the server refuses a row or the job.
+        :raises ProductionError: the farm's refusals, at their lines in the file.
+        :raises ApiError: a refusal that is not about the file.
         """
         from tower_client.submission import submit_production
 
-        return submit_production(self, production)
+        return submit_production(self, production, dry_run=dry_run, priority=priority)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -231,6 +235,17 @@ class TowerClient:
         """
         body = {"stage_id": stage_id} if stage_id is not None else {}
         return self.call("POST", f"/api/anime/generation/{job_id}/retry", json=body)
+
+    def retake(
+        self, scene_id: int, *, seed: int | None = None, prompt: str | None = None
+    ) -> dict[str, Any]:
+        """Re-render one scene of its succeeded episode job (a new seed, or a new prompt) and
+        recompile; the 202 body.
+
+        :raises ApiError: 409 when the scene's job did not succeed or still runs.
+        """
+        body = {k: v for k, v in (("seed", seed), ("prompt", prompt)) if v is not None}
+        return self.call("POST", f"/api/anime/scenes/{scene_id}/retake", json=body)
 
     def cancel(self, job_id: int) -> dict[str, Any]:
         """Cancel a job.

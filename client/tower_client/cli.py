@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from tower_client import commands_production
 from tower_client.address import normalize_url
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
@@ -93,17 +94,15 @@ cli.add_command(logout)
 @click.option("--priority", type=click.IntRange(0, 9), help="Override the file's priority.")
 @click.pass_obj
 def submit(obj: Context, production_file: Path, watch: bool, priority: int | None) -> None:
-    """Create a production file's rows and render its episode."""
+    """Create (or, for a file submitted before, update) a production and render its episode."""
     production = read_production(production_file)
-    if priority is not None:
-        production = type(production)(**{**production.__dict__, "priority": priority})
     with obj.client() as client:
-        result = client.submit_production(production)
+        result = client.submit_production(production, priority=priority)
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         click.echo(
-            f"submitted job {result.job_id}: project {result.project_id}, episode "
-            f"{result.episode_id}, {len(result.scene_ids)} scenes"
+            f"submitted job {result.job_id}: {result.result} project {result.project_id}, "
+            f"episode {result.episode_id}, scenes {', '.join(map(str, result.scene_ids))}"
         )
         if watch:
             finish(follow(client, result.job_id))
@@ -311,6 +310,10 @@ def finish(report: dict[str, Any]) -> None:
         err=True,
     )
     raise SystemExit(JOB_FAILED)
+
+
+cli.add_command(commands_production.validate)
+cli.add_command(commands_production.retake)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

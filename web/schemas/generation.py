@@ -15,6 +15,7 @@ from tasks.pipeline.render_options import (
     WORKFLOW_NAMES,
     extra_data_problems,
     stage_override_problems,
+    upscale_problems,
 )
 from web.schemas.common import (
     MAX_DURATION_S,
@@ -100,6 +101,10 @@ class RenderOptionsSchema(StrictSchema):
         values=JsonObject(),
         metadata={"description": "sent with a stage's prompt as ComfyUI's extra_data"},
     )
+    upscale = JsonObject(
+        allow_none=True,
+        metadata={"description": '{"factor": 2} or {"height": 720}; model and method optional'},
+    )
 
     @validates_schema
     def check_stages(self, data: dict[str, Any], **_: Any) -> None:
@@ -114,6 +119,8 @@ class RenderOptionsSchema(StrictSchema):
             )
         if "extra_data" in data:
             problems["extra_data"] = nested_problems(extra_data_problems(data["extra_data"]))
+        if data.get("upscale") is not None:
+            problems["upscale"] = nested_problems(upscale_problems(data["upscale"]))
         problems = {name: tree for name, tree in problems.items() if tree}
         if problems:
             raise ValidationError(problems)
