@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from shared.settings_store import get_setting
 from web.artifacts import project_artifacts, remove_artifacts
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
@@ -222,10 +223,12 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id is not in the project.
+    :raises ValidationError: when a character id is not in the project, or the scene is
+        longer than the farm allows.
     :raises ConflictError: when another scene already has the order.
     """
     data = dict(data)
+    check_scene_length(data.get("duration_s"))
     character_ids = data.pop("character_ids", None)
     order = data.get("order")
     if order is not None and db.session.scalar(
@@ -259,6 +262,19 @@ def save_scene(
     if characters is not None:
         scene.characters = characters
     return update_row(scene, data, commit=commit)
+
+
+def check_scene_length(duration_s: float | None) -> None:
+    """Refuse a scene longer than the farm's `scene_max_s` setting.
+
+    :raises ValidationError: naming `duration_s`.
+    """
+    longest = get_setting("scene_max_s")
+    if duration_s is not None and duration_s > longest:
+        raise ValidationError(
+            f"scenes may last at most {longest:g} s on this farm",
+            fields={"duration_s": f"must be at most {longest:g}"},
+        )
 
 
 def reorder_scenes(episode: Episode, scene_ids: list[int]) -> list[Scene]:

@@ -11,6 +11,7 @@ import importlib.util
 import pytest
 
 from tests import factories
+from tests.support.settings import farm_setting
 from workers.workflows import default_templates
 
 ROLES = ("anon", "guest", "owner", "other", "operator", "admin")
@@ -364,12 +365,9 @@ def _normalise(path: str) -> str:
 
 
 def test_guest_mode_off_refuses_guests(app, as_role, world):
-    app.config["TOWER_GUEST_MODE"] = "off"
-    try:
+    with farm_setting(app, "guest_mode", "off"):
         response = as_role("guest").get(f"/api/anime/projects/{world.rows['public'].id}")
         status = as_role("guest").get("/api/anime/guest-status").get_json()
-    finally:
-        app.config["TOWER_GUEST_MODE"] = "images"
     assert response.status_code == 403
     assert status["mode"] == "off" and status["allowed_kinds"] == []
 
