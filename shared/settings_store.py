@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 CACHE_S = 3.0
 REDACTED = "<redacted>"
 EXTENSION = "tower.farm_settings"
-# One writer at a time, so each audit row's old value is the one it replaced.
+# One writer at a time per setting, so each audit row's old value is the one it replaced.
 WRITE_LOCK = 0x70E5E7
 
 
@@ -143,7 +143,7 @@ def reset_setting(session: Session, name: str, actor: User | None) -> SettingCha
 def stored_value(session: Session, name: str) -> Any:
     """The value in effect for the writer, read under the settings write lock."""
     spec_of(name)
-    session.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK, sa.func.hashtext(name))))
     row = session.get(FarmSetting, name, populate_existing=True)
     return row.value if row is not None else default_of(name)
 

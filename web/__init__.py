@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from tasks.app import configure as configure_celery
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
+    from web.cors import register_cors
     from web.dashboard import bp as dashboard_bp
     from web.docs import bp as docs_bp
     from web.errors import register_error_handlers
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
     from web.routes import fleet as fleet_routes
+    from web.routes import settings as settings_routes
     from web.throttle import init_redis
 
     app.config.update(WEB_DEFAULTS)
@@ -73,10 +75,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
+    api.register_blueprint(settings_routes.blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)
     register_security_headers(app)
+    register_cors(app)
     app.register_blueprint(docs_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(dashboard_bp)

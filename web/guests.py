@@ -33,7 +33,8 @@ def jobs_in_last_hour(user: User) -> int:
 
 
 def guest_status(user: User | None) -> dict[str, Any]:
-    """What guests may do, and for a guest caller the jobs left this hour."""
+    """What guest accounts may do (and for a guest caller the jobs left this hour), and
+    whether callers without an account may read public projects."""
     mode = guest_mode()
     per_hour = get_setting("guest_jobs_per_hour") if mode != "off" else 0
     is_guest = user is not None and user.role == Role.GUEST.value
@@ -44,6 +45,7 @@ def guest_status(user: User | None) -> dict[str, Any]:
         "jobs_per_hour": per_hour,
         "jobs_left": left,
         "is_guest": is_guest,
+        "public_read": get_setting("public_read"),
     }
 
 

@@ -28,12 +28,12 @@ def get_row(model: type, row_id: int, what: str) -> Any:
     return row
 
 
-def can_read(user: User, project: Project) -> bool:
-    """Owners, staff and (for public demo projects) everyone may read a project."""
-    return (
-        project.is_public
-        or project.owner_id == user.id
-        or user.role in (Role.ADMIN.value, Role.OPERATOR.value)
+def can_read(user: User | None, project: Project) -> bool:
+    """Owners, staff and (for public demo projects) everyone, even without an account
+    (`user` None), may read a project."""
+    return project.is_public or (
+        user is not None
+        and (project.owner_id == user.id or user.role in (Role.ADMIN.value, Role.OPERATOR.value))
     )
 
 
@@ -42,7 +42,7 @@ def can_write(user: User, project: Project) -> bool:
     return project.owner_id == user.id or user.role == Role.ADMIN.value
 
 
-def visible_project(user: User, project_id: int, *, write: bool = False) -> Project:
+def visible_project(user: User | None, project_id: int, *, write: bool = False) -> Project:
     """A project the caller may read (or change, with `write`).
 
     :raises NotFoundError: when it is missing or not visible to the caller.
@@ -51,15 +51,17 @@ def visible_project(user: User, project_id: int, *, write: bool = False) -> Proj
     project = get_row(Project, project_id, "project")
     if not can_read(user, project):
         raise NotFoundError(f"project {project_id} not found")
-    if write and not can_write(user, project):
+    if write and (user is None or not can_write(user, project)):
         raise PermissionDeniedError("only the project's owner may change it")
     return project
 
 
-def list_projects(user: User, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """The projects the caller may read, oldest first."""
+def list_projects(user: User | None, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The projects the caller may read (without an account: the public ones), oldest first."""
     stmt = sa.select(Project)
-    if user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
+    if user is None:
+        stmt = stmt.where(Project.is_public)
+    elif user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
         stmt = stmt.where(sa.or_(Project.owner_id == user.id, Project.is_public))
     return fetch_page(
         stmt, [Project.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
@@ -119,7 +121,9 @@ def list_characters(
     )
 
 
-def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_episodes(
+    user: User | None, project_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a visible project's episodes.
 
     :raises NotFoundError: when the project is missing or not visible.
@@ -131,7 +135,9 @@ def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None
     )
 
 
-def list_scenes(user: User, episode_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_scenes(
+    user: User | None, episode_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a visible episode's scenes, in id order (each carries its `order`).
 
     :raises NotFoundError: when the episode is missing or not visible.
@@ -176,7 +182,7 @@ def save_character(
     return update_row(character, data)
 
 
-def visible_episode(user: User, episode_id: int, *, write: bool = False) -> Episode:
+def visible_episode(user: User | None, episode_id: int, *, write: bool = False) -> Episode:
     """An episode of a project the caller may read (or change).
 
     :raises NotFoundError: when missing or not visible.
@@ -207,7 +213,7 @@ def save_episode(project: Project, data: dict[str, Any], episode: Episode | None
     return update_row(episode, data)
 
 
-def visible_scene(user: User, scene_id: int, *, write: bool = False) -> Scene:
+def visible_scene(user: User | None, scene_id: int, *, write: bool = False) -> Scene:
     """A scene of a project the caller may read (or change).
 
     :raises NotFoundError: when missing or not visible.
