@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,10 +64,14 @@ class SettingSpec:
     secret: bool = False
     env: str = ""
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS or (self.kind == "list") != (self.item in ITEM_CHECKS):
+            raise ValueError(f"setting {self.name}: unknown kind {self.kind!r} or list item")
+
     @property
     def initial(self) -> Any:
         """The declared default (lists as lists, as JSON has them)."""
-        value = self.default() if isinstance(self.default, Callable) else self.default
+        value = self.default() if callable(self.default) else self.default
         return list(value) if self.kind == "list" else value
 
     @property
@@ -132,6 +135,8 @@ class SettingSpec:
         else:
             value = text
         problem = "is malformed" if value is None else self.problem(value)
+        if problem and self.secret:
+            raise ValueError(f"{self.variable} {problem}")
         if problem:
             raise ValueError(f"{self.variable} {problem}, not {text!r}")
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from shared.settings_catalog import KINDS
 from web.schemas.common import PageQuerySchema, StrictSchema, Text, page_schema
 
 
@@ -11,7 +12,7 @@ class SettingSchema(Schema):
     """A setting: its value in effect (a secret's never), default, bounds and meaning."""
 
     name = fields.String(required=True)
-    kind = fields.String(required=True, metadata={"enum": ["int", "float", "bool", "text", "list"]})
+    kind = fields.String(required=True, metadata={"enum": list(KINDS)})
     value = fields.Raw(required=True, allow_none=True, metadata={"description": "null for secrets"})
     default = fields.Raw(required=True, allow_none=True)
     is_default = fields.Boolean(required=True)
