@@ -1,7 +1,7 @@
 """farm settings and their audit
 
 Revision ID: 7a4e1c9d2b60
-Revises: 3c1f6e2a9b47
+Revises: a7c3e5f9d1b2
 Create Date: 2026-12-06 09:40:00.000000
 
 """
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '7a4e1c9d2b60'
-down_revision = '3c1f6e2a9b47'
+down_revision = 'a7c3e5f9d1b2'
 branch_labels = None
 depends_on = None
 

@@ -112,7 +112,8 @@ def prepare_retake(
 
     Without a new seed or prompt the scene gets the next seed, so the retake differs.
 
-    :raises ConflictError: the scene was never rendered in an episode job, or that job runs.
+    :raises ConflictError: the scene was never rendered in an episode job, or that job runs,
+        failed or was cancelled.
     """
     job = session.scalar(
         sa.select(Job)
@@ -129,6 +130,13 @@ def prepare_retake(
     if job.status in (Status.QUEUED, Status.RUNNING):
         raise ConflictError(
             f"job {job.id} is {job.status}; wait for it or cancel it", fields={"status": job.status}
+        )
+    if job.status != Status.SUCCEEDED:
+        # Its other scenes have no clips to keep: a retake would wait on them for ever.
+        raise ConflictError(
+            f"job {job.id} {job.status}; a retake changes one scene of a finished episode: "
+            f"retry job {job.id} (tower retry {job.id}) or submit the production again",
+            fields={"status": job.status},
         )
     runs = latest_runs(session, job.id)
     if prompt is not None:

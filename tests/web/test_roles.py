@@ -181,11 +181,24 @@ CASES = [
         "pipeline",
     ),
     (
+        # The world's job failed: a retake is refused (retry it or submit again).
         "scene-retake",
         "POST",
         "/api/anime/scenes/{scene}/retake",
         {"seed": 7},
-        RENDER_PRIVATE,
+        (401, 404, 409, 404, 403, 409),
+        None,
+    ),
+    (
+        "production",
+        "POST",
+        "/api/anime/productions",
+        {
+            "project": {"name": "Matrix"},
+            "episode": {"number": 1, "title": "One"},
+            "scenes": [{"prompt": "a quiet street", "duration_s": 1}],
+        },
+        (401, 403, 201, 201, 201, 201),
         "pipeline",
     ),
     (
@@ -218,6 +231,14 @@ CASES = [
         "pipeline",
     ),
     ("status", "GET", "/api/anime/generation/{job}/status", None, READ, None),
+    (
+        "stream-token",
+        "POST",
+        "/api/anime/generation/{job}/stream-token",
+        None,
+        (401, 404, 201, 404, 201, 201),
+        None,
+    ),
     (
         "cancel-ended",
         "POST",
