@@ -21,8 +21,8 @@ def describe_setting(name: str, row: FarmSetting | None = None) -> dict[str, Any
     """
     spec = spec_of(name)
     row = row or db.session.get(FarmSetting, name)
-    value = row.value if row is not None else default_of(name)
     default = default_of(name)
+    value = row.value if row is not None else default
     return {
         "name": name,
         "kind": spec.kind,
