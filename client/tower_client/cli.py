@@ -21,6 +21,7 @@ from tower_client.address import normalize_url
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
 from tower_client.commands_account import login, logout
+from tower_client.commands_settings import settings
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
 from tower_client.sheet import make_contact_sheet
@@ -314,6 +315,7 @@ def finish(report: dict[str, Any]) -> None:
 
 cli.add_command(commands_production.validate)
 cli.add_command(commands_production.retake)
+cli.add_command(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
