@@ -55,6 +55,7 @@ class GpuDelivery(Delivery[GpuWork]):
         with Session(self.ctx.engine) as session, session.begin():
             work = gpu_work(session, self.run_id, self.ctx.store)
             if work.backend and self.prompt_exists(work):
+                claimed.relay.backend = work.backend
                 return work
             run = session.get(StageRun, self.run_id)
             needs = requirements(
@@ -95,6 +96,7 @@ class GpuDelivery(Delivery[GpuWork]):
             work.backend,
             (time.perf_counter() - started) * 1000,
         )
+        claimed.relay.backend = work.backend
         return work
 
     def prompt_exists(self, work: GpuWork) -> bool:

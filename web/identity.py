@@ -26,6 +26,7 @@ MEMBERS = (Role.ADMIN.value, Role.OPERATOR.value, Role.USER.value)
 _UNSET = object()
 USER_KEY = "tower.user"
 CLAIMS_KEY = "tower.claims"
+API_TOKEN_KEY = "tower.api_token"
 
 
 def current_user() -> User | None:
@@ -118,6 +119,7 @@ def user_from_api_token(token: str) -> User:
         raise AuthenticationError("the API token has expired")
     row.last_used_at = now
     db.session.commit()
+    request.environ[API_TOKEN_KEY] = row.id  # logging out with it revokes it
     return user
 
 

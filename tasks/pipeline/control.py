@@ -28,6 +28,7 @@ def request_cancel(session: Session, job: Job) -> None:
 
     :raises ConflictError: the job already ended.
     """
+    lock_job_rows(session, job)
     if Status(job.status).is_terminal:
         raise ConflictError(f"job {job.id} already {job.status}", fields={"status": job.status})
     job.cancel_requested = True
@@ -39,6 +40,26 @@ def request_cancel(session: Session, job: Job) -> None:
             move(run, Status.CANCELLED)
             run.finished_at = utcnow()
             run.error = "job cancelled"
+
+
+def lock_job_rows(session: Session, job: Job) -> None:
+    """Lock the job's stage rows, then the job, and read them afresh.
+
+    A worker recording a stage updates its stage row before the job row; taking the locks in
+    the same order keeps a cancel from deadlocking with it.
+    """
+    session.execute(
+        sa.select(StageRun.id)
+        .where(StageRun.job_id == job.id)
+        .order_by(StageRun.id)
+        .with_for_update()
+    )
+    session.refresh(job, with_for_update=True)
+    session.execute(
+        sa.select(StageRun)
+        .where(StageRun.job_id == job.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:

@@ -220,6 +220,14 @@ CASES = [
     ),
     ("status", "GET", "/api/anime/generation/{job}/status", None, READ, None),
     (
+        "stream-token",
+        "POST",
+        "/api/anime/generation/{job}/stream-token",
+        None,
+        (401, 404, 201, 404, 201, 201),
+        None,
+    ),
+    (
         "cancel-ended",
         "POST",
         "/api/anime/generation/{job}/cancel",

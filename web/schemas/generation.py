@@ -262,18 +262,35 @@ class StageStatusSchema(Schema):
 
     id = fields.Integer(required=True)
     scene_id = fields.Integer(required=True, allow_none=True)
+    scene_order = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The scene's order in its episode; null for episode stages"},
+    )
     stage = fields.String(required=True)
     status = fields.String(required=True)
     attempt = fields.Integer(required=True)
     progress = fields.Float(required=True)
-    backend = fields.String(required=True, allow_none=True)
+    backend = fields.String(
+        required=True, allow_none=True, metadata={"description": "The GPU node it ran on"}
+    )
+    comfy_node = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The ComfyUI graph node id last executing"},
+    )
     prompt_id = fields.String(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
     error_detail = fields.Nested(ErrorDetailSchema, required=True, allow_none=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
+    queued_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(required=True, allow_none=True)
+    finished_at = fields.DateTime(required=True, allow_none=True)
     step = fields.Integer(allow_none=True)
     max = fields.Integer(allow_none=True)
-    node = fields.String(allow_none=True)
+    node = fields.String(
+        allow_none=True, metadata={"description": "Deprecated: the same as comfy_node"}
+    )
 
 
 class JobStatusSchema(Schema):
@@ -281,6 +298,9 @@ class JobStatusSchema(Schema):
 
     request_id = fields.Integer(required=True)
     kind = fields.String(required=True)
+    project_id = fields.Integer(required=True)
+    episode_id = fields.Integer(required=True, allow_none=True)
+    priority = fields.Integer(required=True, metadata={"description": "0-9, 9 the most urgent"})
     status = fields.String(required=True)
     progress = fields.Float(required=True)
     current_stage = fields.String(required=True, allow_none=True)
