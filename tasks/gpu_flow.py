@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shared.errors import TransientError
 from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
+from shared.settings_store import get_setting
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
@@ -50,7 +51,7 @@ class GpuDelivery(Delivery[GpuWork]):
 
         :raises Retry: the stage belongs on another backend's queue, or waits for one.
         :raises NoCapableBackend: no registered backend has what the workflow needs, or none
-            that has it came online within NODE_WAIT_S.
+            that has it came online within the node_wait_s setting.
         """
         started = time.perf_counter()
         with Session(self.ctx.engine) as session, session.begin():
@@ -75,7 +76,7 @@ class GpuDelivery(Delivery[GpuWork]):
                 settle=self.reroutes >= MAX_REROUTES,
             )
             if placement.kind == "wait":
-                placement = waited(run, placement, self.ctx.settings.node_wait_s)
+                placement = waited(run, placement, get_setting("node_wait_s"))
             if placement.kind == "here":
                 work = take_here(session, run, work, self.here, self.ctx.store)
             elif placement.kind != "impossible":

@@ -14,6 +14,7 @@ from flask import current_app, request, session
 from shared.db import db
 from shared.errors import AuthenticationError, PermissionDeniedError
 from shared.models import ApiToken, Role, User
+from shared.settings_store import get_setting
 from web import throttle
 from web.credentials import decode_access_token, hash_api_token, is_api_token, same_secret
 
@@ -197,7 +198,7 @@ def require_user(*roles: str) -> User:
     user = current_user()
     if user is None:
         raise AuthenticationError("authentication required")
-    if user.role == Role.GUEST.value and current_app.config["TOWER_GUEST_MODE"] == "off":
+    if user.role == Role.GUEST.value and get_setting("guest_mode") == "off":
         raise PermissionDeniedError("guest access is disabled on this farm")
     if roles and user.role not in roles:
         raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}")

@@ -274,6 +274,14 @@ class TowerClient:
         finally:
             response.close()
 
+    def stream_token(self, job_id: int) -> dict[str, Any]:
+        """A short-lived token opening one job's events without headers, for a browser's
+        EventSource: {token, expires_in, events_url}.
+
+        :raises ApiError: when the job is missing or not the caller's (404).
+        """
+        return self.call("POST", f"/api/anime/generation/{job_id}/stream-token")
+
     def watch(
         self,
         job_id: int,

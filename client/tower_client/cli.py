@@ -28,6 +28,7 @@ from tower_client.commands_operators import (
     show,
     stage_label,
 )
+from tower_client.commands_settings import settings
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
 from tower_client.sheet import make_contact_sheet
@@ -326,6 +327,7 @@ def finish(report: dict[str, Any]) -> None:
 
 cli.add_command(commands_production.validate)
 cli.add_command(commands_production.retake)
+cli.add_command(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
