@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
     from web.routes import fleet as fleet_routes
+    from web.routes import library as library_routes
     from web.throttle import init_redis
 
     app.config.update(WEB_DEFAULTS)
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
+    api.register_blueprint(library_routes.blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)

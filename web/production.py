@@ -10,6 +10,7 @@ from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
 from web.artifacts import project_artifacts, remove_artifacts
+from web.library import check_scene_audio
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 
@@ -222,9 +223,11 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id is not in the project.
+    :raises ValidationError: when a character id is not in the project, or the mood or an
+        effect is not in the audio library.
     :raises ConflictError: when another scene already has the order.
     """
+    check_scene_audio(data)
     data = dict(data)
     character_ids = data.pop("character_ids", None)
     order = data.get("order")

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from tower_client import commands_library
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
 from tower_client.errors import TowerError
@@ -359,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(1) from None
     raise SystemExit(0)
 
+
+cli.add_command(commands_library.library)
 
 if __name__ == "__main__":
     main()

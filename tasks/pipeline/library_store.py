@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.models import LibraryEntry
+from workers.media.library import LibraryEntry as MediaEntry
 from workers.media.library import make_entry
 from workers.media.loudness import measure_file
 from workers.media.probe import probe_media
@@ -56,6 +57,21 @@ def add_library_entry(
     row.loudness_lufs = loudness if math.isfinite(loudness) else None
     session.flush()
     return row
+
+
+def cue_library(session: Session, store: LocalStore | None = None) -> list[MediaEntry]:
+    """The library rows as media entries (paths in `store`, or the keys without one)."""
+    rows = session.scalars(sa.select(LibraryEntry).order_by(LibraryEntry.id))
+    return [
+        make_entry(
+            store.path(row.uri) if store else row.uri,
+            kind=row.kind,
+            name=row.name,
+            tags=row.tags,
+            duration_s=row.duration_s,
+        )
+        for row in rows
+    ]
 
 
 def add_demo_library(session: Session, store: LocalStore) -> list[LibraryEntry]:

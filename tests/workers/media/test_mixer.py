@@ -120,8 +120,12 @@ def test_choose_cue_by_mood(library) -> None:
     assert choose_cue(library, "tense").name == "tense loop"
     assert choose_cue(library, ["fight"]).name == "action loop"
     assert choose_cue(library, "fight", kind="sfx").name == "hit"
-    # No tag in common: the neutral loop.
-    assert choose_cue(library, "bureaucratic").name == "calm loop"
+    # A word the library does not know is refused, naming the known ones.
+    with pytest.raises(ValidationError, match="unknown mood bureaucratic; known: action"):
+        choose_cue(library, "bureaucratic")
+    with pytest.raises(ValidationError, match="unknown sound effect thunder"):
+        choose_cue(library, "thunder", kind="sfx")
+    assert choose_cue(library, "whoosh", kind="sfx").name == "whoosh"
     calm = choose_cue(library, "calm")
     # An equally good second loop is preferred over the one just used; a worse one is not.
     other = make_entry("/x/rain.wav", kind="music", name="rain", tags=["calm"], duration_s=5)
@@ -157,5 +161,11 @@ def test_cues_planned_from_scene_moods_and_effects(clips, library, tmp_path: Pat
     ]
     with pytest.raises(ValidationError):
         plan_sfx(result, [SceneSfx(0, 2.0, "hit")], library)
+    with pytest.raises(ValidationError) as refused:
+        plan_music(result, ["tense", "stormy", "happy"], library)
+    assert "known: action" in refused.value.fields["scenes[1].mood"]
+    with pytest.raises(ValidationError) as refused:
+        plan_sfx(result, [SceneSfx(1, 0.25, "thunder")], library)
+    assert "chime" in refused.value.fields["sfx[0].name"]
     mixed = mix_episode(result.path, tmp_path / "mixed.mp4", music=music, sfx=sfx)
     assert abs(mixed.integrated_lufs + 16.0) <= 1.0
