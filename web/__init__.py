@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
     from web.routes import fleet as fleet_routes
     from web.routes import library as library_routes
+    from web.routes import models as models_routes
     from web.throttle import init_redis
 
     app.config.update(WEB_DEFAULTS)
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
     api.register_blueprint(library_routes.blp)
+    api.register_blueprint(models_routes.blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)

@@ -11,6 +11,7 @@ from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, V
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
 from web.artifacts import project_artifacts, remove_artifacts
 from web.library import check_scene_audio
+from web.model_files import lora_warnings
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 
@@ -155,7 +156,8 @@ def visible_character(user: User, character_id: int, *, write: bool = False) -> 
 def save_character(
     project: Project, data: dict[str, Any], character: Character | None = None
 ) -> Character:
-    """Create or update a character; names are unique within a project.
+    """Create or update a character; names are unique within a project. A LoRA no online
+    node has is allowed, with a warning.
 
     :raises ConflictError: when the name is taken.
     """
@@ -173,7 +175,9 @@ def save_character(
     if character is None:
         character = Character(project_id=project.id)
         db.session.add(character)
-    return update_row(character, data)
+    saved = update_row(character, data)
+    saved.warnings = lora_warnings(saved.lora_name)  # the response's, never stored
+    return saved
 
 
 def visible_episode(user: User, episode_id: int, *, write: bool = False) -> Episode:

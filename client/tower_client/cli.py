@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from tower_client import commands_library
+from tower_client import commands_library, commands_models
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
 from tower_client.errors import TowerError
@@ -362,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 cli.add_command(commands_library.library)
+cli.add_command(commands_models.models)
 
 if __name__ == "__main__":
     main()

@@ -83,6 +83,11 @@ class CharacterSchema(Schema):
     trigger_words = fields.String(required=True)
     reference_asset_id = fields.Integer(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
+    warnings = fields.List(
+        fields.String(),
+        dump_default=list,
+        metadata={"description": "on create and update: e.g. no online node has the LoRA"},
+    )
 
 
 class EpisodeCreateSchema(StrictSchema):
