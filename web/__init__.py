@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the client package under web/ must not pay for the server's
 # Proposed Settings fields; until they exist these defaults apply (tests override app.config).
 WEB_DEFAULTS = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "TOWER_AUDIO_UPLOAD_MAX_BYTES": 200 * 1024 * 1024,  # the audio library's upload routes
     "TOWER_JWT_TTL_S": 3600,
     # Wrong passwords a client may send for one account (and in all) before it must wait.
     "TOWER_LOGIN_FREE_FAILURES": 5,

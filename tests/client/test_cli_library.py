@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.client.cli_runner import call_tower
+from workers.media.tool import run_ffmpeg
 
 
 def test_library_lists_its_moods_and_sounds(capsys, config):
@@ -29,3 +30,31 @@ def test_models_lists_the_farms_models_and_a_nodes_own(capsys, config):
     assert lines and all(re.match(r"^loras\s+\S+\s+gpu-b$", line) for line in lines), own
     missing = call_tower(capsys, "models", "--node", "nope", config=config)
     assert missing.code == 1 and "not found" in missing.stderr, missing
+
+
+def test_library_entries_are_added_listed_replaced_and_deleted(capsys, config, tmp_path):
+    loop, hit = tmp_path / "rain.wav", tmp_path / "drip.wav"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=f=330:d=4", loop])
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=f=990:d=0.3", hit])
+    added = call_tower(
+        capsys, "library", "add", str(loop), "--kind", "music", "--name", "rain",
+        "--tags", "rainy,grey", "--loop", "1", "3.5", config=config,
+    )  # fmt: skip
+    assert added.code == 0, added
+    entry_id = int(re.search(r"\(id (\d+)\)", added.stdout).group(1))
+    assert "music 'rain'" in added.stdout and "tags=grey,rainy" in added.stdout
+    listing = call_tower(capsys, "library", "list", "--kind", "music", config=config)
+    assert re.search(rf"^\s*{entry_id} music\s+rain\s+4\.00s loop 1-3\.5s\s+grey,rainy$",
+                     listing.stdout, re.M), listing  # fmt: skip
+    assert "rainy" in call_tower(capsys, "library", "moods", config=config).stdout
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF" + b"\0" * 4000)
+    refused = call_tower(capsys, "library", "add", str(junk), "--kind", "sfx", config=config)
+    assert refused.code == 1 and "not decodable audio" in refused.stderr, refused
+    replaced = call_tower(
+        capsys, "library", "replace", str(entry_id), str(hit), "--tags", "drip", config=config
+    )
+    assert replaced.code == 1 and "a music entry lasts 1 to 1800 s" in replaced.stderr, replaced
+    deleted = call_tower(capsys, "library", "delete", str(entry_id), config=config)
+    assert deleted.code == 0, deleted
+    assert "rainy" not in call_tower(capsys, "library", "moods", config=config).stdout

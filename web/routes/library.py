@@ -1,12 +1,24 @@
-"""The music and sound-effect library: the moods and effect names scenes may use."""
+"""The music and sound-effect library: entries (list, upload, replace, delete), and the moods
+and effect names scenes may use."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from shared.errors import ValidationError
 from web import library
-from web.identity import requires
+from web.identity import STAFF, requires
 from web.openapi import Blueprint
+from web.schemas.library import (
+    EntryCreateFormSchema,
+    EntryFormSchema,
+    EntryQuerySchema,
+    FileSchema,
+    LibraryEntrySchema,
+)
+from web.uploads import takes_upload
+
+AUDIO_LIMIT = "TOWER_AUDIO_UPLOAD_MAX_BYTES"
 
 blp = Blueprint(
     "library", __name__, url_prefix="/api/anime/library", description="The audio library"
@@ -39,3 +51,54 @@ def list_moods():
 def list_sounds():
     """Every effect name and tag the library knows; a sound cue's name must be one of these."""
     return {"sounds": library.list_vocabulary("sfx")}
+
+
+@blp.route("/entries", methods=["GET"])
+@requires()
+@blp.arguments(EntryQuerySchema, location="query")
+@blp.response(200, LibraryEntrySchema(many=True))
+def list_entries(query):
+    """The library's music and effects, by kind and name."""
+    return library.list_entries(query["kind"])
+
+
+@blp.route("/entries/<int:entry_id>", methods=["GET"])
+@requires()
+@blp.response(200, LibraryEntrySchema)
+def get_entry(entry_id):
+    """One library entry."""
+    return library.get_entry(entry_id)
+
+
+@blp.route("/entries", methods=["POST"])
+@takes_upload(AUDIO_LIMIT)
+@requires(*STAFF)
+@blp.arguments(EntryCreateFormSchema, location="form")
+@blp.arguments(FileSchema, location="files")
+@blp.response(201, LibraryEntrySchema)
+def create_entry(data, files):
+    """Upload music (mood tags, loop points) or an effect (tags); the file is checked first."""
+    return library.create_entry(files["file"], data)
+
+
+@blp.route("/entries/<int:entry_id>", methods=["PUT"])
+@takes_upload(AUDIO_LIMIT)
+@requires(*STAFF)
+@blp.arguments(EntryFormSchema, location="form")
+@blp.arguments(FileSchema, location="files")
+@blp.response(200, LibraryEntrySchema)
+def replace_entry(data, files, entry_id):
+    """Replace an entry's file (name and tags kept unless given; loop points cleared unless
+    given)."""
+    entry = library.get_entry(entry_id)
+    if data.get("kind") not in (None, entry.kind):
+        raise ValidationError("an entry's kind cannot change", fields={"kind": "cannot change"})
+    return library.replace_entry(entry, files["file"], data)
+
+
+@blp.route("/entries/<int:entry_id>", methods=["DELETE"])
+@requires(*STAFF)
+@blp.response(204)
+def delete_entry(entry_id):
+    """Remove an entry and its file; scenes naming its mood or name are refused from then on."""
+    library.delete_entry(library.get_entry(entry_id))

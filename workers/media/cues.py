@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.errors import ValidationError
 from workers.media.compiler import CompileResult, Placement
@@ -47,11 +47,12 @@ def plan_music(
         if cues and entry.path == previous:
             continue
         if cues:
-            cues[-1] = MusicCue(cues[-1].path, cues[-1].start_s, start)
-        cues.append(MusicCue(entry.path, start, result.duration_s))
+            cues[-1] = replace(cues[-1], end_s=start)
+        loop = {"loop_start_s": entry.loop_start_s, "loop_end_s": entry.loop_end_s}
+        cues.append(MusicCue(entry.path, start, result.duration_s, **loop))
         previous = entry.path
     if cues:
-        cues[0] = MusicCue(cues[0].path, 0.0, cues[0].end_s)
+        cues[0] = replace(cues[0], start_s=0.0)
     return cues
 
 

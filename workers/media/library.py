@@ -24,6 +24,8 @@ class LibraryEntry:
     name: str
     tags: tuple[str, ...]
     duration_s: float
+    loop_start_s: float | None = None
+    loop_end_s: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-able form."""
@@ -31,11 +33,19 @@ class LibraryEntry:
 
 
 def make_entry(
-    path: str | Path, *, kind: str, name: str, tags: Iterable[str], duration_s: float
+    path: str | Path,
+    *,
+    kind: str,
+    name: str,
+    tags: Iterable[str],
+    duration_s: float,
+    loop_start_s: float | None = None,
+    loop_end_s: float | None = None,
 ) -> LibraryEntry:
     """Build an entry with normalised tags.
 
-    :raises ValidationError: on an unknown kind, no name or a non-positive duration.
+    :raises ValidationError: on an unknown kind, no name, a non-positive duration, or loop
+        points that are not a stretch of a music file.
     """
     fields = {}
     if kind not in KINDS:
@@ -44,10 +54,28 @@ def make_entry(
         fields["name"] = "required"
     if duration_s <= 0:
         fields["duration_s"] = "must be positive"
+    fields |= check_loop(kind, duration_s, loop_start_s, loop_end_s)
     if fields:
         raise ValidationError("invalid library entry", fields=fields)
     clean = tuple(sorted({t.strip().lower() for t in tags if t.strip()}))
-    return LibraryEntry(str(path), kind, name.strip(), clean, float(duration_s))
+    return LibraryEntry(
+        str(path), kind, name.strip(), clean, float(duration_s), loop_start_s, loop_end_s
+    )
+
+
+def check_loop(
+    kind: str, duration_s: float, start: float | None, end: float | None
+) -> dict[str, str]:
+    """Problems with loop points, by field (none when both are absent)."""
+    if start is None and end is None:
+        return {}
+    if kind != "music":
+        return {"loop_start_s": "only music loops"}
+    if start is None or end is None:
+        return {"loop_start_s" if start is None else "loop_end_s": "give both loop points"}
+    if not 0 <= start < end <= duration_s:
+        return {"loop_end_s": f"needs 0 <= loop_start_s < loop_end_s <= {duration_s:g} s"}
+    return {}
 
 
 def save_library(entries: Sequence[LibraryEntry], folder: str | Path) -> Path:

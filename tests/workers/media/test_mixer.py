@@ -107,6 +107,24 @@ def test_music_cues_crossfade_at_their_boundary(video: Path, media_dir: Path) ->
     assert after[1] - middle[1] == pytest.approx(3, abs=1.5)
 
 
+def test_music_with_loop_points_repeats_only_the_loop(video: Path, media_dir: Path) -> None:
+    """An intro (330 Hz, 1 s) then a loop (880 Hz, 1 s): after the intro only the loop plays."""
+    t = np.arange(RATE) / RATE
+    intro, body = 0.3 * np.sin(2 * np.pi * 330 * t), 0.3 * np.sin(2 * np.pi * 880 * t)
+    mono = np.concatenate([intro, body])
+    path = write_wav(media_dir / "intro-loop.wav", np.stack([mono, mono], axis=1))
+
+    def levels(cue: MusicCue, at: float) -> tuple[float, float]:
+        out = mix_episode(video, media_dir / "looped.mp4", music=[cue])
+        part = decode_audio(out.path)[int(at * MIX_RATE) : int((at + 0.4) * MIX_RATE)]
+        return level_db(part, 330), level_db(part, 880)
+
+    looped = levels(MusicCue(path, 0, EPISODE_S, loop_start_s=1.0, loop_end_s=2.0), 4.3)
+    assert looped[1] - looped[0] > 30
+    whole = levels(MusicCue(path, 0, EPISODE_S), 4.3)  # the whole file repeats: the intro again
+    assert whole[0] - whole[1] > 30
+
+
 def test_cue_outside_episode_is_rejected(video: Path, media_dir: Path, tmp_path: Path) -> None:
     bed = tone(tmp_path / "bed.wav", 440, 1.0)
     with pytest.raises(ValidationError):
