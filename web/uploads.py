@@ -26,7 +26,8 @@ def takes_upload(config_key: str) -> Callable[[F], F]:
 
 def open_upload() -> bool:
     """For a route marked by `takes_upload`: set this request's size limit (werkzeug enforces
-    it on the declared length and while reading a chunked body) and require a multipart form.
+    it on the declared length and while reading a chunked body) and require a body to be a
+    multipart form.
 
     :returns: whether the route takes an upload (the JSON body check does not apply).
     :raises UnsupportedMediaType: a body that is not a multipart form.
@@ -36,6 +37,7 @@ def open_upload() -> bool:
     if key is None:
         return False
     request.max_content_length = current_app.config[key]
-    if request.mimetype != FORM:
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
+    if has_body and request.mimetype != FORM:
         raise UnsupportedMediaType(f"this route takes a {FORM} body with the file")
     return True

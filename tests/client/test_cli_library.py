@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+
+import pytest
+import requests
 
 from tests.client.cli_runner import call_tower
 from workers.media.tool import run_ffmpeg
@@ -58,3 +62,31 @@ def test_library_entries_are_added_listed_replaced_and_deleted(capsys, config, t
     deleted = call_tower(capsys, "library", "delete", str(entry_id), config=config)
     assert deleted.code == 0, deleted
     assert "rainy" not in call_tower(capsys, "library", "moods", config=config).stdout
+
+
+def test_the_episode_status_carries_placements_qc_and_loudness(live, config, finished_job):
+    saved = json.loads(config.read_text())
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {saved['token']}"
+    report = session.get(f"{live.url}/api/anime/generation/{finished_job}/status").json()
+    by_stage = {s["stage"]: s for s in report["stages"] if s["status"] == "succeeded"}
+    (video,) = by_stage["compile"]["outputs"]
+    assert [p["index"] for p in video["placements"] if p["kind"] == "scene"] == [0, 1, 2, 3]
+    assert video["qc"]["passed"] is True and video["qc"]["checks"], video
+    assert all("path" not in p and "source" not in p for p in video["placements"])
+    (final,) = report["outputs"]
+    assert final["loudness"]["integrated_lufs"] == pytest.approx(-16.0, abs=1.5), final
+    detail = session.get(f"{live.url}/api/anime/assets/{video['asset_id']}").json()
+    assert detail["qc"] == video["qc"] and detail["placements"] == video["placements"]
+    assert "qc" not in session.get(f"{live.url}/api/anime/assets/{final['asset_id']}").json()
+
+    page = requests.Session()
+    login = page.post(
+        f"{live.url}/auth/login",
+        json={"email": live.email, "password": live.password, "session": True},
+    )
+    assert login.status_code == 200, login.text
+    html = page.get(f"{live.url}/dashboard/jobs/{finished_job}").text
+    assert 'id="qc"' in html and "passed" in html
+    for check in video["qc"]["checks"]:
+        assert f'data-check="{check["name"]}"' in html

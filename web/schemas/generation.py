@@ -25,6 +25,7 @@ from web.schemas.common import (
     StrictSchema,
     Text,
 )
+from web.schemas.episode_meta import EpisodeMetaFields
 
 GPU_STAGES = list(STAGE_NAMES)
 PROJECT_KINDS = [JobKind.EPISODE.value, JobKind.SCENE.value, JobKind.IMAGE.value]
@@ -230,7 +231,7 @@ class IntegratedAcceptedSchema(AcceptedSchema):
     scene_ids = fields.List(fields.Integer(), required=True)
 
 
-class OutputSchema(Schema):
+class OutputSchema(EpisodeMetaFields):
     """One output artifact of a stage or job."""
 
     asset_id = fields.Integer(required=True)
