@@ -84,6 +84,14 @@ class RenderOptionsSchema(StrictSchema):
     multiplier = bounded("multiplier")
     engine = bounded("engine")
     checkpoint = bounded("checkpoint")
+    use_references = fields.Boolean(
+        truthy={True},
+        falsy={False},
+        metadata={
+            "description": "keyframes of a scene showing exactly one character that has a "
+            "reference sheet start from the sheet (image-to-image)"
+        }
+    )
     workflows = fields.Dict(
         keys=fields.String(validate=validate.OneOf(WORKFLOW_NAMES)),
         values=fields.Integer(strict=True, validate=validate.Range(min=1, max=100000)),
