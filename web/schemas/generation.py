@@ -90,7 +90,7 @@ class RenderOptionsSchema(StrictSchema):
         metadata={
             "description": "keyframes of a scene showing exactly one character that has a "
             "reference sheet start from the sheet (image-to-image)"
-        }
+        },
     )
     workflows = fields.Dict(
         keys=fields.String(validate=validate.OneOf(WORKFLOW_NAMES)),
