@@ -31,7 +31,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('library_entries', schema=None) as batch_op:
-        batch_op.drop_constraint('ck_library_entries_loop_inside', type_='check')
+        batch_op.drop_constraint('loop_inside', type_='check')
         batch_op.drop_column('sample_rate')
         batch_op.drop_column('loop_end_s')
         batch_op.drop_column('loop_start_s')
