@@ -71,8 +71,11 @@ def replace_entry(entry: LibraryEntry, upload: FileStorage, data: dict[str, Any]
     cleared, since they belonged to the old file.
 
     :raises ConflictError: when another entry of the kind has the new name.
-    :raises ValidationError: when the file or the loop points are refused.
+    :raises ValidationError: when the kind would change, or the file or the loop points are
+        refused.
     """
+    if data.get("kind") not in (None, entry.kind):
+        raise ValidationError("an entry's kind cannot change", fields={"kind": "cannot change"})
     name = data.get("name") or entry.name
     if db.session.scalar(
         sa.select(LibraryEntry.id).where(

@@ -168,3 +168,12 @@ def multipart(path: Path, **fields: str) -> tuple[bytes, str]:
     ).encode()
     body = b"".join(parts) + head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_replacement_keeps_the_entrys_kind(as_role, audio, db_session) -> None:
+    api = as_role("operator")
+    made = upload(api, audio["hit"], kind="sfx").get_json()
+    changed = upload(api, audio["loop"], "PUT", f"{ENTRIES}/{made['id']}", kind="music")
+    assert changed.status_code == 422 and changed.get_json()["fields"] == {"kind": "cannot change"}
+    missing = upload(api, audio["hit"], "PUT", f"{ENTRIES}/999999")
+    assert missing.status_code == 404

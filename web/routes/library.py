@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from shared.errors import ValidationError
 from web import library
 from web.identity import STAFF, requires
 from web.openapi import Blueprint
@@ -77,7 +76,9 @@ def get_entry(entry_id):
 @blp.arguments(FileSchema, location="files")
 @blp.response(201, LibraryEntrySchema)
 def create_entry(data, files):
-    """Upload music (mood tags, loop points) or an effect (tags); the file is checked first."""
+    """Upload music (mood tags, loop points) or an effect (tags) as a multipart form of up to
+    200 MiB (TOWER_AUDIO_UPLOAD_MAX_BYTES); the file is decoded and checked before it is
+    stored."""
     return library.create_entry(files["file"], data)
 
 
@@ -90,10 +91,7 @@ def create_entry(data, files):
 def replace_entry(data, files, entry_id):
     """Replace an entry's file (name and tags kept unless given; loop points cleared unless
     given)."""
-    entry = library.get_entry(entry_id)
-    if data.get("kind") not in (None, entry.kind):
-        raise ValidationError("an entry's kind cannot change", fields={"kind": "cannot change"})
-    return library.replace_entry(entry, files["file"], data)
+    return library.replace_entry(library.get_entry(entry_id), files["file"], data)
 
 
 @blp.route("/entries/<int:entry_id>", methods=["DELETE"])
