@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 from werkzeug.datastructures import FileStorage
 
 from shared.db import db
@@ -45,6 +45,17 @@ def get_entry(entry_id: int) -> LibraryEntry:
     if entry is None:
         raise NotFoundError(f"library entry {entry_id} not found")
     return entry
+
+
+def uploaded_file() -> FileStorage:
+    """The request form's `file`.
+
+    :raises ValidationError: when the form carries none.
+    """
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError("the form has no file", fields={"file": "required"})
+    return upload
 
 
 def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:

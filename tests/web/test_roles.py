@@ -53,7 +53,7 @@ CASES = [
     ("library-entry", "GET", NO_ENTRY, None, (401, 404, 404, 404, 404, 404), None),
     # Without a form: the staff get as far as the missing fields.
     ("library-upload", "POST", "/api/anime/library/entries", None, STAFF_ACT_ON_FORM, None),
-    ("library-replace", "PUT", NO_ENTRY, None, STAFF_ACT_ON_FORM, None),
+    ("library-replace", "PUT", NO_ENTRY, None, STAFF_ACT_ON_NOTHING, None),
     ("library-delete", "DELETE", NO_ENTRY, None, STAFF_ACT_ON_NOTHING, None),
     ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
     ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),

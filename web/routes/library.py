@@ -12,10 +12,9 @@ from web.schemas.library import (
     EntryCreateFormSchema,
     EntryFormSchema,
     EntryQuerySchema,
-    FileSchema,
     LibraryEntrySchema,
 )
-from web.uploads import takes_upload
+from web.uploads import FORM, takes_upload
 
 AUDIO_LIMIT = "TOWER_AUDIO_UPLOAD_MAX_BYTES"
 
@@ -72,26 +71,24 @@ def get_entry(entry_id):
 @blp.route("/entries", methods=["POST"])
 @takes_upload(AUDIO_LIMIT)
 @requires(*STAFF)
-@blp.arguments(EntryCreateFormSchema, location="form")
-@blp.arguments(FileSchema, location="files")
+@blp.arguments(EntryCreateFormSchema, location="form", content_type=FORM)
 @blp.response(201, LibraryEntrySchema)
-def create_entry(data, files):
+def create_entry(data):
     """Upload music (mood tags, loop points) or an effect (tags) as a multipart form of up to
     200 MiB (TOWER_AUDIO_UPLOAD_MAX_BYTES); the file is decoded and checked before it is
     stored."""
-    return library.create_entry(files["file"], data)
+    return library.create_entry(library.uploaded_file(), data)
 
 
 @blp.route("/entries/<int:entry_id>", methods=["PUT"])
 @takes_upload(AUDIO_LIMIT)
 @requires(*STAFF)
-@blp.arguments(EntryFormSchema, location="form")
-@blp.arguments(FileSchema, location="files")
+@blp.arguments(EntryFormSchema, location="form", content_type=FORM)
 @blp.response(200, LibraryEntrySchema)
-def replace_entry(data, files, entry_id):
+def replace_entry(data, entry_id):
     """Replace an entry's file (name and tags kept unless given; loop points cleared unless
     given)."""
-    return library.replace_entry(library.get_entry(entry_id), files["file"], data)
+    return library.replace_entry(library.get_entry(entry_id), library.uploaded_file(), data)
 
 
 @blp.route("/entries/<int:entry_id>", methods=["DELETE"])

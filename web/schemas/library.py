@@ -1,4 +1,5 @@
-"""The audio library's shapes: an entry, the upload form, and the list query."""
+"""The audio library's shapes: an entry, the upload form (its fields and its file), and the
+list query."""
 
 from __future__ import annotations
 
@@ -27,21 +28,20 @@ class EntryFormSchema(StrictSchema):
 
     kind = fields.String(validate=validate.OneOf(KINDS))
     name = Text(min_length=1, max_length=200)
-    tags = Tags(validate=validate.Length(max=30))
+    tags = Tags(
+        validate=validate.Length(max=30),
+        metadata={"description": "comma-separated, or the field repeated; lower-cased"},
+    )
     loop_start_s = fields.Float(validate=validate.Range(min=0), allow_none=True)
     loop_end_s = fields.Float(validate=validate.Range(min=0), allow_none=True)
+    # Read from the form's files (the parser reads its fields); here for the documentation.
+    file = Upload(metadata={"description": "the audio file (required)"})
 
 
 class EntryCreateFormSchema(EntryFormSchema):
     """POST /api/anime/library/entries: kind is required."""
 
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-
-
-class FileSchema(Schema):
-    """The uploaded audio file."""
-
-    file = Upload(required=True)
 
 
 class EntryQuerySchema(StrictSchema):
