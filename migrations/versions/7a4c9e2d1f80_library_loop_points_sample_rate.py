@@ -1,7 +1,7 @@
 """library entries: loop points and sample rate
 
 Revision ID: 7a4c9e2d1f80
-Revises: 3c1f6e2a9b47
+Revises: 7a4e1c9d2b60
 Create Date: 2026-12-06 09:20:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7a4c9e2d1f80'
-down_revision = '3c1f6e2a9b47'
+down_revision = '7a4e1c9d2b60'
 branch_labels = None
 depends_on = None
 

@@ -5,6 +5,7 @@ from shared.models.fleet import WorkerNode
 from shared.models.library import LibraryEntry, Suggestion
 from shared.models.production import Character, Episode, Project, Scene, scene_characters
 from shared.models.render import Asset, Job, StageRun, Workflow, stage_kinds, workflow_kinds
+from shared.models.settings import FarmSetting, SettingChange
 from shared.models.status import (
     AssetKind,
     JobKind,
@@ -21,6 +22,7 @@ __all__ = [
     "AssetKind",
     "Character",
     "Episode",
+    "FarmSetting",
     "Job",
     "JobKind",
     "LibraryEntry",
@@ -29,6 +31,7 @@ __all__ = [
     "Project",
     "Role",
     "Scene",
+    "SettingChange",
     "StageRun",
     "Status",
     "Suggestion",
