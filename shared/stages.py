@@ -83,8 +83,9 @@ STAGES: tuple[StageKind, ...] = (
         600,
         660,
         Weight.SAMPLING,
-        "text-to-image keyframe of a scene (character LoRAs)",
-        templates=("keyframe",),
+        "text-to-image keyframe of a scene (character LoRAs), or image-to-image from a "
+        "character's reference sheet when the job asks",
+        templates=("keyframe", "keyframe_ref"),
         outputs=("image",),
     ),
     StageKind(

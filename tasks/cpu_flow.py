@@ -7,19 +7,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Job, LibraryEntry, Scene, StageRun
+from shared.models import Job, Scene, StageRun
 from shared.stages import stage_kind
 from tasks.base import Claimed, Delivery
 from tasks.context import WorkerContext
+from tasks.pipeline.library_store import cue_library
 from tasks.pipeline.stage_rows import latest_success, output_key, scene_clip, scene_order
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
-from workers.media.library import LibraryEntry as MediaEntry
-from workers.media.library import make_entry
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +87,11 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
     if video is None:
         raise PermanentError(f"{run.stage} needs the {takes.stage} output, which is missing")
     clips = scene_clips(session, run, ctx)
-    library = audio_library(session, ctx)
+    library = cue_library(session, ctx.store)
     key = f"{output_key(run)}/final.mp4"
     compiled_result = compile_result_from(video.meta)
     video_path = ctx.store.path(video.uri)
     return lambda: mix_stage(video_path, compiled_result, clips, library, ctx.store, key)
-
-
-def audio_library(session: Session, ctx: WorkerContext) -> list[MediaEntry]:
-    """The music and sound-effect library rows as media entries."""
-    rows = session.scalars(sa.select(LibraryEntry).order_by(LibraryEntry.id))
-    return [
-        make_entry(
-            ctx.store.path(row.uri),
-            kind=row.kind,
-            name=row.name,
-            tags=row.tags,
-            duration_s=row.duration_s,
-        )
-        for row in rows
-    ]
 
 
 # What each CPU stage of the registry runs.

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the client package under web/ must not pay for the server's
 # What operators change at run time is a farm setting instead (shared/settings_catalog.py).
 WEB_DEFAULTS = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "TOWER_AUDIO_UPLOAD_MAX_BYTES": 200 * 1024 * 1024,  # the audio library's upload routes
     "TOWER_JWT_TTL_S": 3600,
     "TOWER_SESSION_MAX_AGE_S": 12 * 3600,
     "TOWER_API_TOKEN_MAX_DAYS": 365,
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
     from web.routes import fleet as fleet_routes
+    from web.routes import library as library_routes
+    from web.routes import models as models_routes
     from web.routes import productions as production_routes
     from web.routes import settings as settings_routes
     from web.routes.streams import blp as streams_blp
@@ -77,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
+    api.register_blueprint(library_routes.blp)
+    api.register_blueprint(models_routes.blp)
     api.register_blueprint(production_routes.blp)
     api.register_blueprint(streams_blp)
     api.register_blueprint(settings_routes.blp)

@@ -14,6 +14,7 @@ from shared.errors import NotFoundError
 from shared.models import Asset, Job, Scene, StageRun, User
 from shared.stages import position
 from tasks.pipeline.waiting import waiting_reasons
+from web.episode_meta import episode_metadata
 from web.events import with_fresh_state
 from web.identity import is_staff
 from web.job_names import failed_stages, production_names
@@ -77,8 +78,11 @@ def status_url(job_id: int) -> str:
 
 
 def describe_outputs(assets: list[Asset]) -> list[dict[str, Any]]:
-    """Assets as {"asset_id", "kind", "url"}."""
-    return [{"asset_id": a.id, "kind": a.kind, "url": asset_url(a.id)} for a in assets]
+    """Assets as {"asset_id", "kind", "url"}, with placements, QC and loudness where stored."""
+    return [
+        {"asset_id": a.id, "kind": a.kind, "url": asset_url(a.id)} | episode_metadata(a)
+        for a in assets
+    ]
 
 
 ERROR_DETAIL_FIELDS = ("code", "type", "node_id", "node_type", "exception_type")

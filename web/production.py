@@ -11,6 +11,8 @@ from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, V
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
 from shared.settings_store import get_setting
 from web.artifacts import project_artifacts, remove_artifacts
+from web.library import check_scene_audio
+from web.model_files import lora_warnings
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 
@@ -161,7 +163,8 @@ def visible_character(user: User, character_id: int, *, write: bool = False) -> 
 def save_character(
     project: Project, data: dict[str, Any], character: Character | None = None
 ) -> Character:
-    """Create or update a character; names are unique within a project.
+    """Create or update a character; names are unique within a project. A LoRA no online
+    node has is allowed, with a warning.
 
     :raises ConflictError: when the name is taken.
     """
@@ -179,7 +182,9 @@ def save_character(
     if character is None:
         character = Character(project_id=project.id)
         db.session.add(character)
-    return update_row(character, data)
+    saved = update_row(character, data)
+    saved.warnings = lora_warnings(saved.lora_name)  # the response's, never stored
+    return saved
 
 
 def visible_episode(user: User | None, episode_id: int, *, write: bool = False) -> Episode:
@@ -229,10 +234,11 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id is not in the project, or the scene is
-        longer than the farm allows.
+    :raises ValidationError: when a character id is not in the project, the scene is longer
+        than the farm allows, or the mood or an effect is not in the audio library.
     :raises ConflictError: when another scene already has the order.
     """
+    check_scene_audio(data)
     data = dict(data)
     check_scene_length(data.get("duration_s"))
     character_ids = data.pop("character_ids", None)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from tower_client import commands_production
+from tower_client import commands_library, commands_models, commands_production
 from tower_client.address import normalize_url
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
@@ -364,6 +364,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(1) from None
     raise SystemExit(0)
 
+
+cli.add_command(commands_library.library)
+cli.add_command(commands_models.models)
 
 if __name__ == "__main__":
     main()

@@ -25,11 +25,21 @@ class LibraryEntry(db.Model):
     tags: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
     duration_s: Mapped[float] = mapped_column(sa.Float, nullable=False)
     loudness_lufs: Mapped[float | None] = mapped_column(sa.Float)
+    # Music only: the stretch that repeats after the first pass (None: the whole file).
+    loop_start_s: Mapped[float | None] = mapped_column(sa.Float)
+    loop_end_s: Mapped[float | None] = mapped_column(sa.Float)
+    sample_rate: Mapped[int | None] = mapped_column(sa.Integer)
     created_at: Mapped[created_at]
 
     __table_args__ = (
         sa.UniqueConstraint("kind", "name", name="uq_library_entries_kind_name"),
         sa.CheckConstraint("duration_s > 0", name="duration_positive"),
+        sa.CheckConstraint(
+            "(loop_start_s IS NULL) = (loop_end_s IS NULL) AND "
+            "(loop_start_s IS NULL OR (0 <= loop_start_s AND loop_start_s < loop_end_s "
+            "AND loop_end_s <= duration_s))",
+            name="loop_inside",
+        ),
         sa.Index("ix_library_entries_tags", "tags", postgresql_using="gin"),
     )
 

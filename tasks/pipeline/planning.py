@@ -184,6 +184,8 @@ def _gpu_run(
     params = {k: v for k, v in params.items() if k in template.params}
     _check_binds(template, params, kind.name)
     inputs = {"params": params, "steps": planned.steps, "frames": planned.frames}
+    if planned.reference_asset_id is not None:
+        inputs["reference_asset_id"] = planned.reference_asset_id
     if kind.name in opts.extra_data:
         inputs["extra_data"] = opts.extra_data[kind.name]
     return StageRun(

@@ -129,6 +129,7 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "interpolate": ("multiplier", "fps", "rife_model"),
     "upscale": ("method",),
     "upscale_model": ("method",),
+    "keyframe_ref": (*_SAMPLING, "negative_prompt"),
 }
 MAX_UPSCALE_FACTOR = 4
 MAX_UPSCALED_HEIGHT = 4096
@@ -150,6 +151,8 @@ class RenderOptions:
     # Upscale each scene's clip: {"factor": 2} or {"height": 720}; "model" (an upscale model
     # file the nodes have) and "method" (the resampling) optional.
     upscale: dict[str, Any] | None = None
+    # Keyframes of a scene showing one character with a reference sheet start from that sheet.
+    use_references: bool = False
     workflows: dict[str, int] = field(default_factory=dict)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Sent with a stage's prompt as ComfyUI's extra_data (kept in its history).
@@ -277,6 +280,8 @@ def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
         fields.update(prefixed("options.stages", stage_override_problems(raw["stages"], engine)))
     if raw.get("extra_data") is not None:
         fields.update(prefixed("options.extra_data", extra_data_problems(raw["extra_data"])))
+    if not isinstance(raw.get("use_references", False), bool):
+        fields["options.use_references"] = "must be true or false"
     if raw.get("upscale") is not None:
         fields.update(prefixed("options.upscale", upscale_problems(raw["upscale"])))
     if fields:

@@ -93,10 +93,14 @@ def scene_clip(session: Session, job_id: int, scene_id: int) -> Asset | None:
 
 
 def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple[StageInput, ...]:
-    """The file a GPU stage takes from the stage before it (none for the first).
+    """The file a GPU stage takes from the stage before it (none for the first), or the
+    reference image its row names.
 
-    :raises PermanentError: when the earlier stage left no usable output.
+    :raises PermanentError: when the earlier stage left no usable output, or the reference
+        image is gone.
     """
+    if "reference_asset_id" in run.inputs:
+        return (reference_input(session, run, store),)
     takes = stage_kind(run.stage).takes
     if takes is None or takes.stage == SCENE_CLIP:
         return ()
@@ -110,6 +114,21 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
         f"{run.stage} needs the {takes.stage} output of scene "
         f"{scene.order if scene else '?'}, which is missing"
     )
+
+
+def reference_input(session: Session, run: StageRun, store: LocalStore) -> StageInput:
+    """The reference image a stage's row names, from the store.
+
+    :raises PermanentError: when its asset or file is gone.
+    """
+    asset = session.get(Asset, run.inputs["reference_asset_id"])
+    path = store.path(asset.uri) if asset is not None else None
+    if path is None or not path.is_file():
+        raise PermanentError(
+            f"{run.stage}: the reference image (asset {run.inputs['reference_asset_id']}) "
+            "is gone; render the character's sheet again or render without references"
+        )
+    return StageInput(kind="image", path=path)
 
 
 def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:

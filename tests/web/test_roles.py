@@ -45,9 +45,21 @@ RENDER_PRIVATE = (401, 404, 202, 404, 403, 202)
 CONTROL_JOB = (401, 404, 202, 404, 202, 202)
 STAFF = (401, 403, 403, 403, 200, 200)
 STAFF_ACT_ON_NOTHING = (401, 403, 403, 403, 404, 404)
+STAFF_ACT_ON_FORM = (401, 403, 403, 403, 422, 422)
+NO_ENTRY = "/api/anime/library/entries/{no_entry}"
 
 # (id, method, path, body, expected per ROLES, needs the pipeline for a 2xx)
 CASES = [
+    ("models", "GET", "/api/anime/models", None, READ_ALL, None),
+    ("fleet-node", "GET", "/api/fleet/nodes/{no_node}", None, STAFF_ACT_ON_NOTHING, None),
+    ("library-moods", "GET", "/api/anime/library/moods", None, READ_ALL, None),
+    ("library-sounds", "GET", "/api/anime/library/sounds", None, READ_ALL, None),
+    ("library-entries", "GET", "/api/anime/library/entries", None, READ_ALL, None),
+    ("library-entry", "GET", NO_ENTRY, None, (401, 404, 404, 404, 404, 404), None),
+    # Without a form: the staff get as far as the missing fields.
+    ("library-upload", "POST", "/api/anime/library/entries", None, STAFF_ACT_ON_FORM, None),
+    ("library-replace", "PUT", NO_ENTRY, None, STAFF_ACT_ON_NOTHING, None),
+    ("library-delete", "DELETE", NO_ENTRY, None, STAFF_ACT_ON_NOTHING, None),
     ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
     ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),
     ("fleet-drain", "POST", "/api/fleet/nodes/{no_node}/drain", None, STAFF_ACT_ON_NOTHING, None),
@@ -363,6 +375,7 @@ def test_role_matrix(
         other_id=world.users["other"].id,
         owner_token=token.id,
         no_node="no-such-node",
+        no_entry=999999999,
         setting="guest_jobs_per_hour",
     )
     api = as_role(None if role == "anon" else role)

@@ -26,6 +26,7 @@ from web.schemas.common import (
     StrictSchema,
     Text,
 )
+from web.schemas.episode_meta import EpisodeMetaFields
 
 GPU_STAGES = list(STAGE_NAMES)
 PROJECT_KINDS = [JobKind.EPISODE.value, JobKind.SCENE.value, JobKind.IMAGE.value]
@@ -84,6 +85,14 @@ class RenderOptionsSchema(StrictSchema):
     multiplier = bounded("multiplier")
     engine = bounded("engine")
     checkpoint = bounded("checkpoint")
+    use_references = fields.Boolean(
+        truthy={True},
+        falsy={False},
+        metadata={
+            "description": "keyframes of a scene showing exactly one character that has a "
+            "reference sheet start from the sheet (image-to-image)"
+        },
+    )
     workflows = fields.Dict(
         keys=fields.String(validate=validate.OneOf(WORKFLOW_NAMES)),
         values=fields.Integer(strict=True, validate=validate.Range(min=1, max=100000)),
@@ -237,7 +246,7 @@ class IntegratedAcceptedSchema(AcceptedSchema):
     scene_ids = fields.List(fields.Integer(), required=True)
 
 
-class OutputSchema(Schema):
+class OutputSchema(EpisodeMetaFields):
     """One output artifact of a stage or job."""
 
     asset_id = fields.Integer(required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.models import Transition
@@ -74,6 +75,13 @@ class CharacterUpdateSchema(StrictSchema):
     trigger_words = Text(max_length=500)
 
 
+def reference_url(asset_id: int | None) -> str | None:
+    """Where a character's reference sheet is downloaded, if it has one."""
+    if asset_id is None:
+        return None
+    return url_for("assets.get_asset_content", asset_id=asset_id)
+
+
 class CharacterSchema(Schema):
     """A character as clients see it."""
 
@@ -84,8 +92,20 @@ class CharacterSchema(Schema):
     lora_name = fields.String(required=True, allow_none=True)
     lora_strength = fields.Float(required=True)
     trigger_words = fields.String(required=True)
-    reference_asset_id = fields.Integer(required=True, allow_none=True)
+    reference_asset_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the reference sheet its generate job rendered"},
+    )
+    reference_url = fields.Function(
+        lambda c: reference_url(c.reference_asset_id), required=True, allow_none=True
+    )
     created_at = fields.DateTime(required=True)
+    warnings = fields.List(
+        fields.String(),
+        dump_default=list,
+        metadata={"description": "on create and update: e.g. no online node has the LoRA"},
+    )
 
 
 class EpisodeCreateSchema(StrictSchema):

@@ -26,7 +26,15 @@ def test_every_stage_has_a_template(templates):
     assert (
         set(templates)
         == set(STAGES)
-        == {"keyframe", "animate", "interpolate", "animate_svd", "upscale", "upscale_model"}
+        == {
+            "keyframe",
+            "keyframe_ref",
+            "animate",
+            "interpolate",
+            "animate_svd",
+            "upscale",
+            "upscale_model",
+        }
     )
     for stage, template in templates.items():
         assert template.stage == stage
@@ -71,6 +79,7 @@ def test_expected_output_kinds(templates):
     kinds = {stage: [(o.node, o.kind) for o in t.outputs] for stage, t in templates.items()}
     assert kinds == {
         "keyframe": [("8", "image")],
+        "keyframe_ref": [("8", "image")],
         "animate": [("40", "video"), ("41", "frames")],
         "interpolate": [("3", "video"), ("4", "frames")],
         "animate_svd": [("8", "video")],
