@@ -40,6 +40,12 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "600",
         "how long a GPU stage waits for a capable backend to come online before it fails",
     ),
+    "LLM_BASE_URL": ("", "Echo Brain's OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1)"),
+    "LLM_MODEL": ("", "the chat model Echo Brain asks; Echo Brain is off until both are set"),
+    "LLM_API_KEY": ("", "the LLM server's API key (a secret; local servers take any)"),
+    "LLM_TIMEOUT_S": ("60", "deadline of one Echo Brain answer, retries included"),
+    "LLM_RETRIES": ("2", "retries of an LLM call that failed in passing (with backoff)"),
+    "LLM_CONCURRENCY": ("4", "LLM calls in flight at once across the whole farm"),
 }
 
 
@@ -64,6 +70,12 @@ class Settings:
     flower_port: int = 5555
     flower_url: str = ""
     node_wait_s: float = 600.0
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout_s: float = 60.0
+    llm_retries: int = 2
+    llm_concurrency: int = 4
 
     def __post_init__(self) -> None:
         if not self.broker_url:
@@ -104,6 +116,12 @@ class Settings:
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_URL": self.flower_url,
             "NODE_WAIT_S": f"{self.node_wait_s:g}",
+            "LLM_BASE_URL": self.llm_base_url,
+            "LLM_MODEL": self.llm_model,
+            "LLM_API_KEY": self.llm_api_key,
+            "LLM_TIMEOUT_S": f"{self.llm_timeout_s:g}",
+            "LLM_RETRIES": str(self.llm_retries),
+            "LLM_CONCURRENCY": str(self.llm_concurrency),
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -189,6 +207,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
         flower_url=get("FLOWER_URL"),
         node_wait_s=_seconds(get("NODE_WAIT_S") or DEFAULTS["NODE_WAIT_S"][0], "NODE_WAIT_S"),
+        llm_base_url=_url(get("LLM_BASE_URL"), "LLM_BASE_URL", ("http", "https"))
+        if get("LLM_BASE_URL")
+        else "",
+        llm_model=get("LLM_MODEL"),
+        llm_api_key=env.get("LLM_API_KEY", ""),
+        llm_timeout_s=_seconds(get("LLM_TIMEOUT_S") or "60", "LLM_TIMEOUT_S"),
+        llm_retries=_count(get("LLM_RETRIES") or "2", "LLM_RETRIES"),
+        llm_concurrency=_positive(get("LLM_CONCURRENCY") or "4", "LLM_CONCURRENCY"),
     )
     return settings
 
@@ -217,6 +243,12 @@ def _seconds(value: str, name: str) -> float:
 def _count(value: str, name: str) -> int:
     if not value.isdigit():
         raise ConfigError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _positive(value: str, name: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
     return int(value)
 
 
