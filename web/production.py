@@ -10,6 +10,7 @@ from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
 from web.artifacts import project_artifacts, remove_artifacts
+from web.dialogue import checked_dialogue
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 
@@ -222,11 +223,15 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id is not in the project.
+    :raises ValidationError: when a character id (or a speaker) is not in the project, or a
+        line falls after the scene's end.
     :raises ConflictError: when another scene already has the order.
     """
     data = dict(data)
     character_ids = data.pop("character_ids", None)
+    dialogue = checked_dialogue(episode, data, scene)
+    if dialogue is not None:
+        data["dialogue"] = dialogue
     order = data.get("order")
     if order is not None and db.session.scalar(
         sa.select(Scene.id).where(
