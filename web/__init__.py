@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.openapi import TowerApi, openapi_config
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
+    from web.routes import echo as echo_routes
     from web.routes import fleet as fleet_routes
     from web.throttle import init_redis
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
+    api.register_blueprint(echo_routes.blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)

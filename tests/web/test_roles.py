@@ -40,6 +40,8 @@ RENDER_PRIVATE = (401, 404, 202, 404, 403, 202)
 CONTROL_JOB = (401, 404, 202, 404, 202, 202)
 STAFF = (401, 403, 403, 403, 200, 200)
 STAFF_ACT_ON_NOTHING = (401, 403, 403, 403, 404, 404)
+ECHO_ASK = (401, 403, 503, 404, 503, 503)
+NOTHING = (401, 404, 404, 404, 404, 404)
 
 # (id, method, path, body, expected per ROLES, needs the pipeline for a 2xx)
 CASES = [
@@ -283,6 +285,22 @@ CASES = [
         READ,
         None,
     ),
+    # Without an LLM configured, the generative features answer 503 to whoever may ask.
+    ("echo-scenes", "POST", "/echo/episodes/{episode}/scenes", {}, ECHO_ASK, None),
+    ("echo-dialogue", "POST", "/echo/scenes/{scene}/dialogue", {}, ECHO_ASK, None),
+    ("echo-continue", "POST", "/echo/episodes/{episode}/continue", {}, ECHO_ASK, None),
+    ("echo-brainstorm", "POST", "/echo/projects/{project}/brainstorm", {}, ECHO_ASK, None),
+    ("echo-analysis", "POST", "/echo/episodes/{episode}/analysis", None, ECHO_ASK, None),
+    ("echo-suggestions", "GET", "/echo/projects/{project}/suggestions", None, READ, None),
+    ("echo-suggestion", "GET", "/echo/suggestions/{no_suggestion}", None, NOTHING, None),
+    (
+        "echo-accept",
+        "POST",
+        "/echo/suggestions/{no_suggestion}/accept",
+        {},
+        (401, 403, 404, 404, 404, 404),
+        None,
+    ),
 ]
 
 
@@ -329,6 +347,7 @@ def test_role_matrix(
         other_id=world.users["other"].id,
         owner_token=token.id,
         no_node="no-such-node",
+        no_suggestion=999_999_999,
     )
     api = as_role(None if role == "anon" else role)
     response = api.request(method, fill(path, ids), json=fill(body, ids))
