@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Job, LibraryEntry, Scene, StageRun
+from shared.models import Character, Job, LibraryEntry, Scene, StageRun
 from shared.stages import stage_kind
 from tasks.base import Claimed, Delivery
 from tasks.context import WorkerContext
@@ -20,10 +21,11 @@ from workers.episode_stage import SceneClip, compile_result_from, compile_stage,
 from workers.gpu_stage import Artifact
 from workers.media.library import LibraryEntry as MediaEntry
 from workers.media.library import make_entry
+from workers.media.speech import default_voice
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[], Artifact]
+Work = Callable[[], list[Artifact]]
 
 
 class CpuDelivery(Delivery[Work]):
@@ -40,7 +42,7 @@ class CpuDelivery(Delivery[Work]):
 
     def execute(self, work: Work, claimed: Claimed) -> list[Artifact]:
         """Run the media work."""
-        return [work()]
+        return work()
 
 
 def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[SceneClip]:
@@ -63,9 +65,25 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
                 mood=scene.mood,
                 sfx=tuple(scene.sfx_cues or ()),
                 label=f"scene {scene.order}",
+                dialogue=spoken_lines(session, scene),
             )
         )
     return clips
+
+
+def spoken_lines(session: Session, scene: Scene) -> tuple[dict[str, Any], ...]:
+    """A scene's dialogue with each speaker's name and voice (its own, or its default)."""
+    ids = {line["character_id"] for line in scene.dialogue or ()}
+    cast = {c.id: c for c in session.scalars(sa.select(Character).where(Character.id.in_(ids)))}
+    lines = []
+    for line in scene.dialogue or ():
+        character = cast.get(line["character_id"])
+        name = character.name if character else ""
+        voice = (character.voice if character else "") or default_voice(
+            name or str(line["character_id"])
+        )
+        lines.append({"speaker": name, "voice": voice, "text": line["text"], "at_s": line["at_s"]})
+    return tuple(lines)
 
 
 def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
@@ -73,9 +91,11 @@ def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work
     clips = scene_clips(session, run, ctx)
     params = run.inputs.get("params", {})
     key = f"{output_key(run)}/episode.mp4"
-    return lambda: compile_stage(
-        clips, ctx.store, key, fps=params["fps"], width=params["width"], height=params["height"]
-    )
+    return lambda: [
+        compile_stage(
+            clips, ctx.store, key, fps=params["fps"], width=params["width"], height=params["height"]
+        )
+    ]
 
 
 def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
