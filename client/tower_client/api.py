@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from tower_client.echo import EchoMethods
 from tower_client.errors import ApiError, UnreachableError, reason, to_api_error
 from tower_client.filenames import asset_id, file_name, inside
 from tower_client.stream import Event, parse_events
@@ -26,7 +27,7 @@ CHUNK = 1 << 16
 DIRECTORY = "inode/directory"
 
 
-class TowerClient:
+class TowerClient(EchoMethods):
     """A small synchronous client of Tower's API; usable as a context manager."""
 
     def __init__(

@@ -18,6 +18,7 @@ import click
 
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
+from tower_client.commands_echo import echo
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
 from tower_client.sheet import make_contact_sheet
@@ -323,6 +324,9 @@ def finish(report: dict[str, Any]) -> None:
         err=True,
     )
     raise SystemExit(JOB_FAILED)
+
+
+cli.add_command(echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
