@@ -122,6 +122,7 @@ CHARACTER = {
     "lora": (False, is_text),
     "lora_strength": (False, number(-10, 10)),
     "trigger_words": (False, is_string),
+    "voice": (False, is_string),
 }
 EPISODE = {
     "number": (True, integer(1, 10000)),
@@ -141,8 +142,10 @@ SCENE = {
     "transition_s": (False, number(0, 5)),
     "seed": (False, integer(0, 2**53)),
     "sfx": (False, None),
+    "dialogue": (False, None),
 }
 SFX = {"name": (True, is_text), "at_s": (True, number(0, 600)), "gain_db": (False, number(-60, 20))}
+LINE = {"speaker": (True, is_text), "text": (True, is_text), "at_s": (True, number(0, 600))}
 RENDER = {
     "seed": (False, integer(0, 2**63 - 1)),
     "steps": (False, integer(1, 150)),
@@ -295,7 +298,7 @@ def check_sections(checker: Checker, data: dict[str, Any]) -> None:
 
 
 def check_scene(checker: Checker, scene: dict[str, Any], path: Path_, names: set[str]) -> None:
-    """A scene's character names and sound-effect cues."""
+    """A scene's character names, sound-effect cues and dialogue lines."""
     for j, name in enumerate(checker.sequence(scene.get("characters", []), (*path, "characters"))):
         if name not in names:
             checker.add((*path, "characters", j), f"no character named {name!r}")
@@ -306,6 +309,17 @@ def check_scene(checker: Checker, scene: dict[str, Any], path: Path_, names: set
             if number(0.1, 600)(duration) is None and number(0, 600)(at) is None and at >= duration:
                 checker.add(
                     (*path, "sfx", j, "at_s"), f"must be inside the scene (before {duration} s)"
+                )
+    for j, line in enumerate(checker.sequence(scene.get("dialogue", []), (*path, "dialogue"))):
+        if checker.mapping(line, (*path, "dialogue", j), LINE):
+            if line.get("speaker") not in names:
+                checker.add((*path, "dialogue", j, "speaker"),
+                            f"no character named {line.get('speaker')!r}")  # fmt: skip
+            at = line.get("at_s")
+            if number(0.1, 600)(duration) is None and number(0, 600)(at) is None and at >= duration:
+                checker.add(
+                    (*path, "dialogue", j, "at_s"),
+                    f"must be inside the scene (before {duration} s)",
                 )
 
 
@@ -322,6 +336,7 @@ def build_production(data: dict[str, Any]) -> Production:
         row = {"order": order, **scene}
         row["characters"] = list(scene.get("characters", []))
         row["sfx_cues"] = [dict(c) for c in row.pop("sfx", [])]
+        row["dialogue"] = [dict(line) for line in row.pop("dialogue", [])]
         scenes.append(row)
     return Production(
         project=dict(data["project"]),

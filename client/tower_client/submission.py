@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHARACTER_FIELDS = ("description", "lora_name", "lora_strength", "trigger_words")
+CHARACTER_FIELDS = ("description", "lora_name", "lora_strength", "trigger_words", "voice")
 SCENE_FIELDS = ("negative_prompt", "mood", "motion", "transition", "transition_s", "seed")
 
 
@@ -60,12 +60,18 @@ def submit_production(client: TowerClient, production: Production) -> Submission
 
 
 def create_scene(client: TowerClient, result: Submission, scene: dict[str, Any]) -> int:
-    """Create one scene with its characters and sound-effect cues; its id.
+    """Create one scene with its characters, sound-effect cues and dialogue; its id.
 
     :raises ApiError: when the server refuses the scene.
     """
     extra = {k: scene[k] for k in SCENE_FIELDS if k in scene}
     extra["character_ids"] = [result.character_ids[n] for n in scene["characters"]]
+    if scene.get("dialogue"):
+        extra["dialogue"] = [
+            {"character_id": result.character_ids[line["speaker"]], "text": line["text"],
+             "at_s": line["at_s"]}
+            for line in scene["dialogue"]
+        ]  # fmt: skip
     args = (result.episode_id, scene["order"], scene["prompt"], scene["duration_s"])
     if not scene["sfx_cues"]:
         return client.create_scene(*args, **extra)["id"]
