@@ -3,8 +3,9 @@
 `python -m tests.support.llm_server` listens on loopback (a free port, printed as a JSON line)
 and answers POST /v1/chat/completions (streamed or not) with the replies a test scripted through
 POST /_script, in order: {"content": "..."} with optional "delay_s" before the answer,
-"trickle_s" between streamed pieces, "piece" (characters per piece) and "bytewise" (a piece's
-event sent one byte at a time); or {"status": 500, "message": "..."} for an error. GET /_requests
+"stall_s" after the streamed answer's headers, "trickle_s" between streamed pieces, "piece"
+(characters per piece) and "bytewise" (a piece's event sent one byte at a time); {"raw": "..."}
+sent as the event stream itself; or {"status": 500, "message": "..."} for an error. GET /_requests
 lists what it was asked. It exits by itself after `--lifetime` seconds.
 """
 
@@ -94,6 +95,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        self.wfile.flush()
+        time.sleep(float(reply.get("stall_s", 0)))
+        if "raw" in reply:
+            self.wfile.write(reply["raw"].encode())
+            return
         size = int(reply.get("piece", 16))
         for start in range(0, max(1, len(content)), size):
             event = f"data: {json.dumps(chunk(model, content[start : start + size]))}\n\n"

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
 import redis
 
@@ -26,7 +27,14 @@ from workers.echo.semaphore import llm_slot
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+# httpx2 (openai's transport) errors escape the library while a stream is read.
+TRANSIENT = (
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+    httpx2.TransportError,
+)
+TIMEOUTS = (openai.APITimeoutError, httpx2.TimeoutException)
 CONNECT_S = 5.0
 
 
@@ -116,7 +124,7 @@ class LlmClient:
                 reason = _reason(exc)
                 pause = self.config.backoff_s * 2**retry
                 if retry == self.config.retries or time.monotonic() + pause >= deadline:
-                    if isinstance(exc, openai.APITimeoutError):
+                    if isinstance(exc, TIMEOUTS):
                         raise LlmTimeout(f"the LLM server timed out: {reason}") from exc
                     raise LlmBadGateway(f"the LLM server failed: {reason}") from exc
                 log.warning("llm call failed in passing retry=%d reason=%s", retry, reason)
@@ -125,6 +133,8 @@ class LlmClient:
                 raise LlmBadGateway(f"the LLM server refused the call: {_reason(exc)}") from exc
             except openai.OpenAIError as exc:
                 raise LlmBadGateway(f"the LLM server failed: {_reason(exc)}") from exc
+            except ValueError as exc:  # an event of the stream that is not JSON
+                raise LlmBadGateway(f"the LLM server's event stream is malformed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _stream(self, messages: list[dict[str, str]], deadline: float) -> str:

@@ -83,6 +83,21 @@ def test_slow_server_times_out_at_the_deadline(llm_server, slots):
     assert time.monotonic() - started < 4
 
 
+def test_server_that_stalls_after_its_headers_times_out(llm_server, slots):
+    llm_server.script({"content": GOOD, "stall_s": 8})
+    started = time.monotonic()
+    with pytest.raises(LlmTimeout):
+        ask(config(llm_server.url, deadline_s=1.5, retries=0), slots)
+    assert time.monotonic() - started < 4
+
+
+def test_garbled_event_stream_is_a_bad_gateway(llm_server, slots):
+    garbage = "data: {not json at all\n\n"
+    llm_server.script({"raw": garbage}, {"raw": garbage}, {"raw": garbage})
+    with pytest.raises(LlmBadGateway):
+        ask(config(llm_server.url, retries=0), slots)
+
+
 @pytest.mark.parametrize("bytewise", [False, True], ids=["tokens", "bytes"])
 def test_trickling_server_cannot_hold_the_caller_past_the_deadline(llm_server, slots, bytewise):
     llm_server.script({"content": GOOD * 4, "piece": 2, "trickle_s": 0.3, "bytewise": bytewise})
