@@ -46,6 +46,9 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "LLM_TIMEOUT_S": ("60", "deadline of one Echo Brain answer, retries included"),
     "LLM_RETRIES": ("2", "retries of an LLM call that failed in passing (with backoff)"),
     "LLM_CONCURRENCY": ("4", "LLM calls in flight at once across the whole farm"),
+    "TTS_BASE_URL": ("", "an OpenAI-compatible speech server for dialogue; else espeak-ng"),
+    "TTS_MODEL": ("", "the speech model (e.g. tts-1); needed with TTS_BASE_URL"),
+    "TTS_API_KEY": ("", "the speech server's API key (a secret)"),
 }
 
 
@@ -76,6 +79,9 @@ class Settings:
     llm_timeout_s: float = 60.0
     llm_retries: int = 2
     llm_concurrency: int = 4
+    tts_base_url: str = ""
+    tts_model: str = ""
+    tts_api_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not self.broker_url:
@@ -122,6 +128,9 @@ class Settings:
             "LLM_TIMEOUT_S": f"{self.llm_timeout_s:g}",
             "LLM_RETRIES": str(self.llm_retries),
             "LLM_CONCURRENCY": str(self.llm_concurrency),
+            "TTS_BASE_URL": self.tts_base_url,
+            "TTS_MODEL": self.tts_model,
+            "TTS_API_KEY": self.tts_api_key,
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -215,7 +224,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_timeout_s=_seconds(get("LLM_TIMEOUT_S") or "60", "LLM_TIMEOUT_S"),
         llm_retries=_count(get("LLM_RETRIES") or "2", "LLM_RETRIES"),
         llm_concurrency=_positive(get("LLM_CONCURRENCY") or "4", "LLM_CONCURRENCY"),
+        tts_base_url=_url(get("TTS_BASE_URL"), "TTS_BASE_URL", ("http", "https"))
+        if get("TTS_BASE_URL")
+        else "",
+        tts_model=get("TTS_MODEL"),
+        tts_api_key=env.get("TTS_API_KEY", ""),
     )
+    if settings.tts_base_url and not settings.tts_model:
+        raise ConfigError("TTS_MODEL must be set with TTS_BASE_URL (e.g. tts-1)")
     return settings
 
 

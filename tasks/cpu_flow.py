@@ -17,11 +17,12 @@ from shared.stages import stage_kind
 from tasks.base import Claimed, Delivery
 from tasks.context import WorkerContext
 from tasks.pipeline.stage_rows import latest_success, output_key, scene_clip, scene_order
+from workers.echo.config import speaker_for, speech_config
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
 from workers.media.library import LibraryEntry as MediaEntry
 from workers.media.library import make_entry
-from workers.media.speech import default_voice
+from workers.media.speech import Espeak, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,11 @@ class CpuDelivery(Delivery[Work]):
         return work()
 
 
-def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[SceneClip]:
-    """Each scene's finished clip, in episode order, with its transition, mood and effects.
+def scene_clips(
+    session: Session, run: StageRun, ctx: WorkerContext, speaker: Speaker | None = None
+) -> list[SceneClip]:
+    """Each scene's finished clip, in episode order, with its transition, mood, effects and
+    dialogue (voiced for `speaker`, espeak-ng by default).
 
     :raises PermanentError: a scene has no finished clip.
     """
@@ -65,23 +69,23 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
                 mood=scene.mood,
                 sfx=tuple(scene.sfx_cues or ()),
                 label=f"scene {scene.order}",
-                dialogue=spoken_lines(session, scene),
+                dialogue=spoken_lines(session, scene, speaker or Espeak()),
             )
         )
     return clips
 
 
-def spoken_lines(session: Session, scene: Scene) -> tuple[dict[str, Any], ...]:
-    """A scene's dialogue with each speaker's name and voice (its own, or its default)."""
+def spoken_lines(session: Session, scene: Scene, speaker: Speaker) -> tuple[dict[str, Any], ...]:
+    """A scene's dialogue with each speaker's name and voice (its own, or the speaker's
+    default for its name)."""
     ids = {line["character_id"] for line in scene.dialogue or ()}
     cast = {c.id: c for c in session.scalars(sa.select(Character).where(Character.id.in_(ids)))}
     lines = []
     for line in scene.dialogue or ():
         character = cast.get(line["character_id"])
         name = character.name if character else ""
-        voice = (character.voice if character else "") or default_voice(
-            name or str(line["character_id"])
-        )
+        fallback = name or f"character {line['character_id']}"
+        voice = (character.voice if character else "") or speaker.default_voice(fallback)
         lines.append({"speaker": name, "voice": voice, "text": line["text"], "at_s": line["at_s"]})
     return tuple(lines)
 
@@ -108,12 +112,15 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
     video = next((a for a in compiled.assets if a.kind in takes.kinds), None) if compiled else None
     if video is None:
         raise PermanentError(f"{run.stage} needs the {takes.stage} output, which is missing")
-    clips = scene_clips(session, run, ctx)
+    speaker = speaker_for(speech_config(ctx.settings))
+    clips = scene_clips(session, run, ctx, speaker)
     library = audio_library(session, ctx)
     key = f"{output_key(run)}/final.mp4"
     compiled_result = compile_result_from(video.meta)
     video_path = ctx.store.path(video.uri)
-    return lambda: mix_stage(video_path, compiled_result, clips, library, ctx.store, key)
+    return lambda: mix_stage(
+        video_path, compiled_result, clips, library, ctx.store, key, speaker=speaker
+    )
 
 
 def audio_library(session: Session, ctx: WorkerContext) -> list[MediaEntry]:

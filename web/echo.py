@@ -16,8 +16,8 @@ from web.echo_brain import ask, keep
 from web.echo_context import production_context
 from web.production import visible_project
 from workers.echo import features
+from workers.echo.answers import Answer
 from workers.echo.config import llm_config
-from workers.echo.llm import Answer
 
 QUALITY_TAGS = ("masterpiece", "best quality", "highly detailed", "anime style")
 NEGATIVE_PROMPT = (

@@ -18,8 +18,8 @@ from web import throttle
 from web.echo_context import character_ids, production_context, scene_facts, scene_rows
 from web.production import visible_episode, visible_project, visible_scene
 from workers.echo import features
+from workers.echo.answers import Answer
 from workers.echo.config import require_llm_config
-from workers.echo.llm import Answer, LlmClient
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,9 @@ def ask(request: features.Request) -> Answer:
     :raises LlmTimeout, LlmBusy: past the deadline (504).
     :raises LlmBadGateway: when the server fails or answers badly twice (502).
     """
+    # openai takes seconds to import: web processes pay for it on their first question only.
+    from workers.echo.llm import LlmClient
+
     config = require_llm_config(current_app.config["SETTINGS"])
     db.session.commit()  # end the read transaction: the answer may take a minute
     with LlmClient(config, throttle.client()) as client:

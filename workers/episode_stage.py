@@ -23,6 +23,7 @@ from workers.media.mixer import mix_episode
 from workers.media.probe import probe_media
 from workers.media.qc import plan_qc, run_qc
 from workers.media.report import QcFailed
+from workers.media.speech import Espeak, Speaker
 from workers.media.subtitles import Subtitle, write_srt, write_vtt
 from workers.storage import LocalStore, sha256_of
 
@@ -130,10 +131,11 @@ def mix_stage(
     *,
     target_lufs: float = -16.0,
     true_peak_db: float = -1.0,
+    speaker: Speaker | None = None,
 ) -> list[Artifact]:
     """Music by mood, effects on cue and dialogue spoken at its times (the music ducked under
     it), loudness-normalised and muxed under the copied video; with dialogue, its WebVTT and
-    SRT subtitles too.
+    SRT subtitles too. Lines are spoken by `speaker` (espeak-ng by default).
 
     :raises PermanentError: the published file would have no audio track, or a line cannot be
         spoken.
@@ -144,7 +146,9 @@ def mix_stage(
     has_sfx = any(e.kind == "sfx" for e in library)
     sfx = plan_sfx(compiled, scene_effects(clips), library) if has_sfx else []
     with tempfile.TemporaryDirectory(prefix="tower-speech-") as speech:
-        dialogue, subtitles = plan_dialogue(compiled, scene_lines(clips), Path(speech))
+        dialogue, subtitles = plan_dialogue(
+            compiled, scene_lines(clips), Path(speech), speaker or Espeak()
+        )
         result = mix_episode(
             video,
             store.path(key),

@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat-completions server, run as a real process for tests.
 
 `python -m tests.support.llm_server` listens on loopback (a free port, printed as a JSON line)
-and answers POST /v1/chat/completions (streamed or not) with the replies a test scripted through
+and answers POST /v1/chat/completions (streamed or not), and POST /v1/audio/speech (a tone as long
+as the text), with the replies a test scripted through
 POST /_script, in order: {"content": "..."} with optional "delay_s" before the answer,
 "stall_s" after the streamed answer's headers, "trickle_s" between streamed pieces, "piece"
 (characters per piece) and "bytewise" (a piece's event sent one byte at a time); {"raw": "..."}
@@ -12,12 +13,16 @@ lists what it was asked. It exits by itself after `--lifetime` seconds.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import selectors
+import struct
 import subprocess
 import sys
 import threading
 import time
+import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -80,6 +85,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"ok": True})
         elif self.path.endswith("/chat/completions"):
             self.answer(body, self.script.next_reply(body))
+        elif self.path.endswith("/audio/speech"):
+            self.speech(body, self.script.next_reply(body))
         else:
             self.send_json(404, {"error": {"message": "not found"}})
 
@@ -106,6 +113,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_event(event.encode(), reply)
         self.send_event(b"data: [DONE]\n\n", {})
 
+    def speech(self, body: dict[str, Any], reply: dict[str, Any]) -> None:
+        if "status" in reply:
+            self.send_json(reply["status"], {"error": {"message": reply.get("message", "")}})
+            return
+        data = tone_wav(0.06 * len(body.get("input", "")))
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def send_event(self, event: bytes, reply: dict[str, Any]) -> None:
         pause = float(reply.get("trickle_s", 0))
         if reply.get("bytewise"):
@@ -117,6 +135,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(event)
         self.wfile.flush()
         time.sleep(pause)
+
+
+def tone_wav(seconds: float, rate: int = 24000) -> bytes:
+    """A 16-bit mono WAV of a 220 Hz tone, standing in for speech."""
+    frames = int(seconds * rate)
+    samples = (int(12000 * math.sin(2 * math.pi * 220 * i / rate)) for i in range(frames))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(b"".join(struct.pack("<h", v) for v in samples))
+    return out.getvalue()
 
 
 def completion(model: str, content: str) -> dict[str, Any]:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
 
 MAX_PROBLEMS = 5
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A validated answer and how it was obtained."""
+
+    data: Any
+    model: str
+    latency_s: float
+    attempts: int
 
 
 def extract_json(text: str) -> Any:

@@ -1,4 +1,5 @@
-"""Echo Brain's settings, read through one accessor so their source can change in one place."""
+"""Echo Brain's settings (the LLM, and the speech server of dialogue), each read through one
+accessor so their source can change in one place."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 
 from shared.config import Settings
 from workers.echo.errors import LlmNotConfigured
+from workers.media.speech import Espeak, Speaker
 
 HOW_TO_CONFIGURE = (
     "Echo Brain has no LLM configured: set LLM_BASE_URL to an OpenAI-compatible server "
@@ -50,3 +52,30 @@ def require_llm_config(settings: Settings) -> LlmConfig:
     if config is None:
         raise LlmNotConfigured(HOW_TO_CONFIGURE)
     return config
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """An OpenAI-compatible speech server that speaks dialogue instead of espeak-ng."""
+
+    base_url: str
+    model: str
+    api_key: str = field(default="", repr=False)
+    timeout_s: float = 60.0
+
+
+def speech_config(settings: Settings) -> SpeechConfig | None:
+    """The speech server's settings, or None when dialogue is spoken by espeak-ng."""
+    if not settings.tts_base_url or not settings.tts_model:
+        return None
+    return SpeechConfig(settings.tts_base_url, settings.tts_model, settings.tts_api_key)
+
+
+def speaker_for(config: SpeechConfig | None) -> Speaker:
+    """The speaker of dialogue: the configured speech server, else espeak-ng."""
+    if config is None:
+        return Espeak()
+    # openai takes seconds to import: only workers that speak through a server pay for it.
+    from workers.echo.speech import SpeechClient
+
+    return SpeechClient(config)

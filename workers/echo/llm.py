@@ -12,7 +12,6 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -20,7 +19,7 @@ import openai
 import redis
 
 from shared.errors import brief
-from workers.echo.answers import answer_problem, schema_instructions
+from workers.echo.answers import Answer, answer_problem, schema_instructions
 from workers.echo.config import LlmConfig
 from workers.echo.errors import LlmBadGateway, LlmTimeout
 from workers.echo.semaphore import llm_slot
@@ -36,16 +35,6 @@ TRANSIENT = (
 )
 TIMEOUTS = (openai.APITimeoutError, httpx2.TimeoutException)
 CONNECT_S = 5.0
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A validated answer and how it was obtained."""
-
-    data: Any
-    model: str
-    latency_s: float
-    attempts: int
 
 
 class _Stopped(Exception):

@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.errors import ValidationError
 from workers.media.compiler import CompileResult
 from workers.media.mixer import DialogueCue
-from workers.media.speech import speak
+from workers.media.speech import Speaker
 from workers.media.subtitles import Subtitle
 
 MIN_ON_SCREEN_S = 1.0  # a subtitle stays up at least this long, even for a short word
@@ -27,12 +27,12 @@ class SceneLine:
 
 
 def plan_dialogue(
-    result: CompileResult, lines: Sequence[SceneLine], work: Path
+    result: CompileResult, lines: Sequence[SceneLine], work: Path, speaker: Speaker
 ) -> tuple[list[DialogueCue], list[Subtitle]]:
     """Speak every line into `work` and place it (and its subtitle) at its episode time.
 
     :raises ValidationError: on an unknown scene or a time outside the scene.
-    :raises PermanentError: when a line cannot be spoken.
+    :raises PermanentError: when a line cannot be spoken (TransientError: not now).
     """
     scenes = [p for p in result.placements if p.kind == "scene"]
     cues, subtitles = [], []
@@ -48,8 +48,9 @@ def plan_dialogue(
                 fields={f"dialogue[{i}].at_s": "must fall inside the scene"},
             )
         start = scene.start_s + line.at_s
-        spoken = speak(line.text, work / f"line-{i:04d}.wav", voice=line.voice)
-        cues.append(DialogueCue(work / f"line-{i:04d}.wav", start))
+        path = work / f"line-{i:04d}.wav"
+        spoken = speaker.speak(line.text, path, voice=line.voice)
+        cues.append(DialogueCue(path, start))
         end = min(result.duration_s, start + max(spoken, MIN_ON_SCREEN_S))
         subtitles.append(Subtitle(start, end, line.speaker, line.text))
     subtitles.sort(key=lambda s: s.start_s)

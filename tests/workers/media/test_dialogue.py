@@ -13,7 +13,7 @@ from workers.episode_stage import SceneClip, mix_stage
 from workers.media.compiler import ClipSpec, compile_episode
 from workers.media.loudness import measure_file
 from workers.media.pcm import MIX_RATE, decode_audio
-from workers.media.speech import DEFAULT_VOICES, default_voice, speak
+from workers.media.speech import ESPEAK_VOICES, Espeak
 from workers.media.subtitles import Subtitle, write_srt, write_vtt
 from workers.storage import LocalStore
 
@@ -40,11 +40,13 @@ def test_subtitles_in_both_formats(tmp_path: Path) -> None:
 
 
 def test_default_voice_is_stable_per_name() -> None:
-    assert default_voice("Aki") == default_voice("Aki") in DEFAULT_VOICES
-    assert len({default_voice(f"character {i}") for i in range(40)}) > 1
+    espeak = Espeak()
+    assert espeak.default_voice("Aki") == espeak.default_voice("Aki") in ESPEAK_VOICES
+    assert len({espeak.default_voice(f"character {i}") for i in range(40)}) > 1
 
 
 def test_speak_writes_the_line_and_refuses_an_unknown_voice(tmp_path: Path) -> None:
+    speak = Espeak().speak
     seconds = speak("- a line that starts with a dash", tmp_path / "a.wav", voice="en-gb+m1")
     assert 0.5 < seconds < 10
     with pytest.raises(PermanentError, match="nosuchvoice"):
