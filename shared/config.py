@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from shared import keys
 from shared.errors import ConfigError
+from shared.settings_catalog import SPECS
 
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -40,15 +41,6 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "600",
         "how long a GPU stage waits for a capable backend to come online before it fails",
     ),
-    "LLM_BASE_URL": ("", "Echo Brain's OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1)"),
-    "LLM_MODEL": ("", "the chat model Echo Brain asks; Echo Brain is off until both are set"),
-    "LLM_API_KEY": ("", "the LLM server's API key (a secret; local servers take any)"),
-    "LLM_TIMEOUT_S": ("60", "deadline of one Echo Brain answer, retries included"),
-    "LLM_RETRIES": ("2", "retries of an LLM call that failed in passing (with backoff)"),
-    "LLM_CONCURRENCY": ("4", "LLM calls in flight at once across the whole farm"),
-    "TTS_BASE_URL": ("", "an OpenAI-compatible speech server for dialogue; else espeak-ng"),
-    "TTS_MODEL": ("", "the speech model (e.g. tts-1); needed with TTS_BASE_URL"),
-    "TTS_API_KEY": ("", "the speech server's API key (a secret)"),
 }
 
 
@@ -72,16 +64,9 @@ class Settings:
     web_port: int = 5000
     flower_port: int = 5555
     flower_url: str = ""
-    node_wait_s: float = 600.0
-    llm_base_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = field(default="", repr=False)
-    llm_timeout_s: float = 60.0
-    llm_retries: int = 2
-    llm_concurrency: int = 4
-    tts_base_url: str = ""
-    tts_model: str = ""
-    tts_api_key: str = field(default="", repr=False)
+    # Farm settings' defaults given by their environment variables (by setting name); the
+    # values in effect are shared.settings_store's.
+    setting_defaults: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.broker_url:
@@ -121,16 +106,10 @@ class Settings:
             "WEB_PORT": str(self.web_port),
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_URL": self.flower_url,
-            "NODE_WAIT_S": f"{self.node_wait_s:g}",
-            "LLM_BASE_URL": self.llm_base_url,
-            "LLM_MODEL": self.llm_model,
-            "LLM_API_KEY": self.llm_api_key,
-            "LLM_TIMEOUT_S": f"{self.llm_timeout_s:g}",
-            "LLM_RETRIES": str(self.llm_retries),
-            "LLM_CONCURRENCY": str(self.llm_concurrency),
-            "TTS_BASE_URL": self.tts_base_url,
-            "TTS_MODEL": self.tts_model,
-            "TTS_API_KEY": self.tts_api_key,
+            **{
+                SPECS[name].variable: SPECS[name].render(value)
+                for name, value in self.setting_defaults.items()
+            },
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -215,24 +194,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
         flower_url=get("FLOWER_URL"),
-        node_wait_s=_seconds(get("NODE_WAIT_S") or DEFAULTS["NODE_WAIT_S"][0], "NODE_WAIT_S"),
-        llm_base_url=_url(get("LLM_BASE_URL"), "LLM_BASE_URL", ("http", "https"))
-        if get("LLM_BASE_URL")
-        else "",
-        llm_model=get("LLM_MODEL"),
-        llm_api_key=env.get("LLM_API_KEY", ""),
-        llm_timeout_s=_seconds(get("LLM_TIMEOUT_S") or "60", "LLM_TIMEOUT_S"),
-        llm_retries=_count(get("LLM_RETRIES") or "2", "LLM_RETRIES"),
-        llm_concurrency=_positive(get("LLM_CONCURRENCY") or "4", "LLM_CONCURRENCY"),
-        tts_base_url=_url(get("TTS_BASE_URL"), "TTS_BASE_URL", ("http", "https"))
-        if get("TTS_BASE_URL")
-        else "",
-        tts_model=get("TTS_MODEL"),
-        tts_api_key=env.get("TTS_API_KEY", ""),
+        setting_defaults=_setting_defaults(env),
     )
-    if settings.tts_base_url and not settings.tts_model:
-        raise ConfigError("TTS_MODEL must be set with TTS_BASE_URL (e.g. tts-1)")
     return settings
+
+
+def _setting_defaults(env: Mapping[str, str]) -> dict[str, object]:
+    """The farm settings whose environment variable is set, parsed by their declarations."""
+    defaults = {}
+    for name, spec in SPECS.items():
+        if env.get(spec.variable, "").strip():
+            try:
+                defaults[name] = spec.parse(env[spec.variable])
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+    return defaults
 
 
 def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
@@ -246,25 +222,9 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
-def _seconds(value: str, name: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
 def _count(value: str, name: str) -> int:
     if not value.isdigit():
         raise ConfigError(f"{name} must be a whole number, not {value!r}")
-    return int(value)
-
-
-def _positive(value: str, name: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
     return int(value)
 
 

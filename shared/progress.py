@@ -32,7 +32,20 @@ BACKOFF_S = 2.0
 # Non-terminal job progress stays below 1.0: exactly 1.0 means succeeded.
 RUNNING_CEILING = 0.999
 
-STAGE_FIELDS = ("stage_id", "scene_id", "stage", "status", "progress", "step", "max", "node")
+# `comfy_node` is the ComfyUI graph node executing, `backend` the GPU node running the stage;
+# `node` is comfy_node's older name, kept for the clients that read it.
+STAGE_FIELDS = (
+    "stage_id",
+    "scene_id",
+    "stage",
+    "status",
+    "progress",
+    "step",
+    "max",
+    "node",
+    "comfy_node",
+    "backend",
+)
 # What failed stage and job events add: the message, the error code, the ComfyUI graph node.
 FAILURE_FIELDS = ("error", "code", "node_id", "node_type")
 JOB_FIELDS = ("status", "progress", "eta_s")
@@ -120,9 +133,12 @@ def build_stage_payload(
     step: int | None = None,
     max: int | None = None,  # noqa: A002
     node: str | None = None,
+    backend: str | None = None,
     failure: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The data of a ``stage`` event, as SSE clients receive it (failed ones say why)."""
+    """The data of a ``stage`` event, as SSE clients receive it (failed ones say why); `node`
+    is the ComfyUI graph node, `backend` the GPU node."""
+    comfy_node = None if node is None else str(node)
     return {
         "stage_id": int(stage_id),
         "scene_id": None if scene_id is None else int(scene_id),
@@ -131,7 +147,9 @@ def build_stage_payload(
         "progress": None if progress is None else round(float(progress), 6),
         "step": None if step is None else int(step),
         "max": None if max is None else int(max),
-        "node": None if node is None else str(node),
+        "node": comfy_node,
+        "comfy_node": comfy_node,
+        "backend": None if backend is None else str(backend),
         **_failure(failure),
     }
 
@@ -240,6 +258,7 @@ class ProgressBus:
         step: int | None = None,
         max: int | None = None,
         node: str | None = None,  # noqa: A002
+        backend: str | None = None,
         progress: float | None = None,
         failure: Mapping[str, Any] | None = None,
     ) -> str | None:
@@ -256,6 +275,7 @@ class ProgressBus:
             step=step,
             max=max,
             node=node,
+            backend=backend,
             failure=failure,
         )
         body = json.dumps(payload, separators=(",", ":"))

@@ -112,7 +112,7 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
     video = next((a for a in compiled.assets if a.kind in takes.kinds), None) if compiled else None
     if video is None:
         raise PermanentError(f"{run.stage} needs the {takes.stage} output, which is missing")
-    speaker = speaker_for(speech_config(ctx.settings))
+    speaker = speaker_for(speech_config())
     clips = scene_clips(session, run, ctx, speaker)
     library = audio_library(session, ctx)
     key = f"{output_key(run)}/final.mp4"

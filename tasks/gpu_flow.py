@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shared.errors import TransientError
 from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
+from shared.settings_store import get_setting
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import release
@@ -49,12 +50,13 @@ class GpuDelivery(Delivery[GpuWork]):
 
         :raises Retry: the stage belongs on another backend's queue, or waits for one.
         :raises NoCapableBackend: no registered backend has what the workflow needs, or none
-            that has it came online within NODE_WAIT_S.
+            that has it came online within the node_wait_s setting.
         """
         started = time.perf_counter()
         with Session(self.ctx.engine) as session, session.begin():
             work = gpu_work(session, self.run_id, self.ctx.store)
             if work.backend and self.prompt_exists(work):
+                claimed.relay.backend = work.backend
                 return work
             run = session.get(StageRun, self.run_id)
             needs = requirements(
@@ -73,7 +75,7 @@ class GpuDelivery(Delivery[GpuWork]):
                 settle=self.reroutes >= MAX_REROUTES,
             )
             if placement.kind == "wait":
-                placement = waited(run, placement, self.ctx.settings.node_wait_s)
+                placement = waited(run, placement, get_setting("node_wait_s"))
             if placement.kind == "here":
                 work = take_here(session, run, work, self.here, self.ctx.store)
             elif placement.kind != "impossible":
@@ -95,6 +97,7 @@ class GpuDelivery(Delivery[GpuWork]):
             work.backend,
             (time.perf_counter() - started) * 1000,
         )
+        claimed.relay.backend = work.backend
         return work
 
     def prompt_exists(self, work: GpuWork) -> bool:

@@ -24,6 +24,8 @@ class ProgressRelay:
         self.run_id = run_id
         self.scene_id = scene_id
         self.stage = stage
+        # The GPU node running the attempt, once it is placed (None for CPU stages).
+        self.backend: str | None = None
         self._last = 0.0
         self._node: str | None = None
         self._progress = 0.0
@@ -36,6 +38,7 @@ class ProgressRelay:
             scene_id=self.scene_id,
             stage=self.stage,
             status=status,
+            backend=self.backend,
             **fields,
         )
 

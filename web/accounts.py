@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 
 from shared.db import db
 from shared.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
@@ -20,7 +20,7 @@ from web.credentials import (
     new_api_token,
     verify_password,
 )
-from web.identity import api_token_max_lifetime, end_session, start_session
+from web.identity import API_TOKEN_KEY, api_token_max_lifetime, end_session, start_session
 from web.paging import fetch_page
 from web.production import get_row
 
@@ -77,8 +77,14 @@ def log_in(email: str, password: str, *, remote_addr: str, use_session: bool) ->
 
 
 def log_out() -> None:
-    """Revoke the access token or session cookie of this request."""
+    """Revoke the access token, API token or session cookie of this request."""
     end_session()
+    token_id = request.environ.get(API_TOKEN_KEY)
+    if token_id is not None:
+        row = db.session.get(ApiToken, token_id)
+        row.revoked_at = row.revoked_at or datetime.now(UTC)
+        db.session.commit()
+        log.info("API token revoked at logout id=%s", token_id)
 
 
 def log_out_everywhere(user: User) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shared.db import db
 from shared.errors import ValidationError
@@ -86,7 +85,7 @@ def enhance_prompt(
     """
     project, characters = prompt_subject(user, project_id, character_ids)
     style = style or (project.style if project else "")
-    if llm_config(current_app.config["SETTINGS"]) is None:
+    if llm_config() is None:
         answer = Answer(rule_based(prompt, style, characters), RULES_MODEL, 0.0, 1)
         output = answer.data
     else:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
-
 from shared.db import db
 from shared.errors import ValidationError
 from shared.models import EchoFeature, Episode, Project, Suggestion, User
@@ -34,7 +32,7 @@ def ask(request: features.Request) -> Answer:
     # openai takes seconds to import: web processes pay for it on their first question only.
     from workers.echo.llm import LlmClient
 
-    config = require_llm_config(current_app.config["SETTINGS"])
+    config = require_llm_config()
     db.session.commit()  # end the read transaction: the answer may take a minute
     with LlmClient(config, throttle.client()) as client:
         return client.ask_json(request.system, request.prompt, request.schema)

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, request, stream_with_context
+from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import db
 from shared.errors import ValidationError
@@ -25,6 +26,7 @@ from shared.models import Job, User
 from shared.models.status import TERMINAL
 from shared.progress import (
     ProgressBus,
+    ProgressEvent,
     build_job_payload,
     compare_ids,
     decode_entry,
@@ -90,14 +92,21 @@ def stream_events(request_id: int) -> Response:
 
 
 def authorize_job(job_id: int) -> User:
-    """The caller, if they may see the job (the auth hook: bearer token or session cookie).
+    """The caller, if they may see the job (bearer token, session cookie, or a stream token
+    for this job, which an EventSource can send).
 
     :raises AuthenticationError: without valid credentials.
+    :raises PermissionDeniedError: for a stream token of another job.
     :raises NotFoundError: when the job is missing or not the caller's.
     """
-    from web.identity import require_user
+    from web.identity import USER_KEY, require_user
     from web.jobs import visible_job
+    from web.stream_tokens import QUERY_PARAMETER, user_from_stream_token
 
+    token = request.args.get(QUERY_PARAMETER)
+    if token is not None:
+        # Accepted on this URL only: for this request the token stands for the credentials.
+        request.environ[USER_KEY] = user_from_stream_token(token, job_id)
     user = require_user()
     visible_job(user, job_id)
     return user
@@ -130,6 +139,34 @@ def format_event(entry_id: str | None, kind: str, data: dict[str, Any]) -> str:
     return f"{head}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+def event_message(event: ProgressEvent) -> str:
+    """A stage or job event of the stream as an SSE message."""
+    if event.kind == "job":
+        return job_message(event.job_id, event.id, event.data)
+    return format_event(event.id, event.kind, event.data)
+
+
+def job_message(job_id: int, entry_id: str | None, data: dict[str, Any]) -> str:
+    """A job event as an SSE message; a succeeded one carries the job's outputs, as the status
+    report lists them, so a client needs no other call to fetch them."""
+    if data.get("status") == "succeeded":
+        data = {**data, "outputs": succeeded_outputs(job_id)}
+    return format_event(entry_id, "job", data)
+
+
+def succeeded_outputs(job_id: int) -> list[dict[str, Any]]:
+    """The job's final outputs ({asset_id, kind, url}), read without holding a connection."""
+    from web.jobs import job_outputs  # web.jobs lays this module's live state over its rows
+
+    try:
+        return job_outputs(job_id)
+    except SQLAlchemyError as exc:
+        log.warning("sse: outputs unavailable job_id=%s: %s", job_id, exc)
+        return []
+    finally:
+        db.session.remove()
+
+
 def stream_job(
     job_id: int, last_id: str | None, heartbeat_s: float, slot: StreamSlot
 ) -> Iterator[str]:
@@ -146,7 +183,7 @@ def stream_job(
             gap, snapshot_id, state = True, None, None
         if gap:
             snapshot = state or row_state(job_id)
-            yield format_event(snapshot_id, "job", build_job_payload(**snapshot))
+            yield job_message(job_id, snapshot_id, build_job_payload(**snapshot))
             if snapshot["status"] in TERMINAL_STATUSES:
                 return
             cursor = snapshot_id or "0-0"
@@ -216,14 +253,14 @@ def follow(
             # A job can end while Redis is down or empty: the row is the truth.
             state = row_state(job_id)
             if state["status"] in TERMINAL_STATUSES:
-                yield format_event(None, "job", build_job_payload(**state))
+                yield job_message(job_id, None, build_job_payload(**state))
                 return
             continue
         if compare_ids(event.id, cursor) <= 0:
             continue  # already sent from the history
         cursor = event.id
         if event.kind in ("stage", "job"):
-            yield format_event(event.id, event.kind, event.data)
+            yield event_message(event)
         if event.is_terminal_job and not has_later(bus.client, events_key(job_id), event.id):
             return
 
@@ -242,7 +279,7 @@ def replay(client: redis.Redis, job_id: int, cursor: str) -> Generator[str, None
             event = decode_entry(job_id, entry_id, fields or {})
             cursor = event.id
             if event.kind in ("stage", "job"):
-                yield format_event(event.id, event.kind, event.data)
+                yield event_message(event)
             if event.is_terminal_job and not has_later(client, key, event.id):
                 return cursor, True
         if len(entries) < READ_COUNT:
@@ -275,7 +312,7 @@ def with_fresh_state(report: dict[str, Any]) -> dict[str, Any]:
         state = fresh.get(stage["id"])
         if not state or stage["status"] in TERMINAL_STATUSES:
             continue
-        for name in ("step", "max", "node"):
+        for name in ("step", "max", "node", "comfy_node", "backend"):
             if state.get(name) is not None:
                 stage[name] = state[name]
         if state.get("progress") is not None:

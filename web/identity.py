@@ -14,6 +14,7 @@ from flask import current_app, request, session
 from shared.db import db
 from shared.errors import AuthenticationError, PermissionDeniedError
 from shared.models import ApiToken, Role, User
+from shared.settings_store import get_setting
 from web import throttle
 from web.credentials import decode_access_token, hash_api_token, is_api_token, same_secret
 
@@ -26,6 +27,7 @@ MEMBERS = (Role.ADMIN.value, Role.OPERATOR.value, Role.USER.value)
 _UNSET = object()
 USER_KEY = "tower.user"
 CLAIMS_KEY = "tower.claims"
+API_TOKEN_KEY = "tower.api_token"
 
 
 def current_user() -> User | None:
@@ -118,6 +120,7 @@ def user_from_api_token(token: str) -> User:
         raise AuthenticationError("the API token has expired")
     row.last_used_at = now
     db.session.commit()
+    request.environ[API_TOKEN_KEY] = row.id  # logging out with it revokes it
     return user
 
 
@@ -193,7 +196,7 @@ def require_user(*roles: str) -> User:
     user = current_user()
     if user is None:
         raise AuthenticationError("authentication required")
-    if user.role == Role.GUEST.value and current_app.config["TOWER_GUEST_MODE"] == "off":
+    if user.role == Role.GUEST.value and get_setting("guest_mode") == "off":
         raise PermissionDeniedError("guest access is disabled on this farm")
     if roles and user.role not in roles:
         raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from shared.db import db
 from shared.errors import NotFoundError
-from shared.models import Asset, Job, StageRun, User
+from shared.models import Asset, Job, Scene, StageRun, User
 from shared.stages import position
 from web.events import with_fresh_state
 from web.identity import is_staff
@@ -107,6 +107,15 @@ def final_outputs(runs: list[StageRun]) -> list[Asset]:
     return [asset for run in latest.values() for asset in run.assets]
 
 
+def scene_orders(scene_ids) -> dict[int, int]:
+    """Each scene's order in its episode (0 first), by scene id."""
+    wanted = {i for i in scene_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = db.session.execute(sa.select(Scene.id, Scene.order).where(Scene.id.in_(wanted)))
+    return {scene_id: order for scene_id, order in rows}
+
+
 def load_job_with_stages(job_id: int) -> Job | None:
     """A job with its stage runs and their assets in one load (fresh from the database), or
     None when there is none."""
@@ -120,6 +129,12 @@ def load_job_with_stages(job_id: int) -> Job | None:
     ).scalar_one_or_none()
 
 
+def job_outputs(job_id: int) -> list[dict[str, Any]]:
+    """A job's final outputs as its status report lists them (none for a missing job)."""
+    job = load_job_with_stages(job_id)
+    return describe_outputs(final_outputs(job.stage_runs)) if job else []
+
+
 def job_report(user: User, job_id: int) -> dict[str, Any]:
     """The issue-4 status report of a visible job, with live progress from Redis laid over
     rows that have not ended.
@@ -130,19 +145,25 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
     job = load_job_with_stages(job_id)
     if job is None or not may_see(user, job):
         raise NotFoundError(f"job {job_id} not found")
+    orders = scene_orders(run.scene_id for run in job.stage_runs)
     stages = [
         {
             "id": run.id,
             "scene_id": run.scene_id,
+            "scene_order": orders.get(run.scene_id),
             "stage": run.stage,
             "status": run.status,
             "attempt": run.attempt,
             "progress": run.progress,
             "backend": run.backend,
+            "comfy_node": run.node,
             "prompt_id": run.prompt_id,
             "error": run.error,
             "error_detail": describe_error(run),
             "outputs": describe_outputs(run.assets),
+            "queued_at": run.queued_at,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
         }
         for run in job.stage_runs
     ]
@@ -150,6 +171,9 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
         {
             "request_id": job.id,
             "kind": job.kind,
+            "project_id": job.project_id,
+            "episode_id": job.episode_id,
+            "priority": job.priority,
             "status": job.status,
             "progress": job.progress,
             "current_stage": job.current_stage,

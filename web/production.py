@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from shared.settings_store import get_setting
 from web.artifacts import project_artifacts, remove_artifacts
 from web.dialogue import checked_dialogue
 from web.paging import fetch_page
@@ -28,12 +29,12 @@ def get_row(model: type, row_id: int, what: str) -> Any:
     return row
 
 
-def can_read(user: User, project: Project) -> bool:
-    """Owners, staff and (for public demo projects) everyone may read a project."""
-    return (
-        project.is_public
-        or project.owner_id == user.id
-        or user.role in (Role.ADMIN.value, Role.OPERATOR.value)
+def can_read(user: User | None, project: Project) -> bool:
+    """Owners, staff and (for public demo projects) everyone, even without an account
+    (`user` None), may read a project."""
+    return project.is_public or (
+        user is not None
+        and (project.owner_id == user.id or user.role in (Role.ADMIN.value, Role.OPERATOR.value))
     )
 
 
@@ -42,7 +43,7 @@ def can_write(user: User, project: Project) -> bool:
     return project.owner_id == user.id or user.role == Role.ADMIN.value
 
 
-def visible_project(user: User, project_id: int, *, write: bool = False) -> Project:
+def visible_project(user: User | None, project_id: int, *, write: bool = False) -> Project:
     """A project the caller may read (or change, with `write`).
 
     :raises NotFoundError: when it is missing or not visible to the caller.
@@ -51,15 +52,17 @@ def visible_project(user: User, project_id: int, *, write: bool = False) -> Proj
     project = get_row(Project, project_id, "project")
     if not can_read(user, project):
         raise NotFoundError(f"project {project_id} not found")
-    if write and not can_write(user, project):
+    if write and (user is None or not can_write(user, project)):
         raise PermissionDeniedError("only the project's owner may change it")
     return project
 
 
-def list_projects(user: User, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """The projects the caller may read, oldest first."""
+def list_projects(user: User | None, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The projects the caller may read (without an account: the public ones), oldest first."""
     stmt = sa.select(Project)
-    if user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
+    if user is None:
+        stmt = stmt.where(Project.is_public)
+    elif user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
         stmt = stmt.where(sa.or_(Project.owner_id == user.id, Project.is_public))
     return fetch_page(
         stmt, [Project.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
@@ -119,7 +122,9 @@ def list_characters(
     )
 
 
-def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_episodes(
+    user: User | None, project_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a visible project's episodes.
 
     :raises NotFoundError: when the project is missing or not visible.
@@ -131,7 +136,9 @@ def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None
     )
 
 
-def list_scenes(user: User, episode_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_scenes(
+    user: User | None, episode_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a visible episode's scenes, in id order (each carries its `order`).
 
     :raises NotFoundError: when the episode is missing or not visible.
@@ -176,7 +183,7 @@ def save_character(
     return update_row(character, data)
 
 
-def visible_episode(user: User, episode_id: int, *, write: bool = False) -> Episode:
+def visible_episode(user: User | None, episode_id: int, *, write: bool = False) -> Episode:
     """An episode of a project the caller may read (or change).
 
     :raises NotFoundError: when missing or not visible.
@@ -207,7 +214,7 @@ def save_episode(project: Project, data: dict[str, Any], episode: Episode | None
     return update_row(episode, data)
 
 
-def visible_scene(user: User, scene_id: int, *, write: bool = False) -> Scene:
+def visible_scene(user: User | None, scene_id: int, *, write: bool = False) -> Scene:
     """A scene of a project the caller may read (or change).
 
     :raises NotFoundError: when missing or not visible.
@@ -223,11 +230,12 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id (or a speaker) is not in the project, or a
-        line falls after the scene's end.
+    :raises ValidationError: when a character id (or a speaker) is not in the project, a line
+        falls after the scene's end, or the scene is longer than the farm allows.
     :raises ConflictError: when another scene already has the order.
     """
     data = dict(data)
+    check_scene_length(data.get("duration_s"))
     character_ids = data.pop("character_ids", None)
     dialogue = checked_dialogue(episode, data, scene)
     if dialogue is not None:
@@ -264,6 +272,19 @@ def save_scene(
     if characters is not None:
         scene.characters = characters
     return update_row(scene, data, commit=commit)
+
+
+def check_scene_length(duration_s: float | None) -> None:
+    """Refuse a scene longer than the farm's `scene_max_s` setting.
+
+    :raises ValidationError: naming `duration_s`.
+    """
+    longest = get_setting("scene_max_s")
+    if duration_s is not None and duration_s > longest:
+        raise ValidationError(
+            f"scenes may last at most {longest:g} s on this farm",
+            fields={"duration_s": f"must be at most {longest:g}"},
+        )
 
 
 def reorder_scenes(episode: Episode, scene_ids: list[int]) -> list[Scene]:

@@ -231,7 +231,8 @@ def retake_scene(
     """Re-render one scene of its episode job (new seed or prompt), keep every other scene's
     clip, recompile; commit, then dispatch.
 
-    :raises ConflictError: the scene was never rendered, or its job is still running.
+    :raises ConflictError: the scene was never rendered, or its job is still running, failed
+        or was cancelled (retry that job, or submit again).
     """
     from tasks.pipeline.control import prepare_retake
 

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from tower_client.address import NotTowerError, describe_answer, normalize_url, transport_error
 from tower_client.echo import EchoMethods
-from tower_client.errors import ApiError, UnreachableError, reason, to_api_error
+from tower_client.errors import ApiError, UnreachableError, to_api_error
 from tower_client.filenames import asset_id, file_name, inside
 from tower_client.stream import Event, parse_events
 
@@ -38,7 +39,7 @@ class TowerClient(EchoMethods):
         timeout: float = 30.0,
         session: requests.Session | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = normalize_url(base_url)
         self.token = token
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -58,7 +59,8 @@ class TowerClient(EchoMethods):
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request with the bearer token; the response when it is a success.
 
-        :raises UnreachableError: when the server does not answer.
+        :raises UnreachableError: when the server does not answer (or its name does not resolve).
+        :raises NotTowerError: when what answers is not a Tower farm.
         :raises ApiError: on a 4xx or 5xx answer.
         """
         headers = kwargs.pop("headers", {})
@@ -69,19 +71,30 @@ class TowerClient(EchoMethods):
         try:
             response = self.session.request(method, url, headers=headers, **kwargs)
         except requests.RequestException as exc:
-            raise UnreachableError(f"cannot reach Tower at {self.base_url}: {reason(exc)}") from exc
+            raise transport_error(self.base_url, exc) from exc
         if response.status_code >= 400:
-            raise to_api_error(response)
+            error = to_api_error(response)
+            if error.code == "http_error":  # no {"error", "message"} body: not Tower's answer
+                raise NotTowerError(self.base_url, response.status_code, describe_answer(response))
+            raise error
         return response
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON body of a request (None for an empty body).
 
         :raises UnreachableError: when the server does not answer.
+        :raises NotTowerError: when the answer is not JSON.
         :raises ApiError: on an error answer.
         """
         response = self.request(method, path, **kwargs)
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise NotTowerError(
+                self.base_url, response.status_code, describe_answer(response)
+            ) from exc
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -91,8 +104,17 @@ class TowerClient(EchoMethods):
         :raises ApiError: on wrong credentials (401) or too many attempts (429).
         """
         body = self.call("POST", "/auth/login", json={"email": email, "password": password})
+        if not isinstance(body, dict) or "access_token" not in body:
+            raise NotTowerError(self.base_url, 200, "no access token in its login answer")
         self.token = body["access_token"]
         return body
+
+    def logout(self) -> None:
+        """Revoke this client's token on the farm (an API token for good).
+
+        :raises ApiError: when the token is not valid (401).
+        """
+        self.call("POST", "/auth/logout")
 
     def create_api_token(self, name: str, expires_in_days: int | None = None) -> dict[str, Any]:
         """A long-lived API token for scripts ({id, name, token, expires_at, ...}).
@@ -101,6 +123,13 @@ class TowerClient(EchoMethods):
         """
         body = {"name": name, "expires_in_days": expires_in_days}
         return self.call("POST", "/auth/tokens", json=body)
+
+    def list_api_tokens(self) -> list[dict[str, Any]]:
+        """The account's API tokens (id, name, expires_at, revoked_at, ...), newest first.
+
+        :raises ApiError: without a valid token.
+        """
+        return self.call("GET", "/auth/tokens")
 
     def me(self) -> dict[str, Any]:
         """The account the token belongs to.
@@ -147,14 +176,18 @@ class TowerClient(EchoMethods):
         body = {"order": order, "prompt": prompt, "duration_s": duration_s, **fields}
         return self.call("POST", f"/api/anime/episodes/{episode_id}/scenes", json=body)
 
-    def submit_production(self, production: Production) -> Submission:
-        """Create a production's rows and queue its episode's render job.
+    def submit_production(
+        self, production: Production, *, dry_run: bool = False, priority: int | None = None
+    ) -> Submission:
+        """Send a whole production: the farm creates it (or updates the one the same file made)
+        and queues its episode's render, all or nothing; `dry_run` only checks.
 
-        :raises ApiError: when the server refuses a row or the job.
+        :raises ProductionError: the farm's refusals, at their lines in the file.
+        :raises ApiError: a refusal that is not about the file.
         """
         from tower_client.submission import submit_production
 
-        return submit_production(self, production)
+        return submit_production(self, production, dry_run=dry_run, priority=priority)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -204,6 +237,17 @@ class TowerClient(EchoMethods):
         body = {"stage_id": stage_id} if stage_id is not None else {}
         return self.call("POST", f"/api/anime/generation/{job_id}/retry", json=body)
 
+    def retake(
+        self, scene_id: int, *, seed: int | None = None, prompt: str | None = None
+    ) -> dict[str, Any]:
+        """Re-render one scene of its succeeded episode job (a new seed, or a new prompt) and
+        recompile; the 202 body.
+
+        :raises ApiError: 409 when the scene's job did not succeed or still runs.
+        """
+        body = {k: v for k, v in (("seed", seed), ("prompt", prompt)) if v is not None}
+        return self.call("POST", f"/api/anime/scenes/{scene_id}/retake", json=body)
+
     def cancel(self, job_id: int) -> dict[str, Any]:
         """Cancel a job.
 
@@ -229,6 +273,14 @@ class TowerClient(EchoMethods):
             raise UnreachableError(f"the event stream of job {job_id} dropped: {exc}") from exc
         finally:
             response.close()
+
+    def stream_token(self, job_id: int) -> dict[str, Any]:
+        """A short-lived token opening one job's events without headers, for a browser's
+        EventSource: {token, expires_in, events_url}.
+
+        :raises ApiError: when the job is missing or not the caller's (404).
+        """
+        return self.call("POST", f"/api/anime/generation/{job_id}/stream-token")
 
     def watch(
         self,
@@ -284,7 +336,7 @@ class TowerClient(EchoMethods):
         try:
             return self.call("GET", "/api/fleet/nodes")
         except ApiError as exc:
-            if exc.status != 404:
+            if exc.status != 404 or isinstance(exc, NotTowerError):
                 raise
         # A server without the fleet endpoint still lists the backends /health probes.
         body = self.health()
@@ -302,12 +354,17 @@ class TowerClient(EchoMethods):
         """Each dependency's state and the GPU backends (also when degraded, a 503).
 
         :raises UnreachableError: when the server does not answer.
+        :raises NotTowerError: when what answers is not a Tower farm.
         """
         try:
             response = self.session.get(f"{self.base_url}/health", timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise transport_error(self.base_url, exc) from exc
+        try:
             return response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise UnreachableError(f"no health report from {self.base_url}: {exc}") from exc
+        except ValueError as exc:
+            answer = describe_answer(response)
+            raise NotTowerError(self.base_url, response.status_code, answer) from exc
 
     def list_workflows(self, **filters: Any) -> list[dict[str, Any]]:
         """Stored workflow versions (filters: stage, name, active).

@@ -7,14 +7,6 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-SYMBOL = {
-    "succeeded": "done",
-    "failed": "FAILED",
-    "cancelled": "cancelled",
-    "retrying": "retry",
-    "skipped": "skipped",
-}
-
 
 def stage_label(stage: dict[str, Any], scene_numbers: dict[int, int]) -> str:
     """`scene 2 animate` (or `episode mix`), with the attempt when it is a retry."""
@@ -57,7 +49,7 @@ class StageBars:
                 bar = self.bars[stage["id"]] = self.new_bar(
                     stage_label(stage, self.scene_numbers), len(self.bars) + 1
                 )
-            state = SYMBOL.get(stage["status"], stage["status"])
+            state = stage["status"]  # the API's words, as `tower jobs` and the dashboard show
             if stage.get("backend") and stage["status"] == "running":
                 state = f"{state} on {stage['backend']}"
             move(bar, stage["progress"], state)
@@ -104,7 +96,7 @@ class StageBars:
 def move(bar: tqdm, progress: float | None, status: str) -> None:
     """Set a bar to `progress` (0..1) with `status` beside it."""
     target = round(100 * float(progress or 0.0))
-    if status == "done":
+    if status == "succeeded":
         target = 100
     if target != bar.n:
         bar.n = target

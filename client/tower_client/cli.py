@@ -16,9 +16,13 @@ from typing import Any
 
 import click
 
+from tower_client import commands_production
+from tower_client.address import normalize_url
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
+from tower_client.commands_account import login, logout
 from tower_client.commands_echo import echo
+from tower_client.commands_settings import settings
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
 from tower_client.sheet import make_contact_sheet
@@ -34,7 +38,7 @@ class Context:
     def __init__(self, url: str | None, token: str | None, config: Path) -> None:
         self.config = config
         saved = load_config(config)
-        self.url = url or saved.get("url") or DEFAULT_URL
+        self.url = normalize_url(url or saved.get("url") or DEFAULT_URL)
         self.token = token or saved.get("token")
 
     def client(self, *, need_token: bool = True) -> TowerClient:
@@ -82,24 +86,8 @@ def cli(ctx: click.Context, url: str | None, token: str | None, config: str, deb
     ctx.obj = Context(url, token, Path(config).expanduser())
 
 
-@cli.command()
-@click.option("--email", prompt=True, help="Account email.")
-@click.option("--password", prompt=True, hide_input=True, help="Else prompted (or read stdin).")
-@click.option(
-    "--days",
-    type=click.IntRange(1, 3650),
-    default=30,
-    show_default=True,
-    help="How long the saved API token lasts.",
-)
-@click.pass_obj
-def login(obj: Context, email: str, password: str, days: int) -> None:
-    """Log in and save a long-lived API token for later commands."""
-    with obj.client(need_token=False) as client:
-        body = client.login(email, password)
-        created = client.create_api_token(f"tower cli {email}", expires_in_days=days)
-    save_config(obj.config, {"url": obj.url, "token": created["token"], "email": email})
-    click.echo(f"logged in to {obj.url} as {email} ({body['role']}); token valid {days} days")
+cli.add_command(login)
+cli.add_command(logout)
 
 
 @cli.command()
@@ -108,17 +96,15 @@ def login(obj: Context, email: str, password: str, days: int) -> None:
 @click.option("--priority", type=click.IntRange(0, 9), help="Override the file's priority.")
 @click.pass_obj
 def submit(obj: Context, production_file: Path, watch: bool, priority: int | None) -> None:
-    """Create a production file's rows and render its episode."""
+    """Create (or, for a file submitted before, update) a production and render its episode."""
     production = read_production(production_file)
-    if priority is not None:
-        production = type(production)(**{**production.__dict__, "priority": priority})
     with obj.client() as client:
-        result = client.submit_production(production)
+        result = client.submit_production(production, priority=priority)
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         click.echo(
-            f"submitted job {result.job_id}: project {result.project_id}, episode "
-            f"{result.episode_id}, {len(result.scene_ids)} scenes"
+            f"submitted job {result.job_id}: {result.result} project {result.project_id}, "
+            f"episode {result.episode_id}, scenes {', '.join(map(str, result.scene_ids))}"
         )
         if watch:
             finish(follow(client, result.job_id))
@@ -191,6 +177,8 @@ def nodes(obj: Context) -> None:
         rows = client.nodes()
     if not rows:
         click.echo("no GPU node registered")
+        return
+    click.echo(f"{'NODE':<14} {'STATUS':<9} {'GPU':<22} {'DOING':<22} COMFYUI")
     for node in rows:
         stage = node.get("current_stage") or {}
         doing = f"{stage.get('stage', '')} job {stage.get('job_id', '')}" if stage else "idle"
@@ -326,6 +314,9 @@ def finish(report: dict[str, Any]) -> None:
     raise SystemExit(JOB_FAILED)
 
 
+cli.add_command(commands_production.validate)
+cli.add_command(commands_production.retake)
+cli.add_command(settings)
 cli.add_command(echo)
 
 

@@ -1,29 +1,31 @@
-"""Submitting a production: its rows through the API in order, then the episode's render job."""
+"""Submitting a production: the whole file in one request, which the farm creates (or updates)
+with its episode's render, all or nothing; refusals come back in the file's terms."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tower_client.errors import ApiError
+from tower_client.errors import ApiError, flatten_fields
+from tower_client.production import ProductionError
 
 if TYPE_CHECKING:
     from tower_client.api import TowerClient
     from tower_client.production import Production
 
-log = logging.getLogger(__name__)
-
-CHARACTER_FIELDS = ("description", "lora_name", "lora_strength", "trigger_words", "voice")
-SCENE_FIELDS = ("negative_prompt", "mood", "motion", "transition", "transition_s", "seed")
+PATH = "/api/anime/productions"
+# Refusals about the file's content (the rest, such as 401 or 429, are not the file's fault).
+FILE_REFUSALS = (403, 404, 409, 422)
 
 
 @dataclass
 class Submission:
-    """What a submitted production created: row ids, the queued job and any warnings."""
+    """What the farm did with a production (or, in a dry run, would do)."""
 
-    project_id: int
-    episode_id: int
+    result: str
+    dry_run: bool
+    project_id: int | None
+    episode_id: int | None
     character_ids: dict[str, int] = field(default_factory=dict)
     scene_ids: list[int] = field(default_factory=list)
     job: dict[str, Any] = field(default_factory=dict)
@@ -31,60 +33,48 @@ class Submission:
 
     @property
     def job_id(self) -> int:
-        """The render job's id."""
+        """The render job's id (a dry run has none)."""
         return int(self.job["request_id"])
 
 
-def submit_production(client: TowerClient, production: Production) -> Submission:
-    """Create the project, characters, episode and scenes, then queue the episode's render.
+def submit_production(
+    client: TowerClient,
+    production: Production,
+    *,
+    dry_run: bool = False,
+    priority: int | None = None,
+) -> Submission:
+    """Send the whole production; the farm creates or updates it and queues its render (a
+    dry run only checks).
 
-    :raises ApiError: when the server refuses a row or the job (nothing after it is created).
+    :raises ProductionError: every problem the farm found, at its line in the file.
+    :raises ApiError: a refusal that is not about the file (login, rate limit, server error).
     """
-    project = client.create_project(**production.project)
-    episode = client.create_episode(project["id"], **production.episode)
-    result = Submission(project_id=project["id"], episode_id=episode["id"])
-    for character in production.characters:
-        extra = {k: character[k] for k in CHARACTER_FIELDS if k in character}
-        row = client.create_character(project["id"], character["name"], **extra)
-        result.character_ids[character["name"]] = row["id"]
-    for scene in production.scenes:
-        result.scene_ids.append(create_scene(client, result, scene))
-    result.job = client.generate(
-        project["id"],
-        kind="episode",
-        episode_id=episode["id"],
-        options=production.render,
-        priority=production.priority,
-    )
-    return result
-
-
-def create_scene(client: TowerClient, result: Submission, scene: dict[str, Any]) -> int:
-    """Create one scene with its characters, sound-effect cues and dialogue; its id.
-
-    :raises ApiError: when the server refuses the scene.
-    """
-    extra = {k: scene[k] for k in SCENE_FIELDS if k in scene}
-    extra["character_ids"] = [result.character_ids[n] for n in scene["characters"]]
-    if scene.get("dialogue"):
-        extra["dialogue"] = [
-            {"character_id": result.character_ids[line["speaker"]], "text": line["text"],
-             "at_s": line["at_s"]}
-            for line in scene["dialogue"]
-        ]  # fmt: skip
-    args = (result.episode_id, scene["order"], scene["prompt"], scene["duration_s"])
-    if not scene["sfx_cues"]:
-        return client.create_scene(*args, **extra)["id"]
+    params = {"dry_run": "true"} if dry_run else None
     try:
-        return client.create_scene(*args, **extra, sfx_cues=scene["sfx_cues"])["id"]
+        body = client.call("POST", PATH, params=params, json=production.body(priority))
     except ApiError as exc:
-        # A server whose scene schema predates sound-effect cues rejects the field by name;
-        # the scene is still worth rendering, so say what was dropped and go on.
-        if exc.status != 422 or "sfx_cues" not in (exc.fields or {}):
+        if exc.status not in FILE_REFUSALS or not exc.fields:
             raise
-    result.warnings.append(
-        f"the server does not accept sound-effect cues: scene {scene['order']}'s "
-        f"{len(scene['sfx_cues'])} cue(s) were not sent"
+        raise refusal(production, exc) from exc
+    return Submission(
+        result=body["result"],
+        dry_run=body["dry_run"],
+        project_id=body["project_id"],
+        episode_id=body["episode_id"],
+        character_ids=body["character_ids"],
+        scene_ids=body["scene_ids"],
+        job={k: body[k] for k in ("request_id", "status", "status_url")},
+        warnings=[production.describe(w["field"], w["message"]) for w in body["warnings"]],
     )
-    log.info("sfx_cues refused scene_order=%s", scene["order"])
-    return client.create_scene(*args, **extra)["id"]
+
+
+def refusal(production: Production, exc: ApiError) -> ProductionError:
+    """The farm's refusal as problems at the file's lines: each field's message for a
+    validation error, else the farm's message at the first field it names."""
+    pairs = list(flatten_fields(exc.fields))
+    if exc.status == 422:
+        problems = [production.problem(name, message) for name, message in pairs]
+    else:
+        problems = [production.problem(pairs[0][0], exc.message)]
+    return ProductionError(production.source, sorted(problems, key=lambda p: p.line or 0))

@@ -1,7 +1,7 @@
 """echo brain: suggestions as asked and answered, scene dialogue, character voices, subtitles
 
 Revision ID: f1e2c3b4a5d6
-Revises: 3c1f6e2a9b47
+Revises: 7a4e1c9d2b60
 Create Date: 2026-12-06 09:20:00.000000
 
 """
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = 'f1e2c3b4a5d6'
-down_revision = '3c1f6e2a9b47'
+down_revision = '7a4e1c9d2b60'
 branch_labels = None
 depends_on = None
 

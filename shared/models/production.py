@@ -36,6 +36,8 @@ class Project(db.Model):
     is_public: Mapped[bool] = mapped_column(
         sa.Boolean, nullable=False, default=False, server_default=sa.false()
     )
+    # The `key:` of a production file: submitting the file again updates this project.
+    production_key: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -47,6 +49,10 @@ class Project(db.Model):
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="Episode.number",
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "production_key", name="uq_projects_owner_production_key"),
     )
 
 

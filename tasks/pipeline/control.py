@@ -28,6 +28,7 @@ def request_cancel(session: Session, job: Job) -> None:
 
     :raises ConflictError: the job already ended.
     """
+    lock_job_rows(session, job)
     if Status(job.status).is_terminal:
         raise ConflictError(f"job {job.id} already {job.status}", fields={"status": job.status})
     job.cancel_requested = True
@@ -39,6 +40,26 @@ def request_cancel(session: Session, job: Job) -> None:
             move(run, Status.CANCELLED)
             run.finished_at = utcnow()
             run.error = "job cancelled"
+
+
+def lock_job_rows(session: Session, job: Job) -> None:
+    """Lock the job's stage rows, then the job, and read them afresh.
+
+    A worker recording a stage updates its stage row before the job row; taking the locks in
+    the same order keeps a cancel from deadlocking with it.
+    """
+    session.execute(
+        sa.select(StageRun.id)
+        .where(StageRun.job_id == job.id)
+        .order_by(StageRun.id)
+        .with_for_update()
+    )
+    session.refresh(job, with_for_update=True)
+    session.execute(
+        sa.select(StageRun)
+        .where(StageRun.job_id == job.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:
@@ -112,7 +133,8 @@ def prepare_retake(
 
     Without a new seed or prompt the scene gets the next seed, so the retake differs.
 
-    :raises ConflictError: the scene was never rendered in an episode job, or that job runs.
+    :raises ConflictError: the scene was never rendered in an episode job, or that job runs,
+        failed or was cancelled.
     """
     job = session.scalar(
         sa.select(Job)
@@ -129,6 +151,13 @@ def prepare_retake(
     if job.status in (Status.QUEUED, Status.RUNNING):
         raise ConflictError(
             f"job {job.id} is {job.status}; wait for it or cancel it", fields={"status": job.status}
+        )
+    if job.status != Status.SUCCEEDED:
+        # Its other scenes have no clips to keep: a retake would wait on them for ever.
+        raise ConflictError(
+            f"job {job.id} {job.status}; a retake changes one scene of a finished episode: "
+            f"retry job {job.id} (tower retry {job.id}) or submit the production again",
+            fields={"status": job.status},
         )
     runs = latest_runs(session, job.id)
     if prompt is not None:

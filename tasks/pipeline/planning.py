@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from shared.errors import NotFoundError, ValidationError
 from shared.models import Character, Episode, Job, JobKind, Project, Scene, StageRun
 from shared.stages import STAGES, Per, StageKind, stage_kind
-from tasks.pipeline.render_options import RenderOptions, parse_options
+from tasks.pipeline.render_options import RenderOptions, parse_options, with_defaults
 from tasks.pipeline.stage_params import PLANNERS, Planned, Subject
 from tasks.pipeline.workflow_store import active_workflow, template_of
 from workers.workflows import bind, with_placeholders
@@ -42,6 +42,7 @@ def plan_job(
         raise ValidationError(f"unknown job kind {kind!r}", fields={"kind": "unknown kind"})
     if not 0 <= priority <= 9:
         raise ValidationError("priority must be 0-9", fields={"priority": "must be 0-9"})
+    options = with_defaults(options)
     opts = parse_options(options)
     project = session.get(Project, project_id)
     if project is None:
@@ -51,7 +52,7 @@ def plan_job(
         owner_id=owner_id,
         project_id=project_id,
         priority=priority,
-        params={"options": options or {}},
+        params={"options": options},
     )
     if kind == JobKind.CHARACTER:
         character = _character(session, project, character_id)

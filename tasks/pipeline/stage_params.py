@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.models import Character, Episode, Project, Scene
+from shared.settings_store import get_setting
 from tasks.pipeline.render_options import RenderOptions
-
-MAX_ANIMATE_FRAMES = 64
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,8 @@ class Subject:
         """Frames of the scene's animation at the options' rate."""
         if self.opts.frames:
             return self.opts.frames
-        return max(2, min(MAX_ANIMATE_FRAMES, round(self.scene.duration_s * self.opts.fps)))
+        cap = get_setting("render_max_frames")
+        return max(2, min(cap, round(self.scene.duration_s * self.opts.fps)))
 
     @property
     def characters(self) -> list[Character]:

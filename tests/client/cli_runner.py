@@ -25,8 +25,11 @@ class Result:
         return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def run_tower(*args: str, config: Path, url: str | None = None, timeout: float = 180) -> Result:
-    """Run `tower ARGS` (the installed console script when present) and capture its output."""
+def run_tower(
+    *args: str, config: Path, url: str | None = None, timeout: float = 180, stdin: str = ""
+) -> Result:
+    """Run `tower ARGS` (the installed console script when present) with `stdin` piped in, and
+    capture its output."""
     command = (
         [str(CONSOLE_SCRIPT)]
         if CONSOLE_SCRIPT.exists()
@@ -41,6 +44,7 @@ def run_tower(*args: str, config: Path, url: str | None = None, timeout: float =
         cwd=REPO,
         env=env,
         capture_output=True,
+        input=stdin,
         text=True,
         timeout=timeout,
         check=False,

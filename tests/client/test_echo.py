@@ -40,9 +40,8 @@ def web(settings: Settings, app, llm, log_dir: Path) -> Iterator[str]:
     with app.app_context():
         create_user(EMAIL, PASSWORD, "user")
         db.session.commit()
-    env = settings.with_overrides(
-        llm_base_url=llm.url, llm_model="test-model", llm_timeout_s=5.0
-    ).as_environ()
+    given = {"llm_base_url": llm.url, "llm_model": "test-model", "llm_timeout_s": 5.0}
+    env = settings.with_overrides(setting_defaults=given).as_environ()
     process, url = start_gunicorn(env, log_dir / "gunicorn-echo.log")
     try:
         yield url
@@ -103,21 +102,3 @@ def test_enhance_from_the_command_line(capsys, llm, production):
     result = call_tower(capsys, "echo", "enhance", "Aki", "--project",
                         str(production["project"]["id"]), config=production["config"])  # fmt: skip
     assert result.code == 0 and "neon noir, masterpiece" in result.stdout, result
-
-
-def test_a_production_files_dialogue_is_sent_with_its_scene(production):
-    from tower_client.production import parse_production
-    from tower_client.submission import Submission, create_scene
-
-    from tests.client.test_production_dialogue import with_dialogue
-
-    scene = parse_production(with_dialogue()).scenes[0]
-    config = json.loads(production["config"].read_text())
-    result = Submission(project_id=production["project"]["id"],
-                        episode_id=production["episode"]["id"],
-                        character_ids={"Aki": production["aki"]["id"]})  # fmt: skip
-    with TowerClient(config["url"], token=config["token"]) as client:
-        scene_id = create_scene(client, result, {**scene, "order": 9, "characters": ["Aki"]})
-        lines = client.call("GET", f"/api/anime/scenes/{scene_id}")["dialogue"]
-    assert lines == [{"character_id": production["aki"]["id"], "text": "The rain again.",
-                      "at_s": 0.4}]  # fmt: skip

@@ -1,11 +1,17 @@
-"""Production files: the demo's sample is valid; malformed ones name the line and field."""
+"""Production files read offline: the API's field names, the line of each field, and the YAML
+the client refuses itself (the farm checks everything else: see test_validate.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tower_client.production import ProductionError, parse_production, read_production
+from tower_client.production import (
+    Problem,
+    ProductionError,
+    parse_production,
+    read_production,
+)
 
 from tests.client.cli_runner import call_tower
 from tests.client.conftest import DEMO
@@ -16,67 +22,21 @@ def line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
 
 
-def test_the_demo_production_is_valid_and_maps_to_api_fields():
+def test_the_demo_production_is_sent_with_the_api_field_names():
     production = read_production(DEMO)
-    assert len(production.characters) == 3
-    assert all(c["lora_name"].endswith(".safetensors") for c in production.characters)
-    assert [s["order"] for s in production.scenes] == [1, 2, 3, 4]
-    assert {s["transition"] for s in production.scenes} == {"cut", "crossfade", "fade_black"}
-    assert any(s["sfx_cues"] for s in production.scenes)
-    assert len({s["mood"] for s in production.scenes}) == 4
-
-
-@pytest.mark.parametrize(
-    ("change", "needle", "field", "words"),
-    [
-        (
-            ("transition: crossfade", "transition: wipe"),
-            "transition: wipe",
-            "scenes[1].transition",
-            "one of cut, crossfade, fade_black",
-        ),
-        (
-            ("characters: [Aki, Ren, Kage]", "characters: [Aki, Rin, Kage]"),
-            "[Aki, Rin, Kage]",
-            "scenes[2].characters[1]",
-            "no character named 'Rin'",
-        ),
-        (
-            ("{name: whoosh, at_s: 0.5}", "{name: whoosh, at_s: 9}"),
-            "at_s: 9",
-            "scenes[1].sfx[0].at_s",
-            "inside the scene",
-        ),
-        (("  fps: 16\n", "  fps: sixteen\n"), "fps: sixteen", "episode.fps", "whole number"),
-        (
-            ("    lora_strength: 0.7\n", "    lora_strenght: 0.7\n"),
-            "lora_strenght",
-            "characters[1].lora_strenght",
-            "unknown field",
-        ),
-    ],
-)
-def test_a_malformed_file_gets_its_line_and_field(
-    capsys, tmp_path: Path, change, needle, field, words
-):
-    text = DEMO.read_text().replace(*change, 1)
-    assert text != DEMO.read_text()
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(text)
-    result = call_tower(
-        capsys,
-        "--token",
-        "unused",
-        "submit",
-        str(bad),
-        config=tmp_path / "cli.json",
-        url="http://127.0.0.1:9",
+    body = production.body(priority=7)
+    assert all(c["lora_name"].endswith(".safetensors") for c in body["characters"])
+    assert all("lora" not in c for c in body["characters"])
+    assert body["scenes"][1]["sfx_cues"] == [{"name": "whoosh", "at_s": 0.5}]
+    assert body["priority"] == 7
+    text = DEMO.read_text()
+    assert production.problem("scenes.1.sfx_cues.0.at_s", "late") == Problem(
+        line_of(text, "{name: whoosh, at_s: 0.5}"), "scenes[1].sfx[0].at_s", "late"
     )
-    assert result.code == 1, result
-    assert f"{bad}:{line_of(text, needle)}: {field}: " in result.stderr, result
-    assert words in result.stderr, result
-    assert "Traceback" not in result.stderr + result.stdout
-    assert "submitted" not in result.stdout
+    assert production.problem("characters.2.lora_name", "x").line == line_of(text, "villain")
+    # A field the file does not have is placed at its nearest ancestor's line.
+    assert production.problem("characters.2.description", "x").line == line_of(text, "Kage")
+    assert production.problem("_schema", "bad").describe("f.yaml") == "f.yaml: bad"
 
 
 def test_broken_yaml_names_its_line(tmp_path: Path):
@@ -86,14 +46,6 @@ def test_broken_yaml_names_its_line(tmp_path: Path):
     assert caught.value.problems[0].line is not None
     assert caught.value.lines()[0].startswith("broken.yaml:")
     assert "not valid YAML" in caught.value.lines()[0]
-
-
-def test_missing_sections_are_named():
-    with pytest.raises(ProductionError) as caught:
-        parse_production("project:\n  name: Neon\nepisode: 3\n", "p.yaml")
-    lines = caught.value.lines()
-    assert "p.yaml:3: episode: must be a mapping of fields" in lines
-    assert any(line.endswith("scenes: is required") for line in lines)
 
 
 def test_an_alias_is_refused_with_its_line():

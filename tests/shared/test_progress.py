@@ -75,6 +75,8 @@ def test_stage_event_appends_the_sse_payload_and_keeps_the_latest_state(bus, cli
         "step": 3,
         "max": 20,
         "node": "30",
+        "comfy_node": "30",
+        "backend": None,
     }
     assert bus.read_after(7, first)[0].id == second
     states = bus.stage_states(7)

@@ -25,10 +25,12 @@ def llm_server() -> Iterator[LlmServer]:
 
 @pytest.fixture
 def llm(app, settings, llm_server) -> Iterator[LlmServer]:
-    """The app configured for the scripted server (a 3 s deadline), for one test."""
+    """The app's LLM settings pointing at the scripted server (a 3 s deadline), for one test."""
     original = app.config["SETTINGS"]
+    given = {"llm_base_url": llm_server.url, "llm_model": "test-model", "llm_timeout_s": 3.0,
+             "llm_retries": 1}  # fmt: skip
     app.config["SETTINGS"] = original.with_overrides(
-        llm_base_url=llm_server.url, llm_model="test-model", llm_timeout_s=3.0, llm_retries=1
+        setting_defaults={**original.setting_defaults, **given}
     )
     redis.Redis.from_url(settings.redis_url).delete(KEY)
     try:
@@ -62,7 +64,7 @@ def test_without_an_llm_generative_features_say_how_to_configure_one(as_role, wo
     response = as_role("owner").post(f"/echo/episodes/{world.rows['episode'].id}/scenes", json={})
     assert response.status_code == 503
     assert response.get_json()["error"] == "llm_not_configured"
-    assert "LLM_BASE_URL" in response.get_json()["message"]
+    assert "llm_base_url" in response.get_json()["message"]
 
 
 def test_enhance_asks_the_llm_with_the_project_context(as_role, world, llm):

@@ -216,6 +216,7 @@ def test_progress_is_monotonic_and_ends_at_one_with_the_terminal_event(
         "status": "succeeded",
         "progress": 1,
         "eta_s": 0,
+        "outputs": [],  # the stages recorded no assets
     }
     assert all(p < 1.0 for p in progress[:-1])
     stage = next(e for e in stream.events if e["event"] == "stage")
@@ -228,6 +229,8 @@ def test_progress_is_monotonic_and_ends_at_one_with_the_terminal_event(
         "step",
         "max",
         "node",
+        "comfy_node",
+        "backend",
     }
     # The first event is the row's snapshot (no history yet, so no id); the rest are stream ids.
     assert "id" not in stream.events[0] and stream.events[0]["data"]["status"] == "queued"
@@ -458,6 +461,7 @@ def test_with_fresh_state_lays_redis_over_running_rows(app):
         "step": 7,
         "max": 10,
         "node": "30",
+        "comfy_node": "30",
     }
     assert fresh["stages"][1] == {"id": 2, "status": "succeeded", "progress": 1.0}
     assert (fresh["progress"], fresh["eta_s"]) == (0.6, 5)

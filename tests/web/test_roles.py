@@ -11,6 +11,7 @@ import importlib.util
 import pytest
 
 from tests import factories
+from tests.support.settings import farm_setting
 from workers.workflows import default_templates
 
 ROLES = ("anon", "guest", "owner", "other", "operator", "admin")
@@ -32,6 +33,10 @@ def upload_body(name: str) -> dict:
 
 READ = (401, 404, 200, 404, 200, 200)  # a private project's rows
 READ_ALL = (401, 200, 200, 200, 200, 200)  # any authenticated caller
+# Reads open to callers without an account (public read): a private project's rows, a public one's
+PUBLIC_READ = (404, 404, 200, 404, 200, 200)
+ANYONE = (200, 200, 200, 200, 200, 200)
+NO_FINAL_YET = (404, 404, 404, 404, 404, 404)
 WRITE = (401, 403, 200, 404, 403, 200)  # owner and admins change; operators read only
 CREATE = (401, 403, 201, 404, 403, 201)
 DELETE = (401, 403, 204, 404, 403, 204)
@@ -65,7 +70,13 @@ CASES = [
         None,
     ),
     ("metrics", "GET", "/metrics", None, STAFF, None),
-    ("projects-list", "GET", "/api/anime/projects", None, READ_ALL, None),
+    ("settings-list", "GET", "/api/settings", None, ADMIN_ONLY, None),
+    ("settings-audit", "GET", "/api/settings/audit", None, ADMIN_ONLY, None),
+    ("setting-get", "GET", "/api/settings/{setting}", None, ADMIN_ONLY, None),
+    ("setting-put", "PUT", "/api/settings/{setting}", {"value": 6}, ADMIN_ONLY, None),
+    ("setting-patch", "PATCH", "/api/settings/{setting}", {"value": 6}, ADMIN_ONLY, None),
+    ("setting-reset", "DELETE", "/api/settings/{setting}", None, ADMIN_ONLY, None),
+    ("projects-list", "GET", "/api/anime/projects", None, ANYONE, None),
     (
         "projects-create",
         "POST",
@@ -74,8 +85,8 @@ CASES = [
         (401, 403, 201, 201, 201, 201),
         None,
     ),
-    ("project-get", "GET", "/api/anime/projects/{project}", None, READ, None),
-    ("project-get-public", "GET", "/api/anime/projects/{public}", None, READ_ALL, None),
+    ("project-get", "GET", "/api/anime/projects/{project}", None, PUBLIC_READ, None),
+    ("project-get-public", "GET", "/api/anime/projects/{public}", None, ANYONE, None),
     ("project-patch", "PATCH", "/api/anime/projects/{project}", {"style": "ink"}, WRITE, None),
     ("project-delete", "DELETE", "/api/anime/projects/{project}", None, DELETE, None),
     (
@@ -105,8 +116,8 @@ CASES = [
         None,
     ),
     ("character-delete", "DELETE", "/api/anime/characters/{character}", None, DELETE, None),
-    ("episodes-list", "GET", "/api/anime/projects/{project}/episodes", None, READ, None),
-    ("episodes-list-public", "GET", "/api/anime/projects/{public}/episodes", None, READ_ALL, None),
+    ("episodes-list", "GET", "/api/anime/projects/{project}/episodes", None, PUBLIC_READ, None),
+    ("episodes-list-public", "GET", "/api/anime/projects/{public}/episodes", None, ANYONE, None),
     (
         "episodes-create",
         "POST",
@@ -115,10 +126,11 @@ CASES = [
         CREATE,
         None,
     ),
-    ("episode-get", "GET", "/api/anime/episodes/{episode}", None, READ, None),
+    ("episode-get", "GET", "/api/anime/episodes/{episode}", None, PUBLIC_READ, None),
+    ("final", "GET", "/api/anime/episodes/{public_episode}/final", None, NO_FINAL_YET, None),
     ("episode-patch", "PATCH", "/api/anime/episodes/{episode}", {"title": "Retitled"}, WRITE, None),
     ("episode-delete", "DELETE", "/api/anime/episodes/{episode}", None, DELETE, None),
-    ("scenes-list", "GET", "/api/anime/episodes/{episode}/scenes", None, READ, None),
+    ("scenes-list", "GET", "/api/anime/episodes/{episode}/scenes", None, PUBLIC_READ, None),
     (
         "scenes-create",
         "POST",
@@ -135,7 +147,7 @@ CASES = [
         WRITE,
         None,
     ),
-    ("scene-get", "GET", "/api/anime/scenes/{scene}", None, READ, None),
+    ("scene-get", "GET", "/api/anime/scenes/{scene}", None, PUBLIC_READ, None),
     ("scene-patch", "PATCH", "/api/anime/scenes/{scene}", {"mood": "tense"}, WRITE, None),
     ("scene-delete", "DELETE", "/api/anime/scenes/{scene}", None, DELETE, None),
     (
@@ -171,11 +183,24 @@ CASES = [
         "pipeline",
     ),
     (
+        # The world's job failed: a retake is refused (retry it or submit again).
         "scene-retake",
         "POST",
         "/api/anime/scenes/{scene}/retake",
         {"seed": 7},
-        RENDER_PRIVATE,
+        (401, 404, 409, 404, 403, 409),
+        None,
+    ),
+    (
+        "production",
+        "POST",
+        "/api/anime/productions",
+        {
+            "project": {"name": "Matrix"},
+            "episode": {"number": 1, "title": "One"},
+            "scenes": [{"prompt": "a quiet street", "duration_s": 1}],
+        },
+        (401, 403, 201, 201, 201, 201),
         "pipeline",
     ),
     (
@@ -208,6 +233,14 @@ CASES = [
         "pipeline",
     ),
     ("status", "GET", "/api/anime/generation/{job}/status", None, READ, None),
+    (
+        "stream-token",
+        "POST",
+        "/api/anime/generation/{job}/stream-token",
+        None,
+        (401, 404, 201, 404, 201, 201),
+        None,
+    ),
     (
         "cancel-ended",
         "POST",
@@ -348,6 +381,7 @@ def test_role_matrix(
         owner_token=token.id,
         no_node="no-such-node",
         no_suggestion=999_999_999,
+        setting="guest_jobs_per_hour",
     )
     api = as_role(None if role == "anon" else role)
     response = api.request(method, fill(path, ids), json=fill(body, ids))
@@ -383,12 +417,9 @@ def _normalise(path: str) -> str:
 
 
 def test_guest_mode_off_refuses_guests(app, as_role, world):
-    app.config["TOWER_GUEST_MODE"] = "off"
-    try:
+    with farm_setting(app, "guest_mode", "off"):
         response = as_role("guest").get(f"/api/anime/projects/{world.rows['public'].id}")
         status = as_role("guest").get("/api/anime/guest-status").get_json()
-    finally:
-        app.config["TOWER_GUEST_MODE"] = "images"
     assert response.status_code == 403
     assert status["mode"] == "off" and status["allowed_kinds"] == []
 

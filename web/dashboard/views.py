@@ -1,5 +1,5 @@
-"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes, queues and a
-project's Echo Brain suggestions.
+"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes, queues, a
+project's Echo Brain suggestions and (for admins) the farm settings.
 
 Pages are rendered on the server; live parts (progress bars, retry/cancel, drain) are small
 scripts calling the JSON API with the session cookie and its CSRF token.
@@ -13,9 +13,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.wrappers import Response
 
 from shared.errors import AuthenticationError
-from shared.models import EchoFeature
+from shared.models import EchoFeature, Role
 from shared.models.status import JOB_STATUSES
 from shared.stages import STAGE_NAMES
+from web import settings_admin
 from web.dashboard import reports
 from web.identity import STAFF, current_user
 from web.jobs import list_jobs
@@ -159,4 +160,16 @@ def suggestions(project_id: int) -> str:
         feature=feature,
         features=[f.value for f in EchoFeature],
         next_url=next_url,
+    )
+
+
+@bp.get("/settings")
+def settings() -> str | tuple[str, int]:
+    """Farm settings (admins only), edited in place by the page's script, and recent changes."""
+    user = current_user()
+    if user.role != Role.ADMIN.value:
+        return render_template("dashboard/forbidden.html", user=user, needs="admin"), 403
+    changes = settings_admin.audit_page(name=None, limit=PAGE_SIZE, cursor=None)["items"]
+    return render_template(
+        "dashboard/settings.html", settings=settings_admin.list_settings()["items"], changes=changes
     )

@@ -38,7 +38,7 @@ def login(data):
 @requires()
 @blp.response(204)
 def logout():
-    """Revoke the presented access token or session cookie."""
+    """Revoke the presented access token, API token or session cookie."""
     accounts.log_out()
 
 

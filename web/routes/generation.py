@@ -51,7 +51,9 @@ def generate_scene(data, scene_id):
 @blp.arguments(RetakeSchema)
 @blp.response(202, AcceptedSchema)
 def retake_scene(data, scene_id):
-    """Re-render one scene (new seed or prompt) and recompile; other scenes keep their clips."""
+    """Re-render one scene of its succeeded episode job (new seed or prompt) and recompile;
+    other scenes keep their clips. A job that failed or was cancelled is refused (409): retry
+    it, or submit the production again."""
     return accepted(services.retake_scene(require_user(), scene_id, **data))
 
 

@@ -15,6 +15,7 @@ from tasks.pipeline.render_options import (
     WORKFLOW_NAMES,
     extra_data_problems,
     stage_override_problems,
+    upscale_problems,
 )
 from web.schemas.common import (
     MAX_DURATION_S,
@@ -100,6 +101,10 @@ class RenderOptionsSchema(StrictSchema):
         values=JsonObject(),
         metadata={"description": "sent with a stage's prompt as ComfyUI's extra_data"},
     )
+    upscale = JsonObject(
+        allow_none=True,
+        metadata={"description": '{"factor": 2} or {"height": 720}; model and method optional'},
+    )
 
     @validates_schema
     def check_stages(self, data: dict[str, Any], **_: Any) -> None:
@@ -114,6 +119,8 @@ class RenderOptionsSchema(StrictSchema):
             )
         if "extra_data" in data:
             problems["extra_data"] = nested_problems(extra_data_problems(data["extra_data"]))
+        if data.get("upscale") is not None:
+            problems["upscale"] = nested_problems(upscale_problems(data["upscale"]))
         problems = {name: tree for name, tree in problems.items() if tree}
         if problems:
             raise ValidationError(problems)
@@ -255,18 +262,35 @@ class StageStatusSchema(Schema):
 
     id = fields.Integer(required=True)
     scene_id = fields.Integer(required=True, allow_none=True)
+    scene_order = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The scene's order in its episode; null for episode stages"},
+    )
     stage = fields.String(required=True)
     status = fields.String(required=True)
     attempt = fields.Integer(required=True)
     progress = fields.Float(required=True)
-    backend = fields.String(required=True, allow_none=True)
+    backend = fields.String(
+        required=True, allow_none=True, metadata={"description": "The GPU node it ran on"}
+    )
+    comfy_node = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The ComfyUI graph node id last executing"},
+    )
     prompt_id = fields.String(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
     error_detail = fields.Nested(ErrorDetailSchema, required=True, allow_none=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
+    queued_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(required=True, allow_none=True)
+    finished_at = fields.DateTime(required=True, allow_none=True)
     step = fields.Integer(allow_none=True)
     max = fields.Integer(allow_none=True)
-    node = fields.String(allow_none=True)
+    node = fields.String(
+        allow_none=True, metadata={"description": "Deprecated: the same as comfy_node"}
+    )
 
 
 class JobStatusSchema(Schema):
@@ -274,6 +298,9 @@ class JobStatusSchema(Schema):
 
     request_id = fields.Integer(required=True)
     kind = fields.String(required=True)
+    project_id = fields.Integer(required=True)
+    episode_id = fields.Integer(required=True, allow_none=True)
+    priority = fields.Integer(required=True, metadata={"description": "0-9, 9 the most urgent"})
     status = fields.String(required=True)
     progress = fields.Float(required=True)
     current_stage = fields.String(required=True, allow_none=True)

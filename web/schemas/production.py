@@ -59,6 +59,9 @@ class ProjectSchema(Schema):
     description = fields.String(required=True)
     style = fields.String(required=True)
     is_public = fields.Boolean(required=True)
+    production_key = fields.String(
+        allow_none=True, metadata={"description": "the `key` of the production file, if any"}
+    )
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 

@@ -1,18 +1,20 @@
-"""Echo Brain's settings (the LLM, and the speech server of dialogue), each read through one
-accessor so their source can change in one place."""
+"""Echo Brain's settings (the LLM, and the speech server of dialogue), read from the farm
+settings through one accessor each."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import Settings
+from shared.settings_store import get_setting
 from workers.echo.errors import LlmNotConfigured
 from workers.media.speech import Espeak, Speaker
 
 HOW_TO_CONFIGURE = (
-    "Echo Brain has no LLM configured: set LLM_BASE_URL to an OpenAI-compatible server "
-    "(OpenAI, vLLM, llama.cpp's server, LM Studio, or Ollama's http://HOST:11434/v1) and "
-    "LLM_MODEL to its chat model (LLM_API_KEY when the server needs one), then restart the web app"
+    "Echo Brain has no LLM configured: an admin sets the farm settings llm_base_url to an "
+    "OpenAI-compatible server (OpenAI, vLLM, llama.cpp's server, LM Studio, or Ollama's "
+    "http://HOST:11434/v1) and llm_model to its chat model (llm_api_key when the server needs "
+    "one), e.g. `tower settings set llm_base_url URL`, or starts the farm with "
+    "TOWER_LLM_BASE_URL and TOWER_LLM_MODEL"
 )
 
 
@@ -29,26 +31,26 @@ class LlmConfig:
     backoff_s: float = 0.5
 
 
-def llm_config(settings: Settings) -> LlmConfig | None:
-    """The LLM settings, or None when Echo Brain has no server or model."""
-    if not settings.llm_base_url or not settings.llm_model:
+def llm_config() -> LlmConfig | None:
+    """The LLM farm settings in effect, or None when Echo Brain has no server or model."""
+    if not get_setting("llm_base_url") or not get_setting("llm_model"):
         return None
     return LlmConfig(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key,
-        deadline_s=settings.llm_timeout_s,
-        retries=settings.llm_retries,
-        concurrency=settings.llm_concurrency,
+        base_url=get_setting("llm_base_url"),
+        model=get_setting("llm_model"),
+        api_key=get_setting("llm_api_key"),
+        deadline_s=get_setting("llm_timeout_s"),
+        retries=get_setting("llm_retries"),
+        concurrency=get_setting("llm_concurrency"),
     )
 
 
-def require_llm_config(settings: Settings) -> LlmConfig:
-    """The LLM settings.
+def require_llm_config() -> LlmConfig:
+    """The LLM farm settings in effect.
 
     :raises LlmNotConfigured: with how to configure one.
     """
-    config = llm_config(settings)
+    config = llm_config()
     if config is None:
         raise LlmNotConfigured(HOW_TO_CONFIGURE)
     return config
@@ -64,11 +66,13 @@ class SpeechConfig:
     timeout_s: float = 60.0
 
 
-def speech_config(settings: Settings) -> SpeechConfig | None:
-    """The speech server's settings, or None when dialogue is spoken by espeak-ng."""
-    if not settings.tts_base_url or not settings.tts_model:
+def speech_config() -> SpeechConfig | None:
+    """The speech server's farm settings, or None when dialogue is spoken by espeak-ng."""
+    if not get_setting("tts_base_url") or not get_setting("tts_model"):
         return None
-    return SpeechConfig(settings.tts_base_url, settings.tts_model, settings.tts_api_key)
+    return SpeechConfig(
+        get_setting("tts_base_url"), get_setting("tts_model"), get_setting("tts_api_key")
+    )
 
 
 def speaker_for(config: SpeechConfig | None) -> Speaker:

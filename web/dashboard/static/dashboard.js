@@ -336,6 +336,40 @@ function initQueues() {
   refresh();
 }
 
+// A setting's input as the JSON value of its kind; text the kind cannot read goes as typed,
+// so the API's refusal names what is wrong.
+function settingValue(row) {
+  const input = row.querySelector('[name="value"]');
+  const kind = row.dataset.kind;
+  const text = input.value;
+  if (kind === "bool") return text === "true";
+  if (kind === "list") return text.split("\n").map((line) => line.trim()).filter(Boolean);
+  if ((kind === "int" || kind === "float") && text.trim() !== "" && !isNaN(Number(text))) {
+    return Number(text);
+  }
+  return text;
+}
+
+function initSettings() {
+  document.querySelector("#settings tbody").addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-setting-action]");
+    if (!button) return;
+    const row = button.closest("tr");
+    const path = "/api/settings/" + encodeURIComponent(row.dataset.setting);
+    const reset = button.dataset.settingAction === "reset";
+    button.disabled = true;
+    const reply = reset ? await api("DELETE", path) : await api("PUT", path, { value: settingValue(row) });
+    button.disabled = false;
+    const outcome = row.querySelector(".outcome");
+    if (reply.ok) {
+      window.location.reload();
+    } else {
+      const fields = (reply.data && reply.data.fields) || {};
+      outcome.textContent = fields[row.dataset.setting] || problem(reply);
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   placeBars(document);
   const logout = document.getElementById("logout");
@@ -347,7 +381,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const page = document.body.dataset.page;
   const init = { login: initLogin, jobs: initJobs, job: initJob, nodes: initNodes,
-    queues: initQueues }[page];
+    queues: initQueues, settings: initSettings }[page];
   if (init) init();
   if (page === "job" || page === "failed") initActions();
 });
