@@ -13,6 +13,7 @@ from urllib.parse import quote
 import requests
 
 from tower_client.address import NotTowerError, describe_answer, normalize_url, transport_error
+from tower_client.echo import EchoMethods
 from tower_client.errors import ApiError, UnreachableError, to_api_error
 from tower_client.filenames import asset_id, file_name, inside
 from tower_client.stream import Event, parse_events
@@ -28,7 +29,7 @@ CHUNK = 1 << 16
 DIRECTORY = "inode/directory"
 
 
-class TowerClient:
+class TowerClient(EchoMethods):
     """A small synchronous client of Tower's API; usable as a context manager."""
 
     def __init__(

@@ -21,6 +21,7 @@ from tower_client.address import normalize_url
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
 from tower_client.commands_account import login, logout
+from tower_client.commands_echo import echo
 from tower_client.commands_operators import (
     job_stage,
     production_label,
@@ -328,6 +329,7 @@ def finish(report: dict[str, Any]) -> None:
 cli.add_command(commands_production.validate)
 cli.add_command(commands_production.retake)
 cli.add_command(settings)
+cli.add_command(echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

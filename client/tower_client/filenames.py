@@ -19,6 +19,8 @@ EXTENSIONS = {
     "audio/wav": ".wav",
     "audio/x-wav": ".wav",
     "application/json": ".json",
+    "text/vtt": ".vtt",
+    "application/x-subrip": ".srt",
 }
 
 

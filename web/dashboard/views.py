@@ -1,5 +1,5 @@
-"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes, queues and
-(for admins) the farm settings.
+"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes, queues, a
+project's Echo Brain suggestions and (for admins) the farm settings.
 
 Pages are rendered on the server; live parts (progress bars, retry/cancel, drain) are small
 scripts calling the JSON API with the session cookie and its CSRF token.
@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.wrappers import Response
 
 from shared.errors import AuthenticationError, FarmError
-from shared.models import Role
+from shared.models import EchoFeature, Role
 from shared.models.status import JOB_STATUSES
 from shared.stages import STAGE_NAMES
 from web import services, settings_admin
@@ -21,6 +21,8 @@ from web.dashboard import reports, triage
 from web.identity import STAFF, current_user, require_user
 from web.job_names import production_names
 from web.jobs import list_jobs
+from web.production import visible_project
+from web.suggestions import list_suggestions
 
 log = logging.getLogger(__name__)
 bp = Blueprint(
@@ -178,6 +180,35 @@ def nodes() -> str:
 def queues() -> str:
     """Celery queues and workers (from /api/fleet/queues), with a link to Flower."""
     return render_template("dashboard/queues.html")
+
+
+@bp.get("/projects/<int:project_id>/suggestions")
+def suggestions(project_id: int) -> str:
+    """Echo Brain's suggestions for a project, newest first, with what each answered.
+
+    :raises NotFoundError: when the project does not exist.
+    """
+    feature = request.args.get("feature") or None
+    if feature not in (None, *(f.value for f in EchoFeature)):
+        feature = None
+    user = current_user()
+    page = list_suggestions(
+        user, project_id, feature=feature, limit=PAGE_SIZE, cursor=request.args.get("cursor")
+    )
+    next_url = (
+        url_for("dashboard.suggestions", project_id=project_id, cursor=page["next_cursor"],
+                **({"feature": feature} if feature else {}))
+        if page["next_cursor"]
+        else None
+    )  # fmt: skip
+    return render_template(
+        "dashboard/suggestions.html",
+        project=visible_project(user, project_id),
+        rows=page["items"],
+        feature=feature,
+        features=[f.value for f in EchoFeature],
+        next_url=next_url,
+    )
 
 
 @bp.get("/settings")

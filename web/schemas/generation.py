@@ -340,20 +340,3 @@ class JobStatusSchema(JobNamesSchema):
     updated_at = fields.DateTime(required=True)
     stages = fields.List(fields.Nested(StageStatusSchema), required=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
-
-
-class EnhanceSchema(StrictSchema):
-    """POST /echo/enhance-prompt."""
-
-    prompt = Text(required=True, min_length=1, max_length=MAX_PROMPT)
-    project_id = Id(load_default=None)
-    character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
-    style = Text(load_default="", max_length=500)
-
-
-class EnhancedSchema(Schema):
-    """The enhanced prompt and what was added."""
-
-    prompt = fields.String(required=True)
-    negative_prompt = fields.String(required=True)
-    added = fields.List(fields.String(), required=True)
