@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from shared import keys
 from shared.errors import ConfigError
+from shared.settings_catalog import SPECS
 
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -63,7 +64,9 @@ class Settings:
     web_port: int = 5000
     flower_port: int = 5555
     flower_url: str = ""
-    node_wait_s: float = 600.0
+    # Farm settings' defaults given by their environment variables (by setting name); the
+    # values in effect are shared.settings_store's.
+    setting_defaults: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.broker_url:
@@ -103,7 +106,10 @@ class Settings:
             "WEB_PORT": str(self.web_port),
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_URL": self.flower_url,
-            "NODE_WAIT_S": f"{self.node_wait_s:g}",
+            **{
+                SPECS[name].variable: SPECS[name].render(value)
+                for name, value in self.setting_defaults.items()
+            },
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -188,9 +194,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
         flower_url=get("FLOWER_URL"),
-        node_wait_s=_seconds(get("NODE_WAIT_S") or DEFAULTS["NODE_WAIT_S"][0], "NODE_WAIT_S"),
+        setting_defaults=_setting_defaults(env),
     )
     return settings
+
+
+def _setting_defaults(env: Mapping[str, str]) -> dict[str, object]:
+    """The farm settings whose environment variable is set, parsed by their declarations."""
+    defaults = {}
+    for name, spec in SPECS.items():
+        if env.get(spec.variable, "").strip():
+            try:
+                defaults[name] = spec.parse(env[spec.variable])
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+    return defaults
 
 
 def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
@@ -202,16 +220,6 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     except ValueError as exc:
         raise ConfigError(f"{name} has a malformed port: {value!r}") from exc
     return value
-
-
-def _seconds(value: str, name: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
-    return seconds
 
 
 def _count(value: str, name: str) -> int:

@@ -85,8 +85,9 @@ STAGES: tuple[StageKind, ...] = (
         600,
         660,
         Weight.SAMPLING,
-        "text-to-image keyframe of a scene (character LoRAs)",
-        templates=("keyframe",),
+        "text-to-image keyframe of a scene (character LoRAs), or image-to-image from a "
+        "character's reference sheet when the job asks",
+        templates=("keyframe", "keyframe_ref"),
         outputs=("image",),
     ),
     StageKind(
@@ -159,9 +160,10 @@ STAGES: tuple[StageKind, ...] = (
         900,
         960,
         Weight.SHARE,
-        "music, effects and loudness mixed and muxed into the final episode",
+        "music, effects, spoken dialogue and loudness mixed and muxed into the final episode, "
+        "with the dialogue's subtitles",
         takes=Upstream("compile", ("video",)),
-        outputs=("episode",),
+        outputs=("episode", "subtitles"),
     ),
 )
 

@@ -43,13 +43,16 @@ def _store() -> LocalStore:
 @click.option("--kind", type=click.Choice(["music", "sfx"]), required=True)
 @click.option("--name", required=True, help="Unique per kind; re-adding replaces the entry.")
 @click.option("--tags", default="", help="Comma-separated: moods for music, sounds for sfx.")
+@click.option("--loop", nargs=2, type=float, help="Music: START END seconds repeated.")
 @with_appcontext
-def add(file: Path, kind: str, name: str, tags: str) -> None:
-    """Add an audio file to the library."""
+def add(file: Path, kind: str, name: str, tags: str, loop: tuple[float, float] | None) -> None:
+    """Add an audio file to the library (checked first: decodable, length, sample rate)."""
+    start, end = loop or (None, None)
     try:
         row = add_library_entry(
-            db.session, _store(), file, kind=kind, name=name, tags=tags.split(",")
-        )
+            db.session, _store(), file, kind=kind, name=name, tags=tags.split(","),
+            loop_start_s=start, loop_end_s=end,
+        )  # fmt: skip
     except FarmError as exc:
         raise click.ClickException(exc.message) from exc
     db.session.commit()

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from shared.errors import TransientError
 from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
+from shared.settings_store import get_setting
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
+from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place
@@ -49,7 +51,7 @@ class GpuDelivery(Delivery[GpuWork]):
 
         :raises Retry: the stage belongs on another backend's queue, or waits for one.
         :raises NoCapableBackend: no registered backend has what the workflow needs, or none
-            that has it came online within NODE_WAIT_S.
+            that has it came online within the node_wait_s setting.
         """
         started = time.perf_counter()
         with Session(self.ctx.engine) as session, session.begin():
@@ -74,7 +76,7 @@ class GpuDelivery(Delivery[GpuWork]):
                 settle=self.reroutes >= MAX_REROUTES,
             )
             if placement.kind == "wait":
-                placement = waited(run, placement, self.ctx.settings.node_wait_s)
+                placement = waited(run, placement, get_setting("node_wait_s"))
             if placement.kind == "here":
                 work = take_here(session, run, work, self.here, self.ctx.store)
             elif placement.kind != "impossible":
@@ -83,11 +85,17 @@ class GpuDelivery(Delivery[GpuWork]):
             raise NoCapableBackend(placement.reason)
         if placement.kind == "wait":
             log.info("waiting run_id=%s for a capable backend: %s", self.run_id, placement.reason)
-            raise self.task.retry(queue=placement.queue, countdown=NODE_POLL_S)
+            raise self.task.retry(
+                queue=placement.queue,
+                countdown=NODE_POLL_S,
+                kwargs={**self.labels(placement.queue), "reroutes": self.reroutes},
+            )
         if placement.kind == "elsewhere":
             log.info("re-routing run_id=%s to %s", self.run_id, placement.queue)
             raise self.task.retry(
-                queue=placement.queue, countdown=0, kwargs={"reroutes": self.reroutes + 1}
+                queue=placement.queue,
+                countdown=0,
+                kwargs={**self.labels(placement.queue), "reroutes": self.reroutes + 1},
             )
         log.info(
             "stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f",
@@ -98,6 +106,10 @@ class GpuDelivery(Delivery[GpuWork]):
         )
         claimed.relay.backend = work.backend
         return work
+
+    def labels(self, queue: str) -> dict:
+        """The message's Flower labels, for sending it again to `queue`."""
+        return carried(self.task.request.kwargs, queue)
 
     def prompt_exists(self, work: GpuWork) -> bool:
         """Whether the attempt's prompt is still known to the backend it went to."""

@@ -28,8 +28,9 @@ from shared.models import Job, StageRun, Status
 from shared.progress import ProgressBus
 from shared.stages import Per, position, stage_kind, time_limits
 from tasks.app import app
+from tasks.labels import stage_labels
 from tasks.pipeline.priority import broker_priority
-from tasks.pipeline.stage_rows import latest_runs, scene_order
+from tasks.pipeline.stage_rows import latest_runs, scene_numbers, scene_order
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         return None
     options = {"priority": broker_priority(job.priority)}
     task_ids: dict[int, str] = {}
+    numbers = scene_numbers(session, pending)
 
     def sig(run: StageRun) -> Signature:
         task_id = str(uuid.uuid4())
@@ -62,6 +64,7 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         return app.signature(
             kind.task_name,
             args=(run.id, job.canvas_generation),
+            kwargs=stage_labels(run, numbers.get(run.scene_id), run.backend),
             immutable=True,
             task_id=task_id,
             soft_time_limit=soft,

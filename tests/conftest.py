@@ -13,6 +13,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from shared.config import DEFAULTS, Settings, load_settings, redis_db_url
+from shared.settings_catalog import SPECS
 from tests.support.database import (
     BoundSession,
     create_database,
@@ -30,8 +31,9 @@ SERVER_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 def pytest_configure(config: pytest.Config) -> None:
     """Forget a live farm's settings (its broker, backend, key prefix, secrets, node...) before
     any test module imports the Celery app: the session builds all of them itself, and must
-    never send a task to that farm's broker or read its database."""
-    for name in DEFAULTS:
+    never send a task to that farm's broker or read its database (nor take its farm settings'
+    defaults)."""
+    for name in [*DEFAULTS, *(spec.variable for spec in SPECS.values())]:
         if name not in SERVER_VARIABLES:
             os.environ.pop(name, None)
 

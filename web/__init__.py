@@ -11,23 +11,14 @@ if TYPE_CHECKING:  # the client package under web/ must not pay for the server's
     from shared.config import Settings
 
 # Proposed Settings fields; until they exist these defaults apply (tests override app.config).
+# What operators change at run time is a farm setting instead (shared/settings_catalog.py).
 WEB_DEFAULTS = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "TOWER_AUDIO_UPLOAD_MAX_BYTES": 200 * 1024 * 1024,  # the audio library's upload routes
     "TOWER_JWT_TTL_S": 3600,
-    # Wrong passwords a client may send for one account (and in all) before it must wait.
-    "TOWER_LOGIN_FREE_FAILURES": 5,
-    "TOWER_LOGIN_ADDR_FREE_FAILURES": 50,
-    "TOWER_LOGIN_FIRST_DELAY_S": 1.0,
-    "TOWER_LOGIN_MAX_DELAY_S": 60.0,
-    "TOWER_LOGIN_FORGET_S": 900,
     "TOWER_SESSION_MAX_AGE_S": 12 * 3600,
     "TOWER_API_TOKEN_MAX_DAYS": 365,
     "TOWER_GUEST_API_TOKEN_MAX_DAYS": 7,
-    "TOWER_GUEST_MODE": "images",
-    "TOWER_GUEST_JOBS_PER_HOUR": 5,
-    "TOWER_USER_MAX_PRIORITY": 5,  # 6-9 are for operators and admins
-    "TOWER_MAX_SCENE_S": 60.0,  # the longest scene this farm renders (refused when longer)
-    "TOWER_ACTIVE_JOBS_PER_USER": 20,  # queued or running, per user or guest (staff: no cap)
     "TOWER_SSE_STREAMS_PER_USER": 20,  # live event streams open at once, across web workers
     "TOWER_SSE_STREAMS_PER_JOB": 30,
     "TOWER_REDIS_POOL_SIZE": 50,  # connections per Redis pool per web worker process
@@ -53,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from tasks.app import configure as configure_celery
     from tasks.cli import library_cli, workflows_cli
     from web.cli import users_cli
+    from web.cors import register_cors
     from web.dashboard import bp as dashboard_bp
     from web.docs import bp as docs_bp
     from web.errors import register_error_handlers
@@ -63,8 +55,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.openapi import TowerApi, openapi_config
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
+    from web.routes import echo as echo_routes
     from web.routes import fleet as fleet_routes
+    from web.routes import library as library_routes
+    from web.routes import models as models_routes
     from web.routes import productions as production_routes
+    from web.routes import settings as settings_routes
     from web.routes.streams import blp as streams_blp
     from web.throttle import init_redis
 
@@ -85,12 +81,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (auth, users, projects, episodes, generation, jobs, workflows, assets):
         api.register_blueprint(module.blp)
     api.register_blueprint(fleet_routes.blp)
+    api.register_blueprint(library_routes.blp)
+    api.register_blueprint(models_routes.blp)
+    api.register_blueprint(echo_routes.blp)
     api.register_blueprint(production_routes.blp)
     api.register_blueprint(streams_blp)
+    api.register_blueprint(settings_routes.blp)
     api.register_blueprint(health_bp)
     register_error_handlers(app)
     register_request_checks(app)
     register_security_headers(app)
+    register_cors(app)
     app.register_blueprint(docs_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(dashboard_bp)

@@ -11,6 +11,7 @@ from flask import current_app
 from shared.db import db
 from shared.errors import NotFoundError, ValidationError
 from shared.models import Asset, Character, Job, Project, User
+from web.episode_meta import episode_metadata
 from web.identity import is_staff
 from web.jobs import asset_url
 from web.production import can_read, get_row
@@ -66,7 +67,7 @@ def describe_asset(user: User, asset_id: int) -> dict[str, Any]:
             "created_at",
         )
     }
-    return fields | {"url": asset_url(asset.id)}
+    return fields | {"url": asset_url(asset.id)} | episode_metadata(asset)
 
 
 def asset_file(user: User, asset_id: int) -> tuple[Path, str]:

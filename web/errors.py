@@ -35,7 +35,7 @@ def fields_from_messages(messages: Any, prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in messages.items():
         # The location level ("json", "query") says nothing to a client.
-        name = str(key) if prefix or key not in ("json", "query", "form", "path") else ""
+        name = str(key) if prefix or key not in ("json", "query", "form", "files", "path") else ""
         if name == "_schema":
             name = ""
         flat.update(fields_from_messages(value, f"{prefix}.{name}".strip(".") if name else prefix))

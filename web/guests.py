@@ -6,21 +6,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shared.db import db
 from shared.errors import PermissionDeniedError, ValidationError
 from shared.models import Job, JobKind, Project, Role, User
+from shared.settings_store import get_setting
 
-GUEST_MODES = ("off", "images")
 GUEST_KINDS = {"off": (), "images": (JobKind.IMAGE.value,)}
 GUEST_REFUSED_OPTIONS = ("stages", "extra_data")
 
 
 def guest_mode() -> str:
     """The configured guest mode: 'off' or 'images'."""
-    mode = current_app.config["TOWER_GUEST_MODE"]
-    return mode if mode in GUEST_MODES else "off"
+    return get_setting("guest_mode")
 
 
 def jobs_in_last_hour(user: User) -> int:
@@ -35,9 +33,10 @@ def jobs_in_last_hour(user: User) -> int:
 
 
 def guest_status(user: User | None) -> dict[str, Any]:
-    """What guests may do, and for a guest caller the jobs left this hour."""
+    """What guest accounts may do (and for a guest caller the jobs left this hour), and
+    whether callers without an account may read public projects."""
     mode = guest_mode()
-    per_hour = int(current_app.config["TOWER_GUEST_JOBS_PER_HOUR"]) if mode != "off" else 0
+    per_hour = get_setting("guest_jobs_per_hour") if mode != "off" else 0
     is_guest = user is not None and user.role == Role.GUEST.value
     left = max(0, per_hour - jobs_in_last_hour(user)) if is_guest else None
     return {
@@ -46,6 +45,7 @@ def guest_status(user: User | None) -> dict[str, Any]:
         "jobs_per_hour": per_hour,
         "jobs_left": left,
         "is_guest": is_guest,
+        "public_read": get_setting("public_read"),
     }
 
 

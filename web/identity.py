@@ -14,12 +14,14 @@ from flask import current_app, request, session
 from shared.db import db
 from shared.errors import AuthenticationError, PermissionDeniedError
 from shared.models import ApiToken, Role, User
+from shared.settings_store import get_setting
 from web import throttle
 from web.credentials import decode_access_token, hash_api_token, is_api_token, same_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
 STAFF = (Role.ADMIN.value, Role.OPERATOR.value)
 # Accounts that own productions; guests only browse and submit within guest mode.
 MEMBERS = (Role.ADMIN.value, Role.OPERATOR.value, Role.USER.value)
@@ -144,12 +146,13 @@ def active_user(user_id: int) -> User:
 
 
 def check_csrf() -> None:
-    """Require the session's CSRF token in the X-CSRF-Token header.
+    """Require the session's CSRF token in the X-CSRF-Token header (or, from the dashboard's
+    plain HTML forms, their `csrf_token` field).
 
     :raises PermissionDeniedError: when it is missing or wrong.
     """
     expected = session.get("csrf")
-    sent = request.headers.get(CSRF_HEADER, "")
+    sent = request.headers.get(CSRF_HEADER, "") or request.form.get(CSRF_FIELD, "")
     if not expected or not sent or not same_secret(expected, sent):
         raise PermissionDeniedError(f"cookie-authenticated writes need the {CSRF_HEADER} header")
 
@@ -195,7 +198,7 @@ def require_user(*roles: str) -> User:
     user = current_user()
     if user is None:
         raise AuthenticationError("authentication required")
-    if user.role == Role.GUEST.value and current_app.config["TOWER_GUEST_MODE"] == "off":
+    if user.role == Role.GUEST.value and get_setting("guest_mode") == "off":
         raise PermissionDeniedError("guest access is disabled on this farm")
     if roles and user.role not in roles:
         raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}")

@@ -19,8 +19,12 @@ from shared.models import (
     Transition,
     User,
 )
+from shared.settings_store import get_setting
 from tasks.pipeline.episode_format import bridge_frames, cue_problems
 from web.artifacts import project_artifacts, remove_artifacts
+from web.dialogue import checked_dialogue
+from web.library import check_scene_audio
+from web.model_files import lora_warnings
 from web.paging import fetch_page
 from web.schemas.common import MAX_ID
 
@@ -38,12 +42,12 @@ def get_row(model: type, row_id: int, what: str) -> Any:
     return row
 
 
-def can_read(user: User, project: Project) -> bool:
-    """Owners, staff and (for public demo projects) everyone may read a project."""
-    return (
-        project.is_public
-        or project.owner_id == user.id
-        or user.role in (Role.ADMIN.value, Role.OPERATOR.value)
+def can_read(user: User | None, project: Project) -> bool:
+    """Owners, staff and (for public demo projects) everyone, even without an account
+    (`user` None), may read a project."""
+    return project.is_public or (
+        user is not None
+        and (project.owner_id == user.id or user.role in (Role.ADMIN.value, Role.OPERATOR.value))
     )
 
 
@@ -52,7 +56,7 @@ def can_write(user: User, project: Project) -> bool:
     return project.owner_id == user.id or user.role == Role.ADMIN.value
 
 
-def visible_project(user: User, project_id: int, *, write: bool = False) -> Project:
+def visible_project(user: User | None, project_id: int, *, write: bool = False) -> Project:
     """A project the caller may read (or change, with `write`).
 
     :raises NotFoundError: when it is missing or not visible to the caller.
@@ -61,15 +65,17 @@ def visible_project(user: User, project_id: int, *, write: bool = False) -> Proj
     project = get_row(Project, project_id, "project")
     if not can_read(user, project):
         raise NotFoundError(f"project {project_id} not found")
-    if write and not can_write(user, project):
+    if write and (user is None or not can_write(user, project)):
         raise PermissionDeniedError("only the project's owner may change it")
     return project
 
 
-def list_projects(user: User, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """The projects the caller may read, oldest first."""
+def list_projects(user: User | None, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The projects the caller may read (without an account: the public ones), oldest first."""
     stmt = sa.select(Project)
-    if user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
+    if user is None:
+        stmt = stmt.where(Project.is_public)
+    elif user.role not in (Role.ADMIN.value, Role.OPERATOR.value):
         stmt = stmt.where(sa.or_(Project.owner_id == user.id, Project.is_public))
     return fetch_page(
         stmt, [Project.id], descending=False, limit=limit, cursor=cursor, kinds=(int,)
@@ -129,7 +135,9 @@ def list_characters(
     )
 
 
-def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_episodes(
+    user: User | None, project_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a visible project's episodes.
 
     :raises NotFoundError: when the project is missing or not visible.
@@ -141,7 +149,9 @@ def list_episodes(user: User, project_id: int, *, limit: int, cursor: str | None
     )
 
 
-def list_scenes(user: User, episode_id: int, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_scenes(
+    user: User | None, episode_id: int, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a visible episode's scenes, in id order (each carries its `order`).
 
     :raises NotFoundError: when the episode is missing or not visible.
@@ -165,7 +175,8 @@ def visible_character(user: User, character_id: int, *, write: bool = False) -> 
 def save_character(
     project: Project, data: dict[str, Any], character: Character | None = None
 ) -> Character:
-    """Create or update a character; names are unique within a project.
+    """Create or update a character; names are unique within a project. A LoRA no online
+    node has is allowed, with a warning.
 
     :raises ConflictError: when the name is taken.
     """
@@ -183,10 +194,12 @@ def save_character(
     if character is None:
         character = Character(project_id=project.id)
         db.session.add(character)
-    return update_row(character, data)
+    saved = update_row(character, data)
+    saved.warnings = lora_warnings(saved.lora_name)  # the response's, never stored
+    return saved
 
 
-def visible_episode(user: User, episode_id: int, *, write: bool = False) -> Episode:
+def visible_episode(user: User | None, episode_id: int, *, write: bool = False) -> Episode:
     """An episode of a project the caller may read (or change).
 
     :raises NotFoundError: when missing or not visible.
@@ -217,7 +230,7 @@ def save_episode(project: Project, data: dict[str, Any], episode: Episode | None
     return update_row(episode, data)
 
 
-def visible_scene(user: User, scene_id: int, *, write: bool = False) -> Scene:
+def visible_scene(user: User | None, scene_id: int, *, write: bool = False) -> Scene:
     """A scene of a project the caller may read (or change).
 
     :raises NotFoundError: when missing or not visible.
@@ -233,12 +246,19 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id is not in the project.
+    :raises ValidationError: when a character id (or a speaker) is not in the project, a line
+        falls after the scene's end, the scene is longer than the farm allows, or the mood or
+        an effect is not in the audio library.
     :raises ConflictError: when another scene already has the order.
     """
+    check_scene_audio(data)
     data = dict(data)
+    check_scene_length(data.get("duration_s"))
     check_scene_fits(episode, data, scene)
     character_ids = data.pop("character_ids", None)
+    dialogue = checked_dialogue(episode, data, scene)
+    if dialogue is not None:
+        data["dialogue"] = dialogue
     order = data.get("order")
     if order is not None and db.session.scalar(
         sa.select(Scene.id).where(
@@ -283,7 +303,6 @@ def check_scene_fits(episode: Episode, data: dict[str, Any], scene: Scene | None
     cues = data.get("sfx_cues", scene.sfx_cues if scene else [])
     if duration is None:
         return
-    # The length limit is the schema's (web.schemas.common.within_scene_limit).
     fields = cue_problems(duration, cues, episode.fps)
     transition = data.get("transition", scene.transition if scene else "cut")
     transition_s = data.get("transition_s", scene.transition_s if scene else 0.0)
@@ -293,6 +312,19 @@ def check_scene_fits(episode: Episode, data: dict[str, Any], scene: Scene | None
         )
     if fields:
         raise ValidationError("the scene does not fit what this farm renders", fields=fields)
+
+
+def check_scene_length(duration_s: float | None) -> None:
+    """Refuse a scene longer than the farm's `scene_max_s` setting.
+
+    :raises ValidationError: naming `duration_s`.
+    """
+    longest = get_setting("scene_max_s")
+    if duration_s is not None and duration_s > longest:
+        raise ValidationError(
+            f"scenes may last at most {longest:g} s on this farm",
+            fields={"duration_s": f"must be at most {longest:g}"},
+        )
 
 
 def reorder_scenes(episode: Episode, scene_ids: list[int]) -> list[Scene]:

@@ -3,17 +3,17 @@ jobs queued or running (guests also an hourly quota).
 
 The counts are taken under a lock on the caller's user row, held until the transaction that
 inserts (or re-queues) the job commits, so simultaneous requests cannot both see room for one
-more job. The limits are app config for now (see `web.WEB_DEFAULTS`).
+more job. The limits are farm settings (`shared.settings_catalog`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shared.db import db
 from shared.errors import PermissionDeniedError, RateLimitedError
 from shared.models import Job, Role, Status, User
+from shared.settings_store import get_setting
 from web.guests import jobs_in_last_hour
 from web.identity import is_staff
 
@@ -27,7 +27,7 @@ def check_priority(user: User, priority: int) -> None:
 
     :raises PermissionDeniedError: naming `priority` when a non-staff caller asks for more.
     """
-    highest = int(current_app.config["TOWER_USER_MAX_PRIORITY"])
+    highest = get_setting("user_max_priority")
     if priority > highest and not is_staff(user):
         raise PermissionDeniedError(
             f"priority {priority} is for operators and admins; yours may be 0-{highest}",
@@ -44,12 +44,12 @@ def hold_submission(user: User, *, requeue: bool = False, excluding: int | None 
     """
     db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
     if user.role == Role.GUEST.value and not requeue:
-        per_hour = int(current_app.config["TOWER_GUEST_JOBS_PER_HOUR"])
+        per_hour = get_setting("guest_jobs_per_hour")
         if jobs_in_last_hour(user) >= per_hour:
             raise RateLimitedError(f"guests may submit {per_hour} jobs per hour", retry_after=3600)
     if is_staff(user):
         return
-    cap = int(current_app.config["TOWER_ACTIVE_JOBS_PER_USER"])
+    cap = get_setting("active_jobs_per_user")
     active = active_jobs(user, excluding=excluding)
     if active >= cap:
         raise RateLimitedError(

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, PermissionDeniedError
 from shared.models import Role, User, Workflow
+from shared.settings_store import get_setting
 from web.identity import is_staff
 from web.production import get_row
-from workers.workflows import default_allowlist, validate_upload
+from workers.workflows import validate_upload
 
 log = logging.getLogger(__name__)
 MAX_VERSIONS = 50  # per workflow name
@@ -90,7 +91,7 @@ def upload_workflow(user: User, data: dict[str, Any]) -> Workflow:
     template = validate_upload(
         data["graph"],
         data["bindings"],
-        allowlist=default_allowlist(),
+        allowlist=frozenset(get_setting("workflow_node_allowlist")),
         stage=data["stage"],
         version=version,
         outputs=data["outputs"],

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
+from web.uploads import open_upload
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Far deeper than any Tower document, far shallower than the parsers' and serialisers'
 # recursion limits (a 5,000-deep body used to end in a RecursionError and a 500).
@@ -17,17 +19,24 @@ MAX_JSON_DEPTH = 64
 
 def require_json_body() -> None:
     """Refuse a write whose body is not JSON, or not parseable, or nested too deep (400),
-    before any handler runs.
+    before any handler runs (routes taking an upload check their own form).
 
     :raises BadRequest: for a non-empty body with another content type, or a bad JSON one.
     """
-    if request.method not in BODY_METHODS:
+    if request.method not in BODY_METHODS or is_dashboard_form() or open_upload():
         return
     has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
     if has_body and not request.is_json:
         raise BadRequest("the request body must be JSON (Content-Type: application/json)")
     if has_body:
         check_json_body(request.get_data(cache=True))
+
+
+def is_dashboard_form() -> bool:
+    """A plain HTML form posted to the dashboard (its confirmations work without scripts)."""
+    return (
+        request.blueprint == "dashboard" and request.mimetype == "application/x-www-form-urlencoded"
+    )
 
 
 def check_json_body(data: bytes) -> None:

@@ -11,12 +11,12 @@ import re
 from typing import Any
 
 import redis
-from flask import current_app
 from kombu.exceptions import OperationalError
 
 from shared.db import db
 from shared.errors import ConflictError, PermissionDeniedError, TransientError
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from shared.settings_store import get_setting
 from web.guests import check_guest_options, check_guest_submission
 from web.jobs import visible_job
 from web.production import can_write, get_row, visible_project, visible_scene
@@ -71,7 +71,7 @@ def plan_and_dispatch(user: User, project: Project, kind: str, **plan: Any) -> J
             owner_id=user.id,
             project_id=project.id,
             kind=kind,
-            max_scene_s=current_app.config["TOWER_MAX_SCENE_S"],
+            max_scene_s=get_setting("scene_max_s"),
             **plan,
         )
         db.session.commit()

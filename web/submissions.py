@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.models import Character, Episode, Job, Project, Scene, User
+from shared.settings_store import get_setting
 from web.jobs import status_url
 from web.production import ACTIVE_JOB_STATUSES, save_scene, update_row
 from web.quotas import check_priority, hold_submission
@@ -208,6 +208,10 @@ def write_scenes(
         fields = dict(fields)
         names = fields.pop("characters")
         fields |= {"order": order, "character_ids": [characters[n].id for n in names]}
+        fields["dialogue"] = [
+            {"character_id": characters[li["speaker"]].id, "text": li["text"], "at_s": li["at_s"]}
+            for li in fields.get("dialogue", [])
+        ]
         try:
             with db.session.begin_nested():  # a refused scene leaves the others to be checked
                 scenes.append(save_scene(episode, fields, existing.get(order), commit=False))
@@ -237,7 +241,7 @@ def plan(user: User, project: Project, episode: Episode, data: dict[str, Any]) -
             episode_id=episode.id,
             options=data["render"],
             priority=data["priority"],
-            max_scene_s=current_app.config["TOWER_MAX_SCENE_S"],
+            max_scene_s=get_setting("scene_max_s"),
         )
     except (ValidationError, NotFoundError) as exc:
         fields = {file_field(k): v for k, v in exc.fields.items()}

@@ -17,6 +17,7 @@ import redis
 from flask import Flask, current_app
 
 from shared.errors import RateLimitedError, TransientError
+from shared.settings_store import get_setting
 from web.redis_pools import pooled_client
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,10 @@ def client_network(remote_addr: str) -> str:
 
 def login_scopes(account: str, remote_addr: str) -> list[tuple[str, int]]:
     """The counters a login attempt answers to, each with its free failures."""
-    config = current_app.config
     network = client_network(remote_addr)
     return [
-        (f"pair:{account}|{network}", int(config["TOWER_LOGIN_FREE_FAILURES"])),
-        (f"addr:{network}", int(config["TOWER_LOGIN_ADDR_FREE_FAILURES"])),
+        (f"pair:{account}|{network}", get_setting("login_free_failures")),
+        (f"addr:{network}", get_setting("login_addr_free_failures")),
     ]
 
 
@@ -73,9 +73,8 @@ def wait_after(failures: int, free: int) -> float:
     """Seconds between attempts after `failures` failures: none while free, then doubling."""
     if failures < free:
         return 0.0
-    config = current_app.config
-    first = float(config["TOWER_LOGIN_FIRST_DELAY_S"])
-    return min(float(config["TOWER_LOGIN_MAX_DELAY_S"]), first * 2.0 ** min(failures - free, 32))
+    first = get_setting("login_first_delay_s")
+    return min(get_setting("login_max_delay_s"), first * 2.0 ** min(failures - free, 32))
 
 
 def admit_login(account: str, remote_addr: str) -> None:
@@ -109,7 +108,7 @@ def admit_login(account: str, remote_addr: str) -> None:
 
 def record_login_failure(account: str, remote_addr: str) -> None:
     """Count a wrong password for the account at this address (and for the address)."""
-    forget_s = int(current_app.config["TOWER_LOGIN_FORGET_S"])
+    forget_s = get_setting("login_forget_s")
     pipe = client().pipeline()
     for scope, _ in login_scopes(account, remote_addr):
         key = login_key(scope, "failures")

@@ -1,7 +1,7 @@
 """generated transition: a scene may hand over through a generated bridge
 
 Revision ID: f3a9c1e7b2d4
-Revises: a7c3e5f9d1b2
+Revises: f1e2c3b4a5d6
 Create Date: 2026-12-06 09:40:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f3a9c1e7b2d4'
-down_revision = 'a7c3e5f9d1b2'
+down_revision = 'f1e2c3b4a5d6'
 branch_labels = None
 depends_on = None
 

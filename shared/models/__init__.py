@@ -2,9 +2,10 @@
 
 from shared.models.accounts import ApiToken, User
 from shared.models.fleet import WorkerNode
-from shared.models.library import LibraryEntry, Suggestion
+from shared.models.library import EchoFeature, LibraryEntry, Suggestion
 from shared.models.production import Character, Episode, Project, Scene, scene_characters
 from shared.models.render import Asset, Job, StageRun, Workflow, stage_kinds, workflow_kinds
+from shared.models.settings import FarmSetting, SettingChange
 from shared.models.status import (
     AssetKind,
     JobKind,
@@ -20,7 +21,9 @@ __all__ = [
     "Asset",
     "AssetKind",
     "Character",
+    "EchoFeature",
     "Episode",
+    "FarmSetting",
     "Job",
     "JobKind",
     "LibraryEntry",
@@ -29,6 +32,7 @@ __all__ = [
     "Project",
     "Role",
     "Scene",
+    "SettingChange",
     "StageRun",
     "Status",
     "Suggestion",

@@ -138,6 +138,7 @@ class AssetKind(StrEnum):
     AUDIO = "audio"
     EPISODE = "episode"
     REPORT = "report"
+    SUBTITLES = "subtitles"
 
 
 class LibraryKind(StrEnum):

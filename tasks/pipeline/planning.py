@@ -26,7 +26,7 @@ from shared.models import (
 )
 from shared.stages import STAGES, Per, StageKind, stage_kind
 from tasks.pipeline.episode_format import check_format, check_scenes
-from tasks.pipeline.render_options import RenderOptions, parse_options
+from tasks.pipeline.render_options import RenderOptions, parse_options, with_defaults
 from tasks.pipeline.stage_params import PLANNERS, Planned, Subject
 from tasks.pipeline.workflow_store import active_workflow, template_of
 from workers.workflows import bind, with_placeholders
@@ -56,6 +56,7 @@ def plan_job(
         raise ValidationError(f"unknown job kind {kind!r}", fields={"kind": "unknown kind"})
     if not 0 <= priority <= 9:
         raise ValidationError("priority must be 0-9", fields={"priority": "must be 0-9"})
+    options = with_defaults(options)
     opts = parse_options(options)
     project = session.get(Project, project_id)
     if project is None:
@@ -65,7 +66,7 @@ def plan_job(
         owner_id=owner_id,
         project_id=project_id,
         priority=priority,
-        params={"options": options or {}},
+        params={"options": options},
     )
     if kind == JobKind.CHARACTER:
         character = _character(session, project, character_id)
@@ -236,6 +237,8 @@ def _gpu_run(
     params = {k: v for k, v in params.items() if k in template.params}
     _check_binds(template, params, kind.name)
     inputs = {"params": params, "steps": planned.steps, "frames": planned.frames}
+    if planned.reference_asset_id is not None:
+        inputs["reference_asset_id"] = planned.reference_asset_id
     if kind.name in opts.extra_data:
         inputs["extra_data"] = opts.extra_data[kind.name]
     return StageRun(

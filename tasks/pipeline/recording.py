@@ -13,6 +13,7 @@ from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
 from tasks.pipeline.leases import Owner, holds_lease
+from tasks.pipeline.references import link_reference
 from tasks.pipeline.stage_rows import downstream, latest_runs
 from workers.gpu_stage import Artifact
 
@@ -160,6 +161,7 @@ def finish_job(session: Session, job_id: int, generation: int) -> Status | None:
     if not all(r.status == Status.SUCCEEDED for r in runs):
         return None
     move(job, Status.SUCCEEDED)
+    link_reference(session, job)
     job.progress = 1.0
     job.eta_s = 0.0
     job.current_stage = None

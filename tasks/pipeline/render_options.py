@@ -13,12 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import ValidationError
+from shared.settings_store import get_setting
 from shared.stages import GPU_STAGE_NAMES, TEMPLATE_STAGES
 
 ENGINES = ("animatediff", "svd")
 STAGE_NAMES = GPU_STAGE_NAMES  # the stages `stages` and `extra_data` may name
 WORKFLOW_NAMES = tuple(TEMPLATE_STAGES)
 MAX_EXTRA_DATA_BYTES = 4096
+# Options whose default is a farm setting, and options capped by one (within BOUNDS). The
+# frame rate has none: an animated job follows its episode's fps.
+DEFAULTED = {
+    "steps": "render_default_steps",
+    "multiplier": "render_default_multiplier",
+    "engine": "render_default_engine",
+}
+CAPPED = {"frames": "render_max_frames", "width": "render_max_size", "height": "render_max_size"}
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "bridge": ("rife_model",),
     "upscale": ("method",),
     "upscale_model": ("method",),
+    "keyframe_ref": (*_SAMPLING, "negative_prompt"),
 }
 MAX_UPSCALE_FACTOR = 4
 MAX_UPSCALED_HEIGHT = 4096
@@ -141,6 +151,8 @@ class RenderOptions:
     # Upscale each scene's clip: {"factor": 2} or {"height": 720}; "model" (an upscale model
     # file the nodes have) and "method" (the resampling) optional.
     upscale: dict[str, Any] | None = None
+    # Keyframes of a scene showing one character with a reference sheet start from that sheet.
+    use_references: bool = False
     workflows: dict[str, int] = field(default_factory=dict)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Sent with a stage's prompt as ComfyUI's extra_data (kept in its history).
@@ -148,6 +160,24 @@ class RenderOptions:
     # The options the client gave (the others are defaults), so a conflict is only refused
     # when it was asked for.
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
+
+
+def bound_problem(name: str, value: Any) -> str | None:
+    """Why an option's value is out of its bounds or over the farm's cap for it, or None."""
+    problem = BOUNDS[name].problem(value)
+    if problem is None and name in CAPPED and value > (cap := get_setting(CAPPED[name])):
+        return f"must be at most {cap} on this farm"
+    return problem
+
+
+def with_defaults(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """A client's options with the farm's defaults filled in where it gave none (kept on the
+    job, so a retake renders as the first take did)."""
+    filled = dict(raw or {})
+    for name, setting in DEFAULTED.items():
+        if filled.get(name) is None:
+            filled[name] = get_setting(setting)
+    return filled
 
 
 def workflow_name(stage: str, engine: str) -> str:
@@ -173,7 +203,7 @@ def stage_override_problems(stages: Any, engine: str) -> dict[str, str]:
                 problems[f"{stage}.{name}"] = (
                     f"not a tunable parameter (allowed: {', '.join(allowed)})"
                 )
-            elif message := BOUNDS[name].problem(value):
+            elif message := bound_problem(name, value):
                 problems[f"{stage}.{name}"] = message
     return problems
 
@@ -234,25 +264,27 @@ def upscale_problems(value: Any) -> dict[str, str]:
 
 
 def parse_options(raw: dict[str, Any] | None) -> RenderOptions:
-    """Check a client's options.
+    """Check a client's options (the farm's defaults filling what it left out).
 
     :raises ValidationError: naming each bad field as `options.<name>`.
     """
-    raw = dict(raw or {})
+    raw = with_defaults(raw)
     fields: dict[str, str] = {}
     known = set(RenderOptions.__dataclass_fields__) - {"explicit"}
     for name in sorted(set(raw) - known):
         fields[f"options.{name}"] = "unknown option"
     for name in TOP_LEVEL:
-        if raw.get(name) is not None and (message := BOUNDS[name].problem(raw[name])):
+        if raw.get(name) is not None and (message := bound_problem(name, raw[name])):
             fields[f"options.{name}"] = message
-    engine = raw.get("engine") or "animatediff"
+    engine = raw["engine"]
     if raw.get("workflows") is not None:
         fields.update(prefixed("options.workflows", workflow_problems(raw["workflows"])))
     if raw.get("stages") is not None:
         fields.update(prefixed("options.stages", stage_override_problems(raw["stages"], engine)))
     if raw.get("extra_data") is not None:
         fields.update(prefixed("options.extra_data", extra_data_problems(raw["extra_data"])))
+    if not isinstance(raw.get("use_references", False), bool):
+        fields["options.use_references"] = "must be true or false"
     if raw.get("upscale") is not None:
         fields.update(prefixed("options.upscale", upscale_problems(raw["upscale"])))
     if fields:

@@ -16,6 +16,8 @@ from tasks.pipeline.render_options import RenderOptions
 SVD_SEGMENT_FRAMES = 25
 # An upscale whose target is the episode's height renders at this share of it by default.
 UPSCALE_HEIGHT_SHARE = 2
+# How far a referenced keyframe departs from the character's sheet (1.0 would ignore it).
+REFERENCE_DENOISE = 0.55
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Planned:
     image_checkpoint: bool = True
     # Frames of each consecutive segment, when the stage renders as several (one row each).
     segments: tuple[int, ...] = ()
+    # The asset its workflow starts from (a character's reference sheet), if any.
+    reference_asset_id: int | None = None
 
 
 def to_8(value: float) -> int:
@@ -145,7 +149,22 @@ def keyframe(subject: Subject) -> Planned:
         params |= {"width": width, "height": height or width}
     if scene is not None and scene.negative_prompt:
         params["negative_prompt"] = scene.negative_prompt
+    reference = reference_of(subject)
+    if reference is not None:
+        params["denoise"] = REFERENCE_DENOISE
+        return Planned("keyframe_ref", params, steps=opts.steps, reference_asset_id=reference)
     return Planned("keyframe", params, steps=opts.steps)
+
+
+def reference_of(subject: Subject) -> int | None:
+    """The reference sheet a scene's keyframe starts from: when the job asks for references
+    and the scene shows exactly one character, and that character has a sheet."""
+    if not subject.opts.use_references or subject.scene is None:
+        return None
+    characters = subject.characters
+    if len(characters) != 1:
+        return None
+    return characters[0].reference_asset_id
 
 
 def animate(subject: Subject) -> Planned:

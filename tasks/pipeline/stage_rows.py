@@ -114,10 +114,14 @@ def scene_clip(session: Session, job_id: int, scene_id: int) -> Asset | None:
 
 
 def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple[StageInput, ...]:
-    """The file a GPU stage takes from the stage before it (none for the first).
+    """The file a GPU stage takes from the stage before it (none for the first), or the
+    reference image its row names.
 
-    :raises PermanentError: when the earlier stage left no usable output.
+    :raises PermanentError: when the earlier stage left no usable output, or the reference
+        image is gone.
     """
+    if "reference_asset_id" in run.inputs:
+        return (reference_input(session, run, store),)
     kind = stage_kind(run.stage)
     takes = kind.takes
     if kind.per is Per.PAIR:
@@ -133,8 +137,10 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
     for kind in takes.kinds:
         if kind in assets:
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
+    scene = session.get(Scene, run.scene_id) if run.scene_id else None
     raise PermanentError(
-        f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, which is missing"
+        f"{run.stage} needs the {takes.stage} output of scene "
+        f"{scene.order if scene else '?'}, which is missing"
     )
 
 
@@ -186,6 +192,21 @@ def touches(run: StageRun, scene_id: int | None) -> bool:
     return run.scene_id == scene_id or (
         scene_id is not None and run.inputs.get("next_scene_id") == scene_id
     )
+
+
+def reference_input(session: Session, run: StageRun, store: LocalStore) -> StageInput:
+    """The reference image a stage's row names, from the store.
+
+    :raises PermanentError: when its asset or file is gone.
+    """
+    asset = session.get(Asset, run.inputs["reference_asset_id"])
+    path = store.path(asset.uri) if asset is not None else None
+    if path is None or not path.is_file():
+        raise PermanentError(
+            f"{run.stage}: the reference image (asset {run.inputs['reference_asset_id']}) "
+            "is gone; render the character's sheet again or render without references"
+        )
+    return StageInput(kind="image", path=path)
 
 
 def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
@@ -241,11 +262,18 @@ def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
     ]
 
 
-def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
-    """Scene ids of the runs in the episode's order."""
+def scene_numbers(session: Session, runs: Iterable[StageRun]) -> dict[int, int]:
+    """Each scene id of the runs with its order in the episode (the number people read)."""
     ids = {r.scene_id for r in runs if r.scene_id is not None}
     if not ids:
-        return []
+        return {}
     found = session.execute(sa.select(Scene.id, Scene.order).where(Scene.id.in_(ids))).all()
-    known = {scene_id: order for scene_id, order in found}
+    return {scene_id: order for scene_id, order in found}
+
+
+def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
+    """Scene ids of the runs in the episode's order."""
+    runs = list(runs)
+    ids = {r.scene_id for r in runs if r.scene_id is not None}
+    known = scene_numbers(session, runs)
     return sorted(ids, key=lambda i: (known.get(i, 1 << 30), i))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
+import requests
 from tower_client.api import TowerClient
+from tower_client.stream import parse_events
 
 GPU_STAGES = ("keyframe", "animate", "interpolate")
 
@@ -35,3 +37,17 @@ def test_a_finished_jobs_events_and_report_tell_where_and_what(live, config, fin
     for stage in report["stages"]:
         if stage["status"] == "succeeded":
             assert stage["queued_at"] <= stage["started_at"] <= stage["finished_at"], stage
+
+
+def test_a_stream_token_opens_the_events_without_credentials(live, config, finished_job):
+    token = json.loads(config.read_text())["token"]
+    with TowerClient(live.url, token=token) as client:
+        granted = client.stream_token(finished_job)
+    with requests.get(f"{live.url}{granted['events_url']}", stream=True, timeout=30) as response:
+        assert response.status_code == 200
+        events = list(parse_events(response.iter_lines(decode_unicode=True)))
+    assert events[-1].kind == "job" and events[-1].data["status"] == "succeeded"
+    with TowerClient(live.url, token=token) as client:
+        other = client.stream_token(finished_job)["token"]
+    path = f"/api/anime/generation/{finished_job + 1000}/events?stream_token={other}"
+    assert requests.get(f"{live.url}{path}", timeout=30).status_code == 403

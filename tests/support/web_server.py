@@ -63,7 +63,7 @@ def start_gunicorn(
     process = Process(argv, env, log_path)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: answers(url), 30, what=f"gunicorn to answer\n{log_path}")
+        wait_for(lambda: answers(url), 120, what=f"gunicorn to answer\n{log_path}")
     except TimeoutError:
         process.stop()
         raise

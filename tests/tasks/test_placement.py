@@ -38,7 +38,7 @@ def farm(settings, app: Flask, log_dir, tmp_path_factory, celery_app) -> Iterato
         seed_default_workflows(db.session)
         db.session.commit()
     root = tmp_path_factory.mktemp("placement")
-    farm_settings = settings.with_overrides(node_wait_s=NODE_WAIT_S)
+    farm_settings = settings.with_overrides(setting_defaults={"node_wait_s": NODE_WAIT_S})
     with running_farm(
         farm_settings, log_dir, root, nodes=("node-a", "node-b"), models=MODELS
     ) as running:

@@ -11,6 +11,7 @@ import jwt
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
+from tests.support.settings import farm_setting
 from tests.web.conftest import PASSWORD, Api
 from web.credentials import issue_access_token, signing_key
 
@@ -39,12 +40,9 @@ def test_wrong_password_and_unknown_email_look_the_same(client, world):
 
 
 def test_a_client_that_keeps_failing_is_slowed_down(app, client, world):
-    app.config["TOWER_LOGIN_FREE_FAILURES"] = 3
-    try:
+    with farm_setting(app, "login_free_failures", 3):
         codes = [login(client, world.users["owner"].email, "bad").status_code for _ in range(5)]
         blocked = login(client, world.users["owner"].email)
-    finally:
-        app.config["TOWER_LOGIN_FREE_FAILURES"] = 5
     # Three free failures, a fourth attempt that claims the wait, then the wait.
     assert codes == [401, 401, 401, 401, 429]
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
@@ -171,8 +169,7 @@ def test_cli_creates_users_from_stdin(app, db_session):
 
 
 def test_a_successful_login_resets_the_emails_attempts(app, client, world):
-    app.config["TOWER_LOGIN_FREE_FAILURES"] = 2
-    try:
+    with farm_setting(app, "login_free_failures", 2):
         email = world.users["owner"].email
         codes = [
             login(client, email, "bad").status_code,
@@ -180,8 +177,6 @@ def test_a_successful_login_resets_the_emails_attempts(app, client, world):
             login(client, email, "bad").status_code,
             login(client, email).status_code,
         ]
-    finally:
-        app.config["TOWER_LOGIN_FREE_FAILURES"] = 5
     assert codes == [401, 200, 401, 200]
 
 

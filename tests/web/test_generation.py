@@ -7,6 +7,7 @@ import redis
 
 from shared.models import Job, Scene, StageRun
 from tasks.broker_scan import task_queues_in_broker
+from tests.support.settings import farm_setting
 
 
 def stages_of(db_session, job_id: int) -> list[tuple[str, int | None]]:
@@ -128,11 +129,8 @@ def test_guest_quota_and_kinds(app, as_role, world):
     guest = as_role("guest")
     path = f"/api/anime/projects/{world.rows['public'].id}/generate"
     body = {"kind": "image", "scene_ids": [world.rows["public_scene"].id]}
-    app.config["TOWER_GUEST_JOBS_PER_HOUR"] = 2
-    try:
+    with farm_setting(app, "guest_jobs_per_hour", 2):
         codes = [guest.post(path, json=body).status_code for _ in range(3)]
         left = guest.get("/api/anime/guest-status").get_json()["jobs_left"]
-    finally:
-        app.config["TOWER_GUEST_JOBS_PER_HOUR"] = 5
     assert codes == [202, 202, 429] and left == 0
     assert guest.post(path, json={**body, "kind": "scene"}).status_code == 403

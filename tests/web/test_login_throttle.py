@@ -3,19 +3,18 @@ failing waits a little longer each time; the owner at another address is never h
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 
 from tests.support.processes import wait_for
+from tests.support.settings import farm_setting
 from tests.web.conftest import PASSWORD
 
 ATTACKER = "203.0.113.9"
 OWNER = "198.51.100.7"
 # Waits no loaded machine outlasts between two requests, so "it waits" is never a race.
-LONG_WAITS = {
-    "TOWER_LOGIN_FREE_FAILURES": 3,
-    "TOWER_LOGIN_FIRST_DELAY_S": 600.0,
-    "TOWER_LOGIN_MAX_DELAY_S": 3600.0,
-}
+LONG_WAITS = {"login_free_failures": 3, "login_first_delay_s": 600.0, "login_max_delay_s": 3600.0}
 
 
 def client_at(app, address: str):
@@ -31,16 +30,18 @@ def login(client, email: str, password: str = PASSWORD):
 
 @pytest.fixture
 def throttle_config(app):
-    """Set login throttle settings for one test."""
-    saved = dict(app.config)
-    yield app.config.update
-    for name in set(app.config) - set(saved):
-        del app.config[name]
-    app.config.update(saved)
+    """Set login throttle settings for one test (reset after it)."""
+    with ExitStack() as stack:
+
+        def configure(**values):
+            for name, value in values.items():
+                stack.enter_context(farm_setting(app, name, value))
+
+        yield configure
 
 
 def test_a_strangers_wrong_passwords_never_keep_the_owner_out(app, world, throttle_config):
-    throttle_config(TOWER_LOGIN_FIRST_DELAY_S=600.0, TOWER_LOGIN_MAX_DELAY_S=3600.0)
+    throttle_config(login_first_delay_s=600.0, login_max_delay_s=3600.0)
     email = world.users["operator"].email
     attacker = client_at(app, ATTACKER)
     codes = [login(attacker, email, f"guess {n}").status_code for n in range(30)]
@@ -60,9 +61,7 @@ def test_every_spelling_of_an_email_counts_against_the_account(app, world, throt
 
 
 def test_the_wait_ends_and_the_client_may_try_again(app, world, throttle_config):
-    throttle_config(
-        TOWER_LOGIN_FREE_FAILURES=3, TOWER_LOGIN_FIRST_DELAY_S=0.2, TOWER_LOGIN_MAX_DELAY_S=0.2
-    )
+    throttle_config(login_free_failures=3, login_first_delay_s=0.2, login_max_delay_s=1.0)
     email = world.users["owner"].email
     attacker = client_at(app, ATTACKER)
     codes = [login(attacker, email, "bad").status_code for _ in range(4)]
@@ -75,7 +74,7 @@ def test_the_wait_ends_and_the_client_may_try_again(app, world, throttle_config)
 
 
 def test_one_address_failing_across_many_accounts_is_slowed_down(app, world, throttle_config):
-    throttle_config(**LONG_WAITS, TOWER_LOGIN_ADDR_FREE_FAILURES=4)
+    throttle_config(**LONG_WAITS, login_addr_free_failures=4)
     sprayer = client_at(app, ATTACKER)
     codes = [login(sprayer, f"nobody{n}@example.com", "x").status_code for n in range(6)]
     assert codes == [401] * 5 + [429]
@@ -95,7 +94,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_counts(settings, world, thr
     from web import create_app
 
     proxied = create_app(settings.with_overrides(trusted_proxies=1))
-    proxied.config.update(LONG_WAITS)
+    throttle_config(**LONG_WAITS)
     email = world.users["owner"].email
     via_proxy = proxied.test_client()
     via_proxy.environ_base["REMOTE_ADDR"] = "127.0.0.1"

@@ -23,7 +23,7 @@ from tests.support.web_server import start_gunicorn
 from web.credentials import issue_access_token
 
 SUBMISSIONS = 12
-GUEST_QUOTA = 5  # TOWER_GUEST_JOBS_PER_HOUR's default
+GUEST_QUOTA = 5  # the guest_jobs_per_hour setting's default
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from shared.models import Job
+from tests.support.settings import farm_setting
 
 
 def generate(as_role, world, role: str, options: dict, *, kind: str = "scene", priority: int = 5):
@@ -104,17 +105,17 @@ def test_a_guest_image_with_top_level_options_is_still_accepted(as_role, world):
     assert response.status_code == 202, response.get_json()
 
 
-def test_the_planner_refuses_out_of_range_overrides_itself():
+def test_the_planner_refuses_out_of_range_overrides_itself(app):
     from shared.errors import ValidationError
     from tasks.pipeline.render_options import parse_options
 
-    with pytest.raises(ValidationError) as caught:
+    with app.app_context(), pytest.raises(ValidationError) as caught:
         parse_options({"stages": {"keyframe": {"steps": 300}, "animate": {"image": "/x"}}})
     assert set(caught.value.fields) == {
         "options.stages.keyframe.steps",
         "options.stages.animate.image",
     }
-    with pytest.raises(ValidationError) as caught:
+    with app.app_context(), pytest.raises(ValidationError) as caught:
         parse_options({"engine": "svd", "stages": {"animate": {"denoise": 0.5}}})
     assert list(caught.value.fields) == ["options.stages.animate.denoise"]
 
@@ -130,8 +131,12 @@ def test_priorities_above_five_are_for_staff(as_role, world, db_session):
     assert db_session.get(Job, admin.get_json()["request_id"]).priority == 9
 
 
-def test_active_jobs_per_user_are_capped(app, as_role, world, db_session, monkeypatch):
-    monkeypatch.setitem(app.config, "TOWER_ACTIVE_JOBS_PER_USER", 2)
+def test_active_jobs_per_user_are_capped(app, as_role, world, db_session):
+    with farm_setting(app, "active_jobs_per_user", 2):
+        check_active_jobs_cap(as_role, world, db_session)
+
+
+def check_active_jobs_cap(as_role, world, db_session):
     codes = [generate(as_role, world, "owner", {}).status_code for _ in range(3)]
     assert codes == [202, 202, 429]
     body = generate(as_role, world, "owner", {}).get_json()

@@ -11,6 +11,7 @@ import importlib.util
 import pytest
 
 from tests import factories
+from tests.support.settings import farm_setting
 from workers.workflows import default_templates
 
 ROLES = ("anon", "guest", "owner", "other", "operator", "admin")
@@ -32,6 +33,10 @@ def upload_body(name: str) -> dict:
 
 READ = (401, 404, 200, 404, 200, 200)  # a private project's rows
 READ_ALL = (401, 200, 200, 200, 200, 200)  # any authenticated caller
+# Reads open to callers without an account (public read): a private project's rows, a public one's
+PUBLIC_READ = (404, 404, 200, 404, 200, 200)
+ANYONE = (200, 200, 200, 200, 200, 200)
+NO_FINAL_YET = (404, 404, 404, 404, 404, 404)
 WRITE = (401, 403, 200, 404, 403, 200)  # owner and admins change; operators read only
 CREATE = (401, 403, 201, 404, 403, 201)
 DELETE = (401, 403, 204, 404, 403, 204)
@@ -40,9 +45,23 @@ RENDER_PRIVATE = (401, 404, 202, 404, 403, 202)
 CONTROL_JOB = (401, 404, 202, 404, 202, 202)
 STAFF = (401, 403, 403, 403, 200, 200)
 STAFF_ACT_ON_NOTHING = (401, 403, 403, 403, 404, 404)
+STAFF_ACT_ON_FORM = (401, 403, 403, 403, 422, 422)
+NO_ENTRY = "/api/anime/library/entries/{no_entry}"
+ECHO_ASK = (401, 403, 503, 404, 503, 503)
+NOTHING = (401, 404, 404, 404, 404, 404)
 
 # (id, method, path, body, expected per ROLES, needs the pipeline for a 2xx)
 CASES = [
+    ("models", "GET", "/api/anime/models", None, READ_ALL, None),
+    ("fleet-node", "GET", "/api/fleet/nodes/{no_node}", None, STAFF_ACT_ON_NOTHING, None),
+    ("library-moods", "GET", "/api/anime/library/moods", None, READ_ALL, None),
+    ("library-sounds", "GET", "/api/anime/library/sounds", None, READ_ALL, None),
+    ("library-entries", "GET", "/api/anime/library/entries", None, READ_ALL, None),
+    ("library-entry", "GET", NO_ENTRY, None, (401, 404, 404, 404, 404, 404), None),
+    # Without a form: the staff get as far as the missing fields.
+    ("library-upload", "POST", "/api/anime/library/entries", None, STAFF_ACT_ON_FORM, None),
+    ("library-replace", "PUT", NO_ENTRY, None, STAFF_ACT_ON_NOTHING, None),
+    ("library-delete", "DELETE", NO_ENTRY, None, STAFF_ACT_ON_NOTHING, None),
     ("fleet-nodes", "GET", "/api/fleet/nodes", None, STAFF, None),
     ("fleet-queues", "GET", "/api/fleet/queues", None, STAFF, None),
     ("fleet-drain", "POST", "/api/fleet/nodes/{no_node}/drain", None, STAFF_ACT_ON_NOTHING, None),
@@ -62,8 +81,15 @@ CASES = [
         STAFF_ACT_ON_NOTHING,
         None,
     ),
+    ("fleet-remove", "DELETE", "/api/fleet/nodes/{no_node}", None, STAFF_ACT_ON_NOTHING, None),
     ("metrics", "GET", "/metrics", None, STAFF, None),
-    ("projects-list", "GET", "/api/anime/projects", None, READ_ALL, None),
+    ("settings-list", "GET", "/api/settings", None, ADMIN_ONLY, None),
+    ("settings-audit", "GET", "/api/settings/audit", None, ADMIN_ONLY, None),
+    ("setting-get", "GET", "/api/settings/{setting}", None, ADMIN_ONLY, None),
+    ("setting-put", "PUT", "/api/settings/{setting}", {"value": 6}, ADMIN_ONLY, None),
+    ("setting-patch", "PATCH", "/api/settings/{setting}", {"value": 6}, ADMIN_ONLY, None),
+    ("setting-reset", "DELETE", "/api/settings/{setting}", None, ADMIN_ONLY, None),
+    ("projects-list", "GET", "/api/anime/projects", None, ANYONE, None),
     (
         "projects-create",
         "POST",
@@ -72,8 +98,8 @@ CASES = [
         (401, 403, 201, 201, 201, 201),
         None,
     ),
-    ("project-get", "GET", "/api/anime/projects/{project}", None, READ, None),
-    ("project-get-public", "GET", "/api/anime/projects/{public}", None, READ_ALL, None),
+    ("project-get", "GET", "/api/anime/projects/{project}", None, PUBLIC_READ, None),
+    ("project-get-public", "GET", "/api/anime/projects/{public}", None, ANYONE, None),
     ("project-patch", "PATCH", "/api/anime/projects/{project}", {"style": "ink"}, WRITE, None),
     ("project-delete", "DELETE", "/api/anime/projects/{project}", None, DELETE, None),
     (
@@ -103,8 +129,8 @@ CASES = [
         None,
     ),
     ("character-delete", "DELETE", "/api/anime/characters/{character}", None, DELETE, None),
-    ("episodes-list", "GET", "/api/anime/projects/{project}/episodes", None, READ, None),
-    ("episodes-list-public", "GET", "/api/anime/projects/{public}/episodes", None, READ_ALL, None),
+    ("episodes-list", "GET", "/api/anime/projects/{project}/episodes", None, PUBLIC_READ, None),
+    ("episodes-list-public", "GET", "/api/anime/projects/{public}/episodes", None, ANYONE, None),
     (
         "episodes-create",
         "POST",
@@ -113,10 +139,11 @@ CASES = [
         CREATE,
         None,
     ),
-    ("episode-get", "GET", "/api/anime/episodes/{episode}", None, READ, None),
+    ("episode-get", "GET", "/api/anime/episodes/{episode}", None, PUBLIC_READ, None),
+    ("final", "GET", "/api/anime/episodes/{public_episode}/final", None, NO_FINAL_YET, None),
     ("episode-patch", "PATCH", "/api/anime/episodes/{episode}", {"title": "Retitled"}, WRITE, None),
     ("episode-delete", "DELETE", "/api/anime/episodes/{episode}", None, DELETE, None),
-    ("scenes-list", "GET", "/api/anime/episodes/{episode}/scenes", None, READ, None),
+    ("scenes-list", "GET", "/api/anime/episodes/{episode}/scenes", None, PUBLIC_READ, None),
     (
         "scenes-create",
         "POST",
@@ -133,7 +160,7 @@ CASES = [
         WRITE,
         None,
     ),
-    ("scene-get", "GET", "/api/anime/scenes/{scene}", None, READ, None),
+    ("scene-get", "GET", "/api/anime/scenes/{scene}", None, PUBLIC_READ, None),
     ("scene-patch", "PATCH", "/api/anime/scenes/{scene}", {"mood": "tense"}, WRITE, None),
     ("scene-delete", "DELETE", "/api/anime/scenes/{scene}", None, DELETE, None),
     (
@@ -304,6 +331,22 @@ CASES = [
         READ,
         None,
     ),
+    # Without an LLM configured, the generative features answer 503 to whoever may ask.
+    ("echo-scenes", "POST", "/echo/episodes/{episode}/scenes", {}, ECHO_ASK, None),
+    ("echo-dialogue", "POST", "/echo/scenes/{scene}/dialogue", {}, ECHO_ASK, None),
+    ("echo-continue", "POST", "/echo/episodes/{episode}/continue", {}, ECHO_ASK, None),
+    ("echo-brainstorm", "POST", "/echo/projects/{project}/brainstorm", {}, ECHO_ASK, None),
+    ("echo-analysis", "POST", "/echo/episodes/{episode}/analysis", None, ECHO_ASK, None),
+    ("echo-suggestions", "GET", "/echo/projects/{project}/suggestions", None, READ, None),
+    ("echo-suggestion", "GET", "/echo/suggestions/{no_suggestion}", None, NOTHING, None),
+    (
+        "echo-accept",
+        "POST",
+        "/echo/suggestions/{no_suggestion}/accept",
+        {},
+        (401, 403, 404, 404, 404, 404),
+        None,
+    ),
 ]
 
 
@@ -350,6 +393,9 @@ def test_role_matrix(
         other_id=world.users["other"].id,
         owner_token=token.id,
         no_node="no-such-node",
+        no_entry=999999999,
+        no_suggestion=999_999_999,
+        setting="guest_jobs_per_hour",
     )
     api = as_role(None if role == "anon" else role)
     response = api.request(method, fill(path, ids), json=fill(body, ids))
@@ -385,12 +431,9 @@ def _normalise(path: str) -> str:
 
 
 def test_guest_mode_off_refuses_guests(app, as_role, world):
-    app.config["TOWER_GUEST_MODE"] = "off"
-    try:
+    with farm_setting(app, "guest_mode", "off"):
         response = as_role("guest").get(f"/api/anime/projects/{world.rows['public'].id}")
         status = as_role("guest").get("/api/anime/guest-status").get_json()
-    finally:
-        app.config["TOWER_GUEST_MODE"] = "images"
     assert response.status_code == 403
     assert status["mode"] == "off" and status["allowed_kinds"] == []
 

@@ -14,7 +14,7 @@ def scenes_url(world) -> str:
 
 def test_a_scene_longer_than_the_farm_limit_is_refused_naming_the_limit(as_role, world, app):
     api = as_role("owner")
-    limit = app.config["TOWER_MAX_SCENE_S"]
+    limit = 60.0  # the scene_max_s setting's default
     refused = api.post(scenes_url(world), json={"order": 7, "prompt": "rain", "duration_s": 61})
     assert refused.status_code == 422
     body = refused.get_json()

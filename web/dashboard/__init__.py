@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from web.dashboard import models_page, qc_panel  # noqa: F401  (they add to bp)
 from web.dashboard.views import bp
 
 __all__ = ["bp"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from flask import send_file
+
 from web import production
 from web.identity import MEMBERS, require_user, requires
 from web.openapi import Blueprint
+from web.public import OPTIONAL_AUTH, latest_final, reader, reads_public
+from web.routes.assets import BINARY
 from web.schemas.common import PageQuerySchema
 from web.schemas.production import (
     EpisodeCreateSchema,
@@ -24,12 +28,13 @@ blp = Blueprint(
 
 
 @blp.route("/projects/<int:project_id>/episodes", methods=["GET"])
-@requires()
+@reads_public
+@blp.doc(**OPTIONAL_AUTH)
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, EpisodePageSchema)
 def list_episodes(query, project_id):
     """A project's episodes."""
-    return production.list_episodes(require_user(), project_id, **query)
+    return production.list_episodes(reader(), project_id, **query)
 
 
 @blp.route("/projects/<int:project_id>/episodes", methods=["POST"])
@@ -43,11 +48,12 @@ def create_episode(data, project_id):
 
 
 @blp.route("/episodes/<int:episode_id>", methods=["GET"])
-@requires()
+@reads_public
+@blp.doc(**OPTIONAL_AUTH)
 @blp.response(200, EpisodeSchema)
 def get_episode(episode_id):
     """One episode."""
-    return production.visible_episode(require_user(), episode_id)
+    return production.visible_episode(reader(), episode_id)
 
 
 @blp.route("/episodes/<int:episode_id>", methods=["PATCH"])
@@ -69,12 +75,32 @@ def delete_episode(episode_id):
 
 
 @blp.route("/episodes/<int:episode_id>/scenes", methods=["GET"])
-@requires()
+@reads_public
+@blp.doc(**OPTIONAL_AUTH)
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, ScenePageSchema)
 def list_scenes(query, episode_id):
     """An episode's scenes."""
-    return production.list_scenes(require_user(), episode_id, **query)
+    return production.list_scenes(reader(), episode_id, **query)
+
+
+@blp.route("/episodes/<int:episode_id>/final", methods=["GET"])
+@reads_public
+@blp.doc(
+    **OPTIONAL_AUTH,
+    responses={
+        "200": {"description": "The newest final cut (video)", **BINARY},
+        "206": {"description": "The requested byte range", **BINARY},
+        "304": {"description": "Not modified"},
+        "404": {"description": "Not readable, or no final cut yet"},
+    },
+)
+def get_final(episode_id):
+    """Download the episode's newest final cut (range requests supported)."""
+    path, mime_type, name = latest_final(reader(), episode_id)
+    return send_file(
+        path, mimetype=mime_type, conditional=True, etag=True, max_age=0, download_name=name
+    )
 
 
 @blp.route("/episodes/<int:episode_id>/scenes", methods=["POST"])
@@ -98,11 +124,12 @@ def reorder_scenes(data, episode_id):
 
 
 @blp.route("/scenes/<int:scene_id>", methods=["GET"])
-@requires()
+@reads_public
+@blp.doc(**OPTIONAL_AUTH)
 @blp.response(200, SceneSchema)
 def get_scene(scene_id):
     """One scene."""
-    return production.visible_scene(require_user(), scene_id)
+    return production.visible_scene(reader(), scene_id)
 
 
 @blp.route("/scenes/<int:scene_id>", methods=["PATCH"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from web import production
 from web.identity import MEMBERS, require_user, requires
 from web.openapi import Blueprint
+from web.public import OPTIONAL_AUTH, reader, reads_public
 from web.schemas.common import PageQuerySchema
 from web.schemas.production import (
     CharacterCreateSchema,
@@ -23,12 +24,13 @@ blp = Blueprint(
 
 
 @blp.route("/projects", methods=["GET"])
-@requires()
+@reads_public
+@blp.doc(**OPTIONAL_AUTH)
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, ProjectPageSchema)
 def list_projects(query):
     """Projects the caller may read: their own, public demos, or all for staff."""
-    return production.list_projects(require_user(), **query)
+    return production.list_projects(reader(), **query)
 
 
 @blp.route("/projects", methods=["POST"])
@@ -41,11 +43,12 @@ def create_project(data):
 
 
 @blp.route("/projects/<int:project_id>", methods=["GET"])
-@requires()
+@reads_public
+@blp.doc(**OPTIONAL_AUTH)
 @blp.response(200, ProjectSchema)
 def get_project(project_id):
     """One project."""
-    return production.visible_project(require_user(), project_id)
+    return production.visible_project(reader(), project_id)
 
 
 @blp.route("/projects/<int:project_id>", methods=["PATCH"])

@@ -83,13 +83,17 @@ class ApiTokenCreatedSchema(ApiTokenSchema):
 
 
 class GuestStatusSchema(Schema):
-    """What a guest may do here and how much of it is left."""
+    """What a guest may do here and how much of it is left, and what anyone may read."""
 
     mode = fields.String(required=True)
     allowed_kinds = fields.List(fields.String(), required=True)
     jobs_per_hour = fields.Integer(required=True)
     jobs_left = fields.Integer(required=True, allow_none=True)
     is_guest = fields.Boolean(required=True)
+    public_read = fields.Boolean(
+        required=True,
+        metadata={"description": "callers without an account may read public projects"},
+    )
 
 
 UserPageSchema = page_schema(UserSchema, "UserPage")

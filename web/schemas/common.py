@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from shared.settings_store import get_setting
 
 MAX_ID = 2**63 - 1
 MAX_NAME = 200
@@ -13,7 +14,7 @@ MAX_TEXT = 5000
 MAX_PROMPT = 2000
 MAX_PAGE = 200
 MAX_SCENES_PER_REQUEST = 100
-# An absolute ceiling; the farm's own limit is TOWER_MAX_SCENE_S (checked by the service).
+# An absolute ceiling; the farm's own limit is the scene_max_s setting.
 MAX_DURATION_S = 3600.0
 
 
@@ -47,11 +48,11 @@ def check_storable_json(value: Any) -> None:
 
 
 def within_scene_limit(value: float) -> None:
-    """Refuse a scene longer than this farm renders (its TOWER_MAX_SCENE_S).
+    """Refuse a scene longer than this farm renders (its scene_max_s setting).
 
     :raises ValidationError: naming the limit.
     """
-    limit = float(current_app.config["TOWER_MAX_SCENE_S"])
+    limit = float(get_setting("scene_max_s"))
     if value > limit:
         raise ValidationError(f"{value:g} s is longer than this farm's limit of {limit:g} s")
 

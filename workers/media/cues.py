@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.errors import ValidationError
 from workers.media.compiler import CompileResult, Placement
-from workers.media.library import LibraryEntry, choose_cue
+from workers.media.library import LibraryEntry, choose_cue, unknown_cue
 from workers.media.mixer import MusicCue, SfxCue
 
 
@@ -29,7 +29,8 @@ def plan_music(
     Boundaries fall in the middle of each transition, so the mixer's crossfade straddles
     the picture's transition; cards take the neighbouring scene's music.
 
-    :raises ValidationError: when `moods` does not give one mood per scene.
+    :raises ValidationError: when `moods` does not give one mood per scene, or names a mood
+        the library does not know.
     :raises NotFoundError: when the library holds no music.
     """
     scenes = _scenes(result)
@@ -39,17 +40,19 @@ def plan_music(
         )
     cues: list[MusicCue] = []
     previous = ""
-    for scene, mood in zip(scenes, moods, strict=True):
+    for index, (scene, mood) in enumerate(zip(scenes, moods, strict=True)):
+        check_known(library, mood, "music", f"scenes[{index}].mood")
         entry = choose_cue(library, mood)
         start = scene.start_s + scene.head_s / 2
         if cues and entry.path == previous:
             continue
         if cues:
-            cues[-1] = MusicCue(cues[-1].path, cues[-1].start_s, start)
-        cues.append(MusicCue(entry.path, start, result.duration_s))
+            cues[-1] = replace(cues[-1], end_s=start)
+        loop = {"loop_start_s": entry.loop_start_s, "loop_end_s": entry.loop_end_s}
+        cues.append(MusicCue(entry.path, start, result.duration_s, **loop))
         previous = entry.path
     if cues:
-        cues[0] = MusicCue(cues[0].path, 0.0, cues[0].end_s)
+        cues[0] = replace(cues[0], start_s=0.0)
     return cues
 
 
@@ -58,7 +61,8 @@ def plan_sfx(
 ) -> list[SfxCue]:
     """Effects at episode times: each scene-relative time shifted by where the scene landed.
 
-    :raises ValidationError: on an unknown scene or a time outside the scene.
+    :raises ValidationError: on an unknown scene, a time outside the scene or an effect the
+        library does not know.
     """
     scenes = _scenes(result)
     cues = []
@@ -73,9 +77,20 @@ def plan_sfx(
                 f"effect {i} at {item.at_s} s is outside scene {item.scene_index}",
                 fields={f"sfx[{i}].at_s": "must fall inside the scene"},
             )
+        check_known(library, item.sound, "sfx", f"sfx[{i}].name")
         entry = choose_cue(library, item.sound, kind="sfx")
         cues.append(SfxCue(entry.path, scene.start_s + item.at_s, item.gain_db))
     return cues
+
+
+def check_known(library: Sequence[LibraryEntry], text: str, kind: str, field: str) -> None:
+    """Refuse a mood or effect the library does not know, naming the field and the known ones.
+
+    :raises ValidationError: when `text` names an unknown word.
+    """
+    problem = unknown_cue(library, text, kind)
+    if problem:
+        raise ValidationError(f"{field}: {problem}", fields={field: problem})
 
 
 def _scenes(result: CompileResult) -> list[Placement]:

@@ -41,6 +41,8 @@ class MusicCue:
     start_s: float
     end_s: float
     gain_db: float = 0.0
+    loop_start_s: float | None = None  # the stretch repeated after the first pass
+    loop_end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class _Layer:
     fade_out: int
     gain: float
     loop: bool
+    loop_from: int = 0  # a looping layer plays on to loop_to, then repeats [loop_from, loop_to)
+    loop_to: int = 0
 
 
 def mix_episode(
@@ -175,7 +179,9 @@ def _build(music, sfx, dialogue, total, crossfade_s, duck_db):
         fade_in = 0 if start == 0 else start + half - lo
         fade_out = min(2 * half, hi - lo) if end < total else min(2 * half, hi - lo) // 2
         gain = 10 ** (cue.gain_db / 20)
-        layers.append(_Layer(load(cue.path), lo, hi, fade_in, fade_out, gain, True))
+        samples = load(cue.path)
+        loop_from, loop_to = _loop_samples(cue, len(samples))
+        layers.append(_Layer(samples, lo, hi, fade_in, fade_out, gain, True, loop_from, loop_to))
     shots = []
     depth = np.zeros(int(total / MIX_RATE * CONTROL_RATE) + 2)
     for name, cues in (("sfx", sfx), ("dialogue", dialogue)):
@@ -192,6 +198,14 @@ def _build(music, sfx, dialogue, total, crossfade_s, duck_db):
             _add_duck(depth, at / MIX_RATE, end / MIX_RATE)
     duck_gain = 10 ** (-abs(duck_db) * depth / 20)
     return layers, shots, duck_gain
+
+
+def _loop_samples(cue: MusicCue, length: int) -> tuple[int, int]:
+    """The sample range a music cue repeats: its loop points, else the whole file."""
+    if cue.loop_start_s is None or cue.loop_end_s is None:
+        return 0, length
+    start = min(int(round(cue.loop_start_s * MIX_RATE)), length - 1)
+    return start, max(start + 1, min(length, int(round(cue.loop_end_s * MIX_RATE))))
 
 
 def _add_duck(depth: np.ndarray, start_s: float, end_s: float) -> None:
@@ -228,7 +242,9 @@ def _add_layer(out: np.ndarray, layer: _Layer, b0: int, b1: int) -> None:
         return
     pos = np.arange(s - layer.start, e - layer.start)
     if layer.loop:
-        seg = np.take(layer.samples, pos, axis=0, mode="wrap")
+        a, b = layer.loop_from, layer.loop_to
+        source = np.where(pos < b, pos, a + (pos - a) % (b - a))
+        seg = np.take(layer.samples, source, axis=0, mode="wrap")
     else:
         seg = layer.samples[pos[0] : pos[-1] + 1]
     env = np.full(len(pos), layer.gain, np.float32)

@@ -107,6 +107,24 @@ def test_music_cues_crossfade_at_their_boundary(video: Path, media_dir: Path) ->
     assert after[1] - middle[1] == pytest.approx(3, abs=1.5)
 
 
+def test_music_with_loop_points_repeats_only_the_loop(video: Path, media_dir: Path) -> None:
+    """An intro (330 Hz, 1 s) then a loop (880 Hz, 1 s): after the intro only the loop plays."""
+    t = np.arange(RATE) / RATE
+    intro, body = 0.3 * np.sin(2 * np.pi * 330 * t), 0.3 * np.sin(2 * np.pi * 880 * t)
+    mono = np.concatenate([intro, body])
+    path = write_wav(media_dir / "intro-loop.wav", np.stack([mono, mono], axis=1))
+
+    def levels(cue: MusicCue, at: float) -> tuple[float, float]:
+        out = mix_episode(video, media_dir / "looped.mp4", music=[cue])
+        part = decode_audio(out.path)[int(at * MIX_RATE) : int((at + 0.4) * MIX_RATE)]
+        return level_db(part, 330), level_db(part, 880)
+
+    looped = levels(MusicCue(path, 0, EPISODE_S, loop_start_s=1.0, loop_end_s=2.0), 4.3)
+    assert looped[1] - looped[0] > 30
+    whole = levels(MusicCue(path, 0, EPISODE_S), 4.3)  # the whole file repeats: the intro again
+    assert whole[0] - whole[1] > 30
+
+
 def test_cue_outside_episode_is_rejected(video: Path, media_dir: Path, tmp_path: Path) -> None:
     bed = tone(tmp_path / "bed.wav", 440, 1.0)
     with pytest.raises(ValidationError):
@@ -120,8 +138,12 @@ def test_choose_cue_by_mood(library) -> None:
     assert choose_cue(library, "tense").name == "tense loop"
     assert choose_cue(library, ["fight"]).name == "action loop"
     assert choose_cue(library, "fight", kind="sfx").name == "hit"
-    # No tag in common: the neutral loop.
-    assert choose_cue(library, "bureaucratic").name == "calm loop"
+    # A word the library does not know is refused, naming the known ones.
+    with pytest.raises(ValidationError, match="unknown mood bureaucratic; known: action"):
+        choose_cue(library, "bureaucratic")
+    with pytest.raises(ValidationError, match="unknown sound effect thunder"):
+        choose_cue(library, "thunder", kind="sfx")
+    assert choose_cue(library, "whoosh", kind="sfx").name == "whoosh"
     calm = choose_cue(library, "calm")
     # An equally good second loop is preferred over the one just used; a worse one is not.
     other = make_entry("/x/rain.wav", kind="music", name="rain", tags=["calm"], duration_s=5)
@@ -157,5 +179,11 @@ def test_cues_planned_from_scene_moods_and_effects(clips, library, tmp_path: Pat
     ]
     with pytest.raises(ValidationError):
         plan_sfx(result, [SceneSfx(0, 2.0, "hit")], library)
+    with pytest.raises(ValidationError) as refused:
+        plan_music(result, ["tense", "stormy", "happy"], library)
+    assert "known: action" in refused.value.fields["scenes[1].mood"]
+    with pytest.raises(ValidationError) as refused:
+        plan_sfx(result, [SceneSfx(1, 0.25, "thunder")], library)
+    assert "chime" in refused.value.fields["sfx[0].name"]
     mixed = mix_episode(result.path, tmp_path / "mixed.mp4", music=music, sfx=sfx)
     assert abs(mixed.integrated_lufs + 16.0) <= 1.0

@@ -26,6 +26,16 @@ TYPICAL_PARAMS = {
         "loras": [{"name": "character_v1.safetensors", "strength": 0.8}],
         "seed": 123456789,
     },
+    "keyframe_ref": {
+        "image": "tower/job-0001/keyframe.png",
+        "prompt": "1girl, red jacket, standing in a neon city street, night",
+        "trigger_words": ["chr_token"],
+        "loras": [{"name": "character_v1.safetensors", "strength": 0.8}],
+        "width": 512,
+        "height": 288,
+        "denoise": 0.55,
+        "seed": 123456789,
+    },
     "animate": {
         "image": "tower/job-0001/keyframe.png",
         "prompt": "1girl, red jacket, walking, neon city street, night",

@@ -28,6 +28,7 @@ def test_every_stage_has_a_template(templates):
         == set(STAGES)
         == {
             "keyframe",
+            "keyframe_ref",
             "animate",
             "interpolate",
             "animate_svd",
@@ -79,6 +80,7 @@ def test_expected_output_kinds(templates):
     kinds = {stage: [(o.node, o.kind) for o in t.outputs] for stage, t in templates.items()}
     assert kinds == {
         "keyframe": [("8", "image")],
+        "keyframe_ref": [("8", "image")],
         "animate": [("40", "video"), ("41", "frames")],
         "interpolate": [("3", "video"), ("4", "frames")],
         "bridge": [("4", "video"), ("5", "frames")],

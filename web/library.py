@@ -1,0 +1,169 @@
+"""The audio library as the API sees it: its entries (listed, uploaded, replaced, deleted),
+its moods and effect names, and checking a scene's."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, request
+from werkzeug.datastructures import FileStorage
+
+from shared.db import db
+from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.models import LibraryEntry
+from tasks.pipeline.library_store import add_library_entry, cue_library
+from workers.media.library import known_words, unknown_cue
+from workers.storage import LocalStore
+
+SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
+
+
+def store() -> LocalStore:
+    """The artifact store the library's files live in."""
+    return LocalStore(current_app.config["SETTINGS"].artifact_root)
+
+
+def list_entries(kind: str | None) -> list[LibraryEntry]:
+    """Every entry (of `kind`), by kind and name."""
+    stmt = sa.select(LibraryEntry).order_by(LibraryEntry.kind, LibraryEntry.name)
+    if kind:
+        stmt = stmt.where(LibraryEntry.kind == kind)
+    return list(db.session.scalars(stmt))
+
+
+def get_entry(entry_id: int) -> LibraryEntry:
+    """One entry.
+
+    :raises NotFoundError: when there is none with this id.
+    """
+    entry = db.session.get(LibraryEntry, entry_id)
+    if entry is None:
+        raise NotFoundError(f"library entry {entry_id} not found")
+    return entry
+
+
+def uploaded_file() -> FileStorage:
+    """The request form's `file`.
+
+    :raises ValidationError: when the form carries none.
+    """
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError("the form has no file", fields={"file": "required"})
+    return upload
+
+
+def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:
+    """Check an uploaded file and add it as a new entry.
+
+    :raises ConflictError: when the kind already has an entry of that name.
+    :raises ValidationError: when the file or the loop points are refused.
+    """
+    name = (data.get("name") or Path(upload.filename or "").stem).strip()
+    if db.session.scalar(
+        sa.select(LibraryEntry.id).where(
+            LibraryEntry.kind == data["kind"], LibraryEntry.name == name
+        )
+    ):
+        raise ConflictError(
+            f"the library already has {data['kind']} named {name!r}: replace it with PUT",
+            fields={"name": "already taken"},
+        )
+    return save_upload(upload, {**data, "name": name})
+
+
+def replace_entry(entry: LibraryEntry, upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:
+    """Put a new file (and name, tags, loop points) in an entry; loop points not given are
+    cleared, since they belonged to the old file.
+
+    :raises ConflictError: when another entry of the kind has the new name.
+    :raises ValidationError: when the kind would change, or the file or the loop points are
+        refused.
+    """
+    if data.get("kind") not in (None, entry.kind):
+        raise ValidationError("an entry's kind cannot change", fields={"kind": "cannot change"})
+    name = data.get("name") or entry.name
+    if db.session.scalar(
+        sa.select(LibraryEntry.id).where(
+            LibraryEntry.kind == entry.kind, LibraryEntry.name == name, LibraryEntry.id != entry.id
+        )
+    ):
+        raise ConflictError(f"another {entry.kind} is named {name!r}", fields={"name": "taken"})
+    tags = data["tags"] if data.get("tags") is not None else entry.tags
+    return save_upload(upload, {**data, "kind": entry.kind, "name": name, "tags": tags}, entry)
+
+
+def save_upload(
+    upload: FileStorage, data: dict[str, Any], row: LibraryEntry | None = None
+) -> LibraryEntry:
+    """Stream the upload to a scratch file, check and store it, and commit its row.
+
+    :raises ValidationError: when the file or the loop points are refused.
+    """
+    suffix = Path(upload.filename or "").suffix.lower()
+    suffix = suffix if SUFFIX.fullmatch(suffix) else ".audio"
+    with tempfile.TemporaryDirectory(prefix="tower-upload-") as folder:
+        source = Path(folder) / f"upload{suffix}"
+        upload.save(source)
+        row = add_library_entry(
+            db.session,
+            store(),
+            source,
+            kind=data["kind"],
+            name=data["name"],
+            tags=data.get("tags") or (),
+            loop_start_s=data.get("loop_start_s"),
+            loop_end_s=data.get("loop_end_s"),
+            row=row,
+        )
+    db.session.commit()
+    return row
+
+
+def delete_entry(entry: LibraryEntry) -> None:
+    """Remove an entry and its file."""
+    key = entry.uri
+    db.session.delete(entry)
+    db.session.commit()
+    store().delete(key)
+
+
+def list_vocabulary(kind: str) -> list[str]:
+    """Every mood (kind music) or effect name and tag (kind sfx) a scene may use."""
+    return known_words(cue_library(db.session), kind)
+
+
+def check_scene_audio(data: Mapping[str, Any], *, prefix: str = "") -> None:
+    """Refuse a scene whose mood or effects the library does not know, listing the known ones.
+
+    :raises ValidationError: naming every unknown field at once.
+    """
+    wanted: list[tuple[str, str, str]] = []
+    if data.get("mood") is not None:
+        wanted.append((f"{prefix}mood", data["mood"], "music"))
+    for index, cue in enumerate(data.get("sfx_cues") or ()):
+        wanted.append((f"{prefix}sfx_cues.{index}.name", cue["name"], "sfx"))
+    refuse_unknown(wanted)
+
+
+def refuse_unknown(wanted: Iterable[tuple[str, str, str]]) -> None:
+    """Check (field, text, kind) triples against the library.
+
+    :raises ValidationError: naming every unknown one.
+    """
+    wanted = list(wanted)
+    if not wanted:
+        return
+    library = cue_library(db.session)
+    fields = {}
+    for field, text, kind in wanted:
+        problem = unknown_cue(library, text, kind)
+        if problem:
+            fields[field] = problem
+    if fields:
+        raise ValidationError("; ".join(fields.values()), fields=fields)
