@@ -2,7 +2,7 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg libpq-dev gcc \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng libpq-dev gcc \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -146,9 +146,10 @@ STAGES: tuple[StageKind, ...] = (
         900,
         960,
         Weight.SHARE,
-        "music, effects and loudness mixed and muxed into the final episode",
+        "music, effects, spoken dialogue and loudness mixed and muxed into the final episode, "
+        "with the dialogue's subtitles",
         takes=Upstream("compile", ("video",)),
-        outputs=("episode",),
+        outputs=("episode", "subtitles"),
     ),
 )
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from shared.errors import FarmError, PermanentError, TransientError, brief
 from shared.models import StageRun, Status
 from tasks.context import WorkerContext, worker_context
+from tasks.labels import carried
 from tasks.pipeline.leases import LEASE_S, MAX_DELIVERIES, LeaseKeeper, Owner, Verdict, claim
 from tasks.pipeline.recording import next_attempt, record_cancelled, record_failure, record_success
 from tasks.progress_relay import ProgressRelay
@@ -225,7 +226,7 @@ class Delivery(Generic[W]):
             )
             raise self.task.retry(
                 args=(retry_id, self.generation),
-                kwargs={},
+                kwargs=carried(self.task.request.kwargs, queue),
                 countdown=backoff_s(claimed.attempt),
                 queue=queue,
             )

@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.errors import PermanentError
-from shared.models import Job, Scene, StageRun
+from shared.models import Character, Job, Scene, StageRun
 from shared.stages import stage_kind
 from tasks.base import Claimed, Delivery
 from tasks.context import WorkerContext
 from tasks.pipeline.library_store import cue_library
 from tasks.pipeline.stage_rows import latest_success, output_key, scene_clip, scene_order
+from workers.echo.config import speaker_for, speech_config
 from workers.episode_stage import SceneClip, compile_result_from, compile_stage, mix_stage
 from workers.gpu_stage import Artifact
+from workers.media.speech import Espeak, Speaker
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[], Artifact]
+Work = Callable[[], list[Artifact]]
 
 
 class CpuDelivery(Delivery[Work]):
@@ -38,11 +42,14 @@ class CpuDelivery(Delivery[Work]):
 
     def execute(self, work: Work, claimed: Claimed) -> list[Artifact]:
         """Run the media work."""
-        return [work()]
+        return work()
 
 
-def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[SceneClip]:
-    """Each scene's finished clip, in episode order, with its transition, mood and effects.
+def scene_clips(
+    session: Session, run: StageRun, ctx: WorkerContext, speaker: Speaker | None = None
+) -> list[SceneClip]:
+    """Each scene's finished clip, in episode order, with its transition, mood, effects and
+    dialogue (voiced for `speaker`, espeak-ng by default).
 
     :raises PermanentError: a scene has no finished clip.
     """
@@ -61,9 +68,25 @@ def scene_clips(session: Session, run: StageRun, ctx: WorkerContext) -> list[Sce
                 mood=scene.mood,
                 sfx=tuple(scene.sfx_cues or ()),
                 label=f"scene {scene.order}",
+                dialogue=spoken_lines(session, scene, speaker or Espeak()),
             )
         )
     return clips
+
+
+def spoken_lines(session: Session, scene: Scene, speaker: Speaker) -> tuple[dict[str, Any], ...]:
+    """A scene's dialogue with each speaker's name and voice (its own, or the speaker's
+    default for its name)."""
+    ids = {line["character_id"] for line in scene.dialogue or ()}
+    cast = {c.id: c for c in session.scalars(sa.select(Character).where(Character.id.in_(ids)))}
+    lines = []
+    for line in scene.dialogue or ():
+        character = cast.get(line["character_id"])
+        name = character.name if character else ""
+        fallback = name or f"character {line['character_id']}"
+        voice = (character.voice if character else "") or speaker.default_voice(fallback)
+        lines.append({"speaker": name, "voice": voice, "text": line["text"], "at_s": line["at_s"]})
+    return tuple(lines)
 
 
 def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
@@ -71,9 +94,11 @@ def prepare_compile(session: Session, run: StageRun, ctx: WorkerContext) -> Work
     clips = scene_clips(session, run, ctx)
     params = run.inputs.get("params", {})
     key = f"{output_key(run)}/episode.mp4"
-    return lambda: compile_stage(
-        clips, ctx.store, key, fps=params["fps"], width=params["width"], height=params["height"]
-    )
+    return lambda: [
+        compile_stage(
+            clips, ctx.store, key, fps=params["fps"], width=params["width"], height=params["height"]
+        )
+    ]
 
 
 def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
@@ -86,12 +111,15 @@ def prepare_mix(session: Session, run: StageRun, ctx: WorkerContext) -> Work:
     video = next((a for a in compiled.assets if a.kind in takes.kinds), None) if compiled else None
     if video is None:
         raise PermanentError(f"{run.stage} needs the {takes.stage} output, which is missing")
-    clips = scene_clips(session, run, ctx)
+    speaker = speaker_for(speech_config())
+    clips = scene_clips(session, run, ctx, speaker)
     library = cue_library(session, ctx.store)
     key = f"{output_key(run)}/final.mp4"
     compiled_result = compile_result_from(video.meta)
     video_path = ctx.store.path(video.uri)
-    return lambda: mix_stage(video_path, compiled_result, clips, library, ctx.store, key)
+    return lambda: mix_stage(
+        video_path, compiled_result, clips, library, ctx.store, key, speaker=speaker
+    )
 
 
 # What each CPU stage of the registry runs.

@@ -20,6 +20,7 @@ from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
 from shared.settings_store import get_setting
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
+from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place
@@ -84,11 +85,17 @@ class GpuDelivery(Delivery[GpuWork]):
             raise NoCapableBackend(placement.reason)
         if placement.kind == "wait":
             log.info("waiting run_id=%s for a capable backend: %s", self.run_id, placement.reason)
-            raise self.task.retry(queue=placement.queue, countdown=NODE_POLL_S)
+            raise self.task.retry(
+                queue=placement.queue,
+                countdown=NODE_POLL_S,
+                kwargs={**self.labels(placement.queue), "reroutes": self.reroutes},
+            )
         if placement.kind == "elsewhere":
             log.info("re-routing run_id=%s to %s", self.run_id, placement.queue)
             raise self.task.retry(
-                queue=placement.queue, countdown=0, kwargs={"reroutes": self.reroutes + 1}
+                queue=placement.queue,
+                countdown=0,
+                kwargs={**self.labels(placement.queue), "reroutes": self.reroutes + 1},
             )
         log.info(
             "stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f",
@@ -99,6 +106,10 @@ class GpuDelivery(Delivery[GpuWork]):
         )
         claimed.relay.backend = work.backend
         return work
+
+    def labels(self, queue: str) -> dict:
+        """The message's Flower labels, for sending it again to `queue`."""
+        return carried(self.task.request.kwargs, queue)
 
     def prompt_exists(self, work: GpuWork) -> bool:
         """Whether the attempt's prompt is still known to the backend it went to."""

@@ -27,8 +27,9 @@ from shared.models import Job, StageRun, Status
 from shared.progress import ProgressBus
 from shared.stages import Per, position, stage_kind
 from tasks.app import app
+from tasks.labels import stage_labels
 from tasks.pipeline.priority import broker_priority
-from tasks.pipeline.stage_rows import latest_runs, scene_order
+from tasks.pipeline.stage_rows import latest_runs, scene_numbers, scene_order
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         return None
     options = {"priority": broker_priority(job.priority)}
     task_ids: dict[int, str] = {}
+    numbers = scene_numbers(session, pending)
 
     def sig(run: StageRun) -> Signature:
         task_id = str(uuid.uuid4())
@@ -58,6 +60,7 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         return app.signature(
             stage_kind(run.stage).task_name,
             args=(run.id, job.canvas_generation),
+            kwargs=stage_labels(run, numbers.get(run.scene_id), run.backend),
             immutable=True,
             task_id=task_id,
             **options,

@@ -22,7 +22,18 @@ def register(kind: StageKind) -> Task:
     cap (Celery counts every re-route, wait and backoff of a message as a retry, and each of
     those has its own bound: attempts, NODE_WAIT_S, re-routes, the holder's time limit)."""
 
-    def run(self: Task, stage_run_id: int, generation: int, reroutes: int = 0) -> dict[str, Any]:
+    # job_id, stage, scene and backend label the message for Flower (tasks.labels); the
+    # delivery reads the rows, and sends the labels on with any retry.
+    def run(
+        self: Task,
+        stage_run_id: int,
+        generation: int,
+        reroutes: int = 0,
+        job_id: int | None = None,
+        stage: str | None = None,
+        scene: int | None = None,
+        backend: str | None = None,
+    ) -> dict[str, Any]:
         if kind.is_gpu:
             return GpuDelivery(self, stage_run_id, generation, reroutes).run()
         return CpuDelivery(self, stage_run_id, generation).run()

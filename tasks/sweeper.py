@@ -127,7 +127,16 @@ def expired_assets(session: Session) -> list[Asset]:
     return list(session.scalars(sa.select(Asset).where(Asset.expires_at < utcnow())))
 
 
-@app.task(name="tower.sweep", queue="control", soft_time_limit=60, time_limit=90)
+# Every 5 s: no task events and no stored result, so Flower's task list and the result backend
+# keep the render tasks (what the sweep does is logged, and seen in the jobs it resumes).
+@app.task(
+    name="tower.sweep",
+    queue="control",
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+    send_events=False,
+)
 def sweep() -> dict[str, list]:
     """Mark silent nodes offline and re-dispatch jobs with expired leases or lost messages."""
     ctx = worker_context()

@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.openapi import TowerApi, openapi_config
     from web.request import register_request_checks
     from web.routes import assets, auth, episodes, generation, jobs, projects, users, workflows
+    from web.routes import echo as echo_routes
     from web.routes import fleet as fleet_routes
     from web.routes import library as library_routes
     from web.routes import models as models_routes
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(fleet_routes.blp)
     api.register_blueprint(library_routes.blp)
     api.register_blueprint(models_routes.blp)
+    api.register_blueprint(echo_routes.blp)
     api.register_blueprint(production_routes.blp)
     api.register_blueprint(streams_blp)
     api.register_blueprint(settings_routes.blp)

@@ -17,6 +17,7 @@ from kombu.exceptions import KombuError
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
 from shared.models import NodeStatus, StageRun, WorkerNode
+from tasks.pipeline.stage_rows import scene_numbers
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,13 @@ def find_current_stages(names: list[str]) -> dict[str, dict[str, Any]]:
         .where(StageRun.status == "running", StageRun.backend.in_(names))
         .order_by(StageRun.started_at.asc().nulls_first(), StageRun.id)
     ).all()
+    numbers = scene_numbers(db.session, runs)
     return {
         run.backend: {
             "stage_id": run.id,
             "job_id": run.job_id,
             "scene_id": run.scene_id,
+            "scene_order": numbers.get(run.scene_id),
             "stage": run.stage,
             "attempt": run.attempt,
             "progress": run.progress,
@@ -119,6 +122,25 @@ def set_node_status(name: str, status: NodeStatus) -> dict[str, Any]:
         node.status = status.value
         db.session.commit()
     return describe_node(node, find_current_stages([name]).get(name), None)
+
+
+def remove_node(name: str) -> None:
+    """Forget an offline node (renamed, or retired); its worker registers it again if it ever
+    comes back.
+
+    :raises NotFoundError: when no such node registered.
+    :raises ConflictError: when the node is online or draining (drain it, stop its worker).
+    """
+    node = get_node(name)
+    if node.status != NodeStatus.OFFLINE:
+        raise ConflictError(
+            f"node {name!r} is {node.status}: only an offline node can be removed "
+            "(stop its worker first)",
+            fields={"status": node.status},
+        )
+    log.info("node removed node=%s", name)
+    db.session.delete(node)
+    db.session.commit()
 
 
 def clear_lacking_models(name: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from web.credentials import decode_access_token, hash_api_token, is_api_token, s
 F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
 STAFF = (Role.ADMIN.value, Role.OPERATOR.value)
 # Accounts that own productions; guests only browse and submit within guest mode.
 MEMBERS = (Role.ADMIN.value, Role.OPERATOR.value, Role.USER.value)
@@ -145,12 +146,13 @@ def active_user(user_id: int) -> User:
 
 
 def check_csrf() -> None:
-    """Require the session's CSRF token in the X-CSRF-Token header.
+    """Require the session's CSRF token in the X-CSRF-Token header (or, from the dashboard's
+    plain HTML forms, their `csrf_token` field).
 
     :raises PermissionDeniedError: when it is missing or wrong.
     """
     expected = session.get("csrf")
-    sent = request.headers.get(CSRF_HEADER, "")
+    sent = request.headers.get(CSRF_HEADER, "") or request.form.get(CSRF_FIELD, "")
     if not expected or not sent or not same_secret(expected, sent):
         raise PermissionDeniedError(f"cookie-authenticated writes need the {CSRF_HEADER} header")
 

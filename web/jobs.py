@@ -13,9 +13,11 @@ from shared.db import db
 from shared.errors import NotFoundError
 from shared.models import Asset, Job, Scene, StageRun, User
 from shared.stages import position
+from tasks.pipeline.waiting import waiting_reasons
 from web.episode_meta import episode_metadata
 from web.events import with_fresh_state
 from web.identity import is_staff
+from web.job_names import failed_stages, production_names
 from web.paging import fetch_page
 from web.production import get_row
 
@@ -150,6 +152,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
     if job is None or not may_see(user, job):
         raise NotFoundError(f"job {job_id} not found")
     orders = scene_orders(run.scene_id for run in job.stage_runs)
+    waiting = waiting_reasons(db.session, latest_of(job.stage_runs))
     stages = [
         {
             "id": run.id,
@@ -168,6 +171,7 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "queued_at": run.queued_at,
             "started_at": run.started_at,
             "finished_at": run.finished_at,
+            "waiting_for": waiting.get(run.id),
         }
         for run in job.stage_runs
     ]
@@ -187,5 +191,15 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
             "updated_at": job.updated_at,
             "stages": stages,
             "outputs": describe_outputs(final_outputs(job.stage_runs)),
+            "failed_stage": failed_stages({job.id: job.stage_runs}).get(job.id),
+            **production_names([job])[job.id],
         }
     )
+
+
+def latest_of(runs: list[StageRun]) -> list[StageRun]:
+    """The newest attempt of each (stage, scene) among a job's runs."""
+    latest: dict[tuple[str, int | None], StageRun] = {}
+    for run in sorted(runs, key=lambda r: r.attempt):
+        latest[(run.stage, run.scene_id)] = run
+    return list(latest.values())

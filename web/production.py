@@ -11,6 +11,7 @@ from shared.errors import ConflictError, NotFoundError, PermissionDeniedError, V
 from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
 from shared.settings_store import get_setting
 from web.artifacts import project_artifacts, remove_artifacts
+from web.dialogue import checked_dialogue
 from web.library import check_scene_audio
 from web.model_files import lora_warnings
 from web.paging import fetch_page
@@ -234,14 +235,18 @@ def save_scene(
 ) -> Scene:
     """Create or update a scene; its characters must belong to the same project.
 
-    :raises ValidationError: when a character id is not in the project, the scene is longer
-        than the farm allows, or the mood or an effect is not in the audio library.
+    :raises ValidationError: when a character id (or a speaker) is not in the project, a line
+        falls after the scene's end, the scene is longer than the farm allows, or the mood or
+        an effect is not in the audio library.
     :raises ConflictError: when another scene already has the order.
     """
     check_scene_audio(data)
     data = dict(data)
     check_scene_length(data.get("duration_s"))
     character_ids = data.pop("character_ids", None)
+    dialogue = checked_dialogue(episode, data, scene)
+    if dialogue is not None:
+        data["dialogue"] = dialogue
     order = data.get("order")
     if order is not None and db.session.scalar(
         sa.select(Scene.id).where(

@@ -23,13 +23,20 @@ def require_json_body() -> None:
 
     :raises BadRequest: for a non-empty body with another content type, or a bad JSON one.
     """
-    if request.method not in BODY_METHODS or open_upload():
+    if request.method not in BODY_METHODS or is_dashboard_form() or open_upload():
         return
     has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
     if has_body and not request.is_json:
         raise BadRequest("the request body must be JSON (Content-Type: application/json)")
     if has_body:
         check_json_body(request.get_data(cache=True))
+
+
+def is_dashboard_form() -> bool:
+    """A plain HTML form posted to the dashboard (its confirmations work without scripts)."""
+    return (
+        request.blueprint == "dashboard" and request.mimetype == "application/x-www-form-urlencoded"
+    )
 
 
 def check_json_body(data: bytes) -> None:

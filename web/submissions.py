@@ -207,6 +207,10 @@ def write_scenes(
         fields = dict(fields)
         names = fields.pop("characters")
         fields |= {"order": order, "character_ids": [characters[n].id for n in names]}
+        fields["dialogue"] = [
+            {"character_id": characters[li["speaker"]].id, "text": li["text"], "at_s": li["at_s"]}
+            for li in fields.get("dialogue", [])
+        ]
         try:
             with db.session.begin_nested():  # a refused scene leaves the others to be checked
                 scenes.append(save_scene(episode, fields, existing.get(order), commit=False))

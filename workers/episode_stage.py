@@ -7,21 +7,25 @@ itself is in workers.media.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shared.errors import PermanentError
 from workers.gpu_stage import Artifact, media_facts
 from workers.media.compiler import ClipSpec, CompileResult, Placement, compile_episode
 from workers.media.cues import SceneSfx, plan_music, plan_sfx
+from workers.media.dialogue import SceneLine, plan_dialogue
 from workers.media.library import LibraryEntry
 from workers.media.mixer import mix_episode
 from workers.media.probe import probe_media
 from workers.media.qc import plan_qc, run_qc
 from workers.media.report import QcFailed
-from workers.storage import LocalStore
+from workers.media.speech import Espeak, Speaker
+from workers.media.subtitles import Subtitle, write_srt, write_vtt
+from workers.storage import LocalStore, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class SceneClip:
     mood: str = "calm"
     sfx: tuple[dict[str, Any], ...] = field(default=())
     label: str = ""
+    # Spoken lines: {"speaker", "voice", "text", "at_s"}, scene-relative.
+    dialogue: tuple[dict[str, Any], ...] = field(default=())
 
 
 def compile_stage(
@@ -85,6 +91,36 @@ def scene_effects(clips: Sequence[SceneClip]) -> list[SceneSfx]:
     ]
 
 
+def scene_lines(clips: Sequence[SceneClip]) -> list[SceneLine]:
+    """Every scene's dialogue lines, scene-relative."""
+    return [
+        SceneLine(
+            scene_index=index,
+            at_s=float(line["at_s"]),
+            speaker=str(line.get("speaker", "")),
+            voice=str(line["voice"]),
+            text=str(line["text"]),
+        )
+        for index, clip in enumerate(clips)
+        for line in clip.dialogue
+    ]
+
+
+def subtitle_artifacts(subtitles: list[Subtitle], store: LocalStore, key: str) -> list[Artifact]:
+    """The dialogue's WebVTT and SRT files beside the episode's key."""
+    artifacts = []
+    for suffix, mime, write in ((".vtt", "text/vtt", write_vtt),
+                                (".srt", "application/x-subrip", write_srt)):  # fmt: skip
+        sub_key = str(PurePosixPath(key).with_suffix(suffix))
+        path = store.path(sub_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(subtitles, path)
+        facts = {"size_bytes": path.stat().st_size, "sha256": sha256_of(path), "mime_type": mime,
+                 "lines": len(subtitles)}  # fmt: skip
+        artifacts.append(Artifact(kind="subtitles", key=sub_key, facts=facts))
+    return artifacts
+
+
 def mix_stage(
     video: Path,
     compiled: CompileResult,
@@ -95,24 +131,33 @@ def mix_stage(
     *,
     target_lufs: float = -16.0,
     true_peak_db: float = -1.0,
-) -> Artifact:
-    """Music by mood and effects on cue, loudness-normalised and muxed under the copied video.
+    speaker: Speaker | None = None,
+) -> list[Artifact]:
+    """Music by mood, effects on cue and dialogue spoken at its times (the music ducked under
+    it), loudness-normalised and muxed under the copied video; with dialogue, its WebVTT and
+    SRT subtitles too. Lines are spoken by `speaker` (espeak-ng by default).
 
-    :raises PermanentError: the published file would have no audio track.
+    :raises PermanentError: the published file would have no audio track, or a line cannot be
+        spoken.
     :raises FfmpegError: when a cue cannot be decoded or the output written.
     """
     has_music = any(e.kind == "music" for e in library)
     music = plan_music(compiled, [c.mood for c in clips], library) if has_music else []
     has_sfx = any(e.kind == "sfx" for e in library)
     sfx = plan_sfx(compiled, scene_effects(clips), library) if has_sfx else []
-    result = mix_episode(
-        video,
-        store.path(key),
-        music=music,
-        sfx=sfx,
-        target_lufs=target_lufs,
-        true_peak_db=true_peak_db,
-    )
+    with tempfile.TemporaryDirectory(prefix="tower-speech-") as speech:
+        dialogue, subtitles = plan_dialogue(
+            compiled, scene_lines(clips), Path(speech), speaker or Espeak()
+        )
+        result = mix_episode(
+            video,
+            store.path(key),
+            music=music,
+            sfx=sfx,
+            dialogue=dialogue,
+            target_lufs=target_lufs,
+            true_peak_db=true_peak_db,
+        )
     if not probe_media(result.path).has_audio:
         raise PermanentError(f"QC: the mixed episode {key} has no audio track")
     facts = media_facts(result.path, "video")
@@ -121,5 +166,7 @@ def mix_stage(
         "true_peak_db": result.true_peak_db,
         "lra": result.lra,
         "gain_db": result.gain_db,
+        "dialogue_lines": len(subtitles),
     }
-    return Artifact(kind="episode", key=key, facts=facts)
+    episode = Artifact(kind="episode", key=key, facts=facts)
+    return [episode, *subtitle_artifacts(subtitles, store, key)] if subtitles else [episode]

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 
 from tower_client.address import NotTowerError, describe_answer, normalize_url, transport_error
+from tower_client.echo import EchoMethods
 from tower_client.errors import ApiError, UnreachableError, to_api_error
 from tower_client.filenames import asset_id, file_name, inside
 from tower_client.stream import Event, parse_events
@@ -27,7 +29,7 @@ CHUNK = 1 << 16
 DIRECTORY = "inode/directory"
 
 
-class TowerClient:
+class TowerClient(EchoMethods):
     """A small synchronous client of Tower's API; usable as a context manager."""
 
     def __init__(
@@ -349,6 +351,13 @@ class TowerClient:
             for b in body.get("backends", [])
         ]
 
+    def remove_node(self, name: str) -> None:
+        """Forget an offline GPU node (operators and admins).
+
+        :raises ApiError: when it is online or draining (409) or unknown (404).
+        """
+        self.request("DELETE", f"/api/fleet/nodes/{quote(name, safe='')}")
+
     def health(self) -> dict[str, Any]:
         """Each dependency's state and the GPU backends (also when degraded, a 503).
 
@@ -444,6 +453,9 @@ class TowerClient:
         wanted = [(None, o) for o in report["outputs"]]
         if stages:
             wanted += [(s, o) for s in report["stages"] for o in s["outputs"]]
+        # Named after the production (`neon-rain-ep1-pilot.mp4`); a farm without names: the job.
+        stem = report.get("file_stem") or f"job{job_id}"
+        single = len(report["outputs"]) == 1
         folder = Path(dest_dir)
         paths, seen = [], set()
         for stage, output in wanted:
@@ -453,7 +465,7 @@ class TowerClient:
             meta = self.asset(asset_id(output["asset_id"]))
             if meta["mime_type"] == DIRECTORY:
                 continue  # a folder of frames: its video sibling is the file to fetch
-            dest = inside(folder, file_name(meta, stage))
+            dest = inside(folder, file_name(meta, stage, stem, single=single))
             paths.append(self.download_asset(asset_id(meta["id"]), dest))
         return paths
 

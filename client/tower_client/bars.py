@@ -33,7 +33,10 @@ class StageBars:
         for stage in report["stages"]:
             scene_id = stage.get("scene_id")
             if scene_id and scene_id not in self.scene_numbers:
-                self.scene_numbers[scene_id] = len(self.scene_numbers) + 1
+                # Scenes by their order, as errors and the dashboard name them (a farm that
+                # does not send it: by first appearance).
+                order = stage.get("scene_order")
+                self.scene_numbers[scene_id] = len(self.scene_numbers) if order is None else order
         if self.interactive:
             self.draw_bars(report)
         else:

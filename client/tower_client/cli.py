@@ -21,6 +21,14 @@ from tower_client.address import normalize_url
 from tower_client.api import TowerClient
 from tower_client.bars import StageBars
 from tower_client.commands_account import login, logout
+from tower_client.commands_echo import echo
+from tower_client.commands_operators import (
+    job_stage,
+    production_label,
+    remove_node,
+    show,
+    stage_label,
+)
 from tower_client.commands_settings import settings
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
@@ -135,12 +143,15 @@ def jobs(obj: Context, status_: str | None, limit: int) -> None:
     """List recent jobs, newest first."""
     with obj.client() as client:
         page = client.list_jobs(limit=limit, status=status_)
-    click.echo(f"{'JOB':>6}  {'KIND':<9} {'STATUS':<10} {'PROGRESS':>8}  {'STAGE':<12} CREATED")
+    click.echo(
+        f"{'JOB':>6}  {'KIND':<9} {'STATUS':<10} {'PROGRESS':>8}  {'STAGE':<24} "
+        f"{'CREATED':<19}  PRODUCTION"
+    )
     for job in page["items"]:
         percent = f"{100 * job['progress']:.0f}%"
         click.echo(
             f"{job['id']:>6}  {job['kind']:<9} {job['status']:<10} {percent:>8}  "
-            f"{job['current_stage'] or '-':<12} {job['created_at'][:19]}"
+            f"{job_stage(job):<24} {job['created_at'][:19]}  {production_label(job)}"
         )
 
 
@@ -185,6 +196,10 @@ def nodes(obj: Context) -> None:
             f"{node['name']:<14} {node['status']:<9} {gpu_label(node):<22} "
             f"{doing:<22} {node['comfyui_url']}"
         )
+
+
+cli.add_command(show)
+cli.add_command(remove_node)
 
 
 @cli.group()
@@ -251,16 +266,14 @@ def download(obj: Context, job_id: int, dest: Path, stages: bool) -> None:
     "--to",
     "dest",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The PNG to write [default: job<ID>-contact-sheet.png].",
+    help="The PNG to write [default: <project>-ep<N>-<title>-contact-sheet.png].",
 )
 @click.option("--columns", type=click.IntRange(1, 8), default=2, show_default=True)
 @click.pass_obj
 def sheet(obj: Context, job_id: int, dest: Path | None, columns: int) -> None:
     """Tile a job's scene keyframes into a contact sheet PNG."""
     with obj.client() as client:
-        path = make_contact_sheet(
-            client, job_id, dest or Path(f"job{job_id}-contact-sheet.png"), columns=columns
-        )
+        path = make_contact_sheet(client, job_id, dest, columns=columns)
     click.echo(str(path))
 
 
@@ -302,7 +315,7 @@ def finish(report: dict[str, Any]) -> None:
     failed = [s for s in report["stages"] if s["status"] == "failed"]
     skipped = sum(s["status"] == "skipped" for s in report["stages"])
     last = failed[-1] if failed else None
-    detail = f": {last['stage']} (stage {last['id']}) {last['error']}" if last else ""
+    detail = f": {stage_label(last)} (stage run {last['id']}) {last['error']}" if last else ""
     if detail and skipped:
         detail += f" ({skipped} later stages skipped)"
     error = report.get("error") or ""
@@ -316,6 +329,7 @@ def finish(report: dict[str, Any]) -> None:
 cli.add_command(commands_production.validate)
 cli.add_command(commands_production.retake)
 cli.add_command(settings)
+cli.add_command(echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -19,6 +19,8 @@ EXTENSIONS = {
     "audio/wav": ".wav",
     "audio/x-wav": ".wav",
     "application/json": ".json",
+    "text/vtt": ".vtt",
+    "application/x-subrip": ".srt",
 }
 
 
@@ -44,17 +46,24 @@ def inside(folder: Path, name: str) -> Path:
     return folder / name
 
 
-def name_part(value: Any) -> str:
+def name_part(value: Any, limit: int = 40) -> str:
     """A piece of a local file name from a farm-supplied value: letters, digits, `_` and `-`
-    only (anything else becomes `_`), at most 40 characters."""
-    return UNSAFE_NAME.sub("_", str(value)).strip("_")[:40] or "x"
+    only (anything else becomes `_`), at most `limit` characters."""
+    return UNSAFE_NAME.sub("_", str(value)).strip("_")[:limit] or "x"
 
 
-def file_name(asset: dict[str, Any], stage: dict[str, Any] | None) -> str:
-    """A readable local name for an asset: job outputs by kind, stage outputs by scene."""
+def file_name(
+    asset: dict[str, Any], stage: dict[str, Any] | None, stem: str, *, single: bool = False
+) -> str:
+    """A readable local name for an asset, after its production (`stem`): the job's one output
+    as `<stem>.mp4`, other job outputs by kind, stage outputs by scene order and stage."""
     ext = EXTENSIONS.get(str(asset.get("mime_type")), ".bin")
     ident = name_part(asset["id"])
+    base = name_part(stem, 80)
     if stage is None:
-        return f"job{name_part(asset.get('job_id'))}-{name_part(asset['kind'])}-{ident}{ext}"
-    scene = f"scene{name_part(stage['scene_id'])}-" if stage.get("scene_id") else ""
-    return f"{scene}{name_part(stage['stage'])}-{ident}{ext}"
+        return f"{base}{ext}" if single else f"{base}-{name_part(asset['kind'])}-{ident}{ext}"
+    order = stage.get("scene_order")
+    if order is None and stage.get("scene_id"):
+        order = f"id{stage['scene_id']}"  # a farm that does not send scene orders
+    scene = f"scene{name_part(order)}-" if order is not None else ""
+    return f"{base}-{scene}{name_part(stage['stage'])}-{ident}{ext}"

@@ -2,7 +2,7 @@
 
 from shared.models.accounts import ApiToken, User
 from shared.models.fleet import WorkerNode
-from shared.models.library import LibraryEntry, Suggestion
+from shared.models.library import EchoFeature, LibraryEntry, Suggestion
 from shared.models.production import Character, Episode, Project, Scene, scene_characters
 from shared.models.render import Asset, Job, StageRun, Workflow, stage_kinds, workflow_kinds
 from shared.models.settings import FarmSetting, SettingChange
@@ -21,6 +21,7 @@ __all__ = [
     "Asset",
     "AssetKind",
     "Character",
+    "EchoFeature",
     "Episode",
     "FarmSetting",
     "Job",

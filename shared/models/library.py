@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import db
-from shared.models.columns import created_at, int_pk
+from shared.models.columns import Timestamp, created_at, int_pk
 from shared.models.status import LibraryKind, enum_column
 
 
@@ -44,21 +46,41 @@ class LibraryEntry(db.Model):
     )
 
 
+class EchoFeature(StrEnum):
+    """What Echo Brain was asked for."""
+
+    ENHANCE_PROMPT = "enhance_prompt"
+    SCENES = "scenes"
+    DIALOGUE = "dialogue"
+    CONTINUATION = "continuation"
+    BRAINSTORM = "brainstorm"
+    ANALYSIS = "analysis"
+
+
 class Suggestion(db.Model):
-    """A prompt or scene suggestion from the assistant, kept for the user to accept."""
+    """One answer of Echo Brain: what was asked, by whom, of which model, and what came back."""
 
     __tablename__ = "suggestions"
 
     id: Mapped[int_pk]
-    # CASCADE: suggestions mean nothing without their project; SET NULL keeps them per scene.
-    project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
+    # CASCADE: a suggestion is its asker's scratch, and means nothing without what it is about.
+    owner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    scene_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenes.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(sa.String(50), nullable=False)
-    request: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
-    text: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    project_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    episode_id: Mapped[int | None] = mapped_column(sa.ForeignKey("episodes.id", ondelete="CASCADE"))
+    scene_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenes.id", ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(enum_column(EchoFeature, "echo_feature"), nullable=False)
+    input: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    model: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    output: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    latency_ms: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     accepted: Mapped[bool] = mapped_column(
         sa.Boolean, nullable=False, default=False, server_default=sa.false()
     )
+    accepted_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[created_at]
+
+    __table_args__ = (sa.CheckConstraint("latency_ms >= 0", name="latency_non_negative"),)

@@ -70,6 +70,10 @@ class Character(db.Model):
     lora_name: Mapped[str | None] = mapped_column(sa.String(255))
     lora_strength: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.8)
     trigger_words: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    # The text-to-speech voice of its dialogue lines; empty: one derived from its name.
+    voice: Mapped[str] = mapped_column(
+        sa.String(100), nullable=False, default="", server_default=""
+    )
     # SET NULL: losing a reference sheet must not delete the character.
     reference_asset_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("assets.id", ondelete="SET NULL", use_alter=True)
@@ -137,6 +141,10 @@ class Scene(db.Model):
     transition_s: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
     seed: Mapped[int | None] = mapped_column(sa.BigInteger)
     sfx_cues: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
+    # Spoken lines: [{"character_id", "text", "at_s"}], scene-relative, in time order.
+    dialogue: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=sa.text("'[]'::jsonb")
+    )
     created_at: Mapped[created_at]
 
     episode: Mapped[Episode] = relationship(back_populates="scenes")

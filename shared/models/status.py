@@ -137,6 +137,7 @@ class AssetKind(StrEnum):
     AUDIO = "audio"
     EPISODE = "episode"
     REPORT = "report"
+    SUBTITLES = "subtitles"
 
 
 class LibraryKind(StrEnum):

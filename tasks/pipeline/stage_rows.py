@@ -109,8 +109,10 @@ def upstream_inputs(session: Session, run: StageRun, store: LocalStore) -> tuple
     for kind in takes.kinds:
         if kind in assets:
             return (StageInput(kind=kind, path=store.path(assets[kind].uri)),)
+    scene = session.get(Scene, run.scene_id) if run.scene_id else None
     raise PermanentError(
-        f"{run.stage} needs the {takes.stage} output of scene {run.scene_id}, which is missing"
+        f"{run.stage} needs the {takes.stage} output of scene "
+        f"{scene.order if scene else '?'}, which is missing"
     )
 
 
@@ -178,11 +180,18 @@ def downstream(runs: list[StageRun], start: StageRun) -> list[StageRun]:
     ]
 
 
-def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
-    """Scene ids of the runs in the episode's order."""
+def scene_numbers(session: Session, runs: Iterable[StageRun]) -> dict[int, int]:
+    """Each scene id of the runs with its order in the episode (the number people read)."""
     ids = {r.scene_id for r in runs if r.scene_id is not None}
     if not ids:
-        return []
+        return {}
     found = session.execute(sa.select(Scene.id, Scene.order).where(Scene.id.in_(ids))).all()
-    known = {scene_id: order for scene_id, order in found}
+    return {scene_id: order for scene_id, order in found}
+
+
+def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
+    """Scene ids of the runs in the episode's order."""
+    runs = list(runs)
+    ids = {r.scene_id for r in runs if r.scene_id is not None}
+    known = scene_numbers(session, runs)
     return sorted(ids, key=lambda i: (known.get(i, 1 << 30), i))

@@ -67,15 +67,15 @@ def test_operator_watches_retries_and_drains(
     assert failed_job.status == "failed", failed_job.error
     failed = next(r for r in failed_job.stage_runs if r.status == "failed")
     page.goto(f"{base_url}/dashboard/failed")
-    row = page.locator(f'#failed tr[data-stage-id="{failed.id}"]')
-    assert "KSampler" in row.inner_text()
+    row = page.locator(f'table.failed tr[data-stage-id="{failed.id}"]')
+    assert "KSampler" in page.locator("section.group", has=row).inner_text()
     page.evaluate("window.__loadedOnce = true")
     page.screenshot(path=str(screenshots / "failed-before-retry.png"), full_page=True)
     row.locator('button[data-action="retry"]').click()
     outcome = row.locator(".outcome")
     page.wait_for_function(
         """id => /^job (succeeded|failed|cancelled)/.test(document.querySelector(
-             `#failed tr[data-stage-id="${id}"] .outcome`).textContent)""",
+             `table.failed tr[data-stage-id="${id}"] .outcome`).textContent)""",
         arg=failed.id,
         timeout=JOB_TIMEOUT_MS,
     )

@@ -75,10 +75,28 @@ def test_hostile_names_are_written_inside_the_target_folder(farm_url, tmp_path: 
     with TowerClient(farm_url, token="t") as client:
         paths = client.download_outputs(1, target, stages=True)
 
-    assert [p.name for p in paths] == ["job1-x_escaped-7.mp4", "sceneetc-x_escaped-8.png"]
+    assert [p.name for p in paths] == ["job1.mp4", "job1-sceneid_etc-x_escaped-8.png"]
     assert all(p.parent == target for p in paths)
     assert files_under(tmp_path) == set(paths)
     assert paths[0].read_bytes() == b"content of 7"
+
+
+def test_outputs_are_named_after_the_production_whatever_it_sends(
+    farm_url, tmp_path: Path, monkeypatch
+):
+    status = {
+        **STATUS,
+        "file_stem": "../../neon-rain-ep1-pilot",
+        "stages": [{**STATUS["stages"][0], "scene_id": 5, "scene_order": "0/.."}],
+    }
+    monkeypatch.setattr(HostileFarm, "status", status)
+    with TowerClient(farm_url, token="t") as client:
+        paths = client.download_outputs(1, tmp_path / "out", stages=True)
+    assert [p.name for p in paths] == [
+        "neon-rain-ep1-pilot.mp4",
+        "neon-rain-ep1-pilot-scene0-x_escaped-8.png",
+    ]
+    assert files_under(tmp_path) == set(paths)
 
 
 def test_a_malformed_asset_id_is_refused(farm_url, tmp_path: Path, monkeypatch):

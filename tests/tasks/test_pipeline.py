@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from shared.db import db
-from shared.models import Workflow
+from shared.models import Scene, Workflow
 from tasks.pipeline.library_store import add_demo_library
 from tasks.pipeline.planning import plan_job
 from tasks.pipelines import dispatch_job
@@ -60,6 +60,22 @@ def test_episode_runs_every_stage_and_succeeds(app, farm, production, settings):
     clips = [r.assets[0] for r in job.stage_runs if r.stage == "interpolate"]
     # Three clips of 7 frames at 8 fps, one 0.25 s crossfade: 21 - 2 frames.
     assert final.frames == sum(c.frames for c in clips) - 2
+
+
+def test_dialogue_is_spoken_in_the_mix_and_subtitled(app, farm, production, settings):
+    with app.app_context():
+        scene = db.session.get(Scene, production.scene_ids[1])
+        aki = scene.characters[0]
+        scene.dialogue = [{"character_id": aki.id, "text": "Rain again.", "at_s": 0.1}]
+        db.session.commit()
+    job = wait_until_done(app, farm, submit(app, production))
+    assert job.status == "succeeded", (job.error, farm.logs())
+    mix = next(r for r in job.stage_runs if r.stage == "mix")
+    kinds = sorted((a.kind, a.mime_type) for a in mix.assets)
+    assert kinds == [("episode", "video/mp4"), ("subtitles", "application/x-subrip"),
+                     ("subtitles", "text/vtt")]  # fmt: skip
+    vtt = next(a for a in mix.assets if a.mime_type == "text/vtt")
+    assert "<v Aki>Rain again." in LocalStore(settings.artifact_root).path(vtt.uri).read_text()
 
 
 def test_retrying_one_stage_of_a_finished_job_reuses_everything_else(app, farm, production):

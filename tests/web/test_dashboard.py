@@ -89,7 +89,7 @@ def test_job_detail_has_timeline_errors_and_previews(client, world, db_session):
     assert client.get("/dashboard/jobs/999999").status_code == 404
 
 
-def test_failed_stages_list_has_retry_and_cancel(client, world, db_session):
+def test_failed_stages_list_has_retry_and_no_cancel_for_ended_jobs(client, world, db_session):
     log_in(client, world.users["operator"])
     failed = world.rows["failed"]
     page = client.get("/dashboard/failed").get_data(as_text=True)
@@ -97,7 +97,8 @@ def test_failed_stages_list_has_retry_and_cancel(client, world, db_session):
         f'data-action="retry" data-job-id="{world.rows["job"].id}" '
         f'data-stage-id="{failed.id}"' in page
     )
-    assert 'data-action="cancel"' in page
+    # The job has ended: nothing to cancel.
+    assert f"/dashboard/jobs/{world.rows['job'].id}/cancel" not in page
     # A failed attempt followed by a newer one is not listed any more.
     factories.make_stage_run(
         db_session,

@@ -47,6 +47,8 @@ STAFF = (401, 403, 403, 403, 200, 200)
 STAFF_ACT_ON_NOTHING = (401, 403, 403, 403, 404, 404)
 STAFF_ACT_ON_FORM = (401, 403, 403, 403, 422, 422)
 NO_ENTRY = "/api/anime/library/entries/{no_entry}"
+ECHO_ASK = (401, 403, 503, 404, 503, 503)
+NOTHING = (401, 404, 404, 404, 404, 404)
 
 # (id, method, path, body, expected per ROLES, needs the pipeline for a 2xx)
 CASES = [
@@ -79,6 +81,7 @@ CASES = [
         STAFF_ACT_ON_NOTHING,
         None,
     ),
+    ("fleet-remove", "DELETE", "/api/fleet/nodes/{no_node}", None, STAFF_ACT_ON_NOTHING, None),
     ("metrics", "GET", "/metrics", None, STAFF, None),
     ("settings-list", "GET", "/api/settings", None, ADMIN_ONLY, None),
     ("settings-audit", "GET", "/api/settings/audit", None, ADMIN_ONLY, None),
@@ -328,6 +331,22 @@ CASES = [
         READ,
         None,
     ),
+    # Without an LLM configured, the generative features answer 503 to whoever may ask.
+    ("echo-scenes", "POST", "/echo/episodes/{episode}/scenes", {}, ECHO_ASK, None),
+    ("echo-dialogue", "POST", "/echo/scenes/{scene}/dialogue", {}, ECHO_ASK, None),
+    ("echo-continue", "POST", "/echo/episodes/{episode}/continue", {}, ECHO_ASK, None),
+    ("echo-brainstorm", "POST", "/echo/projects/{project}/brainstorm", {}, ECHO_ASK, None),
+    ("echo-analysis", "POST", "/echo/episodes/{episode}/analysis", None, ECHO_ASK, None),
+    ("echo-suggestions", "GET", "/echo/projects/{project}/suggestions", None, READ, None),
+    ("echo-suggestion", "GET", "/echo/suggestions/{no_suggestion}", None, NOTHING, None),
+    (
+        "echo-accept",
+        "POST",
+        "/echo/suggestions/{no_suggestion}/accept",
+        {},
+        (401, 403, 404, 404, 404, 404),
+        None,
+    ),
 ]
 
 
@@ -375,6 +394,7 @@ def test_role_matrix(
         owner_token=token.id,
         no_node="no-such-node",
         no_entry=999999999,
+        no_suggestion=999_999_999,
         setting="guest_jobs_per_hour",
     )
     api = as_role(None if role == "anon" else role)

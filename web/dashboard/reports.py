@@ -10,35 +10,34 @@ import sqlalchemy as sa
 
 from shared.db import db
 from shared.errors import NotFoundError
-from shared.models import Job, Project, Scene, StageRun, User
+from shared.models import Job, Scene, StageRun, User
 from shared.models.columns import utcnow
 from shared.stages import position, stage_kind
 from tasks.pipeline.stage_rows import clip_run
-from web.jobs import asset_url, load_job_with_stages
-
-FAILED_LIMIT = 100
+from tasks.pipeline.waiting import waiting_reasons
+from web.job_names import failed_stages, failed_stages_of, production_names
+from web.jobs import asset_url, latest_of, load_job_with_stages
 
 
 def describe_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
-    """Job rows for the jobs table, with the owner's email and the project's name."""
+    """Job rows for the jobs table: the owner's email, the production's names and the stage a
+    failed job failed at."""
     owners = {j.owner_id for j in jobs}
-    projects = {j.project_id for j in jobs}
     emails = (
         dict(db.session.execute(sa.select(User.id, User.email).where(User.id.in_(owners))).all())
         if owners
         else {}
     )
-    names = (
-        dict(
-            db.session.execute(
-                sa.select(Project.id, Project.name).where(Project.id.in_(projects))
-            ).all()
-        )
-        if projects
-        else {}
-    )
+    shows = production_names(jobs)
+    failed = failed_stages_of(jobs)
     return [
-        {"job": j, "owner": emails.get(j.owner_id, "?"), "project": names.get(j.project_id, "?")}
+        {
+            "job": j,
+            "owner": emails.get(j.owner_id, "?"),
+            "project": shows[j.id]["project_name"] or "?",
+            "names": shows[j.id],
+            "failed_stage": failed.get(j.id),
+        }
         for j in jobs
     ]
 
@@ -64,8 +63,11 @@ def elapsed_s(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds() if start and end else None
 
 
-def describe_run(run: StageRun, origin: datetime, span: float) -> dict[str, Any]:
-    """One stage run as a timeline bar: where it was queued, ran and ended, in % of the span."""
+def describe_run(
+    run: StageRun, origin: datetime, span: float, waiting: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """One stage run as a timeline bar: where it was queued, ran and ended, in % of the span,
+    and why it waits when it has not started."""
     now = utcnow()
     queued = max(elapsed_s(origin, run.queued_at) or 0.0, 0.0)
     started = elapsed_s(origin, run.started_at)
@@ -84,6 +86,7 @@ def describe_run(run: StageRun, origin: datetime, span: float) -> dict[str, Any]
         "error_class": detail.get("exception_type") or detail.get("type"),
         "error_node": detail.get("node_type"),
         "outputs": [{"asset": a, "url": asset_url(a.id)} for a in run.assets],
+        "waiting_for": (waiting or {}).get(run.id),
     }
 
 
@@ -102,23 +105,31 @@ def build_timeline(job: Job) -> dict[str, Any]:
         else {}
     )
     order = sorted(scene_ids, key=lambda i: (scenes[i].order if i in scenes else 0, i))
+    waiting = waiting_reasons(db.session, latest_of(runs))
     rows = [
         {
             "scene": scenes.get(sid),
             "scene_id": sid,
-            "runs": [describe_run(r, origin, span) for r in runs if r.scene_id == sid],
+            "runs": [describe_run(r, origin, span, waiting) for r in runs if r.scene_id == sid],
             "previews": scene_previews([r for r in runs if r.scene_id == sid]),
         }
         for sid in order
     ]
     episode_runs = [r for r in runs if r.scene_id is None]
+    numbers = {sid: s.order for sid, s in scenes.items()}
     return {
         "job": job,
+        "names": production_names([job])[job.id],
+        "failed_stage": failed_stages({job.id: runs}).get(job.id),
         "span_s": span,
         "scenes": rows,
-        "episode_runs": [describe_run(r, origin, span) for r in episode_runs],
+        "episode_runs": [describe_run(r, origin, span, waiting) for r in episode_runs],
         "episode": latest_output(episode_runs, ("episode", "video")),
-        "errors": [describe_run(r, origin, span) for r in runs if r.status == "failed"],
+        "errors": [
+            {**describe_run(r, origin, span), "scene": numbers.get(r.scene_id)}
+            for r in runs
+            if r.status == "failed"
+        ],
     }
 
 
@@ -142,33 +153,3 @@ def scene_previews(runs: list[StageRun]) -> dict[str, Any]:
         "image": latest_output(runs, ("image",)),
         "clip": latest_output([clip], (kind,)) if clip else None,
     }
-
-
-def list_failed_stages(limit: int = FAILED_LIMIT) -> list[dict[str, Any]]:
-    """Failed stage runs with no later attempt (yet), newest first, with their job and owner."""
-    later = sa.orm.aliased(StageRun)
-    newer_attempt = sa.exists().where(
-        later.job_id == StageRun.job_id,
-        later.stage == StageRun.stage,
-        later.scene_id.is_not_distinct_from(StageRun.scene_id),
-        later.attempt > StageRun.attempt,
-    )
-    rows = db.session.execute(
-        sa.select(StageRun, Job, User.email)
-        .join(Job, Job.id == StageRun.job_id)
-        .join(User, User.id == Job.owner_id)
-        .where(StageRun.status == "failed", ~newer_attempt)
-        .order_by(StageRun.finished_at.desc().nulls_last(), StageRun.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "run": run,
-            "job": job,
-            "owner": email,
-            "error_class": (run.error_detail or {}).get("exception_type")
-            or (run.error_detail or {}).get("type"),
-            "error_node": (run.error_detail or {}).get("node_type"),
-        }
-        for run, job, email in rows
-    ]

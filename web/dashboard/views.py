@@ -1,5 +1,5 @@
-"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes, queues and
-(for admins) the farm settings.
+"""The operators' dashboard pages: jobs, a job's detail, failed stages, nodes, queues, a
+project's Echo Brain suggestions and (for admins) the farm settings.
 
 Pages are rendered on the server; live parts (progress bars, retry/cancel, drain) are small
 scripts calling the JSON API with the session cookie and its CSRF token.
@@ -12,14 +12,17 @@ import logging
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from shared.errors import AuthenticationError
-from shared.models import Role
+from shared.errors import AuthenticationError, FarmError
+from shared.models import EchoFeature, Role
 from shared.models.status import JOB_STATUSES
 from shared.stages import STAGE_NAMES
-from web import settings_admin
-from web.dashboard import reports
-from web.identity import STAFF, current_user
+from web import services, settings_admin
+from web.dashboard import reports, triage
+from web.identity import STAFF, current_user, require_user
+from web.job_names import production_names
 from web.jobs import list_jobs
+from web.production import visible_project
+from web.suggestions import list_suggestions
 
 log = logging.getLogger(__name__)
 bp = Blueprint(
@@ -114,10 +117,57 @@ def job(job_id: int) -> str:
     return render_template("dashboard/job.html", t=timeline, stages=list(STAGE_NAMES))
 
 
+@bp.route("/jobs/<int:job_id>/cancel", methods=["GET", "POST"])
+def cancel_job(job_id: int) -> str | Response:
+    """Ask before cancelling a job (GET); cancel it when the form is sent (POST).
+
+    :raises NotFoundError: when the job does not exist.
+    """
+    job = reports.load_job(job_id)
+    if request.method == "POST":
+        try:
+            services.cancel_job(require_user(), job_id)
+        except FarmError as exc:
+            return render_template(
+                "dashboard/cancel.html", job=job, names=names_of(job), refused=exc.message
+            ), exc.status
+        return redirect(url_for("dashboard.job", job_id=job_id))
+    return render_template("dashboard/cancel.html", job=job, names=names_of(job), refused=None)
+
+
+def names_of(job) -> dict:
+    """The production names of one job."""
+    return production_names([job])[job.id]
+
+
 @bp.get("/failed")
 def failed() -> str:
-    """Failed stages with Retry and Cancel buttons."""
-    return render_template("dashboard/failed.html", rows=reports.list_failed_stages())
+    """Failed stages grouped by identical error, filtered by owner and project; a group is
+    retried at once, a stage alone with its own button."""
+    filters = {
+        "owner_id": request.args.get("owner_id", type=int),
+        "project_id": request.args.get("project_id", type=int),
+    }
+    groups = triage.group_failures(triage.list_failed_stages(**filters))
+    return render_template(
+        "dashboard/failed.html", groups=groups, filters=filters, retried=request.args.get("retried")
+    )
+
+
+@bp.post("/failed/retry")
+def retry_group() -> Response:
+    """Retry every stage of a group (the form lists their ids); back to the page with what
+    happened."""
+    stage_ids = [int(i) for i in request.form.getlist("stage_id") if i.isdigit()]
+    outcomes = []
+    for job_id, stage_id in triage.retry_plan(stage_ids).items():
+        try:
+            services.retry_job(require_user(), job_id, stage_id)
+            outcomes.append(f"job {job_id} queued")
+        except FarmError as exc:
+            outcomes.append(f"job {job_id}: {exc.message}")
+    back = {k: v for k, v in request.form.items() if k in ("owner_id", "project_id") and v}
+    return redirect(url_for("dashboard.failed", retried="; ".join(outcomes) or "nothing", **back))
 
 
 @bp.get("/nodes")
@@ -130,6 +180,35 @@ def nodes() -> str:
 def queues() -> str:
     """Celery queues and workers (from /api/fleet/queues), with a link to Flower."""
     return render_template("dashboard/queues.html")
+
+
+@bp.get("/projects/<int:project_id>/suggestions")
+def suggestions(project_id: int) -> str:
+    """Echo Brain's suggestions for a project, newest first, with what each answered.
+
+    :raises NotFoundError: when the project does not exist.
+    """
+    feature = request.args.get("feature") or None
+    if feature not in (None, *(f.value for f in EchoFeature)):
+        feature = None
+    user = current_user()
+    page = list_suggestions(
+        user, project_id, feature=feature, limit=PAGE_SIZE, cursor=request.args.get("cursor")
+    )
+    next_url = (
+        url_for("dashboard.suggestions", project_id=project_id, cursor=page["next_cursor"],
+                **({"feature": feature} if feature else {}))
+        if page["next_cursor"]
+        else None
+    )  # fmt: skip
+    return render_template(
+        "dashboard/suggestions.html",
+        project=visible_project(user, project_id),
+        rows=page["items"],
+        feature=feature,
+        features=[f.value for f in EchoFeature],
+        next_url=next_url,
+    )
 
 
 @bp.get("/settings")

@@ -18,6 +18,7 @@ class CurrentStageSchema(Schema):
     stage_id = fields.Integer(required=True)
     job_id = fields.Integer(required=True)
     scene_id = fields.Integer(allow_none=True)
+    scene_order = fields.Integer(allow_none=True)
     stage = fields.String(required=True)
     attempt = fields.Integer(required=True)
     progress = fields.Float(required=True)
@@ -98,6 +99,14 @@ def drain_node(name):
 def undrain_node(name):
     """Bring a drained node back: it takes new stages again."""
     return fleet.set_node_status(name, NodeStatus.ONLINE)
+
+
+@blp.route("/nodes/<string:name>", methods=["DELETE"])
+@requires(*STAFF)
+@blp.response(204)
+def delete_node(name):
+    """Remove an offline node (409 while it is online or draining)."""
+    fleet.remove_node(name)
 
 
 @blp.route("/nodes/<string:name>/clear-missing", methods=["POST"])

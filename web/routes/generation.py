@@ -1,16 +1,14 @@
-"""Generation: submit, status, cancel, retry, the two presets and the prompt enhancer."""
+"""Generation: submit, status, cancel, retry and the two presets."""
 
 from __future__ import annotations
 
-from web import echo, services
+from web import services
 from web.identity import require_user, requires
 from web.jobs import job_report, status_url
 from web.openapi import Blueprint
 from web.schemas.generation import (
     AcceptedSchema,
     CharacterGenerateSchema,
-    EnhancedSchema,
-    EnhanceSchema,
     GenerateSchema,
     IntegratedAcceptedSchema,
     IntegratedSchema,
@@ -115,12 +113,3 @@ def generate_integrated(data):
 def generate_professional(data):
     """Full control of every stage's parameters and workflow versions."""
     return accepted(services.submit_professional(require_user(), data))
-
-
-@blp.route("/echo/enhance-prompt", methods=["POST"])
-@requires()
-@blp.arguments(EnhanceSchema)
-@blp.response(200, EnhancedSchema)
-def enhance_prompt(data):
-    """Add quality tags, the project's style and the characters' trigger words to a prompt."""
-    return echo.enhance_prompt(require_user(), data.pop("prompt"), **data)

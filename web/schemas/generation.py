@@ -300,9 +300,30 @@ class StageStatusSchema(Schema):
     node = fields.String(
         allow_none=True, metadata={"description": "Deprecated: the same as comfy_node"}
     )
+    waiting_for = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "why a queued stage has not started (null once it has)"},
+    )
 
 
-class JobStatusSchema(Schema):
+class JobNamesSchema(Schema):
+    """What people call a job: its production's names and the stem of its output files."""
+
+    project_name = fields.String(required=True)
+    episode_number = fields.Integer(required=True, allow_none=True)
+    episode_title = fields.String(required=True, allow_none=True)
+    file_stem = fields.String(
+        required=True, metadata={"description": "`<project>-ep<N>-<title>`, slugged"}
+    )
+    failed_stage = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the stage that failed for good (`animate of scene 2`)"},
+    )
+
+
+class JobStatusSchema(JobNamesSchema):
     """GET /api/anime/generation/{id}/status."""
 
     request_id = fields.Integer(required=True)
@@ -319,20 +340,3 @@ class JobStatusSchema(Schema):
     updated_at = fields.DateTime(required=True)
     stages = fields.List(fields.Nested(StageStatusSchema), required=True)
     outputs = fields.List(fields.Nested(OutputSchema), required=True)
-
-
-class EnhanceSchema(StrictSchema):
-    """POST /echo/enhance-prompt."""
-
-    prompt = Text(required=True, min_length=1, max_length=MAX_PROMPT)
-    project_id = Id(load_default=None)
-    character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
-    style = Text(load_default="", max_length=500)
-
-
-class EnhancedSchema(Schema):
-    """The enhanced prompt and what was added."""
-
-    prompt = fields.String(required=True)
-    negative_prompt = fields.String(required=True)
-    added = fields.List(fields.String(), required=True)

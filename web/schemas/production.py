@@ -19,6 +19,18 @@ from web.schemas.common import (
 
 TRANSITIONS = [t.value for t in Transition]
 MOODS_MAX = 50
+MAX_LINES = 50  # dialogue lines per scene
+MAX_LINE = 500  # characters per line
+MAX_VOICE = 100
+
+
+class Voice(Text):
+    """An espeak-ng voice name, optionally with a variant (`en-us`, `fr+f3`); empty: the default
+    one derived from the character's name."""
+
+    def __init__(self, **kwargs: object) -> None:
+        pattern = validate.Regexp(r"^[A-Za-z0-9_+\-]*$", error="letters, digits, _ - + only")
+        super().__init__(max_length=MAX_VOICE, validate=[pattern], **kwargs)
 
 
 class ProjectCreateSchema(StrictSchema):
@@ -63,6 +75,7 @@ class CharacterCreateSchema(StrictSchema):
     lora_name = Text(load_default=None, allow_none=True, max_length=255)
     lora_strength = fields.Float(load_default=0.8, validate=validate.Range(min=-10, max=10))
     trigger_words = Text(load_default="", max_length=500)
+    voice = Voice(load_default="")
 
 
 class CharacterUpdateSchema(StrictSchema):
@@ -73,6 +86,7 @@ class CharacterUpdateSchema(StrictSchema):
     lora_name = Text(allow_none=True, max_length=255)
     lora_strength = fields.Float(validate=validate.Range(min=-10, max=10))
     trigger_words = Text(max_length=500)
+    voice = Voice()
 
 
 def reference_url(asset_id: int | None) -> str | None:
@@ -92,6 +106,7 @@ class CharacterSchema(Schema):
     lora_name = fields.String(required=True, allow_none=True)
     lora_strength = fields.Float(required=True)
     trigger_words = fields.String(required=True)
+    voice = fields.String(required=True)
     reference_asset_id = fields.Integer(
         required=True,
         allow_none=True,
@@ -151,19 +166,29 @@ class SfxCueSchema(StrictSchema):
     gain_db = fields.Float(load_default=0.0, validate=validate.Range(min=-30, max=12))
 
 
+class DialogueLineSchema(StrictSchema):
+    """A line spoken by one of the project's characters, `at_s` seconds into its scene."""
+
+    character_id = Id(required=True)
+    text = Text(required=True, min_length=1, max_length=MAX_LINE)
+    at_s = fields.Float(required=True, validate=validate.Range(min=0, max=MAX_DURATION_S))
+
+
 class CuesInsideScene(StrictSchema):
-    """Each sound effect must start inside its scene (when the request gives the duration)."""
+    """Each sound effect and line must start inside its scene (when the request gives the
+    duration; otherwise the service checks against the stored one)."""
 
     @validates_schema
     def check_cues_inside(self, data: dict, **_: object) -> None:
-        """Refuse an effect that would start after the scene ends."""
+        """Refuse an effect or a line that would start after the scene ends."""
         duration = data.get("duration_s")
-        for index, cue in enumerate(data.get("sfx_cues") or ()):
-            if duration is not None and cue["at_s"] >= duration:
-                raise ValidationError(
-                    f"starts at {cue['at_s']} s, after the scene's {duration} s",
-                    field_name=f"sfx_cues.{index}.at_s",
-                )
+        for name in ("sfx_cues", "dialogue"):
+            for index, cue in enumerate(data.get(name) or ()):
+                if duration is not None and cue["at_s"] >= duration:
+                    raise ValidationError(
+                        f"starts at {cue['at_s']} s, after the scene's {duration} s",
+                        field_name=f"{name}.{index}.at_s",
+                    )
 
 
 class SceneCreateSchema(CuesInsideScene):
@@ -184,6 +209,11 @@ class SceneCreateSchema(CuesInsideScene):
     sfx_cues = fields.List(
         fields.Nested(SfxCueSchema), load_default=list, validate=validate.Length(max=20)
     )
+    dialogue = fields.List(
+        fields.Nested(DialogueLineSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_LINES),
+    )
 
 
 class SceneUpdateSchema(CuesInsideScene):
@@ -200,6 +230,9 @@ class SceneUpdateSchema(CuesInsideScene):
     transition_s = fields.Float(validate=validate.Range(min=0, max=5))
     seed = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53))
     sfx_cues = fields.List(fields.Nested(SfxCueSchema), validate=validate.Length(max=20))
+    dialogue = fields.List(
+        fields.Nested(DialogueLineSchema), validate=validate.Length(max=MAX_LINES)
+    )
 
 
 class SceneReorderSchema(StrictSchema):
@@ -228,6 +261,7 @@ class SceneSchema(Schema):
     transition_s = fields.Float(required=True)
     seed = fields.Integer(required=True, allow_none=True)
     sfx_cues = fields.List(fields.Dict(), required=True)
+    dialogue = fields.List(fields.Nested(DialogueLineSchema), required=True)
     created_at = fields.DateTime(required=True)
 
 

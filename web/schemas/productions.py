@@ -11,9 +11,17 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from web.schemas.common import MAX_NAME, MAX_SCENES_PER_REQUEST, StrictSchema, Text
+from web.schemas.common import (
+    MAX_DURATION_S,
+    MAX_NAME,
+    MAX_SCENES_PER_REQUEST,
+    StrictSchema,
+    Text,
+)
 from web.schemas.generation import RenderOptionsSchema
 from web.schemas.production import (
+    MAX_LINE,
+    MAX_LINES,
     CharacterCreateSchema,
     EpisodeCreateSchema,
     ProjectCreateSchema,
@@ -24,14 +32,28 @@ MAX_CHARACTERS = 50
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
+class ProductionLineSchema(StrictSchema):
+    """A dialogue line of a production's scene: its speaker goes by name."""
+
+    speaker = Text(required=True, min_length=1, max_length=MAX_NAME)
+    text = Text(required=True, min_length=1, max_length=MAX_LINE)
+    at_s = fields.Float(required=True, validate=validate.Range(min=0, max=MAX_DURATION_S))
+
+
 class ProductionSceneSchema(SceneCreateSchema):
-    """A scene of a production: its place in the list is its order, characters go by name."""
+    """A scene of a production: its place in the list is its order, characters (and dialogue
+    speakers) go by name."""
 
     class Meta(SceneCreateSchema.Meta):
         exclude = ("order", "character_ids")
 
     characters = fields.List(
         Text(min_length=1, max_length=MAX_NAME), load_default=list, validate=validate.Length(max=20)
+    )
+    dialogue = fields.List(
+        fields.Nested(ProductionLineSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_LINES),
     )
 
 
@@ -66,10 +88,12 @@ class ProductionSchema(StrictSchema):
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def check_names(self, _: dict[str, Any], original: Any, **__: Any) -> None:
-        """Character names are unique, and scenes name only the production's characters. Read
+        """Character names are unique, and scenes (and their lines) name only the production's
+        characters. Read
         from the request as sent, so these problems come with every other one.
 
-        :raises ValidationError: naming `characters.<i>.name` or `scenes.<i>.characters.<j>`.
+        :raises ValidationError: naming `characters.<i>.name`, `scenes.<i>.characters.<j>` or
+            `scenes.<i>.dialogue.<j>.speaker`.
         """
         problems: dict[str, Any] = {}
         known: set[str] = set()
@@ -86,6 +110,13 @@ class ProductionSchema(StrictSchema):
                     scenes.setdefault(index, {"characters": {}})["characters"][place] = [
                         f"no character named {name!r}"
                     ]
+            for place, line in enumerate(listed(scene, "dialogue")):
+                name = line.get("speaker") if isinstance(line, dict) else None
+                if isinstance(name, str) and name not in known:
+                    lines = problems.setdefault("scenes", {}).setdefault(index, {})
+                    lines.setdefault("dialogue", {})[place] = {
+                        "speaker": [f"no character named {name!r}"]
+                    }
         if problems:
             raise ValidationError(problems)
 

@@ -9,6 +9,7 @@ from shared.models.status import JOB_STATUSES
 from shared.stages import TEMPLATE_STAGES
 from web.schemas.common import MAX_ID, JsonObject, PageQuerySchema, StrictSchema, Text, page_schema
 from web.schemas.episode_meta import EpisodeMetaFields
+from web.schemas.generation import JobNamesSchema
 
 WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 
@@ -24,7 +25,7 @@ class JobQuerySchema(PageQuerySchema):
     created_before = fields.AwareDateTime(default_timezone=None)
 
 
-class JobSchema(Schema):
+class JobSchema(JobNamesSchema):
     """A job in a list."""
 
     id = fields.Integer(required=True)

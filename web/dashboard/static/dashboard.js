@@ -144,7 +144,10 @@ function watchJob(row, jobId, index, extra) {
     },
     end(data) {
       const cell = row.querySelector('[data-role="stage"]');
-      if (cell) cell.textContent = "";
+      if (cell) {
+        cell.replaceChildren(data.failed_stage
+          ? el("span", { class: "error" }, "failed at " + data.failed_stage) : "");
+      }
       if (extra && extra.end) extra.end(data);
     },
   };
@@ -197,24 +200,21 @@ function initActions() {
     const scope = button.closest("tr, section");
     const outcome = scope.querySelector(".outcome");
     const jobId = button.dataset.jobId;
-    const action = button.dataset.action;
-    const body = action === "retry" && button.dataset.stageId
-      ? { stage_id: Number(button.dataset.stageId) } : {};
-    scope.querySelectorAll("button[data-action]").forEach((b) => { b.disabled = true; });
-    outcome.textContent = action === "retry" ? "retrying…" : "cancelling…";
+    // Retry only: cancelling goes through its confirmation page.
+    const body = button.dataset.stageId ? { stage_id: Number(button.dataset.stageId) } : {};
+    button.disabled = true;
+    outcome.textContent = "retrying…";
     outcome.className = "outcome";
-    const reply = await api("POST", "/api/anime/generation/" + jobId + "/" + action, body);
+    const reply = await api("POST", "/api/anime/generation/" + jobId + "/retry", body);
     if (!reply.ok) {
-      outcome.textContent = action + " refused: " + problem(reply);
+      outcome.textContent = "retry refused: " + problem(reply);
       outcome.className = "outcome bad";
       button.disabled = false;
       return;
     }
-    const cancel = scope.querySelector('button[data-action="cancel"]');
-    if (cancel) cancel.disabled = false;
     const bar = scope.querySelector('[data-role="progress"]');
     if (bar) bar.hidden = false;
-    outcome.textContent = action === "retry" ? "retry queued" : "cancel requested";
+    outcome.textContent = "retry queued";
     watchJob(scope, jobId, 0, {
       job(data) {
         if (!TERMINAL.has(data.status)) outcome.textContent = data.status + "…";
@@ -223,9 +223,7 @@ function initActions() {
         outcome.textContent = "job " + data.status + (data.error ? ": " + data.error : "");
         outcome.className = "outcome " + (data.status === "succeeded" ? "good" : "bad");
         setStatus(scope, data.status);
-        if (cancel) cancel.disabled = true;
-        const retry = scope.querySelector('button[data-action="retry"]');
-        if (retry) retry.disabled = data.status === "succeeded";
+        button.disabled = data.status === "succeeded";
       },
     });
   });
@@ -250,6 +248,7 @@ function nodeRow(node) {
   const used = node.vram_total ? node.vram_used / node.vram_total : 0;
   const stage = node.current_stage;
   const draining = node.status === "draining";
+  const offline = node.status === "offline";
   const lacking = lackingModels(node);
   const row = el("tr", { "data-node": node.name, "data-status": node.status },
     el("td", {}, el("b", {}, node.name), el("br"), el("small", {}, node.hostname),
@@ -262,13 +261,20 @@ function nodeRow(node) {
       el("em", {}, gib(node.vram_used) + " / " + gib(node.vram_total) + " GiB"))),
     el("td", {}, stage
       ? el("a", { href: "/dashboard/jobs/" + stage.job_id },
-        stage.stage + " · job #" + stage.job_id + (stage.scene_id ? " · scene " + stage.scene_id : ""))
+        stage.stage + " · job #" + stage.job_id
+          + (stage.scene_order !== null && stage.scene_order !== undefined
+            ? " · scene " + stage.scene_order : ""))
       : "idle"),
     el("td", {}, node.comfyui_queue === null ? "?" : node.comfyui_queue),
     el("td", {}, el("time", { dateTime: node.last_heartbeat || "" }, ago(node.last_heartbeat))),
     el("td", { class: "actions" },
-      el("button", { type: "button", "data-node-action": draining ? "undrain" : "drain",
-        class: draining ? "" : "danger" }, draining ? "Undrain" : "Drain"),
+      // An offline node takes nothing anyway: it can only be removed (its worker re-registers
+      // it if it comes back).
+      offline
+        ? el("button", { type: "button", "data-node-action": "remove", class: "danger",
+          title: "forget this node" }, "Remove")
+        : el("button", { type: "button", "data-node-action": draining ? "undrain" : "drain",
+          class: draining ? "" : "danger" }, draining ? "Undrain" : "Drain"),
       ...(lacking.length ? [el("button", { type: "button", "data-node-action": "clear-missing",
         title: "the node has these models now: route them to it again" }, "Clear missing models")]
         : []),
@@ -299,9 +305,12 @@ function initNodes() {
     busy = true;
     button.disabled = true;
     const action = button.dataset.nodeAction;
-    const reply = await api("POST", "/api/fleet/nodes/" + encodeURIComponent(row.dataset.node) + "/" + action);
+    const path = "/api/fleet/nodes/" + encodeURIComponent(row.dataset.node);
+    const reply = action === "remove" ? await api("DELETE", path) : await api("POST", path + "/" + action);
     busy = false;
-    if (reply.ok) {
+    if (reply.ok && action === "remove") {
+      row.remove();
+    } else if (reply.ok) {
       row.replaceWith(nodeRow({ ...reply.data, comfyui_queue: null }));
     } else {
       button.disabled = false;
