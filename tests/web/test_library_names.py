@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.models import Scene
+from shared.models import Project, Scene
 from tests import factories
 
 
@@ -77,3 +77,24 @@ def test_an_empty_library_checks_nothing(as_role, world) -> None:
     reply = api.patch(f"/api/anime/scenes/{world.rows['scene'].id}", json={"mood": "jolly"})
     assert reply.status_code == 200
     assert api.get("/api/anime/library/moods").get_json() == {"moods": []}
+
+
+def test_a_production_naming_unknown_ones_is_refused_whole(as_role, cues, db_session) -> None:
+    """POST /api/anime/productions saves scenes through the same service: every unknown name
+    is reported under its scene, and nothing is created."""
+    body = {
+        "project": {"name": "Unknown Sounds"},
+        "episode": {"number": 1, "title": "One", "fps": 16, "width": 256, "height": 144},
+        "scenes": [
+            {"prompt": "a quiet room", "duration_s": 2, "mood": "calm"},
+            {"prompt": "a storm", "duration_s": 2, "mood": "stormy",
+             "sfx_cues": [{"name": "thunder", "at_s": 0.5}]},
+        ],
+        "render": {"steps": 4, "fps": 8},
+    }  # fmt: skip
+    reply = as_role("owner").post("/api/anime/productions", json=body)
+    assert reply.status_code == 422, reply.get_json()
+    fields = reply.get_json()["fields"]
+    assert set(fields) == {"scenes.1.mood", "scenes.1.sfx_cues.0.name"}
+    assert "known: calm, dark, peaceful, tense" in fields["scenes.1.mood"]
+    assert db_session.query(Project).filter_by(name="Unknown Sounds").count() == 0

@@ -23,7 +23,7 @@ blp = Blueprint("echo", __name__, url_prefix="/echo", description="Echo Brain, t
 GATEWAY = {
     502: "The LLM server failed: unreachable, refusing the call, or answering badly twice.",
     503: "No LLM is configured (the message says how to configure one).",
-    504: "No valid answer within the deadline (LLM_TIMEOUT_S), or every farm-wide slot busy.",
+    504: "No valid answer within the deadline (llm_timeout_s), or every farm-wide slot busy.",
 }
 
 
