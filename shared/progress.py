@@ -358,6 +358,17 @@ class ProgressBus:
         """
         return _job_state(self.client.hgetall(job_key(job_id)))
 
+    def live_state(self, job_id: int) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None]:
+        """`stage_states` and `job_state` in one round trip.
+
+        :raises redis.RedisError: when Redis is unreachable.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(stages_key(job_id))
+        pipe.hgetall(job_key(job_id))
+        stages, job = pipe.execute()
+        return {int(_text(k)): json.loads(v) for k, v in stages.items()}, _job_state(job)
+
     def read_after(self, job_id: int, after_id: str, count: int = 500) -> list[ProgressEvent]:
         """Events strictly after `after_id` ("0" for all that are kept), oldest first.
 
