@@ -91,16 +91,21 @@ def running_farm(
     beat: bool = True,
     gpu_slots: int = 2,
     models: dict[str, dict] | None = None,
+    model_load_seconds: float = 0.0,
 ) -> Iterator[Farm]:
-    """Start the farm (`models`: a node's model inventory, when not the default) and wait until
-    every GPU node has registered."""
+    """Start the farm (`models`: a node's model inventory, when not the default;
+    `model_load_seconds`: what a checkpoint switch costs a backend) and wait until every GPU
+    node has registered."""
     farm = Farm(
         settings, log_dir, gpu_slots=gpu_slots, step_seconds=step_seconds, models=dict(models or {})
     )
     try:
         for node in nodes:
             farm.emulators[node] = start_emulator(
-                root / node, step_seconds=step_seconds, models=farm.models.get(node)
+                root / node,
+                step_seconds=step_seconds,
+                models=farm.models.get(node),
+                model_load_seconds=model_load_seconds,
             )
             farm.start_gpu_worker(node)
         farm.cpu_worker = start_celery_worker(
