@@ -214,6 +214,8 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("node_wait_s", "float", 600.0,
                     "how long a GPU stage waits for a capable backend to come online",
                     low=1, high=7 * 86400, env="NODE_WAIT_S"),
+        SettingSpec("route_by_checkpoint", "bool", True,
+                    "send a GPU stage to a backend that has its checkpoint loaded"),
         SettingSpec("llm_api_key", "text", "", "API key of the LLM the creative assistant uses",
                     secret=True),
     )

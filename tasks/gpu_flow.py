@@ -71,7 +71,7 @@ class GpuDelivery(Delivery[GpuWork]):
                 session,
                 run,
                 needs,
-                work.params.get("checkpoint"),
+                work.params.get("checkpoint") if get_setting("route_by_checkpoint") else None,
                 self.here,
                 settle=self.reroutes >= MAX_REROUTES,
             )
