@@ -87,6 +87,9 @@ return id
 """
 
 
+_SHARED_BUSES: dict[str, ProgressBus] = {}
+
+
 def events_key(job_id: int) -> str:
     """The Redis Stream of a job's progress events."""
     return f"{PREFIX}:{int(job_id)}:events"
@@ -246,6 +249,15 @@ class ProgressBus:
             health_check_interval=30,
         )
         return cls(client, **kwargs)
+
+    @classmethod
+    def shared(cls, url: str) -> ProgressBus:
+        """This process's one bus for `url`: its connections are reused from call to call
+        (redis-py's pool starts afresh in a forked child)."""
+        bus = _SHARED_BUSES.get(url)
+        if bus is None:
+            bus = _SHARED_BUSES[url] = cls.from_url(url)
+        return bus
 
     def stage_event(
         self,
