@@ -43,8 +43,8 @@ from bench.switches import (
     SWITCH_BAR,
     SWITCH_JOBS,
     farm_rss_mb,
+    fresh_start,
     measure_switches,
-    route_by_checkpoint,
 )
 from shared.app import create_base_app
 from shared.config import load_settings, redis_db_url
@@ -265,7 +265,7 @@ def main() -> int:
                     ("preferred", True, switching[:SWITCH_JOBS]),
                     ("blind", False, switching[SWITCH_JOBS:]),
                 ):
-                    route_by_checkpoint(prefer)
+                    fresh_start(farm, prefer)
                     runs[name] = measure_switches(
                         farm,
                         chunk,

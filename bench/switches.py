@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 
 from comfy_emulator.inventory import DEFAULT_MODELS
 from shared.db import db
+from shared.models import WorkerNode
 from shared.settings_store import CACHE_S, set_setting
 
 CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "anime-a.safetensors", "anime-b.safetensors")
@@ -35,9 +37,13 @@ def loads(farm) -> tuple[int, float]:
     return sum(s["loads"] for s in stats), sum(s["seconds"] for s in stats)
 
 
-def route_by_checkpoint(on: bool) -> None:
-    """Set the routing preference, and give every worker time to read it."""
-    set_setting(db.session, "route_by_checkpoint", on, None)
+def fresh_start(farm, prefer: bool) -> None:
+    """Backends with nothing loaded (restarted, their rows forgetting their checkpoints), and
+    the routing preference set, given every worker time to read it."""
+    for node in list(farm.emulators):
+        farm.restart_backend(node)
+    db.session.execute(sa.update(WorkerNode).values(last_checkpoint=None))
+    set_setting(db.session, "route_by_checkpoint", prefer, None)
     db.session.commit()
     time.sleep(CACHE_S + 0.5)  # workers re-read settings at most CACHE_S old
 
