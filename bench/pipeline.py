@@ -13,6 +13,13 @@ worker each and a CPU worker, and prints one JSON object on its last line.
   its own end, less what ComfyUI spent executing it. Reported beside a raw Celery hop: the
   gap between consecutive no-op tasks of a chain through the same broker, measured in the
   same run.
+- Checkpoint switches (bench.switches): on a second farm whose backends take LOAD_S to load a
+  checkpoint or motion module, jobs over three checkpoints at once, first with routing that
+  prefers a backend holding the job's checkpoint, then blind to it (the route_by_checkpoint
+  setting). Bars: utilization (load time lost) >= 0.95 with the preference, and at most half
+  the switches of the blind run.
+- Memory: RSS of each farm process (with its pool children) after the runs.
+Bars missed: exit 1. Stage overhead bars (issue 20): p50 <= 20 ms, p99 <= 60 ms.
 """
 
 from __future__ import annotations
@@ -30,6 +37,15 @@ import sqlalchemy as sa
 from celery import chain
 from flask_migrate import upgrade
 
+from bench.switches import (
+    LOAD_S,
+    MODELS,
+    SWITCH_BAR,
+    SWITCH_JOBS,
+    farm_rss_mb,
+    fresh_start,
+    measure_switches,
+)
 from shared.app import create_base_app
 from shared.config import load_settings, redis_db_url
 from shared.db import db
@@ -52,6 +68,8 @@ OVERHEAD_JOBS = 8
 HOPS = 40
 NODES = ("b1", "b2", "b3", "b4")
 UTILIZATION_BAR = 0.95
+OVERHEAD_P50_BAR_MS = 20.0
+OVERHEAD_P99_BAR_MS = 60.0
 GPU_SLOTS = 2  # per backend, as in production: one prompt running, the next queued
 GPU_STAGES = ("keyframe", "animate", "interpolate")
 TINY = {"steps": 1, "frames": 2}  # the episode's 32x32 at 8 fps: 0.5 s scenes of 4 frames
@@ -91,16 +109,25 @@ def make_scenes(count: int) -> tuple[int, int, list[int]]:
     return owner.id, project.id, [s.id for s in scenes]
 
 
-def submit(owner_id: int, project_id: int, scene_id: int, slow: dict[str, float]) -> int:
+def submit(
+    owner_id: int,
+    project_id: int,
+    scene_id: int,
+    slow: dict[str, float],
+    checkpoint: str | None = None,
+) -> int:
     """Plan, commit and dispatch one scene job whose GPU stages take the given seconds."""
     extra = {stage: {"emulator_fault": f"slow:{seconds:.3f}"} for stage, seconds in slow.items()}
+    options = {**TINY, "extra_data": extra}
+    if checkpoint:
+        options["checkpoint"] = checkpoint
     job = plan_job(
         db.session,
         owner_id=owner_id,
         project_id=project_id,
         kind="scene",
         scene_ids=[scene_id],
-        options={**TINY, "extra_data": extra},
+        options=options,
     )
     db.session.commit()
     dispatch_job(job.id)
@@ -205,7 +232,7 @@ def main() -> int:
             upgrade()
             seed_default_workflows(db.session)
             db.session.commit()
-            owner_id, project_id, scenes = make_scenes(LOAD_JOBS + OVERHEAD_JOBS)
+            owner_id, project_id, scenes = make_scenes(LOAD_JOBS + OVERHEAD_JOBS + 2 * SWITCH_JOBS)
             with running_farm(
                 settings,
                 logs,
@@ -220,6 +247,36 @@ def main() -> int:
                 load = measure_utilization(
                     farm, owner_id, project_id, scenes[:LOAD_JOBS], random.Random(7)
                 )
+                rss = farm_rss_mb(farm)
+            switching = scenes[LOAD_JOBS + OVERHEAD_JOBS :]
+            with running_farm(
+                settings,
+                logs,
+                logs / "farm-switches",
+                nodes=NODES,
+                step_seconds=0.01,
+                beat=False,
+                gpu_slots=GPU_SLOTS,
+                models=dict.fromkeys(NODES, MODELS),
+                model_load_seconds=LOAD_S,
+            ) as farm:
+                runs = {}
+                for name, prefer, chunk in (
+                    ("preferred", True, switching[:SWITCH_JOBS]),
+                    ("blind", False, switching[SWITCH_JOBS:]),
+                ):
+                    fresh_start(farm, prefer)
+                    runs[name] = measure_switches(
+                        farm,
+                        chunk,
+                        random.Random(11),
+                        submit=lambda s, plan, checkpoint: submit(
+                            owner_id, project_id, s, plan, checkpoint
+                        ),
+                        wait_jobs=wait_jobs,
+                        gpu_runs=gpu_runs,
+                        execution_seconds=execution_seconds,
+                    )
             db.engine.dispose()
     finally:
         drop_database(settings.database_url)
@@ -231,9 +288,28 @@ def main() -> int:
         "celery_hop_p99_ms": round(percentile(hops, 99), 2),
         "overhead_vs_hop_p50": round(percentile(overheads, 50) / statistics.median(hops), 1),
         "bar_gpu_utilization": UTILIZATION_BAR,
+        "bar_stage_overhead_p50_ms": OVERHEAD_P50_BAR_MS,
+        "bar_stage_overhead_p99_ms": OVERHEAD_P99_BAR_MS,
+        "switches_preferred": runs["preferred"]["switches"],
+        "switches_blind": runs["blind"]["switches"],
+        "switch_load_s": LOAD_S,
+        "gpu_utilization_preferred": runs["preferred"]["gpu_utilization"],
+        "gpu_utilization_blind": runs["blind"]["gpu_utilization"],
+        "switch_failed_jobs": runs["preferred"]["failed_jobs"] + runs["blind"]["failed_jobs"],
+        "bar_switches_vs_blind": SWITCH_BAR,
+        "rss_mb": rss,
     }
     print(json.dumps(figures))
-    return 0 if load["gpu_utilization"] >= UTILIZATION_BAR and not load["failed_jobs"] else 1
+    met = (
+        load["gpu_utilization"] >= UTILIZATION_BAR
+        and not load["failed_jobs"]
+        and figures["stage_overhead_p50_ms"] <= OVERHEAD_P50_BAR_MS
+        and figures["stage_overhead_p99_ms"] <= OVERHEAD_P99_BAR_MS
+        and runs["preferred"]["gpu_utilization"] >= UTILIZATION_BAR
+        and runs["preferred"]["switches"] <= SWITCH_BAR * runs["blind"]["switches"]
+        and not figures["switch_failed_jobs"]
+    )
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

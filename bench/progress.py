@@ -8,7 +8,9 @@ workers. Each figure stands beside a raw Redis baseline measured in the same run
   bare XREADGROUP + XACK drain of the same backlog;
 - publish -> row updated and publish -> SSE delivered latency beside a raw XADD -> XREAD
   round trip (a blocked reader thread, as the SSE streams and the sink are).
-The figures are printed as one JSON object on the last line.
+The figures are printed as one JSON object on the last line. Bars (exit 1 when missed): the
+sink drains at least 0.8 of the bare drain's rate, publish -> row p99 under 250 ms and
+publish -> SSE p99 under 50 ms.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from shared.progress import ACTIVE_KEY, SINK_GROUP, ProgressBus, events_key
 from tests.support.web_server import free_port
 
 BACKLOG = 20_000
+DRAIN_BAR = 0.8
+ROW_P99_BAR_MS = 250.0
+SSE_P99_BAR_MS = 50.0
 BACKLOG_JOBS = 20
 LATENCY_SAMPLES = 40
 SSE_SAMPLES = 300
@@ -427,6 +432,9 @@ def main() -> int:
             "sse_vs_raw_p50": round(statistics.median(sse) / raw_p50, 1),
             "sse_delivered": f"{len(sse)}/{SSE_SAMPLES}",
             "backlog_events": BACKLOG,
+            "bar_sink_vs_raw_drain": DRAIN_BAR,
+            "bar_row_latency_ms_p99": ROW_P99_BAR_MS,
+            "bar_sse_latency_ms_p99": SSE_P99_BAR_MS,
         }
     finally:
         for child in children:
@@ -442,7 +450,12 @@ def main() -> int:
         admin_execute(base.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(figures))
-    return 0
+    met = (
+        figures["sink_vs_raw_drain"] >= DRAIN_BAR
+        and figures["row_latency_ms_p99"] < ROW_P99_BAR_MS
+        and figures["sse_latency_ms_p99"] < SSE_P99_BAR_MS
+    )
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -22,8 +22,12 @@ server only (``oom:KSampler*1``: the first attempt fails, a retry there succeeds
 Example: ``--fault error:KSampler,slow:0.5`` or
 ``{"extra_data": {"emulator_fault": "drop:step=2"}}``.
 
+``--model-load-seconds S``: a prompt whose checkpoint or motion module is not the one loaded
+last waits S seconds (each) after ``execution_start``, as a real GPU loading the model does.
+
 ``GET /emulator/stats`` (not a ComfyUI path) returns
-``{"prompts": {prompt_id: {"submitted", "rejected", "executed"}}, "queue_remaining": n}``:
+``{"prompts": {prompt_id: {"submitted", "rejected", "executed"}}, "queue_remaining": n,
+"models": {"loaded", "loads", "seconds"}}``:
 ``submitted`` counts accepted POSTs naming that id, ``executed`` counts each time the
 prompt started executing (a fully cached run counts too).
 """

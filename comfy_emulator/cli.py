@@ -34,6 +34,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--fault", default=None, help="fault SPEC (see package docstring)")
     parser.add_argument(
+        "--model-load-seconds",
+        type=float,
+        default=0.0,
+        help="seconds a prompt waits when its checkpoint or motion module is not the loaded one",
+    )
+    parser.add_argument(
         "--root",
         type=Path,
         default=None,
@@ -61,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     # Like the real server, temp is wiped at start.
     shutil.rmtree(storage.dirs["temp"], ignore_errors=True)
     Path(storage.dirs["temp"]).mkdir(parents=True, exist_ok=True)
-    emulator = build_emulator(storage, inventory, faults, args.step_seconds)
+    emulator = build_emulator(
+        storage, inventory, faults, args.step_seconds, args.model_load_seconds
+    )
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))

@@ -22,6 +22,7 @@ from comfy_emulator.errors import (
 from comfy_emulator.faults import Faults
 from comfy_emulator.graph import ExecutionList
 from comfy_emulator.hub import Hub
+from comfy_emulator.model_loads import LoadedModels
 from comfy_emulator.nodes import NODE_CLASSES, node_class
 from comfy_emulator.progress import ProgressTracker
 from comfy_emulator.storage import Storage
@@ -32,8 +33,16 @@ log = logging.getLogger(__name__)
 class Executor:
     """Executes prompts one at a time; keeps the output cache between them."""
 
-    def __init__(self, catalog: Catalog, storage: Storage, hub: Hub, step_seconds: float) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        storage: Storage,
+        hub: Hub,
+        step_seconds: float,
+        models: LoadedModels | None = None,
+    ) -> None:
         self.catalog = catalog
+        self.models = models or LoadedModels(0.0)
         self.storage = storage
         self.hub = hub
         self.step_seconds = step_seconds
@@ -59,6 +68,7 @@ class Executor:
         if faults.slow_seconds > 0:
             time.sleep(faults.slow_seconds)
         self.add_message("execution_start", {"prompt_id": prompt_id}, broadcast=False)
+        self.models.load_for(prompt, self.interrupt)
         tracker = ProgressTracker(self.hub, prompt_id)
         run = RunState(self.hub, tracker, faults, self.interrupt)
         self.cache.set_prompt(prompt, lambda nid: self._is_changed(prompt, nid))

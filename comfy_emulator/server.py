@@ -16,6 +16,7 @@ from comfy_emulator.executor import Executor
 from comfy_emulator.faults import Faults
 from comfy_emulator.hub import SERVER_FEATURES, Hub
 from comfy_emulator.inventory import list_folders
+from comfy_emulator.model_loads import LoadedModels
 from comfy_emulator.nodes import NODE_CLASSES
 from comfy_emulator.prompt_queue import PromptQueue
 from comfy_emulator.storage import Storage
@@ -49,7 +50,11 @@ class Emulator:
 
 
 def build_emulator(
-    storage: Storage, inventory: dict, faults: Faults, step_seconds: float
+    storage: Storage,
+    inventory: dict,
+    faults: Faults,
+    step_seconds: float,
+    model_load_seconds: float = 0.0,
 ) -> Emulator:
     """Wire the parts together (no threads started, no sockets opened)."""
     catalog = Catalog(inventory, storage)
@@ -70,7 +75,7 @@ def build_emulator(
         catalog,
         hub,
         queue,
-        Executor(catalog, storage, hub, step_seconds),
+        Executor(catalog, storage, hub, step_seconds, LoadedModels(model_load_seconds)),
         Stats(),
         ValidationContext(catalog, validators),
         inventory,
@@ -242,7 +247,11 @@ def create_app(emu: Emulator) -> web.Application:
     @routes.get("/emulator/stats")
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(
-            {"prompts": emu.stats.snapshot(), "queue_remaining": emu.queue.remaining()}
+            {
+                "prompts": emu.stats.snapshot(),
+                "queue_remaining": emu.queue.remaining(),
+                "models": emu.executor.models.snapshot(),
+            }
         )
 
     app = web.Application(middlewares=[origin_guard], client_max_size=104857600)

@@ -87,6 +87,9 @@ return id
 """
 
 
+_SHARED_BUSES: dict[str, ProgressBus] = {}
+
+
 def events_key(job_id: int) -> str:
     """The Redis Stream of a job's progress events."""
     return f"{PREFIX}:{int(job_id)}:events"
@@ -247,6 +250,15 @@ class ProgressBus:
         )
         return cls(client, **kwargs)
 
+    @classmethod
+    def shared(cls, url: str) -> ProgressBus:
+        """This process's one bus for `url`: its connections are reused from call to call
+        (redis-py's pool starts afresh in a forked child)."""
+        bus = _SHARED_BUSES.get(url)
+        if bus is None:
+            bus = _SHARED_BUSES[url] = cls.from_url(url)
+        return bus
+
     def stage_event(
         self,
         job_id: int,
@@ -357,6 +369,17 @@ class ProgressBus:
         :raises redis.RedisError: when Redis is unreachable.
         """
         return _job_state(self.client.hgetall(job_key(job_id)))
+
+    def live_state(self, job_id: int) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None]:
+        """`stage_states` and `job_state` in one round trip.
+
+        :raises redis.RedisError: when Redis is unreachable.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(stages_key(job_id))
+        pipe.hgetall(job_key(job_id))
+        stages, job = pipe.execute()
+        return {int(_text(k)): json.loads(v) for k, v in stages.items()}, _job_state(job)
 
     def read_after(self, job_id: int, after_id: str, count: int = 500) -> list[ProgressEvent]:
         """Events strictly after `after_id` ("0" for all that are kept), oldest first.

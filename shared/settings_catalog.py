@@ -215,6 +215,8 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("llm_base_url", "text", "",
                     "the creative assistant's OpenAI-compatible server (e.g. http://HOST:11434/v1)"),
         SettingSpec("llm_model", "text", "", "the chat model the creative assistant asks"),
+        SettingSpec("route_by_checkpoint", "bool", True,
+                    "send a GPU stage to a backend that has its checkpoint loaded"),
         SettingSpec("llm_api_key", "text", "", "API key of the LLM the creative assistant uses",
                     secret=True),
         SettingSpec("llm_timeout_s", "float", 60.0,

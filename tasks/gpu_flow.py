@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import sqlalchemy as sa
 from celery import Task
@@ -26,9 +27,8 @@ from tasks.pipeline.leases import release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place
 from tasks.pipeline.stage_rows import GpuWork, gpu_work
 from workers.comfyui import ComfyModelMissing, ComfyUnavailable
-from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage
-from workers.storage import LocalStore
-from workers.workflows import bind, requirements, with_placeholders
+from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage, runtime_inputs
+from workers.workflows import bind, requirements
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +58,29 @@ class GpuDelivery(Delivery[GpuWork]):
             work = gpu_work(session, self.run_id, self.ctx.store)
             if work.backend and self.prompt_exists(work):
                 claimed.relay.backend = work.backend
-                return work
+                return replace(work, look_first=True)
             run = session.get(StageRun, self.run_id)
-            needs = requirements(
-                bind(
-                    work.template,
-                    with_placeholders(work.template, work.params),
-                    output_key=work.output_key,
-                )
+            # Bound once, with the names its uploads will get: routing reads what it needs,
+            # and the same prompt is submitted.
+            prompt = bind(
+                work.template,
+                {**work.params, **runtime_inputs(work.template, work.prompt_id)},
+                output_key=work.output_key,
             )
+            needs = requirements(prompt)
             placement = place(
                 session,
                 run,
                 needs,
-                work.params.get("checkpoint"),
+                work.params.get("checkpoint") if get_setting("route_by_checkpoint") else None,
                 self.here,
                 settle=self.reroutes >= MAX_REROUTES,
             )
             if placement.kind == "wait":
                 placement = waited(run, placement, get_setting("node_wait_s"))
             if placement.kind == "here":
-                work = take_here(session, run, work, self.here, self.ctx.store)
+                work = take_here(session, run, work, self.here)
+                work = replace(work, prompt=prompt, look_first=work.look_first or self.redelivered)
             elif placement.kind != "impossible":
                 release(session, self.run_id, claimed.owner)
         if placement.kind == "impossible":
@@ -110,6 +112,11 @@ class GpuDelivery(Delivery[GpuWork]):
     def labels(self, queue: str) -> dict:
         """The message's Flower labels, for sending it again to `queue`."""
         return carried(self.task.request.kwargs, queue)
+    @property
+    def redelivered(self) -> bool:
+        """Whether the broker delivered this message before (its prompt may exist already)."""
+        info = self.task.request.delivery_info or {}
+        return bool(info.get("redelivered"))
 
     def prompt_exists(self, work: GpuWork) -> bool:
         """Whether the attempt's prompt is still known to the backend it went to."""
@@ -136,9 +143,14 @@ class GpuDelivery(Delivery[GpuWork]):
             extra_data=work.extra_data,
             # Follow the prompt as long as this delivery may run (longer for a long scene).
             deadline_s=float((self.task.request.timelimit or (None, None))[1] or 1800),
+            prompt=work.prompt,
         )
         return run_gpu_stage(
-            spec, self.client_of(work), self.ctx.store, on_event=claimed.relay.on_event
+            spec,
+            self.client_of(work),
+            self.ctx.store,
+            on_event=claimed.relay.on_event,
+            look_first=work.look_first,
         )
 
     def interrupter(self, work: GpuWork) -> Callable[[], None]:
@@ -166,17 +178,22 @@ class GpuDelivery(Delivery[GpuWork]):
         return None
 
 
-def take_here(
-    session: Session, run: StageRun, work: GpuWork, here: str, store: LocalStore
-) -> GpuWork:
-    """Record that this backend runs the attempt (and now holds its checkpoint)."""
+def take_here(session: Session, run: StageRun, work: GpuWork, here: str) -> GpuWork:
+    """Record that this backend runs the attempt (and now holds its checkpoint); the snapshot
+    with its backend. A row that already named a prompt may have submitted it: look first."""
+    look_first = run.prompt_id is not None
     run.waiting_since = None
     run.backend = here
     run.prompt_id = work.prompt_id
     node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == here))
     if node is not None:
         node.last_checkpoint = work.params.get("checkpoint", node.last_checkpoint)
-    return gpu_work(session, run.id, store)
+    return replace(
+        work,
+        backend=here,
+        backend_url=node.comfyui_url if node else None,
+        look_first=look_first,
+    )
 
 
 def waited(run: StageRun, placement: Placement, limit_s: float) -> Placement:

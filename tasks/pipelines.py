@@ -130,7 +130,7 @@ def dispatch_job(job_id: int) -> str | None:
         generation = job.canvas_generation
         queued = (job.status == Status.QUEUED, job.progress)
     if queued[0]:  # submitted, retried or retaken: live clients see it queued again
-        bus = ProgressBus.from_url(current_app.config["SETTINGS"].redis_url)
+        bus = ProgressBus.shared(current_app.config["SETTINGS"].redis_url)
         bus.job_event(job_id, status=Status.QUEUED.value, progress=queued[1])
     try:
         result = plan.canvas.apply_async()

@@ -42,7 +42,7 @@ def stop_job(job_id: int) -> dict[str, str]:
     for prompt_id, backend in prompts:
         endings[prompt_id] = cancel_prompt(urls.get(backend), prompt_id)
     redis_url = current_app.config["SETTINGS"].redis_url
-    ProgressBus.from_url(redis_url).job_event(job_id, status="cancelled")
+    ProgressBus.shared(redis_url).job_event(job_id, status="cancelled")
     log.info("stopped job_id=%s revoked=%d prompts=%s", job_id, len(task_ids), endings)
     return endings
 

@@ -294,20 +294,14 @@ def has_later(reader: redis.Redis, key: str, entry_id: str) -> bool:
         return False
 
 
-def fresh_stage_states(job_id: int) -> dict[int, dict[str, Any]]:
-    """The latest published state of each stage run (by id); empty when Redis is down."""
-    bus = progress_clients().bus
-    try:
-        return bus.stage_states(job_id)
-    except (redis.RedisError, ValueError) as exc:
-        log.warning("status: redis unavailable job_id=%s: %s", job_id, exc)
-        return {}
-
-
 def with_fresh_state(report: dict[str, Any]) -> dict[str, Any]:
     """A status report (request_id, status, progress, eta_s, stages[id, status, progress])
     with the freshest Redis state laid over rows that are not terminal yet."""
-    fresh = fresh_stage_states(report["request_id"])
+    try:
+        fresh, job = progress_clients().bus.live_state(report["request_id"])
+    except (redis.RedisError, ValueError) as exc:
+        log.warning("status: redis unavailable job_id=%s: %s", report["request_id"], exc)
+        fresh, job = {}, None
     for stage in report.get("stages", []):
         state = fresh.get(stage["id"])
         if not state or stage["status"] in TERMINAL_STATUSES:
@@ -320,11 +314,6 @@ def with_fresh_state(report: dict[str, Any]) -> dict[str, Any]:
         if stage["status"] == "queued" and state.get("status") == "running":
             stage["status"] = "running"
     if report.get("status") not in TERMINAL_STATUSES:
-        bus = progress_clients().bus
-        try:
-            job = bus.job_state(report["request_id"])
-        except redis.RedisError:
-            job = None
         if job and job["status"] not in TERMINAL_STATUSES:
             report["progress"] = max(report.get("progress") or 0.0, job["progress"])
             report["eta_s"] = job["eta_s"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import url_for
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from shared.db import db
 from shared.errors import NotFoundError
@@ -127,12 +127,16 @@ def load_job_with_stages(job_id: int) -> Job | None:
     None when there is none."""
     if not 0 < job_id < 2**63:
         return None
-    return db.session.execute(
-        sa.select(Job)
-        .where(Job.id == job_id)
-        .options(selectinload(Job.stage_runs).selectinload(StageRun.assets))
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    return (
+        db.session.execute(
+            sa.select(Job)
+            .where(Job.id == job_id)
+            .options(joinedload(Job.stage_runs).joinedload(StageRun.assets))  # one round trip
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
 
 
 def job_outputs(job_id: int) -> list[dict[str, Any]]:

@@ -57,6 +57,7 @@ class StageSpec:
     inputs: tuple[StageInput, ...] = ()
     extra_data: dict[str, Any] = field(default_factory=dict)
     deadline_s: float = 1800.0
+    prompt: dict[str, Any] | None = None  # bound with runtime_inputs() by the caller, if it did
 
 
 @dataclass(frozen=True)
@@ -74,27 +75,25 @@ def run_gpu_stage(
     store: LocalStore,
     *,
     on_event: Callable[[Event], None] | None = None,
+    look_first: bool = True,
 ) -> list[Artifact]:
     """Run (or re-attach to) the stage's prompt and store its outputs.
+
+    `look_first=False` submits without asking the backend where the prompt is: only for a first
+    delivery, whose prompt cannot have been submitted yet.
 
     :raises TransientError: the backend failed in a way worth retrying (unreachable, OOM, ...).
     :raises PermanentError: validation or execution failed, or promised outputs are missing.
     """
     t0 = time.perf_counter()
-    where = client.locate(spec.prompt_id)
+    where = client.locate(spec.prompt_id) if look_first else None
     if where is None:
-        prompt = bind(
-            spec.template,
-            {**spec.params, **upload_inputs(spec, client)},
-            output_key=spec.output_key,
-        )
-        required = [o.node for o in spec.template.outputs]
         client.submit(
-            prompt,
+            prompt_of(spec, upload_inputs(spec, client)),
             prompt_id=spec.prompt_id,
             client_id=spec.client_id,
             extra_data=spec.extra_data or None,
-            required_outputs=required,
+            required_outputs=[o.node for o in spec.template.outputs],
         )
     else:
         log.info("re-attaching to prompt_id=%s (%s)", spec.prompt_id, where)
@@ -116,6 +115,22 @@ def run_gpu_stage(
         (time.perf_counter() - t2) * 1000,
     )
     return stored
+
+
+def runtime_inputs(template: Template, prompt_id: str) -> dict[str, str]:
+    """The names `upload_inputs` gives the stage's files, known before the upload, so the prompt
+    can be bound once (a server that renames an upload costs a second bind)."""
+    folder = f"{INPUT_FOLDER}/{prompt_id}"
+    names = {"image": f"{folder}/keyframe.png", "frames_dir": f"{folder}/frames"}
+    return {k: v for k, v in names.items() if k in template.params}
+
+
+def prompt_of(spec: StageSpec, uploaded: dict[str, str]) -> dict[str, Any]:
+    """The prompt to submit: the caller's, unless the uploads were named otherwise."""
+    expected = runtime_inputs(spec.template, spec.prompt_id)
+    if spec.prompt is not None and all(expected.get(k) == v for k, v in uploaded.items()):
+        return spec.prompt
+    return bind(spec.template, {**spec.params, **uploaded}, output_key=spec.output_key)
 
 
 def upload_inputs(spec: StageSpec, client: ComfyClient) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -44,6 +45,8 @@ class TowerClient(EchoMethods):
         self.token = token
         self.timeout = timeout
         self.session = session or requests.Session()
+        # The last status report of each job with its ETag: a poll without a change gets a 304.
+        self._reports: dict[int, tuple[str, dict[str, Any]]] = {}
 
     def __enter__(self) -> TowerClient:
         return self
@@ -218,7 +221,20 @@ class TowerClient(EchoMethods):
 
         :raises ApiError: when the job is missing or not the caller's (404).
         """
-        return self.call("GET", f"/api/anime/generation/{job_id}/status")
+        seen = self._reports.get(job_id)
+        headers = {"If-None-Match": seen[0]} if seen else {}
+        response = self.request("GET", f"/api/anime/generation/{job_id}/status", headers=headers)
+        if response.status_code == 304 and seen:
+            return copy.deepcopy(seen[1])
+        try:
+            report = response.json()
+        except ValueError as exc:
+            raise NotTowerError(
+                self.base_url, response.status_code, describe_answer(response)
+            ) from exc
+        if response.headers.get("ETag"):
+            self._reports[job_id] = (response.headers["ETag"], copy.deepcopy(report))
+        return report
 
     def list_jobs(self, *, limit: int = 20, cursor: str | None = None, **filters: Any) -> dict:
         """One page of jobs, newest first: {items, next_cursor} (filters: status, kind, ...).

@@ -21,6 +21,9 @@ from workers.workflows import Capabilities, Requirements, missing_on
 
 HEARTBEAT_FRESH_S = 15.0
 AVOID_AFTER_FAILURES = 2  # transient failures of one job on one backend
+# A backend holding the checkpoint takes a first attempt while it runs fewer stages than this
+# (one running, one queued): waiting there costs less than a checkpoint switch here.
+AFFINITY_LOAD = 2
 
 
 class NoCapableBackend(PermanentError):
@@ -97,6 +100,7 @@ def place(
     """Choose the backend for a stage that `here` (a node name) has picked up.
 
     `settle`: the stage was re-routed often enough; it runs here if this backend can.
+    `checkpoint`: None routes blind to the checkpoints backends have loaded.
     """
     nodes = list(session.scalars(sa.select(WorkerNode)))
     capable = [n for n in nodes if not missing_on(needs, capabilities_of(n))]
@@ -116,7 +120,11 @@ def place(
     load = running_load(session)
     best = min(
         eligible,
-        key=lambda n: (n.last_checkpoint != checkpoint, load.get(n.name, 0), n.name != here),
+        key=lambda n: (
+            checkpoint is not None and n.last_checkpoint != checkpoint,
+            load.get(n.name, 0),
+            n.name != here,
+        ),
     )
     mine = next((n for n in eligible if n.name == here), None)
     if mine is None:
@@ -124,12 +132,13 @@ def place(
     if settle:
         return Placement("here", here)
     # A retry stays where it was sent until this backend is avoided for the job. A first
-    # attempt stays unless a backend that already has the checkpoint loaded sits idle.
+    # attempt stays unless a backend that already has the checkpoint loaded has room.
     if run.attempt == 1 and (
-        best.name != here
+        checkpoint is not None
+        and best.name != here
         and mine.last_checkpoint != checkpoint
         and best.last_checkpoint == checkpoint
-        and load.get(best.name, 0) == 0
+        and load.get(best.name, 0) < AFFINITY_LOAD
     ):
         return Placement("elsewhere", best.name)
     return Placement("here", here)

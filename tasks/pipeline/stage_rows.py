@@ -57,6 +57,8 @@ class GpuWork:
     output_key: str
     backend: str | None
     backend_url: str | None
+    prompt: dict[str, Any] | None = None  # bound by the delivery that placed it
+    look_first: bool = True  # whether the prompt may exist already (False: submit at once)
 
 
 def latest_success(

@@ -38,3 +38,16 @@ def test_the_event_stream_of_a_finished_job_ends_with_its_state(tower, finished_
     assert events[-1].data["status"] == "succeeded"
     # Earlier events may be trimmed from a capped stream (then a snapshot stands for them).
     assert all(e.kind in ("stage", "job") for e in events)
+
+
+def test_a_status_asked_again_without_a_change_is_a_304_read_from_the_last_report(
+    tower, finished_job
+):
+    answers = []
+    tower.session.hooks["response"].append(lambda r, *args, **kwargs: answers.append(r.status_code))
+    first = tower.status(finished_job)
+    again = tower.status(finished_job)
+    again["status"] = "edited by the caller"
+    third = tower.status(finished_job)
+    assert answers == [200, 304, 304]
+    assert third == first and first["status"] == "succeeded"

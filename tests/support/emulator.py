@@ -82,6 +82,7 @@ def start_emulator(
     fault: str | None = None,
     deadline: float = 20.0,
     port: int = 0,
+    model_load_seconds: float = 0.0,
 ) -> Emulator:
     """Start an emulator on `port` (0: a free one) with input/output/temp under root.
 
@@ -108,6 +109,8 @@ def start_emulator(
         argv += ["--models", str(models_path)]
     if fault:
         argv += ["--fault", fault]
+    if model_load_seconds:
+        argv += ["--model-load-seconds", str(model_load_seconds)]
     log_path = root / "emulator.log"
     with log_path.open("ab") as log:
         popen = subprocess.Popen(

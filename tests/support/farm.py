@@ -26,6 +26,7 @@ class Farm:
     gpu_slots: int = 2  # task slots per backend: one prompt running, the next queued
     step_seconds: float = 0.02
     models: dict[str, dict] = field(default_factory=dict)  # a node's models, when not default
+    model_load_seconds: float = 0.0  # what a checkpoint switch costs a backend
 
     def gpu_env(self, node: str) -> dict[str, str]:
         """The environment of the GPU worker serving `node`."""
@@ -50,7 +51,11 @@ class Farm:
         old = self.emulators[node]
         old.stop()
         self.emulators[node] = start_emulator(
-            old.root, step_seconds=self.step_seconds, models=self.models.get(node), port=old.port
+            old.root,
+            step_seconds=self.step_seconds,
+            models=self.models.get(node),
+            port=old.port,
+            model_load_seconds=self.model_load_seconds,
         )
 
     def restart_node(
@@ -91,16 +96,26 @@ def running_farm(
     beat: bool = True,
     gpu_slots: int = 2,
     models: dict[str, dict] | None = None,
+    model_load_seconds: float = 0.0,
 ) -> Iterator[Farm]:
-    """Start the farm (`models`: a node's model inventory, when not the default) and wait until
-    every GPU node has registered."""
+    """Start the farm (`models`: a node's model inventory, when not the default;
+    `model_load_seconds`: what a checkpoint switch costs a backend) and wait until every GPU
+    node has registered."""
     farm = Farm(
-        settings, log_dir, gpu_slots=gpu_slots, step_seconds=step_seconds, models=dict(models or {})
+        settings,
+        log_dir,
+        gpu_slots=gpu_slots,
+        step_seconds=step_seconds,
+        models=dict(models or {}),
+        model_load_seconds=model_load_seconds,
     )
     try:
         for node in nodes:
             farm.emulators[node] = start_emulator(
-                root / node, step_seconds=step_seconds, models=farm.models.get(node)
+                root / node,
+                step_seconds=step_seconds,
+                models=farm.models.get(node),
+                model_load_seconds=model_load_seconds,
             )
             farm.start_gpu_worker(node)
         farm.cpu_worker = start_celery_worker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from web import services
+from web.etags import conditional
 from web.identity import require_user, requires
 from web.jobs import job_report, status_url
 from web.openapi import Blueprint
@@ -70,8 +71,9 @@ def generate_character(data, character_id):
 @requires()
 @blp.response(200, JobStatusSchema)
 def get_status(request_id):
-    """A job's state, every stage run and the outputs so far."""
-    return job_report(require_user(), request_id)
+    """A job's state, every stage run and the outputs so far (304 when If-None-Match names
+    its ETag)."""
+    return conditional(job_report(require_user(), request_id))
 
 
 @blp.route("/api/anime/generation/<int:request_id>/cancel", methods=["POST"])

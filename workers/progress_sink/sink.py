@@ -23,11 +23,14 @@ from shared.progress import (
     parse_events_key,
     retire_job,
 )
-from workers.progress_sink.rows import write_job, write_stage
+from workers.progress_sink.rows import JobRowState, write_job, write_stage
 
 log = logging.getLogger(__name__)
 
 READ_COUNT = 500
+# A stream that filled a read is behind: read it again before writing (the write coalesces
+# however many entries arrived), at most this many times per round.
+CATCH_UP_READS = 8
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
@@ -181,13 +184,23 @@ class ProgressSink:
         if not self.jobs:
             time.sleep(self.block_ms / 1000)
             return
-        reply = self._read_group(
-            {events_key(j): ">" for j in sorted(self.jobs)}, block=self._block_ms()
-        )
+        streams = {events_key(j): ">" for j in sorted(self.jobs)}
+        behind = self._absorb_reply(self._read_group(streams, block=self._block_ms()))
+        for _ in range(CATCH_UP_READS):
+            if not behind:
+                break
+            behind = self._absorb_reply(self._read_group({events_key(j): ">" for j in behind}))
+
+    def _absorb_reply(self, reply: list | None) -> list[int]:
+        """Absorb an XREADGROUP reply; the jobs whose read came back full (still behind)."""
+        behind = []
         for key, entries in reply or []:
             job_id = parse_events_key(key)
             if job_id is not None:
                 self.absorb(job_id, entries)
+                if len(entries) >= READ_COUNT and job_id in self.jobs:
+                    behind.append(job_id)
+        return behind
 
     def _read_group(self, streams: dict[str, str], block: int | None = None) -> list:
         try:
@@ -231,32 +244,59 @@ class ProgressSink:
                 buffer.finished |= event.is_terminal_job
 
     def flush_due(self, force: bool = False) -> None:
-        """Write and acknowledge every buffer whose coalescing window has passed."""
+        """Write and acknowledge every buffer whose coalescing window has passed: the rows of
+        all of them in one transaction, their acknowledgements in one round trip."""
         now = time.monotonic()
-        for job_id, buffer in list(self.buffers.items()):
-            if buffer.ids and (force or now >= buffer.not_before):
-                self.flush(job_id, buffer)
+        due = [
+            (job_id, buffer)
+            for job_id, buffer in list(self.buffers.items())
+            if buffer.ids and (force or now >= buffer.not_before)
+        ]
+        if not due:
+            return
+        try:
+            rows = self.write_rows(due)
+        except sa.exc.DBAPIError as exc:
+            # One job's rows may be what fails: write each alone, so the others go on.
+            log.warning("progress sink: batch write failed, writing jobs one by one: %s", exc)
+            rows = {}
+            for job_id, buffer in due:
+                try:
+                    rows.update(self.write_rows([(job_id, buffer)]))
+                except sa.exc.DBAPIError as one:
+                    log.warning("progress sink: database write failed job_id=%s: %s", job_id, one)
+                    buffer.not_before = time.monotonic() + 1.0
+            due = [(j, b) for j, b in due if j in rows]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id, buffer in due:
+            pipe.xack(events_key(job_id), SINK_GROUP, *buffer.ids)
+        pipe.execute()
+        for job_id, buffer in due:
+            self.acknowledged(job_id, buffer, rows[job_id])
 
-    def flush(self, job_id: int, buffer: JobBuffer) -> None:
-        """Write one job's buffered state in one transaction, then acknowledge its entries."""
-        row = None
-        if buffer.stages or buffer.running:
-            eta = self.etas.setdefault(job_id, EtaEstimator())
-            try:
-                with session_scope() as session:
-                    for stage_id, state in buffer.stages.items():
-                        self.stats.row_writes += write_stage(session, job_id, stage_id, state)
-                    row = write_job(
-                        session,
-                        job_id,
-                        running=buffer.running,
-                        eta_of=lambda done, total: eta.observe(done, total),
-                    )
-            except sa.exc.DBAPIError as exc:
-                log.warning("progress sink: database write failed job_id=%s: %s", job_id, exc)
-                buffer.not_before = time.monotonic() + 1.0
-                return
-        self.client.xack(events_key(job_id), SINK_GROUP, *buffer.ids)
+    def write_rows(self, due: list[tuple[int, JobBuffer]]) -> dict[int, JobRowState | None]:
+        """Write the buffered state of each job in one transaction; each job's row after it
+        (None when nothing was written or the row is terminal)."""
+        rows: dict[int, JobRowState | None] = {job_id: None for job_id, _ in due}
+        writing = [(job_id, b) for job_id, b in due if b.stages or b.running]
+        if not writing:
+            return rows
+        with session_scope() as session:
+            for job_id, buffer in writing:
+                eta = self.etas.setdefault(job_id, EtaEstimator())
+                for stage_id, state in buffer.stages.items():
+                    self.stats.row_writes += write_stage(session, job_id, stage_id, state)
+                rows[job_id] = write_job(
+                    session,
+                    job_id,
+                    running=buffer.running,
+                    eta_of=lambda done, total, eta=eta: eta.observe(done, total),
+                )
+        return rows
+
+    def acknowledged(self, job_id: int, buffer: JobBuffer, row: JobRowState | None) -> None:
+        """After a job's entries were written and acknowledged: open its next coalescing
+        window, tell clients its new progress, retire a finished job's stream."""
         self.stats.flushes += 1
         # Only a write opens a new coalescing window; acknowledging our own events does not.
         wrote = bool(buffer.stages or buffer.running)

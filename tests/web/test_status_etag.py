@@ -1,0 +1,60 @@
+"""A poller that asks again without a change gets a 304 without a body; any change to the
+report (a stage's progress, live or in its row) gives a 200 with a new ETag."""
+
+from __future__ import annotations
+
+from shared.progress import ProgressBus
+from tests import factories
+
+
+def make_running_job(db_session, world):
+    """A running job with one keyframe stage."""
+    job = factories.make_job(
+        db_session,
+        project_id=world.rows["project"].id,
+        owner_id=world.users["owner"].id,
+        status="running",
+    )
+    run = factories.make_stage_run(db_session, job_id=job.id, scene_id=world.rows["scene"].id)
+    db_session.commit()
+    return job, run
+
+
+def test_an_unchanged_report_answers_304_without_a_body(as_role, world, db_session):
+    job, _ = make_running_job(db_session, world)
+    owner = as_role("owner")
+    url = f"/api/anime/generation/{job.id}/status"
+
+    first = owner.get(url)
+    etag = first.headers["ETag"]
+    again = owner.get(url, headers={"If-None-Match": etag})
+
+    assert first.status_code == 200 and etag.startswith('"')
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag
+
+
+def test_a_changed_report_answers_200_with_a_new_etag(app, as_role, world, db_session):
+    job, run = make_running_job(db_session, world)
+    owner = as_role("owner")
+    url = f"/api/anime/generation/{job.id}/status"
+    etag = owner.get(url).headers["ETag"]
+
+    ProgressBus.from_url(app.config["SETTINGS"].redis_url).stage_event(
+        job.id, stage_id=run.id, stage="keyframe", status="running", progress=0.5
+    )
+    live = owner.get(url, headers={"If-None-Match": etag})
+    run.status = "succeeded"
+    db_session.commit()
+    stored = owner.get(url, headers={"If-None-Match": live.headers["ETag"]})
+
+    assert live.status_code == 200 and live.headers["ETag"] != etag
+    assert stored.status_code == 200 and stored.headers["ETag"] != live.headers["ETag"]
+
+
+def test_a_304_tells_nothing_to_another_user(as_role, world, db_session):
+    job, _ = make_running_job(db_session, world)
+    url = f"/api/anime/generation/{job.id}/status"
+    etag = as_role("owner").get(url).headers["ETag"]
+
+    assert as_role("other").get(url, headers={"If-None-Match": etag}).status_code == 404
