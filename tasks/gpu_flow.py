@@ -112,6 +112,7 @@ class GpuDelivery(Delivery[GpuWork]):
     def labels(self, queue: str) -> dict:
         """The message's Flower labels, for sending it again to `queue`."""
         return carried(self.task.request.kwargs, queue)
+
     @property
     def redelivered(self) -> bool:
         """Whether the broker delivered this message before (its prompt may exist already)."""
