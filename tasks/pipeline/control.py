@@ -69,6 +69,8 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
     :raises ConflictError: the job is still running, or nothing failed.
     :raises NotFoundError: the named stage is not one of the job's.
     """
+    # A failed job's other scenes may still be recording: lock in their order (see cancel).
+    lock_job_rows(session, job)
     if job.status in (Status.QUEUED, Status.RUNNING):
         raise ConflictError(
             f"job {job.id} is {job.status}; cancel it first or wait", fields={"status": job.status}

@@ -13,7 +13,7 @@ from tests.tasks.test_pipeline import submit, wait_until_done
 # A permanent error on the farm's first animate prompt only (the budget is per backend).
 FAIL_ONCE = {**FAST_OPTIONS, "extra_data": {"animate": {"emulator_fault": "error:KSampler*1"}}}
 SLOWER = {**FAST_OPTIONS, "stages": {"animate": {"steps": 20}}}
-JOB_TIMEOUT_MS = 120_000
+JOB_TIMEOUT_MS = 240_000  # a loaded machine (several test sessions on 2 cores)
 
 
 def log_in(page, base_url, operator) -> None:
@@ -78,6 +78,7 @@ def test_operator_watches_retries_and_drains(
              `table.failed tr[data-stage-id="${id}"] .outcome`).textContent)""",
         arg=failed.id,
         timeout=JOB_TIMEOUT_MS,
+        polling=200,
     )
     assert outcome.inner_text() == "job succeeded", (outcome.inner_text(), farm.logs())
     assert page.evaluate("window.__loadedOnce") is True, "the page reloaded"

@@ -61,7 +61,7 @@ def flower_tasks(url: str, **query: str) -> dict[str, dict]:
 def test_flower_shows_and_searches_each_tasks_job_stage_scene_and_backend(
     page, base_url, operator, farm, app, production, flower, screenshots
 ):
-    job_id = wait_until_done(app, farm, submit(app, production, options=OOM_ONCE)).id
+    job_id = wait_until_done(app, farm, submit(app, production, options=OOM_ONCE), timeout=240).id
     job = job_row(app, job_id)
     assert job.status == "succeeded", (job.error, farm.logs())
     found = wait_for(
@@ -168,7 +168,7 @@ def test_a_waiting_stage_says_why_and_cancelling_asks_first(
 def test_jobs_list_names_productions_and_colours_failures(
     page, base_url, operator, farm, app, production, screenshots
 ):
-    failed = wait_until_done(app, farm, submit(app, production, options=FAIL_ONCE))
+    failed = wait_until_done(app, farm, submit(app, production, options=FAIL_ONCE), timeout=240)
     assert failed.status == "failed"
     with app.app_context():
         for status in ("cancelled", "succeeded"):
@@ -212,7 +212,7 @@ def settled(app, farm, job_id: int):
             and all(r.status not in ("queued", "running", "retrying") for r in job.stage_runs)
             and job
         ),
-        120,
+        240,
         what=f"job {job_id} to settle\n{farm.logs()}",
     )
 
