@@ -19,7 +19,6 @@ from tests.support.llm_server import LlmServer, start_llm_server
 from tests.support.web_server import start_gunicorn
 
 EMAIL, PASSWORD = "echo-user@example.com", "echo-user-password"
-TABLES = "suggestions, scene_characters, scenes, episodes, characters, projects, users"
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,12 @@ def web(settings: Settings, app, llm, log_dir: Path) -> Iterator[str]:
         yield url
     finally:
         process.stop()
+        # Only this module's rows: the package's live farm shares the database.
         with app.app_context():
-            db.session.execute(sa.text(f"TRUNCATE {TABLES} CASCADE"))
+            owner = {"email": EMAIL}
+            owned = "SELECT id FROM users WHERE email = :email"
+            db.session.execute(sa.text(f"DELETE FROM projects WHERE owner_id IN ({owned})"), owner)
+            db.session.execute(sa.text("DELETE FROM users WHERE email = :email"), owner)
             db.session.commit()
 
 
