@@ -54,7 +54,9 @@ def lock_job_rows(session: Session, job: Job) -> None:
         .order_by(StageRun.id)
         .with_for_update()
     )
-    session.refresh(job, with_for_update=True)
+    # Lock by id: the job's eager joins cannot be locked (FOR UPDATE on an outer join).
+    session.execute(sa.select(Job.id).where(Job.id == job.id).with_for_update())
+    session.refresh(job)
     session.execute(
         sa.select(StageRun)
         .where(StageRun.job_id == job.id)
