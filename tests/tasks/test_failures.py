@@ -238,9 +238,8 @@ def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, producti
     )
 
 
-def test_cancel_interrupts_the_running_prompt(app, farm, production):
-    job_id = submit(app, production, options=SLOW_ANIMATE)
-    run = wait_running_on_backend(app, farm, job_id, "animate")
+def cancel_and_wait_stopped(app, farm, job_id: int) -> None:
+    """Cancel a job as the API does, and wait until none of its stages is active."""
     with app.app_context():
         request_cancel(db.session, db.session.get(Job, job_id))
         db.session.commit()
@@ -255,6 +254,12 @@ def test_cancel_interrupts_the_running_prompt(app, farm, production):
         60,
         what=f"job {job_id}'s stages to stop\n{farm.logs()}",
     )
+
+
+def test_cancel_interrupts_the_running_prompt(app, farm, production):
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    cancel_and_wait_stopped(app, farm, job_id)
     job = job_row(app, job_id)
     assert job.status == "cancelled"
     history = requests.get(

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from shared.db import db
 from shared.models import Job, User
-from tasks.pipeline.control import prepare_retry, request_cancel
+from tasks.pipeline.control import prepare_retry
 from tasks.pipelines import dispatch_job
-from tasks.stopping import stop_job
-from tests.support.processes import wait_for
 from tests.tasks.conftest import FAST_OPTIONS, job_row
-from tests.tasks.test_failures import SLOW_ANIMATE, wait_running_on_backend
+from tests.tasks.test_failures import (
+    SLOW_ANIMATE,
+    cancel_and_wait_stopped,
+    wait_running_on_backend,
+)
 from tests.tasks.test_pipeline import submit, wait_until_done
 from web.credentials import issue_access_token
 
@@ -52,20 +54,7 @@ def test_retake_of_a_job_cancelled_mid_render_is_refused_and_retry_finishes_it(
 ):
     job_id = submit(app, production, options=SLOW_ANIMATE)
     wait_running_on_backend(app, farm, job_id, "animate")
-    with app.app_context():
-        request_cancel(db.session, db.session.get(Job, job_id))
-        db.session.commit()
-        stop_job(job_id)
-    wait_for(
-        lambda: (
-            not any(
-                r.status in ("running", "queued", "retrying")
-                for r in job_row(app, job_id).stage_runs
-            )
-        ),
-        60,
-        what=f"job {job_id}'s stages to stop\n{farm.logs()}",
-    )
+    cancel_and_wait_stopped(app, farm, job_id)
     before = stage_ids(app, job_id)
     reply = retake_as_owner(app, production, production.scene_ids[1])
     assert reply.status_code == 409, reply.json
