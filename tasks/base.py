@@ -18,11 +18,13 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
+from shared.db import transaction
 from shared.errors import FarmError, PermanentError, TransientError, brief
 from shared.models import StageRun, Status
 from tasks.context import WorkerContext, worker_context
 from tasks.labels import carried
 from tasks.pipeline.leases import LEASE_S, MAX_DELIVERIES, LeaseKeeper, Owner, Verdict, claim
+from tasks.pipeline.locking import NO_KEY_UPDATE
 from tasks.pipeline.recording import next_attempt, record_cancelled, record_failure, record_success
 from tasks.progress_relay import ProgressRelay
 from workers.gpu_stage import Artifact
@@ -130,20 +132,18 @@ class Delivery(Generic[W]):
         :raises StageWornOut: the stage keeps killing its worker (recorded).
         """
         owner = Owner.here(self.task.request.id)
-        with Session(self.ctx.engine) as session, session.begin():
+
+        def decide(session: Session) -> tuple[Verdict, Claimed | None]:
             verdict = claim(session, self.run_id, self.generation, owner)
             run = session.get(StageRun, self.run_id)
-            claimed = (
-                Claimed(
-                    owner,
-                    run.attempt,
-                    ProgressRelay(self.ctx.bus, run.job_id, run.id, run.scene_id, run.stage),
-                )
-                if run
-                else None
-            )
             if verdict is Verdict.CANCELLED:
                 record_cancelled(session, self.run_id)
+            if run is None:
+                return verdict, None
+            relay = ProgressRelay(self.ctx.bus, run.job_id, run.id, run.scene_id, run.stage)
+            return verdict, Claimed(owner, run.attempt, relay)
+
+        verdict, claimed = transaction(self.ctx.engine, decide)
         if verdict is Verdict.RUN:
             return claimed
         if verdict is Verdict.PASS:
@@ -177,8 +177,10 @@ class Delivery(Generic[W]):
         :raises Ignore: the lease was lost: another delivery owns the stage now.
         """
         try:
-            with Session(self.ctx.engine) as session, session.begin():
-                recorded = record_success(session, self.run_id, claimed.owner, artifacts)
+            recorded = transaction(
+                self.ctx.engine,
+                lambda session: record_success(session, self.run_id, claimed.owner, artifacts),
+            )
         except Exception as exc:
             self.fail_unexpected(claimed, exc)
             raise
@@ -201,17 +203,22 @@ class Delivery(Generic[W]):
         :raises Ignore: the job was cancelled.
         :raises PermanentError: the stage (and job) failed.
         """
-        with Session(self.ctx.engine) as session, session.begin():
-            run = session.get(StageRun, self.run_id, with_for_update=True)
-            cancelled = run.job.cancel_requested
-            queue = None if cancelled else self.retry_queue(session, work, claimed, exc)
-            if cancelled:
+
+        def decide(session: Session) -> tuple[bool, str | None, int | None]:
+            run = session.get(StageRun, self.run_id, with_for_update=NO_KEY_UPDATE)
+            if run.job.cancel_requested:
                 record_cancelled(session, self.run_id)
-            elif queue:
-                # The id, not the row: the row expires when this transaction commits.
-                retry_id = next_attempt(
-                    session, self.run_id, brief(str(exc)), error_detail(exc), self.task.request.id
-                ).id
+                return True, None, None
+            queue = self.retry_queue(session, work, claimed, exc)
+            if queue is None:
+                return False, None, None
+            # The id, not the row: the row expires when this transaction commits.
+            retry = next_attempt(
+                session, self.run_id, brief(str(exc)), error_detail(exc), self.task.request.id
+            )
+            return False, queue, retry.id
+
+        cancelled, queue, retry_id = transaction(self.ctx.engine, decide)
         if cancelled:
             claimed.relay.finished(Status.CANCELLED)
             raise Ignore()
@@ -240,11 +247,13 @@ class Delivery(Generic[W]):
         error's node-level facts, and tell live clients."""
         message = brief(message or str(exc))
         detail = error_detail(exc)
-        with Session(self.ctx.engine) as session, session.begin():
-            skipped = [
+        skipped = transaction(
+            self.ctx.engine,
+            lambda session: [
                 (r.id, r.scene_id, r.stage)
                 for r in record_failure(session, self.run_id, message, detail)
-            ]
+            ],
+        )
         claimed.relay.failed(message, detail, skipped)
 
     def fail_unexpected(self, claimed: Claimed, exc: Exception) -> None:

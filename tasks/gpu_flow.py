@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from celery import Task
 from sqlalchemy.orm import Session
 
+from shared.db import transaction
 from shared.errors import TransientError
 from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
@@ -23,7 +24,7 @@ from shared.settings_store import get_setting
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
-from tasks.pipeline.leases import release
+from tasks.pipeline.leases import Owner, release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place
 from tasks.pipeline.stage_rows import GpuWork, gpu_work
 from workers.comfyui import ComfyModelMissing, ComfyUnavailable
@@ -54,35 +55,12 @@ class GpuDelivery(Delivery[GpuWork]):
             that has it came online within the node_wait_s setting.
         """
         started = time.perf_counter()
-        with Session(self.ctx.engine) as session, session.begin():
-            work = gpu_work(session, self.run_id, self.ctx.store)
-            if work.backend and self.prompt_exists(work):
-                claimed.relay.backend = work.backend
-                return replace(work, look_first=True)
-            run = session.get(StageRun, self.run_id)
-            # Bound once, with the names its uploads will get: routing reads what it needs,
-            # and the same prompt is submitted.
-            prompt = bind(
-                work.template,
-                {**work.params, **runtime_inputs(work.template, work.prompt_id)},
-                output_key=work.output_key,
-            )
-            needs = requirements(prompt)
-            placement = place(
-                session,
-                run,
-                needs,
-                work.params.get("checkpoint") if get_setting("route_by_checkpoint") else None,
-                self.here,
-                settle=self.reroutes >= MAX_REROUTES,
-            )
-            if placement.kind == "wait":
-                placement = waited(run, placement, get_setting("node_wait_s"))
-            if placement.kind == "here":
-                work = take_here(session, run, work, self.here)
-                work = replace(work, prompt=prompt, look_first=work.look_first or self.redelivered)
-            elif placement.kind != "impossible":
-                release(session, self.run_id, claimed.owner)
+        work, placement = transaction(
+            self.ctx.engine, lambda session: self.place_attempt(session, claimed.owner)
+        )
+        if placement is None:  # re-attached to its prompt
+            claimed.relay.backend = work.backend
+            return work
         if placement.kind == "impossible":
             raise NoCapableBackend(placement.reason)
         if placement.kind == "wait":
@@ -108,6 +86,37 @@ class GpuDelivery(Delivery[GpuWork]):
         )
         claimed.relay.backend = work.backend
         return work
+
+    def place_attempt(self, session: Session, owner: Owner) -> tuple[GpuWork, Placement | None]:
+        """The attempt's work and where it runs, recorded on its row (releasing it when it
+        belongs elsewhere); no placement when its prompt already exists on its backend."""
+        work = gpu_work(session, self.run_id, self.ctx.store)
+        if work.backend and self.prompt_exists(work):
+            return replace(work, look_first=True), None
+        run = session.get(StageRun, self.run_id)
+        # Bound once, with the names its uploads will get: routing reads what it needs,
+        # and the same prompt is submitted.
+        prompt = bind(
+            work.template,
+            {**work.params, **runtime_inputs(work.template, work.prompt_id)},
+            output_key=work.output_key,
+        )
+        placement = place(
+            session,
+            run,
+            requirements(prompt),
+            work.params.get("checkpoint") if get_setting("route_by_checkpoint") else None,
+            self.here,
+            settle=self.reroutes >= MAX_REROUTES,
+        )
+        if placement.kind == "wait":
+            placement = waited(run, placement, get_setting("node_wait_s"))
+        if placement.kind == "here":
+            work = take_here(session, run, work, self.here)
+            work = replace(work, prompt=prompt, look_first=work.look_first or self.redelivered)
+        elif placement.kind != "impossible":
+            release(session, self.run_id, owner)
+        return work, placement
 
     def labels(self, queue: str) -> dict:
         """The message's Flower labels, for sending it again to `queue`."""

@@ -29,6 +29,7 @@ from shared.progress import ProgressBus
 from shared.stages import Per, position, stage_kind, time_limits
 from tasks.app import app
 from tasks.labels import stage_labels
+from tasks.pipeline.locking import locked_job
 from tasks.pipeline.priority import broker_priority
 from tasks.pipeline.stage_rows import latest_runs, scene_numbers, scene_order
 
@@ -115,7 +116,7 @@ def dispatch_job(job_id: int) -> str | None:
     """
     session = db.session
     with committed(session):
-        job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
+        job = locked_job(session, job_id)  # it writes the stage rows' task ids
         if job is None or job.status in (Status.SUCCEEDED, Status.CANCELLED, Status.FAILED):
             return None
         job.canvas_generation += 1

@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from shared.db import db
+from shared.db import db, lost_lock_race
 from shared.errors import (
     AuthenticationError,
     ConflictError,
     FarmError,
     RateLimitedError,
+    TransientError,
     ValidationError,
 )
 
@@ -90,6 +91,19 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.info("data error: %s", exc.orig)
         return farm_error(ValidationError("a value is out of range or cannot be stored"))
+
+    @app.errorhandler(sa.exc.OperationalError)
+    def operational_error(exc: sa.exc.OperationalError):
+        # Postgres rolled the request's transaction back to break a deadlock: nothing changed.
+        if lost_lock_race(exc):
+            db.session.rollback()
+            log.info("lost a lock race: %s", exc.orig)
+            response = farm_error(
+                TransientError("the farm was busy with the same rows; nothing changed, retry")
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

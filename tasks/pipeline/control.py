@@ -15,6 +15,7 @@ from shared.models import Job, Scene, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
 from shared.stages import Per, position, stage_kind
+from tasks.pipeline.locking import locked_job
 from tasks.pipeline.planning import replan_scene_stage
 from tasks.pipeline.stage_rows import downstream, latest_runs, touches
 
@@ -43,25 +44,8 @@ def request_cancel(session: Session, job: Job) -> None:
 
 
 def lock_job_rows(session: Session, job: Job) -> None:
-    """Lock the job's stage rows, then the job, and read them afresh.
-
-    A worker recording a stage updates its stage row before the job row; taking the locks in
-    the same order keeps a cancel from deadlocking with it.
-    """
-    session.execute(
-        sa.select(StageRun.id)
-        .where(StageRun.job_id == job.id)
-        .order_by(StageRun.id)
-        .with_for_update()
-    )
-    # Lock by id: the job's eager joins cannot be locked (FOR UPDATE on an outer join).
-    session.execute(sa.select(Job.id).where(Job.id == job.id).with_for_update())
-    session.refresh(job)
-    session.execute(
-        sa.select(StageRun)
-        .where(StageRun.job_id == job.id)
-        .execution_options(populate_existing=True)
-    )
+    """Lock the job's rows in the farm's order (tasks.pipeline.locking) and read them afresh."""
+    locked_job(session, job.id)
 
 
 def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> list[StageRun]:
@@ -71,7 +55,7 @@ def prepare_retry(session: Session, job: Job, stage_id: int | None = None) -> li
     :raises ConflictError: the job is still running, or nothing failed.
     :raises NotFoundError: the named stage is not one of the job's.
     """
-    # A failed job's other scenes may still be recording: lock in their order (see cancel).
+    # A failed job's other scenes may still be recording.
     lock_job_rows(session, job)
     if job.status in (Status.QUEUED, Status.RUNNING):
         raise ConflictError(
@@ -153,6 +137,7 @@ def prepare_retake(
             f"scene {scene.id} has not been rendered yet; generate it first",
             fields={"scene_id": "never rendered"},
         )
+    lock_job_rows(session, job)  # two retakes of one episode at once: the second sees the first
     if job.status in (Status.QUEUED, Status.RUNNING):
         raise ConflictError(
             f"job {job.id} is {job.status}; wait for it or cancel it", fields={"status": job.status}

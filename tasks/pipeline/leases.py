@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from shared.models import Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import STAGE_MOVES, checked, move
+from tasks.pipeline.locking import NO_KEY_UPDATE
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class Owner:
 
 def claim(session: Session, run_id: int, generation: int, owner: Owner) -> Verdict:
     """Decide what this delivery does, taking the lease when it runs. Caller commits."""
-    run = session.get(StageRun, run_id, with_for_update=True)
+    run = session.get(StageRun, run_id, with_for_update=NO_KEY_UPDATE)
     if run is None:
         return Verdict.DROP
     job = session.get(Job, run.job_id)
@@ -120,7 +121,7 @@ def lease_is_free(run: StageRun, owner: Owner) -> bool:
 
 def holds_lease(session: Session, run_id: int, owner: Owner) -> bool:
     """Whether `owner` still holds the stage's lease (locks the row until commit)."""
-    run = session.get(StageRun, run_id, with_for_update=True)
+    run = session.get(StageRun, run_id, with_for_update=NO_KEY_UPDATE)
     return run is not None and run.lease_owner == str(owner) and run.status == Status.RUNNING
 
 

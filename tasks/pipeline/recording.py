@@ -13,6 +13,7 @@ from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
 from tasks.pipeline.leases import Owner, holds_lease
+from tasks.pipeline.locking import NO_KEY_UPDATE, locked_job
 from tasks.pipeline.references import link_reference
 from tasks.pipeline.stage_rows import downstream, latest_runs
 from workers.gpu_stage import Artifact
@@ -86,10 +87,9 @@ def record_failure(
     """Fail the stage and its job at once with the message a person needs; the stages that
     depended on it are skipped (other scenes go on). Returns the skipped stages."""
     job_id = session.scalar(sa.select(StageRun.job_id).where(StageRun.id == run_id))
-    # The job row first: failures of one job's stages touch shared rows (compile, mix), and
-    # taking the job lock before any of them keeps two of them from deadlocking.
-    job = session.get(Job, job_id, with_for_update=True)
-    run = session.get(StageRun, run_id, with_for_update=True, populate_existing=True)
+    # Skipping dependants touches rows other scenes share (compile, mix): all of them, in order.
+    job = locked_job(session, job_id)
+    run = session.get(StageRun, run_id)
     if run.status in (Status.SUCCEEDED, Status.CANCELLED):
         return []
     finish_run(run, Status.FAILED, message, detail)
@@ -124,7 +124,7 @@ def skip_dependents(session: Session, failed: StageRun) -> list[StageRun]:
 
 def record_cancelled(session: Session, run_id: int) -> None:
     """Mark a stage cancelled (its job was cancelled)."""
-    run = session.get(StageRun, run_id, with_for_update=True)
+    run = session.get(StageRun, run_id, with_for_update=NO_KEY_UPDATE)
     if run is not None and not Status(run.status).is_terminal:
         finish_run(run, Status.CANCELLED, "job cancelled")
 
@@ -134,7 +134,7 @@ def next_attempt(
 ) -> StageRun:
     """Close a transiently failed attempt and add the next one, waiting to run as the retry
     message `task_id` (so the sweeper sees it is on its way)."""
-    run = session.get(StageRun, run_id, with_for_update=True)
+    run = session.get(StageRun, run_id, with_for_update=NO_KEY_UPDATE)
     finish_run(run, Status.FAILED, f"transient: {message}", detail)
     retry = StageRun(
         job_id=run.job_id,
@@ -154,7 +154,7 @@ def next_attempt(
 
 def finish_job(session: Session, job_id: int, generation: int) -> Status | None:
     """Close a job whose stages all succeeded; returns the new status, None if unchanged."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = session.get(Job, job_id, with_for_update=NO_KEY_UPDATE)
     if job is None or job.canvas_generation != generation or Status(job.status).is_terminal:
         return None
     runs = latest_runs(session, job_id)

@@ -282,9 +282,10 @@ class ProgressSink:
         if not writing:
             return rows
         with session_scope() as session:
-            for job_id, buffer in writing:
+            for job_id, buffer in sorted(writing, key=lambda due: due[0]):
                 eta = self.etas.setdefault(job_id, EtaEstimator())
-                for stage_id, state in buffer.stages.items():
+                # In id order, the farm's lock order (tasks.pipeline.locking).
+                for stage_id, state in sorted(buffer.stages.items()):
                     self.stats.row_writes += write_stage(session, job_id, stage_id, state)
                 rows[job_id] = write_job(
                     session,

@@ -1,0 +1,140 @@
+"""The farm's lock order on real Postgres: a worker's stage-then-job transaction and a job-wide
+lock (cancel, retry, dispatch, a failing stage) never wait on each other in a circle, a worker
+storing an output is not held up by one, and a deadlock's victim simply runs again."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared.db import db, lost_lock_race, transaction
+from shared.models import Asset, Job, Project, StageRun, User
+from tasks.pipeline.locking import locked_job
+from tests.factories import make_job, make_stage_run
+from tests.support.processes import wait_for
+
+WAIT_S = 60  # for a lock wait to show, and for a blocked thread to finish, on a loaded box
+
+
+@pytest.fixture
+def engine(app):
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def job_rows(engine):
+    """A committed job with three stage rows: (job id, stage row ids)."""
+    with Session(engine) as session, session.begin():
+        job = make_job(session)
+        runs = [make_stage_run(session, job_id=job.id, stage=s) for s in ("keyframe", "animate")]
+        runs.append(make_stage_run(session, job_id=job.id, stage="compile", scene_id=None))
+        ids = (job.id, [r.id for r in runs], job.project_id, job.owner_id)
+    yield ids[0], ids[1]
+    with Session(engine) as session, session.begin():
+        session.execute(sa.delete(Asset).where(Asset.job_id == ids[0]))
+        session.execute(sa.delete(StageRun).where(StageRun.job_id == ids[0]))
+        session.execute(sa.delete(Job).where(Job.id == ids[0]))
+        session.execute(sa.delete(Project).where(Project.id == ids[2]))
+        session.execute(sa.delete(User).where(User.id == ids[3]))
+
+
+def waiting_for_locks(engine) -> int:
+    """How many of this database's backends wait for a row lock now."""
+    with engine.connect() as connection:
+        return connection.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+
+
+def in_thread(work: Callable[[], object]) -> tuple[threading.Thread, dict]:
+    """Run `work` in a thread; its outcome lands in the dict ("ok" or "error")."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["ok"] = work()
+        except Exception as exc:  # the test reads it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_worker_claiming_a_stage_and_a_job_wide_lock_never_deadlock(engine, job_rows):
+    job_id, run_ids = job_rows
+    with engine.connect() as worker:
+        worker_tx = worker.begin()
+        # A claim: the stage row first...
+        worker.execute(sa.update(StageRun).where(StageRun.id == run_ids[1]).values(deliveries=1))
+        before = waiting_for_locks(engine)
+        thread, outcome = in_thread(
+            lambda: transaction(engine, lambda s: locked_job(s, job_id).id, attempts=1)
+        )
+        wait_for(lambda: waiting_for_locks(engine) > before, WAIT_S, what="the job-wide lock")
+        # ...then its job, while the job-wide lock waits for that stage row.
+        worker.execute(sa.update(Job).where(Job.id == job_id).values(current_stage="animate"))
+        worker_tx.commit()
+    thread.join(WAIT_S)
+    assert outcome == {"ok": job_id}
+
+
+def test_a_job_wide_lock_does_not_hold_up_a_worker_storing_an_output(engine, job_rows):
+    job_id, run_ids = job_rows
+    with Session(engine) as holder, holder.begin():
+        locked_job(holder, job_id)
+        with engine.connect() as worker, worker.begin():
+            # Without the lock being FOR NO KEY UPDATE this insert's KEY SHARE would wait.
+            worker.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
+            worker.execute(
+                sa.insert(Asset).values(
+                    uri=f"file:///artifacts/locking-{job_id}.png",
+                    kind="image",
+                    job_id=job_id,
+                    stage_run_id=run_ids[0],
+                )
+            )
+
+
+def test_a_deadlocks_victim_runs_again_and_commits(engine, job_rows):
+    _, run_ids = job_rows
+    first, second = run_ids[0], run_ids[1]
+    calls = []
+
+    def lock_second_then_first(session: Session) -> int:
+        calls.append(1)
+        session.execute(sa.update(StageRun).where(StageRun.id == second).values(step=7))
+        session.execute(sa.update(StageRun).where(StageRun.id == first).values(step=7))
+        return len(calls)
+
+    with engine.connect() as rival:
+        rival_tx = rival.begin()
+        # The rival never detects the deadlock itself: the transaction under test, which waits
+        # first, is the victim.
+        rival.execute(sa.text("SET LOCAL deadlock_timeout = '60s'"))
+        rival.execute(sa.update(StageRun).where(StageRun.id == first).values(step=1))
+        before = waiting_for_locks(engine)
+        thread, outcome = in_thread(lambda: transaction(engine, lock_second_then_first))
+        wait_for(lambda: waiting_for_locks(engine) > before, WAIT_S, what="the first lock wait")
+        rival.execute(sa.update(StageRun).where(StageRun.id == second).values(step=1))
+        rival_tx.commit()
+    thread.join(WAIT_S)
+    assert outcome == {"ok": 2}
+    with Session(engine) as session:
+        steps = session.scalars(sa.select(StageRun.step).where(StageRun.id.in_(run_ids[:2])))
+        assert list(steps) == [7, 7]
+
+
+def test_only_deadlocks_and_serialization_failures_count_as_a_lost_race(engine):
+    with engine.connect() as connection:
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            connection.execute(sa.text("SELECT 1/0"))
+    assert not lost_lock_race(raised.value)
