@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from sqlalchemy.orm import Session
 
+from shared.db import transaction
 from shared.models import Status
 from shared.stages import STAGES, StageKind
 from tasks.app import app
@@ -57,8 +57,7 @@ STAGE_TASKS: dict[str, Task] = {kind.name: register(kind) for kind in STAGES}
 def finish(job_id: int, generation: int) -> str | None:
     """Close the job once every stage succeeded."""
     ctx = worker_context()
-    with Session(ctx.engine) as session, session.begin():
-        status = finish_job(session, job_id, generation)
+    status = transaction(ctx.engine, lambda session: finish_job(session, job_id, generation))
     if status is Status.SUCCEEDED:
         ctx.bus.job_event(job_id, status=status.value, progress=1.0, eta_s=0.0)
     return status.value if status else None

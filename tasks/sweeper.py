@@ -14,6 +14,7 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shared.db import transaction
 from shared.models import Asset, Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from shared.models.status import STAGE_MOVES, checked
@@ -141,8 +142,7 @@ def sweep() -> dict[str, list]:
     """Mark silent nodes offline and re-dispatch jobs with expired leases or lost messages."""
     ctx = worker_context()
     offline = mark_silent_nodes_offline(ctx.engine)
-    with Session(ctx.engine) as session, session.begin():
-        resume = requeue_expired(session)
+    resume = transaction(ctx.engine, requeue_expired)
     broker = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
     try:
         with Session(ctx.engine) as session:
