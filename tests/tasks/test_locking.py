@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.db import db, lost_lock_race, transaction
+from shared.db import db, lost_connection, lost_lock_race, transaction
 from shared.models import Asset, Job, Project, StageRun, User
 from tasks.pipeline.locking import locked_job
 from tests.factories import make_job, make_stage_run
@@ -138,3 +138,27 @@ def test_only_deadlocks_and_serialization_failures_count_as_a_lost_race(engine):
         with pytest.raises(sa.exc.DBAPIError) as raised:
             connection.execute(sa.text("SELECT 1/0"))
     assert not lost_lock_race(raised.value)
+
+
+def test_a_transaction_runs_again_when_postgres_drops_its_connection(engine):
+    """A Postgres restart cuts every connection: the worker's transaction waits and runs
+    again instead of failing its stage."""
+    runs = []
+
+    def work(session: Session) -> int:
+        runs.append(session.scalar(sa.text("SELECT pg_backend_pid()")))
+        if len(runs) == 1:
+            with engine.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": runs[0]})
+                other.commit()
+        return session.scalar(sa.text("SELECT 1"))
+
+    assert transaction(engine, work) == 1
+    assert len(runs) == 2 and runs[0] != runs[1]
+
+
+def test_only_a_lost_connection_counts_as_an_outage(engine):
+    with engine.connect() as connection:
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            connection.execute(sa.text("SELECT 1/0"))
+    assert not lost_connection(raised.value)
