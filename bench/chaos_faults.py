@@ -23,6 +23,7 @@ from bench.chaos_rig import (
     FAR,
     Rig,
     duplicates,
+    give_up,
     lost_outputs,
     rendering,
     submit,
@@ -38,6 +39,7 @@ from tasks.pipelines import dispatch_job
 from tests.support.processes import wait_for
 from tests.support.web_server import answers
 
+ENDING_S = 120  # a job not ended this long after its fault counts as not recovered
 PARTITION_S = LEASE_S + 5  # longer than the lease: the stage must move elsewhere
 
 
@@ -75,7 +77,11 @@ def faulted_trial(
     within_render(rig)
     fault_at = time.monotonic()
     inject(run)
-    job = wait_ended(rig, job_id)
+    try:
+        job = wait_ended(rig, job_id, timeout=ENDING_S)
+    except TimeoutError:
+        give_up(rig, job_id)
+        return judged(rig, job_id, fault_at, right=False, note=f"not ended in {ENDING_S} s")
     return judged(rig, job_id, fault_at, right=job.status == "succeeded", note=job.error or "")
 
 
@@ -202,7 +208,7 @@ def disk_full(rig: Rig) -> Trial | None:
     with rig.app.app_context():
         prepare_retry(db.session, db.session.get(Job, job_id))
         db.session.commit()
-    dispatch_job(job_id)
+        dispatch_job(job_id)
     job = wait_ended(rig, job_id)
     note = "" if clear else f"first ending: {failed.status}: {failed.error}"
     if leftovers:
@@ -217,24 +223,15 @@ def disk_full(rig: Rig) -> Trial | None:
 
 
 def fill(path: Path) -> None:
-    """Write to `path` until its file system is full."""
-    block = b"\0" * (1 << 20)
-    with path.open("wb") as handle:
-        try:
-            while True:
-                handle.write(block)
-                handle.flush()
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
-        # Fill what a whole block no longer fits into, too.
-        try:
-            while True:
-                handle.write(block[:4096])
-                handle.flush()
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
+    """Write to `path` until its file system is full (unbuffered: nothing is left to flush)."""
+    with path.open("wb", buffering=0) as handle:
+        for block in (1 << 20, 4096):
+            try:
+                while True:
+                    handle.write(b"\0" * block)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
 
 
 def stages_stopped(rig: Rig, job_id: int) -> bool:

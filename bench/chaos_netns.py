@@ -49,10 +49,12 @@ def remove() -> None:
 
 
 def cut() -> None:
-    """Drop the link: nothing passes between the two hosts."""
-    ip("link", "set", HOST_LINK, "down")
+    """Drop the link at the far end: nothing passes between the two hosts. (Taking the farm's
+    end down would remove its route to the far host, and packets would leave by the default
+    route to whatever answers there.)"""
+    ip("-n", NAMESPACE, "link", "set", FAR_LINK, "down")
 
 
 def mend() -> None:
     """Bring the link back."""
-    ip("link", "set", HOST_LINK, "up")
+    ip("-n", NAMESPACE, "link", "set", FAR_LINK, "up")

@@ -27,9 +27,11 @@ from shared.config import Settings, load_settings, redis_db_url
 from shared.db import db
 from shared.models import Asset, Episode, Job, Project, Scene, StageRun, User
 from tasks.app import configure
+from tasks.pipeline.control import request_cancel
 from tasks.pipeline.planning import plan_job
 from tasks.pipeline.workflow_store import seed_default_workflows
 from tasks.pipelines import dispatch_job
+from tasks.stopping import stop_job
 from tests.support.database import create_database, drop_database
 from tests.support.emulator import start_emulator
 from tests.support.farm import Farm, registered_nodes, running_farm
@@ -301,14 +303,26 @@ def wait_ended(rig: Rig, job_id: int, timeout: float = 180) -> Job:
 
     def ended() -> Job | None:
         with rig.app.app_context():
-            db.session.expire_all()
-            job = db.session.get(Job, job_id)
+            try:
+                db.session.expire_all()
+                job = db.session.get(Job, job_id)
+            except sa.exc.OperationalError:  # Postgres restarting under the bench too
+                db.session.rollback()
+                return None
             if job.status in TERMINAL:
                 db.session.expunge(job)
                 return job
         return None
 
     return wait_for(ended, timeout, interval=0.1, what=f"job {job_id} to end")
+
+
+def give_up(rig: Rig, job_id: int) -> None:
+    """Cancel a job that did not end in time, so it does not hold the farm up for the next."""
+    with rig.app.app_context():
+        request_cancel(db.session, db.session.get(Job, job_id))
+        db.session.commit()
+        stop_job(job_id)
 
 
 def duplicates(rig: Rig, job_id: int) -> int:
