@@ -22,6 +22,8 @@ class PrivateServices:
     pg_port: int
     redis_port: int
     database: str = "tower"
+    listen: str = ""  # one more address both listen on (a veth's), besides loopback
+    trust: str = ""  # a CIDR Postgres trusts, for clients behind that address
 
     @property
     def database_url(self) -> str:
@@ -50,6 +52,8 @@ class PrivateServices:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "SERVICES_OWNER": self.owner,
+            "SERVICES_LISTEN": self.listen,
+            "SERVICES_TRUST": self.trust,
         }
         args = [str(SERVICES), command, *([service] if service else [])]
         subprocess.run(args, env=env, check=True, cwd=ROOT, timeout=180)

@@ -12,7 +12,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 # Stable constraint names so Alembic can drop what it created.
@@ -26,6 +26,12 @@ NAMING = {
 # Postgres's deadlock_detected and serialization_failure: the transaction lost a race for its
 # locks and was rolled back; running it again is safe.
 LOST_RACE_CODES = frozenset({"40P01", "40001"})
+# Postgres shutting down, restarting or not yet accepting connections (class 08 is the
+# connection exceptions); a connection that failed or dropped has no code at all.
+OUTAGE_CODES = frozenset({"57P01", "57P02", "57P03"})
+# How long a worker's transaction waits for Postgres to come back (a restart, a failover)
+# before its error counts: shorter than a stage's lease, which outlives it.
+OUTAGE_WAIT_S = 10.0
 
 T = TypeVar("T")
 
@@ -69,18 +75,32 @@ def lost_lock_race(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", None) in LOST_RACE_CODES
 
 
+def lost_connection(exc: BaseException) -> bool:
+    """Whether Postgres could not be reached, or dropped the connection (it is restarting)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "pgcode", None)
+    return code is None or code.startswith("08") or code in OUTAGE_CODES
+
+
 def transaction(engine: Engine, work: Callable[[Session], T], *, attempts: int = 4) -> T:
     """`work(session)` in a transaction of its own, committed; run again (after a short random
-    pause) when Postgres chose it as a deadlock's victim.
+    pause) when Postgres chose it as a deadlock's victim, or, for up to OUTAGE_WAIT_S, when
+    Postgres could not be reached or dropped the connection.
 
-    `work` must only change rows: what it did is rolled back before it runs again.
+    `work` must only change rows: what it did is rolled back before it runs again (a commit
+    whose answer the outage cut off may have landed: `work` finds its own rows changed).
     """
     attempt = 1
+    outage_ends = time.monotonic() + OUTAGE_WAIT_S
     while True:
         try:
             with Session(engine) as session, session.begin():
                 return work(session)
         except DBAPIError as exc:
+            if lost_connection(exc) and time.monotonic() < outage_ends:
+                time.sleep(random.uniform(0.3, 0.7))
+                continue
             if attempt >= attempts or not lost_lock_race(exc):
                 raise
         time.sleep(random.uniform(0.05, 0.25) * attempt)

@@ -15,6 +15,7 @@ from shared.errors import ConfigError
 app = Celery(
     "tower",
     include=["tasks.ping", "tasks.render", "tasks.sweeper", "tasks.worker_signals"],
+    amqp="tasks.broker:BrokerAMQP",
 )
 app.config_from_object("celeryconfig")
 

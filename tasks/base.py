@@ -23,7 +23,15 @@ from shared.errors import FarmError, PermanentError, TransientError, brief
 from shared.models import StageRun, Status
 from tasks.context import WorkerContext, worker_context
 from tasks.labels import carried
-from tasks.pipeline.leases import LEASE_S, MAX_DELIVERIES, LeaseKeeper, Owner, Verdict, claim
+from tasks.pipeline.leases import (
+    LEASE_S,
+    MAX_DELIVERIES,
+    LeaseKeeper,
+    Owner,
+    Verdict,
+    claim,
+    holds_lease,
+)
 from tasks.pipeline.locking import NO_KEY_UPDATE
 from tasks.pipeline.recording import next_attempt, record_cancelled, record_failure, record_success
 from tasks.progress_relay import ProgressRelay
@@ -47,6 +55,10 @@ class Claimed:
     owner: Owner
     attempt: int
     relay: ProgressRelay
+
+
+class LeaseLost(Exception):
+    """This delivery no longer holds its stage: it must record nothing."""
 
 
 class StageWornOut(PermanentError):
@@ -153,7 +165,7 @@ class Delivery(Generic[W]):
                 f"the stage was delivered more than {MAX_DELIVERIES} times and "
                 "its worker died each time; giving up"
             )
-            self.fail(claimed, exc)
+            self.fail(claimed, exc, holding=False)
             raise exc
         if verdict is Verdict.WAIT:
             if self.task.request.retries < self.max_waits():
@@ -209,6 +221,8 @@ class Delivery(Generic[W]):
             if run.job.cancel_requested:
                 record_cancelled(session, self.run_id)
                 return True, None, None
+            if not holds_lease(session, self.run_id, claimed.owner):
+                raise LeaseLost()
             queue = self.retry_queue(session, work, claimed, exc)
             if queue is None:
                 return False, None, None
@@ -218,7 +232,11 @@ class Delivery(Generic[W]):
             )
             return False, queue, retry.id
 
-        cancelled, queue, retry_id = transaction(self.ctx.engine, decide)
+        try:
+            cancelled, queue, retry_id = transaction(self.ctx.engine, decide)
+        except LeaseLost:
+            log.warning("lease lost before the attempt ended run_id=%s: %s", self.run_id, exc)
+            raise Ignore() from None
         if cancelled:
             claimed.relay.finished(Status.CANCELLED)
             raise Ignore()
@@ -242,18 +260,37 @@ class Delivery(Generic[W]):
         self.fail(claimed, exc, message)
         raise exc if isinstance(exc, PermanentError) else PermanentError(message)
 
-    def fail(self, claimed: Claimed, exc: BaseException, message: str | None = None) -> None:
+    def fail(
+        self,
+        claimed: Claimed,
+        exc: BaseException,
+        message: str | None = None,
+        *,
+        holding: bool = True,
+    ) -> None:
         """Record a failed stage (and so its job, skipping what depended on it) with the
-        error's node-level facts, and tell live clients."""
+        error's node-level facts, and tell live clients. A delivery `holding` the stage's
+        lease records nothing once it lost it: the stage is another delivery's now (after a
+        partition longer than the lease, say), and failing it would fail that one's work.
+
+        :raises Ignore: the lease was lost.
+        """
         message = brief(message or str(exc))
         detail = error_detail(exc)
-        skipped = transaction(
-            self.ctx.engine,
-            lambda session: [
+
+        def record(session: Session) -> list[tuple[int, int | None, str]]:
+            if holding and not holds_lease(session, self.run_id, claimed.owner):
+                raise LeaseLost()
+            return [
                 (r.id, r.scene_id, r.stage)
                 for r in record_failure(session, self.run_id, message, detail)
-            ],
-        )
+            ]
+
+        try:
+            skipped = transaction(self.ctx.engine, record)
+        except LeaseLost:
+            log.warning("lease lost before recording a failure run_id=%s: %s", self.run_id, exc)
+            raise Ignore() from None
         claimed.relay.failed(message, detail, skipped)
 
     def fail_unexpected(self, claimed: Claimed, exc: Exception) -> None:

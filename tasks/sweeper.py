@@ -8,6 +8,7 @@ re-attaches to prompts that still exist, so no GPU work is repeated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import redis
@@ -23,31 +24,57 @@ from tasks.app import app
 from tasks.broker_scan import task_queues_in_broker
 from tasks.context import worker_context
 from tasks.pipeline.fleet import mark_silent_nodes_offline
+from tasks.pipeline.recording import next_attempt
 from tasks.pipeline.stage_rows import latest_runs
 from tasks.pipelines import dispatch_job
+from workers.comfyui import ComfyProtocolError, ComfyUnavailable
 
 log = logging.getLogger(__name__)
 
 LOST_GRACE_S = 15.0
+PROBE_TIMEOUT = (3.05, 5.0)  # connect, read: does a backend answer at all
 ACTIVE_JOBS = (Status.QUEUED, Status.RUNNING)
 WAITING = (Status.QUEUED, Status.RETRYING)
 
 
-def requeue_expired(session: Session) -> set[int]:
-    """Hand stages with an expired lease back to the queue; returns their jobs."""
-    rows = session.execute(
-        sa.update(StageRun)
+def requeue_expired(session: Session, cut_off: set[str] = frozenset()) -> set[int]:
+    """Hand stages with an expired lease back to the queue; returns their jobs.
+
+    A stage goes back as the same attempt, which re-attaches to its prompt where that still
+    exists, unless its backend is `cut_off` (it did not answer: a node cut off by the network,
+    whose prompt may still run there). Then the attempt ends and a new one, with its own prompt
+    id and output key, runs elsewhere: no prompt runs on two backends at once, and the cut-off
+    node's late result, for an attempt that ended, is discarded.
+    """
+    runs = session.scalars(
+        sa.select(StageRun)
         .where(StageRun.status == Status.RUNNING, StageRun.lease_expires_at < utcnow())
-        .values(
-            status=checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .returning(StageRun.id, StageRun.job_id)
+        .with_for_update(skip_locked=True)
     ).all()
-    for run_id, job_id in rows:
-        log.warning("lease expired run_id=%s job_id=%s: re-dispatching", run_id, job_id)
-    return {job_id for _, job_id in rows}
+    for run in runs:
+        if run.prompt_id and run.backend in cut_off:
+            message = f"lease expired while backend {run.backend} did not answer"
+            retry = next_attempt(session, run.id, message, {"code": "backend_cut_off"}, None)
+            log.warning("%s run_id=%s: new attempt run_id=%s", message, run.id, retry.id)
+            continue
+        run.status = checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED)
+        run.lease_owner = None
+        run.lease_expires_at = None
+        log.warning("lease expired run_id=%s job_id=%s: re-dispatching", run.id, run.job_id)
+    return {run.job_id for run in runs}
+
+
+def silent_backends(session: Session, answers: Callable[[str], bool]) -> set[str]:
+    """Backends of stages whose lease expired that do not answer now (probed with no
+    transaction open)."""
+    rows = session.execute(
+        sa.select(WorkerNode.name, WorkerNode.comfyui_url)
+        .join(StageRun, StageRun.backend == WorkerNode.name)
+        .where(StageRun.status == Status.RUNNING, StageRun.lease_expires_at < utcnow())
+        .distinct()
+    ).all()
+    session.rollback()
+    return {name for name, url in rows if url and not answers(url)}
 
 
 def frontier(runs: list[StageRun]) -> list[StageRun]:
@@ -142,7 +169,17 @@ def sweep() -> dict[str, list]:
     """Mark silent nodes offline and re-dispatch jobs with expired leases or lost messages."""
     ctx = worker_context()
     offline = mark_silent_nodes_offline(ctx.engine)
-    resume = transaction(ctx.engine, requeue_expired)
+
+    def answers(url: str) -> bool:
+        try:
+            ctx.client(url).queue(timeout=PROBE_TIMEOUT)
+        except (ComfyUnavailable, ComfyProtocolError):
+            return False
+        return True
+
+    with Session(ctx.engine) as session:
+        cut_off = silent_backends(session, answers)
+    resume = transaction(ctx.engine, lambda session: requeue_expired(session, cut_off))
     broker = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
     try:
         with Session(ctx.engine) as session:

@@ -130,10 +130,15 @@ def record_cancelled(session: Session, run_id: int) -> None:
 
 
 def next_attempt(
-    session: Session, run_id: int, message: str, detail: dict[str, Any] | None, task_id: str
+    session: Session,
+    run_id: int,
+    message: str,
+    detail: dict[str, Any] | None,
+    task_id: str | None,
 ) -> StageRun:
     """Close a transiently failed attempt and add the next one, waiting to run as the retry
-    message `task_id` (so the sweeper sees it is on its way)."""
+    message `task_id` (so the sweeper sees it is on its way; None: a canvas dispatched next
+    names it)."""
     run = session.get(StageRun, run_id, with_for_update=NO_KEY_UPDATE)
     finish_run(run, Status.FAILED, f"transient: {message}", detail)
     retry = StageRun(

@@ -22,12 +22,19 @@ class EmulatorStartError(RuntimeError):
 class Emulator:
     """A running `python -m comfy_emulator` child: .url, .port, .root, stop(), kill()."""
 
-    def __init__(self, popen: subprocess.Popen, port: int, root: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        popen: subprocess.Popen,
+        port: int,
+        root: Path,
+        log_path: Path,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.popen = popen
         self.port = port
         self.root = root
         self.log_path = log_path
-        self.host = "127.0.0.1"
+        self.host = host
         self.url = f"http://{self.host}:{port}"
         self.ws_url = f"ws://{self.host}:{port}/ws"
 
@@ -83,19 +90,23 @@ def start_emulator(
     deadline: float = 20.0,
     port: int = 0,
     model_load_seconds: float = 0.0,
+    host: str = "127.0.0.1",
+    prefix: list[str] | None = None,
 ) -> Emulator:
-    """Start an emulator on `port` (0: a free one) with input/output/temp under root.
+    """Start an emulator on `host`:`port` (0: a free one) with input/output/temp under root,
+    under a `prefix` command if given (e.g. `ip netns exec NAME`, another host's network).
 
     :raises EmulatorStartError: when no port line arrives before the deadline.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     argv = [
+        *(prefix or []),
         sys.executable,
         "-m",
         "comfy_emulator",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--step-seconds",
@@ -126,7 +137,7 @@ def start_emulator(
         popen.wait(5)
         text = log_path.read_text(errors="replace")[-2000:]
         raise EmulatorStartError(f"emulator printed no port within {deadline}s:\n{text}")
-    return Emulator(popen, port, root, log_path)
+    return Emulator(popen, port, root, log_path, host)
 
 
 def _read_port(popen: subprocess.Popen, deadline: float) -> int | None:

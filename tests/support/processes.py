@@ -65,9 +65,12 @@ def start_celery_worker(
     name: str = "test",
     concurrency: int = 2,
     extra: list[str] | None = None,
+    prefix: list[str] | None = None,
 ) -> Process:
-    """Start `celery worker` on the given queues (prefork pool, as in production)."""
+    """Start `celery worker` on the given queues (prefork pool, as in production), under a
+    `prefix` command if given (e.g. `ip netns exec NAME`)."""
     argv = [
+        *(prefix or []),
         sys.executable,
         "-m",
         "celery",

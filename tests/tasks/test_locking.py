@@ -5,15 +5,20 @@ storing an output is not held up by one, and a deadlock's victim simply runs aga
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.db import db, lost_lock_race, transaction
+from shared.db import db, lost_connection, lost_lock_race, transaction
 from shared.models import Asset, Job, Project, StageRun, User
+from shared.models.columns import utcnow
+from tasks.pipeline.leases import Owner, holds_lease
 from tasks.pipeline.locking import locked_job
+from tasks.sweeper import requeue_expired
 from tests.factories import make_job, make_stage_run
 from tests.support.processes import wait_for
 
@@ -138,3 +143,51 @@ def test_only_deadlocks_and_serialization_failures_count_as_a_lost_race(engine):
         with pytest.raises(sa.exc.DBAPIError) as raised:
             connection.execute(sa.text("SELECT 1/0"))
     assert not lost_lock_race(raised.value)
+
+
+def test_a_transaction_runs_again_when_postgres_drops_its_connection(engine):
+    """A Postgres restart cuts every connection: the worker's transaction waits and runs
+    again instead of failing its stage."""
+    runs = []
+
+    def work(session: Session) -> int:
+        runs.append(session.scalar(sa.text("SELECT pg_backend_pid()")))
+        if len(runs) == 1:
+            with engine.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": runs[0]})
+                other.commit()
+        return session.scalar(sa.text("SELECT 1"))
+
+    assert transaction(engine, work) == 1
+    assert len(runs) == 2 and runs[0] != runs[1]
+
+
+def test_only_a_lost_connection_counts_as_an_outage(engine):
+    with engine.connect() as connection:
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            connection.execute(sa.text("SELECT 1/0"))
+    assert not lost_connection(raised.value)
+
+
+def test_an_expired_stage_on_a_cut_off_backend_runs_again_as_a_new_attempt(engine, job_rows):
+    """Its prompt may still run on the node the network cut off: the re-run elsewhere is a new
+    attempt, and the old one, ended, cannot publish a late result."""
+    job_id, (cut, alive, _) = job_rows
+    expired = utcnow() - timedelta(seconds=1)
+    with Session(engine) as session, session.begin():
+        for run_id, backend in ((cut, "far"), (alive, "near")):
+            run = session.get(StageRun, run_id)
+            run.status, run.backend, run.prompt_id = "running", backend, str(uuid.uuid4())
+            run.lease_owner, run.lease_expires_at = "far:1:task", expired
+    with Session(engine) as session, session.begin():
+        assert requeue_expired(session, {"far"}) == {job_id}
+    with Session(engine) as session:
+        runs = session.scalars(sa.select(StageRun).where(StageRun.job_id == job_id)).all()
+        by_stage = {(r.stage, r.attempt): r for r in runs}
+        old, new = by_stage[("keyframe", 1)], by_stage[("keyframe", 2)]
+        assert old.status == "failed" and "far did not answer" in old.error
+        assert new.status == "retrying" and new.prompt_id is None
+        # A backend that answers keeps the attempt: it re-attaches to its prompt.
+        assert by_stage[("animate", 1)].status == "queued"
+        assert ("animate", 2) not in by_stage
+        assert not holds_lease(session, cut, Owner.parse("far:1:task"))
