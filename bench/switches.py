@@ -1,5 +1,6 @@
 """Parts of bench.pipeline: GPU time lost to checkpoint switches, with routing that prefers a
-backend holding the job's checkpoint beside routing blind to it, and the farm's memory.
+backend holding the job's checkpoint beside routing blind to it, and the farm's memory (each
+process after the runs, and a GPU worker's before and after MEMORY_STAGES stages).
 
 A real ComfyUI keeps its last checkpoint (and motion module) loaded and a switch costs seconds;
 the emulators here take LOAD_S for each (`--model-load-seconds`) and count them. Jobs cycle
@@ -25,6 +26,7 @@ CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "anime-a.safetensors", "anime-
 LOAD_S = 2.0
 SWITCH_JOBS = 18
 SWITCH_BAR = 0.5  # switches with the preference, at most this share of the blind run's
+MEMORY_STAGES = 200  # GPU stages one worker runs before its memory is read again
 MODELS = {**DEFAULT_MODELS, "checkpoints": [*DEFAULT_MODELS["checkpoints"], *CHECKPOINTS[1:]]}
 
 
@@ -116,3 +118,23 @@ def farm_rss_mb(farm) -> dict[str, float]:
     }
     figures["bench"] = round(rss_kb(os.getpid()) / 1024, 1)
     return figures
+
+
+def gpu_worker_rss_growth(farm, scene_ids, *, submit, wait_jobs, gpu_runs) -> dict:
+    """RSS (MB, with pool children) of a one-node farm's GPU worker after one job, and after
+    jobs of three GPU stages each until it ran MEMORY_STAGES more."""
+    (node,) = farm.gpu_workers
+    pid = farm.gpu_workers[node].popen.pid
+    first, rest = scene_ids[0], scene_ids[1:]
+    wait_jobs([submit(first)], timeout=120)
+    before = process_tree_rss_mb(pid)
+    job_ids = [submit(scene_id) for scene_id in rest]
+    jobs = wait_jobs(job_ids, timeout=900)
+    after = process_tree_rss_mb(pid)
+    return {
+        "stages": len(gpu_runs(job_ids)),
+        "failed_jobs": sum(j.status != "succeeded" for j in jobs),
+        "rss_mb_after_first_job": before,
+        "rss_mb_after_stages": after,
+        "rss_growth_mb": round(after - before, 1),
+    }
