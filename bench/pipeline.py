@@ -17,7 +17,8 @@ worker each and a CPU worker, and prints one JSON object on its last line.
   checkpoint or motion module, jobs over three checkpoints at once, first with routing that
   prefers a backend holding the job's checkpoint, then blind to it (the route_by_checkpoint
   setting). Bars: utilization (load time lost) >= 0.95 with the preference, and at most half
-  the switches of the blind run.
+  the switches of the blind run. Beside them the utilization's ceiling from cold backends
+  (every checkpoint and the motion module loaded once, nothing else lost).
 - Memory: RSS of each farm process (with its pool children) after the runs, and of a GPU
   worker (a one-node farm's) after one job and again after MEMORY_STAGES more GPU stages.
 Bars missed: exit 1. Stage overhead bars (issue 20): p50 <= 20 ms, p99 <= 60 ms.
@@ -319,6 +320,7 @@ def main() -> int:
         "switch_load_s": LOAD_S,
         "gpu_utilization_preferred": runs["preferred"]["gpu_utilization"],
         "gpu_utilization_blind": runs["blind"]["gpu_utilization"],
+        "gpu_utilization_ceiling": runs["preferred"]["gpu_utilization_ceiling"],
         "switch_failed_jobs": runs["preferred"]["failed_jobs"] + runs["blind"]["failed_jobs"],
         "bar_switches_vs_blind": SWITCH_BAR,
         "rss_mb": rss,

@@ -5,7 +5,10 @@ process after the runs, and a GPU worker's before and after MEMORY_STAGES stages
 A real ComfyUI keeps its last checkpoint (and motion module) loaded and a switch costs seconds;
 the emulators here take LOAD_S for each (`--model-load-seconds`) and count them. Jobs cycle
 over three checkpoints. Utilization counts load time as lost: render time (ComfyUI's execution
-less the loads, plus the simulated GPU time) spread over the backends / makespan.
+less the loads, plus the simulated GPU time) spread over the backends / makespan. Its ceiling
+is what a perfect scheduler would reach from these cold backends: every checkpoint and the
+motion module must be loaded at least once (LOAD_S each), so at best render / (render + those
+loads), with no dispatch time, no idle backend and no tail.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from shared.settings_store import CACHE_S, set_setting
 CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "anime-a.safetensors", "anime-b.safetensors")
 LOAD_S = 2.0
 SWITCH_JOBS = 18
+COLD_LOADS = len(CHECKPOINTS) + 1  # each checkpoint and the one motion module, once
 SWITCH_BAR = 0.5  # switches with the preference, at most this share of the blind run's
 MEMORY_STAGES = 200  # GPU stages one worker runs before its memory is read again
 MODELS = {**DEFAULT_MODELS, "checkpoints": [*DEFAULT_MODELS["checkpoints"], *CHECKPOINTS[1:]]}
@@ -73,6 +77,7 @@ def measure_switches(farm, scene_ids, rng, *, submit, wait_jobs, gpu_runs, execu
         "switches": switches,
         "load_s": round(load_s, 1),
         "gpu_utilization": round(render / len(farm.emulators) / (end - start), 3),
+        "gpu_utilization_ceiling": round(render / (render + LOAD_S * COLD_LOADS), 3),
     }
 
 
