@@ -250,7 +250,9 @@ def main() -> int:
                 gpu_slots=GPU_SLOTS,
             ) as farm:
                 hops = measure_celery_hop(celery_app)
-                overheads = measure_overhead(farm, owner_id, project_id, scenes[LOAD_JOBS:])
+                overheads = measure_overhead(
+                    farm, owner_id, project_id, scenes[LOAD_JOBS:-memory_jobs]
+                )
                 load = measure_utilization(
                     farm, owner_id, project_id, scenes[:LOAD_JOBS], random.Random(7)
                 )
