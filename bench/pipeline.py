@@ -17,8 +17,10 @@ worker each and a CPU worker, and prints one JSON object on its last line.
   checkpoint or motion module, jobs over three checkpoints at once, first with routing that
   prefers a backend holding the job's checkpoint, then blind to it (the route_by_checkpoint
   setting). Bars: utilization (load time lost) >= 0.95 with the preference, and at most half
-  the switches of the blind run.
-- Memory: RSS of each farm process (with its pool children) after the runs.
+  the switches of the blind run. Beside them the utilization's ceiling from cold backends
+  (every checkpoint and the motion module loaded once, nothing else lost).
+- Memory: RSS of each farm process (with its pool children) after the runs, and of a GPU
+  worker (a one-node farm's) after one job and again after MEMORY_STAGES more GPU stages.
 Bars missed: exit 1. Stage overhead bars (issue 20): p50 <= 20 ms, p99 <= 60 ms.
 """
 
@@ -39,11 +41,13 @@ from flask_migrate import upgrade
 
 from bench.switches import (
     LOAD_S,
+    MEMORY_STAGES,
     MODELS,
     SWITCH_BAR,
     SWITCH_JOBS,
     farm_rss_mb,
     fresh_start,
+    gpu_worker_rss_growth,
     measure_switches,
 )
 from shared.app import create_base_app
@@ -232,7 +236,10 @@ def main() -> int:
             upgrade()
             seed_default_workflows(db.session)
             db.session.commit()
-            owner_id, project_id, scenes = make_scenes(LOAD_JOBS + OVERHEAD_JOBS + 2 * SWITCH_JOBS)
+            memory_jobs = 1 + -(-MEMORY_STAGES // len(GPU_STAGES))
+            owner_id, project_id, scenes = make_scenes(
+                LOAD_JOBS + OVERHEAD_JOBS + 2 * SWITCH_JOBS + memory_jobs
+            )
             with running_farm(
                 settings,
                 logs,
@@ -243,12 +250,16 @@ def main() -> int:
                 gpu_slots=GPU_SLOTS,
             ) as farm:
                 hops = measure_celery_hop(celery_app)
-                overheads = measure_overhead(farm, owner_id, project_id, scenes[LOAD_JOBS:])
+                overheads = measure_overhead(
+                    farm, owner_id, project_id, scenes[LOAD_JOBS:-memory_jobs]
+                )
                 load = measure_utilization(
                     farm, owner_id, project_id, scenes[:LOAD_JOBS], random.Random(7)
                 )
                 rss = farm_rss_mb(farm)
-            switching = scenes[LOAD_JOBS + OVERHEAD_JOBS :]
+            switching = scenes[
+                LOAD_JOBS + OVERHEAD_JOBS : LOAD_JOBS + OVERHEAD_JOBS + 2 * SWITCH_JOBS
+            ]
             with running_farm(
                 settings,
                 logs,
@@ -277,6 +288,22 @@ def main() -> int:
                         gpu_runs=gpu_runs,
                         execution_seconds=execution_seconds,
                     )
+            with running_farm(
+                settings,
+                logs,
+                logs / "farm-memory",
+                nodes=("m1",),
+                step_seconds=0.01,
+                beat=False,
+                gpu_slots=GPU_SLOTS,
+            ) as farm:
+                memory = gpu_worker_rss_growth(
+                    farm,
+                    scenes[-memory_jobs:],
+                    submit=lambda s: submit(owner_id, project_id, s, {}),
+                    wait_jobs=wait_jobs,
+                    gpu_runs=gpu_runs,
+                )
             db.engine.dispose()
     finally:
         drop_database(settings.database_url)
@@ -295,9 +322,11 @@ def main() -> int:
         "switch_load_s": LOAD_S,
         "gpu_utilization_preferred": runs["preferred"]["gpu_utilization"],
         "gpu_utilization_blind": runs["blind"]["gpu_utilization"],
+        "gpu_utilization_ceiling": runs["preferred"]["gpu_utilization_ceiling"],
         "switch_failed_jobs": runs["preferred"]["failed_jobs"] + runs["blind"]["failed_jobs"],
         "bar_switches_vs_blind": SWITCH_BAR,
         "rss_mb": rss,
+        "gpu_worker_memory": memory,
     }
     print(json.dumps(figures))
     met = (
@@ -308,6 +337,7 @@ def main() -> int:
         and runs["preferred"]["gpu_utilization"] >= UTILIZATION_BAR
         and runs["preferred"]["switches"] <= SWITCH_BAR * runs["blind"]["switches"]
         and not figures["switch_failed_jobs"]
+        and not memory["failed_jobs"]
     )
     return 0 if met else 1
 

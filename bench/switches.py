@@ -1,10 +1,14 @@
 """Parts of bench.pipeline: GPU time lost to checkpoint switches, with routing that prefers a
-backend holding the job's checkpoint beside routing blind to it, and the farm's memory.
+backend holding the job's checkpoint beside routing blind to it, and the farm's memory (each
+process after the runs, and a GPU worker's before and after MEMORY_STAGES stages).
 
 A real ComfyUI keeps its last checkpoint (and motion module) loaded and a switch costs seconds;
 the emulators here take LOAD_S for each (`--model-load-seconds`) and count them. Jobs cycle
 over three checkpoints. Utilization counts load time as lost: render time (ComfyUI's execution
-less the loads, plus the simulated GPU time) spread over the backends / makespan.
+less the loads, plus the simulated GPU time) spread over the backends / makespan. Its ceiling
+is what a perfect scheduler would reach from these cold backends: every checkpoint and the
+motion module must be loaded at least once (LOAD_S each), so at best render / (render + those
+loads), with no dispatch time, no idle backend and no tail.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from shared.settings_store import CACHE_S, set_setting
 CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "anime-a.safetensors", "anime-b.safetensors")
 LOAD_S = 2.0
 SWITCH_JOBS = 18
+COLD_LOADS = len(CHECKPOINTS) + 1  # each checkpoint and the one motion module, once
 SWITCH_BAR = 0.5  # switches with the preference, at most this share of the blind run's
+MEMORY_STAGES = 200  # GPU stages one worker runs before its memory is read again
 MODELS = {**DEFAULT_MODELS, "checkpoints": [*DEFAULT_MODELS["checkpoints"], *CHECKPOINTS[1:]]}
 
 
@@ -71,6 +77,7 @@ def measure_switches(farm, scene_ids, rng, *, submit, wait_jobs, gpu_runs, execu
         "switches": switches,
         "load_s": round(load_s, 1),
         "gpu_utilization": round(render / len(farm.emulators) / (end - start), 3),
+        "gpu_utilization_ceiling": round(render / (render + LOAD_S * COLD_LOADS), 3),
     }
 
 
@@ -116,3 +123,23 @@ def farm_rss_mb(farm) -> dict[str, float]:
     }
     figures["bench"] = round(rss_kb(os.getpid()) / 1024, 1)
     return figures
+
+
+def gpu_worker_rss_growth(farm, scene_ids, *, submit, wait_jobs, gpu_runs) -> dict:
+    """RSS (MB, with pool children) of a one-node farm's GPU worker after one job, and after
+    jobs of three GPU stages each until it ran MEMORY_STAGES more."""
+    (node,) = farm.gpu_workers
+    pid = farm.gpu_workers[node].popen.pid
+    first, rest = scene_ids[0], scene_ids[1:]
+    wait_jobs([submit(first)], timeout=120)
+    before = process_tree_rss_mb(pid)
+    job_ids = [submit(scene_id) for scene_id in rest]
+    jobs = wait_jobs(job_ids, timeout=900)
+    after = process_tree_rss_mb(pid)
+    return {
+        "stages": len(gpu_runs(job_ids)),
+        "failed_jobs": sum(j.status != "succeeded" for j in jobs),
+        "rss_mb_after_first_job": before,
+        "rss_mb_after_stages": after,
+        "rss_growth_mb": round(after - before, 1),
+    }

@@ -46,6 +46,8 @@ READ_COUNT = 200
 FANOUT_BLOCK_MS = 5000
 MIN_LEASE_S = 30.0
 EXTENSION = "tower_progress"
+# A job's live state: stage states by stage run id, and the job's own (None when unknown).
+LiveState = tuple[dict[int, dict[str, Any]], dict[str, Any] | None]
 TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL)
 
 
@@ -294,14 +296,18 @@ def has_later(reader: redis.Redis, key: str, entry_id: str) -> bool:
         return False
 
 
-def with_fresh_state(report: dict[str, Any]) -> dict[str, Any]:
-    """A status report (request_id, status, progress, eta_s, stages[id, status, progress])
-    with the freshest Redis state laid over rows that are not terminal yet."""
+def read_live_state(job_id: int) -> LiveState:
+    """A job's live stage and job state from Redis (nothing when Redis is unreachable)."""
     try:
-        fresh, job = progress_clients().bus.live_state(report["request_id"])
+        return progress_clients().bus.live_state(job_id)
     except (redis.RedisError, ValueError) as exc:
-        log.warning("status: redis unavailable job_id=%s: %s", report["request_id"], exc)
-        fresh, job = {}, None
+        log.warning("status: redis unavailable job_id=%s: %s", job_id, exc)
+        return {}, None
+
+
+def lay_live_state(report: dict[str, Any], live: LiveState) -> dict[str, Any]:
+    """`report` with the live state laid over its rows that are not terminal yet."""
+    fresh, job = live
     for stage in report.get("stages", []):
         state = fresh.get(stage["id"])
         if not state or stage["status"] in TERMINAL_STATUSES:

@@ -16,7 +16,13 @@ from shared.errors import AuthenticationError, PermissionDeniedError
 from shared.models import ApiToken, Role, User
 from shared.settings_store import get_setting
 from web import throttle
-from web.credentials import decode_access_token, hash_api_token, is_api_token, same_secret
+from web.credentials import (
+    AccessClaims,
+    decode_access_token,
+    hash_api_token,
+    is_api_token,
+    same_secret,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -49,12 +55,8 @@ def authenticate_request() -> User | None:
     :raises AuthenticationError: for a bad, expired, revoked or unknown credential.
     :raises PermissionDeniedError: for a cookie-authenticated write without its CSRF token.
     """
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationError("use 'Authorization: Bearer <token>'")
-        token = token.strip()
+    token = bearer_token()
+    if token is not None:
         return user_from_api_token(token) if is_api_token(token) else user_from_jwt(token)
     if session.get("user_id") is None:
         return None
@@ -63,17 +65,53 @@ def authenticate_request() -> User | None:
     return user_from_session()
 
 
-def user_from_jwt(token: str) -> User:
-    """The active user an access token names.
+def bearer_token() -> str | None:
+    """The token of the request's Authorization header; None without one.
 
-    :raises AuthenticationError: when the token is invalid, revoked, issued before its
-        account's sessions were ended, or its user inactive.
+    :raises AuthenticationError: when the header is not `Bearer <token>`.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("use 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def access_claims() -> AccessClaims | None:
+    """The verified, unrevoked claims of the request's bearer access token (JWT); None when
+    it sends another credential or none. The account they name is not checked here:
+    `check_account` does that.
+
+    :raises AuthenticationError: when the token is invalid or revoked.
+    """
+    token = bearer_token()
+    if token is None or is_api_token(token):
+        return None
+    return verified_claims(token)
+
+
+def verified_claims(token: str) -> AccessClaims:
+    """The claims of an access token, verified and not revoked.
+
+    :raises AuthenticationError: when the token is invalid or revoked.
     """
     config = current_app.config
     claims = decode_access_token(config["SECRET_KEY"], token, int(config["TOWER_JWT_TTL_S"]))
     if throttle.is_revoked("jwt", claims.jti):
         raise AuthenticationError("the access token has been revoked")
     request.environ[CLAIMS_KEY] = claims
+    return claims
+
+
+def user_from_jwt(token: str) -> User:
+    """The active user an access token names.
+
+    :raises AuthenticationError: when the token is invalid, revoked, issued before its
+        account's sessions were ended, or its user inactive.
+    """
+    claims = verified_claims(token)
     return current_session_user(claims.user_id, claims.session_version)
 
 
@@ -97,10 +135,21 @@ def current_session_user(user_id: int, version: object) -> User:
 
     :raises AuthenticationError: otherwise (logged out everywhere or a new password).
     """
-    user = active_user(user_id)
-    if version != user.session_version:
+    user = db.session.get(User, user_id)
+    check_account(user, version)
+    return user  # type: ignore[return-value]  # check_account refused None
+
+
+def check_account(account: Any, version: object) -> None:
+    """That the account (a User, or a row of its is_active and session_version) is active
+    and the credential was issued under its session version.
+
+    :raises AuthenticationError: otherwise.
+    """
+    if account is None or not account.is_active:
+        raise AuthenticationError("the account is unknown or deactivated")
+    if version != account.session_version:
         raise AuthenticationError("the session has ended; log in again")
-    return user
 
 
 def user_from_api_token(token: str) -> User:
@@ -198,11 +247,20 @@ def require_user(*roles: str) -> User:
     user = current_user()
     if user is None:
         raise AuthenticationError("authentication required")
-    if user.role == Role.GUEST.value and get_setting("guest_mode") == "off":
-        raise PermissionDeniedError("guest access is disabled on this farm")
-    if roles and user.role not in roles:
-        raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}")
+    check_role(user.role, roles)
     return user
+
+
+def check_role(role: str, roles: tuple[str, ...] = ()) -> None:
+    """That an account with `role` may call now: a guest only in guest mode, and one of
+    `roles` when given.
+
+    :raises PermissionDeniedError: otherwise.
+    """
+    if role == Role.GUEST.value and get_setting("guest_mode") == "off":
+        raise PermissionDeniedError("guest access is disabled on this farm")
+    if roles and role not in roles:
+        raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}")
 
 
 def requires(*roles: str) -> Callable[[F], F]:

@@ -12,10 +12,9 @@ from sqlalchemy.orm import joinedload
 from shared.db import db
 from shared.errors import NotFoundError
 from shared.models import Asset, Job, Scene, StageRun, User
-from shared.stages import position
-from tasks.pipeline.waiting import waiting_reasons
+from shared.stages import position, stage_kind
+from tasks.pipeline.waiting import WAITING, waiting_reasons
 from web.episode_meta import episode_metadata
-from web.events import with_fresh_state
 from web.identity import is_staff
 from web.job_names import failed_stages, production_names
 from web.paging import fetch_page
@@ -145,18 +144,19 @@ def job_outputs(job_id: int) -> list[dict[str, Any]]:
     return describe_outputs(final_outputs(job.stage_runs)) if job else []
 
 
-def job_report(user: User, job_id: int) -> dict[str, Any]:
-    """The issue-4 status report of a visible job, with live progress from Redis laid over
-    rows that have not ended.
+def stored_report(job_id: int) -> tuple[dict[str, Any], bool]:
+    """The issue-4 status report of a job as its rows tell it (web.status_cache checks who
+    may see it and lays the live progress over it), and whether it reads the fleet: a waiting
+    GPU stage's reason depends on the nodes and on how long ago they were last heard from.
 
-    :raises NotFoundError: when missing or not the caller's.
+    :raises NotFoundError: when missing.
     """
-    # The visibility rule is visible_job's.
     job = load_job_with_stages(job_id)
-    if job is None or not may_see(user, job):
+    if job is None:
         raise NotFoundError(f"job {job_id} not found")
     orders = scene_orders(run.scene_id for run in job.stage_runs)
-    waiting = waiting_reasons(db.session, latest_of(job.stage_runs))
+    latest = latest_of(job.stage_runs)
+    waiting = waiting_reasons(db.session, latest)
     stages = [
         {
             "id": run.id,
@@ -181,26 +181,26 @@ def job_report(user: User, job_id: int) -> dict[str, Any]:
         }
         for run in job.stage_runs
     ]
-    return with_fresh_state(
-        {
-            "request_id": job.id,
-            "kind": job.kind,
-            "project_id": job.project_id,
-            "episode_id": job.episode_id,
-            "priority": job.priority,
-            "status": job.status,
-            "progress": job.progress,
-            "current_stage": job.current_stage,
-            "error": job.error,
-            "eta_s": job.eta_s,
-            "created_at": job.created_at,
-            "updated_at": job.updated_at,
-            "stages": stages,
-            "outputs": describe_outputs(final_outputs(job.stage_runs)),
-            "failed_stage": failed_stages({job.id: job.stage_runs}).get(job.id),
-            **production_names([job])[job.id],
-        }
-    )
+    report = {
+        "request_id": job.id,
+        "kind": job.kind,
+        "project_id": job.project_id,
+        "episode_id": job.episode_id,
+        "priority": job.priority,
+        "status": job.status,
+        "progress": job.progress,
+        "current_stage": job.current_stage,
+        "error": job.error,
+        "eta_s": job.eta_s,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "stages": stages,
+        "outputs": describe_outputs(final_outputs(job.stage_runs)),
+        "failed_stage": failed_stages({job.id: job.stage_runs}).get(job.id),
+        **production_names([job])[job.id],
+    }
+    reads_fleet = any(r.status in WAITING and stage_kind(r.stage).is_gpu for r in latest)
+    return report, reads_fleet
 
 
 def latest_of(runs: list[StageRun]) -> list[StageRun]:

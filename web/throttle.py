@@ -141,7 +141,7 @@ def is_revoked(kind: str, value: str) -> bool:
 
     :raises TransientError: when Redis is unreachable (fail closed: no check, no access).
     """
-    pipe = client().pipeline()
+    pipe = client().pipeline(transaction=False)  # one command: no MULTI/EXEC round trip
     pipe.exists(revoked_key(kind, value))
     return bool(run_pipeline(pipe)[0])
 

@@ -420,8 +420,8 @@ def _read_until(sock: socket.socket, marker: bytes) -> bytes:
     return data
 
 
-def test_with_fresh_state_lays_redis_over_running_rows(app):
-    from web.events import with_fresh_state
+def test_live_state_is_laid_over_running_rows(app):
+    from web.events import lay_live_state, read_live_state
 
     bus = ProgressBus.from_url(app.config["SETTINGS"].redis_url)
     job_id = 900_001
@@ -453,7 +453,7 @@ def test_with_fresh_state_lays_redis_over_running_rows(app):
         ],
     }
     with app.app_context():
-        fresh = with_fresh_state(report)
+        fresh = lay_live_state(report, read_live_state(job_id))
     assert fresh["stages"][0] == {
         "id": 1,
         "status": "running",

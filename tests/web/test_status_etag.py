@@ -58,3 +58,29 @@ def test_a_304_tells_nothing_to_another_user(as_role, world, db_session):
     etag = as_role("owner").get(url).headers["ETag"]
 
     assert as_role("other").get(url, headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_a_new_output_changes_the_kept_answer(as_role, world, db_session):
+    job, run = make_running_job(db_session, world)
+    owner = as_role("owner")
+    url = f"/api/anime/generation/{job.id}/status"
+    before = owner.get(url)
+
+    factories.make_asset(db_session, job_id=job.id, stage_run_id=run.id)
+    db_session.commit()
+    after = owner.get(url, headers={"If-None-Match": before.headers["ETag"]})
+
+    assert before.json["stages"][0]["outputs"] == []
+    assert after.status_code == 200 and len(after.json["stages"][0]["outputs"]) == 1
+
+
+def test_a_kept_answer_is_not_served_to_a_deactivated_account(as_role, world, db_session):
+    job, _ = make_running_job(db_session, world)
+    owner = as_role("owner")
+    url = f"/api/anime/generation/{job.id}/status"
+    assert owner.get(url).status_code == 200
+
+    world.users["owner"].is_active = False
+    db_session.commit()
+
+    assert owner.get(url).status_code == 401

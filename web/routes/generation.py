@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from web import services
-from web.etags import conditional
 from web.identity import require_user, requires
-from web.jobs import job_report, status_url
+from web.jobs import status_url
 from web.openapi import Blueprint
 from web.schemas.generation import (
     AcceptedSchema,
@@ -19,6 +18,7 @@ from web.schemas.generation import (
     RetrySchema,
     SceneGenerateSchema,
 )
+from web.status_cache import status_response
 
 blp = Blueprint("generation", __name__, description="Render jobs: submit, follow, control")
 
@@ -68,12 +68,11 @@ def generate_character(data, character_id):
 
 
 @blp.route("/api/anime/generation/<int:request_id>/status", methods=["GET"])
-@requires()
 @blp.response(200, JobStatusSchema)
 def get_status(request_id):
     """A job's state, every stage run and the outputs so far (304 when If-None-Match names
     its ETag)."""
-    return conditional(job_report(require_user(), request_id))
+    return status_response(request_id)  # checks the caller with the job's row version
 
 
 @blp.route("/api/anime/generation/<int:request_id>/cancel", methods=["POST"])
