@@ -272,9 +272,10 @@ class ComfyClient:
         """Every file in a history `outputs` mapping."""
         return output_files(outputs)
 
-    def download(self, file: OutputFile, dest: Path) -> Path:
-        """Stream one output file to `dest` (atomically, memory flat); returns `dest`."""
-        return transfer.download(self, file, Path(dest))
+    def download(self, file: OutputFile, dest: Path, *, durable: bool = True) -> Path:
+        """Stream one output file to `dest` (atomically, memory flat); returns `dest`.
+        `durable=False`: the caller fsyncs it later, with others (transfer.make_durable)."""
+        return transfer.download(self, file, Path(dest), durable=durable)
 
     def upload_image(
         self, path: Path, *, subfolder: str, name: str | None = None, overwrite: bool = True
