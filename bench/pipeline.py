@@ -12,7 +12,7 @@ worker each and a CPU worker, and prints one JSON object on its last line.
   overhead is the time from the previous stage's end (the job's dispatch for a keyframe) to
   its own end, less what ComfyUI spent executing it. Reported beside a raw Celery hop: the
   gap between consecutive no-op tasks of a chain through the same broker, measured in the
-  same run.
+  same run (before and after the overhead phase).
 - Checkpoint switches (bench.switches): on a second farm whose backends take LOAD_S to load a
   checkpoint or motion module, jobs over three checkpoints at once, first with routing that
   prefers a backend holding the job's checkpoint, then blind to it (the route_by_checkpoint
@@ -274,8 +274,11 @@ def main() -> int:
                 beat=False,
                 gpu_slots=GPU_SLOTS,
             ) as farm:
+                # The hop before and after the overhead phase: one load spike on the shared
+                # machine does not decide the baseline.
                 hops = measure_celery_hop(celery_app)
                 overheads = measure_overhead(farm, owner_id, project_id, scenes[LOAD_JOBS:])
+                hops += measure_celery_hop(celery_app)
                 if overhead_only:
                     db.engine.dispose()
                     figures = overhead_figures(hops, overheads)
