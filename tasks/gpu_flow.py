@@ -24,7 +24,7 @@ from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
-from tasks.pipeline.routing import NoCapableBackend, Placement, place
+from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work
 from workers.comfyui import ComfyModelMissing, ComfyUnavailable
 from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage, runtime_inputs
@@ -128,17 +128,21 @@ class GpuDelivery(Delivery[GpuWork]):
 
     def hand_on(self, session: Session, work: GpuWork) -> None:
         """Send the chain's next GPU stage straight to the backend that ran this one when it
-        takes the checkpoint that backend now holds: on the shared queue another backend would
-        pick it up only to re-route it there (a claim, a placement and a Celery hop lost).
-        Routing still decides when it arrives."""
+        takes the checkpoint that backend now holds and nothing else runs there: on the shared
+        queue another backend would pick it up only to re-route it there (a claim, a placement
+        and a Celery hop lost). A busy backend leaves it to the shared queue, where any free
+        backend holding the checkpoint keeps it. Routing still decides when it arrives."""
         following = next_in_chain(self.task.request)
         checkpoint = work.params.get("checkpoint")
         if following is None or checkpoint is None or not get_setting("route_by_checkpoint"):
             return
+        backend = work.backend or self.here
         inputs = session.scalar(sa.select(StageRun.inputs).where(StageRun.id == following.run_id))
         if (inputs or {}).get("params", {}).get("checkpoint") != checkpoint:
             return
-        following.send_to(f"gpu.{work.backend or self.here}")
+        if running_load(session).get(backend, 0):
+            return
+        following.send_to(f"gpu.{backend}")
 
     def labels(self, queue: str) -> dict:
         """The message's Flower labels, for sending it again to `queue`."""
