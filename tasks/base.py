@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from celery import Task
@@ -50,11 +50,13 @@ W = TypeVar("W")
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery that runs its stage: the lease owner, the attempt and its progress relay."""
+    """A delivery that runs its stage: the lease owner, the attempt, its progress relay, and
+    what `Delivery.settle` decided in the claim's transaction."""
 
     owner: Owner
     attempt: int
     relay: ProgressRelay
+    settled: Any = None
 
 
 class LeaseLost(Exception):
@@ -82,6 +84,11 @@ class Delivery(Generic[W]):
         self.generation = generation
         self.ctx: WorkerContext = worker_context()
 
+    def settle(self, session: Session, claimed: Claimed) -> Any:
+        """In the claim's transaction, once this delivery runs the stage: what `prepare` needs
+        from the locked rows, read (and written) without a transaction of its own."""
+        return None
+
     def prepare(self, claimed: Claimed) -> W:
         """Read what the run needs from the rows (and place it, for GPU work).
 
@@ -97,6 +104,10 @@ class Delivery(Generic[W]):
     def interrupter(self, work: W) -> Callable[[], None] | None:
         """What stops the running work when its job is cancelled, if anything can."""
         return None
+
+    def hand_on(self, session: Session, work: W) -> None:
+        """After a recorded success, in its transaction: adjust where the chain's next stage
+        is sent, if this kind of stage knows better than the canvas did."""
 
     def retry_queue(
         self, session: Session, work: W, claimed: Claimed, exc: BaseException
@@ -132,7 +143,7 @@ class Delivery(Generic[W]):
         except Exception as exc:
             self.fail_unexpected(claimed, exc)
             raise
-        return self.record(claimed, artifacts, lost=keeper.lost.is_set())
+        return self.record(work, claimed, artifacts, lost=keeper.lost.is_set())
 
     def claim(self) -> Claimed | None:
         """The claim when this delivery runs the stage; None when it already succeeded and the
@@ -153,7 +164,10 @@ class Delivery(Generic[W]):
             if run is None:
                 return verdict, None
             relay = ProgressRelay(self.ctx.bus, run.job_id, run.id, run.scene_id, run.stage)
-            return verdict, Claimed(owner, run.attempt, relay)
+            claimed = Claimed(owner, run.attempt, relay)
+            if verdict is Verdict.RUN:
+                claimed = replace(claimed, settled=self.settle(session, claimed))
+            return verdict, claimed
 
         verdict, claimed = transaction(self.ctx.engine, decide)
         if verdict is Verdict.RUN:
@@ -183,16 +197,22 @@ class Delivery(Generic[W]):
         hard = (self.task.request.timelimit or (None, None))[0] or self.task.time_limit or 0
         return math.ceil((hard + LEASE_S) / WAIT_S)
 
-    def record(self, claimed: Claimed, artifacts: list[Artifact], *, lost: bool) -> dict[str, Any]:
+    def record(
+        self, work: W, claimed: Claimed, artifacts: list[Artifact], *, lost: bool
+    ) -> dict[str, Any]:
         """Store the outputs and end the stage, if this delivery still holds it.
 
         :raises Ignore: the lease was lost: another delivery owns the stage now.
         """
+
+        def store(session: Session) -> bool:
+            if not record_success(session, self.run_id, claimed.owner, artifacts):
+                return False
+            self.hand_on(session, work)
+            return True
+
         try:
-            recorded = transaction(
-                self.ctx.engine,
-                lambda session: record_success(session, self.run_id, claimed.owner, artifacts),
-            )
+            recorded = transaction(self.ctx.engine, store)
         except Exception as exc:
             self.fail_unexpected(claimed, exc)
             raise

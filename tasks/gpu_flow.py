@@ -8,7 +8,6 @@ Everything else of a delivery's life is tasks.base; the ComfyUI work is the plai
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -16,16 +15,16 @@ import sqlalchemy as sa
 from celery import Task
 from sqlalchemy.orm import Session
 
-from shared.db import transaction
-from shared.errors import TransientError
+from shared.errors import FarmError, TransientError
 from shared.models import StageRun, WorkerNode
 from shared.models.columns import utcnow
 from shared.settings_store import get_setting
+from shared.stages import STAGES
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
-from tasks.pipeline.routing import NoCapableBackend, Placement, place
+from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work
 from workers.comfyui import ComfyModelMissing, ComfyUnavailable
 from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage, runtime_inputs
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_REROUTES = 8
 # Between looks for a capable backend while none is online (bounded by NODE_WAIT_S).
 NODE_POLL_S = 2.0
+GPU_TASKS = frozenset(kind.task_name for kind in STAGES if kind.is_gpu)
 
 
 class GpuDelivery(Delivery[GpuWork]):
@@ -47,17 +47,29 @@ class GpuDelivery(Delivery[GpuWork]):
         self.reroutes = reroutes
         self.here = node_name(self.ctx.settings)
 
+    def settle(
+        self, session: Session, claimed: Claimed
+    ) -> tuple[GpuWork, Placement | None] | FarmError:
+        """Place the attempt in its claim's transaction. A FarmError (an earlier stage's output
+        is gone, the workflow does not bind) comes from reading, before anything is written
+        here, so the claim still commits and `prepare` records the failure."""
+        try:
+            return self.place_attempt(session, claimed.owner)
+        except FarmError as exc:
+            return exc
+
     def prepare(self, claimed: Claimed) -> GpuWork:
-        """Choose the backend (or re-attach where the prompt already went) and record it.
+        """Act on the placement `settle` recorded: run here (or re-attach where the prompt
+        already went), or send the stage on.
 
         :raises Retry: the stage belongs on another backend's queue, or waits for one.
         :raises NoCapableBackend: no registered backend has what the workflow needs, or none
             that has it came online within the node_wait_s setting.
+        :raises FarmError: the attempt could not be read or bound (recorded as its failure).
         """
-        started = time.perf_counter()
-        work, placement = transaction(
-            self.ctx.engine, lambda session: self.place_attempt(session, claimed.owner)
-        )
+        if isinstance(claimed.settled, FarmError):
+            raise claimed.settled
+        work, placement = claimed.settled
         if placement is None:  # re-attached to its prompt
             claimed.relay.backend = work.backend
             return work
@@ -78,11 +90,7 @@ class GpuDelivery(Delivery[GpuWork]):
                 kwargs={**self.labels(placement.queue), "reroutes": self.reroutes + 1},
             )
         log.info(
-            "stage placed run_id=%s stage=%s backend=%s prepare_ms=%.0f",
-            self.run_id,
-            work.stage,
-            work.backend,
-            (time.perf_counter() - started) * 1000,
+            "stage placed run_id=%s stage=%s backend=%s", self.run_id, work.stage, work.backend
         )
         claimed.relay.backend = work.backend
         return work
@@ -117,6 +125,24 @@ class GpuDelivery(Delivery[GpuWork]):
         elif placement.kind != "impossible":
             release(session, self.run_id, owner)
         return work, placement
+
+    def hand_on(self, session: Session, work: GpuWork) -> None:
+        """Send the chain's next GPU stage straight to the backend that ran this one when it
+        takes the checkpoint that backend now holds and nothing else runs there: on the shared
+        queue another backend would pick it up only to re-route it there (a claim, a placement
+        and a Celery hop lost). A busy backend leaves it to the shared queue, where any free
+        backend holding the checkpoint keeps it. Routing still decides when it arrives."""
+        following = next_in_chain(self.task.request)
+        checkpoint = work.params.get("checkpoint")
+        if following is None or checkpoint is None or not get_setting("route_by_checkpoint"):
+            return
+        backend = work.backend or self.here
+        inputs = session.scalar(sa.select(StageRun.inputs).where(StageRun.id == following.run_id))
+        if (inputs or {}).get("params", {}).get("checkpoint") != checkpoint:
+            return
+        if running_load(session).get(backend, 0):
+            return
+        following.send_to(f"gpu.{backend}")
 
     def labels(self, queue: str) -> dict:
         """The message's Flower labels, for sending it again to `queue`."""
@@ -186,6 +212,29 @@ class GpuDelivery(Delivery[GpuWork]):
         if isinstance(exc, TransientError) and claimed.attempt < MAX_ATTEMPTS:
             return f"gpu.{backend}"
         return None
+
+
+class NextStage:
+    """The chain's next message, when it is a GPU stage bound for the shared queue."""
+
+    def __init__(self, message: dict) -> None:
+        self.message = message
+        self.run_id: int = message["args"][0]
+
+    def send_to(self, queue: str) -> None:
+        """Send it to `queue` (Celery publishes the chain's next message after this task)."""
+        self.message.setdefault("options", {})["queue"] = queue
+        self.message["kwargs"] = carried(self.message.get("kwargs"), queue)
+
+
+def next_in_chain(request) -> NextStage | None:
+    """The next message of the delivery's chain, if it is a GPU stage on the shared queue."""
+    following = (request.chain or [None])[-1]
+    if not isinstance(following, dict) or following.get("task") not in GPU_TASKS:
+        return None
+    if (following.get("options") or {}).get("queue", "gpu") != "gpu" or not following.get("args"):
+        return None
+    return NextStage(following)
 
 
 def take_here(session: Session, run: StageRun, work: GpuWork, here: str) -> GpuWork:

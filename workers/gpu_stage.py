@@ -21,6 +21,7 @@ from PIL import Image
 
 from shared.errors import PermanentError
 from workers.comfyui import ComfyClient, Event, OutputFile, PromptOutcome
+from workers.comfyui.transfer import make_durable
 from workers.media.container import ContainerError, read_video_track
 from workers.media.probe import probe_media
 from workers.media.tool import find_ffmpeg
@@ -176,11 +177,13 @@ class frame_files:  # noqa: N801 - used as a context manager like open()
 def store_outputs(
     spec: StageSpec, outcome: PromptOutcome, client: ComfyClient, store: LocalStore
 ) -> list[Artifact]:
-    """Download every promised output into the store under the stage's key.
+    """Download every promised output into the store under the stage's key, durable on disk
+    (synced together, at the end) before the stage can be recorded.
 
     :raises StageOutputMissing: an output node produced no file, or an empty or unreadable one.
     """
     artifacts = []
+    written: list[Path] = []
     for output in spec.template.outputs:
         files = [f for f in outcome.files if f.node_id == output.node and f.type == "output"]
         if not files:
@@ -190,16 +193,23 @@ def store_outputs(
             )
         key = f"{spec.output_key}/{output.name.split('/')[0]}"
         if output.kind == "frames":
-            artifacts.append(store_frames(files, key, client, store))
+            artifacts.append(store_frames(files, key, client, store, written))
         else:
-            artifacts.append(store_file(files[0], output.kind, key, client, store))
+            artifacts.append(store_file(files[0], output.kind, key, client, store, written))
+    make_durable(written)
     return artifacts
 
 
 def store_file(
-    file: OutputFile, kind: str, key: str, client: ComfyClient, store: LocalStore
+    file: OutputFile,
+    kind: str,
+    key: str,
+    client: ComfyClient,
+    store: LocalStore,
+    written: list[Path],
 ) -> Artifact:
-    """One file: the server's name only supplies the extension, never the path.
+    """One file (added to `written`, not yet synced): the server's name only supplies the
+    extension, never the path.
 
     :raises StageOutputMissing: the file is empty or not a readable image or video (the real
         video node reports success when its encoder wrote nothing).
@@ -208,7 +218,8 @@ def store_file(
     if not suffix[1:].isalnum():
         suffix = ".bin"
     key = f"{key}{suffix}"
-    dest = client.download(file, store.path(key))
+    dest = client.download(file, store.path(key), durable=False)
+    written.append(dest)
     if dest.stat().st_size == 0:
         raise StageOutputMissing(f"output {file.filename!r} (node {file.node_id}) is empty")
     try:
@@ -220,12 +231,17 @@ def store_file(
 
 
 def store_frames(
-    files: list[OutputFile], key: str, client: ComfyClient, store: LocalStore
+    files: list[OutputFile],
+    key: str,
+    client: ComfyClient,
+    store: LocalStore,
+    written: list[Path],
 ) -> Artifact:
-    """A folder of frames, renumbered in the server's order."""
+    """A folder of frames, renumbered in the server's order (added to `written`)."""
     ordered = sorted(files, key=lambda f: f.filename)
     for index, file in enumerate(ordered):
-        client.download(file, store.path(f"{key}/{index:05d}.png"))
+        dest = store.path(f"{key}/{index:05d}.png")
+        written.append(client.download(file, dest, durable=False))
     folder = store.path(key)
     first = sorted(folder.glob("*.png"))[0]
     with Image.open(first) as image:

@@ -63,6 +63,18 @@ def test_episode_runs_every_stage_and_succeeds(app, farm, production, settings):
     assert final.frames == 22 and final.fps == 8
 
 
+def test_the_next_stage_on_the_same_checkpoint_is_handed_to_the_same_backend(app, farm, production):
+    """Animate takes keyframe's checkpoint: keyframe's backend sends it to its own queue, so no
+    other backend picks it up from the shared queue only to re-route it there."""
+    job_id = submit(app, production, kind="scene", scene_ids=[production.scene_ids[0]])
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    runs = {r.stage: r for r in job.stage_runs}
+    assert runs["animate"].backend == runs["keyframe"].backend
+    rerouted = f"re-routing run_id={runs['animate'].id} to"
+    assert not any(rerouted in worker.log_text() for worker in farm.gpu_workers.values())
+
+
 def test_dialogue_is_spoken_in_the_mix_and_subtitled(app, farm, production, settings):
     with app.app_context():
         scene = db.session.get(Scene, production.scene_ids[1])

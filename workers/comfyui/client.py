@@ -156,8 +156,9 @@ class ComfyClient:
         :raises ComfyUnavailable: the backend is unreachable or failing.
         """
         check_prompt_id(prompt_id)
+        sock = self.socket(client_id)
         try:
-            self.socket(client_id).open()
+            sock.open()
         except ComfyUnavailable as exc:  # follow() reconnects or polls; do not block submit
             logger.warning("comfyui socket not open before submit prompt_id=%s: %s", prompt_id, exc)
         body: dict[str, Any] = {"prompt": prompt, "client_id": client_id, "prompt_id": prompt_id}
@@ -170,6 +171,7 @@ class ComfyClient:
             payload = response.text
         if response.status_code == 400:
             raise rejection_from_body(payload) from None
+        sock.submitted(prompt_id)
         if response.status_code != 200 or not isinstance(payload, dict):
             raise ComfyProtocolError(f"POST /prompt answered {response.status_code}: {payload}")
         if payload.get("prompt_id") != prompt_id:
@@ -270,9 +272,10 @@ class ComfyClient:
         """Every file in a history `outputs` mapping."""
         return output_files(outputs)
 
-    def download(self, file: OutputFile, dest: Path) -> Path:
-        """Stream one output file to `dest` (atomically, memory flat); returns `dest`."""
-        return transfer.download(self, file, Path(dest))
+    def download(self, file: OutputFile, dest: Path, *, durable: bool = True) -> Path:
+        """Stream one output file to `dest` (atomically, memory flat); returns `dest`.
+        `durable=False`: the caller fsyncs it later, with others (transfer.make_durable)."""
+        return transfer.download(self, file, Path(dest), durable=durable)
 
     def upload_image(
         self, path: Path, *, subfolder: str, name: str | None = None, overwrite: bool = True

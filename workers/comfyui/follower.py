@@ -97,9 +97,16 @@ class PromptFollower:
                 outcome = self._finish()
                 self._emit_ending(outcome)
                 return outcome
-        outcome = self._poll(initial=True)
-        if outcome is not None and self._own and self.sock.is_open:
-            self._drain()  # it ended before we looked: pass on the frames already sent
+        if self.sock.has_every_frame(self.prompt_id):
+            # Submitted through this very connection: its frames all come here, so the socket
+            # alone follows it (the safety-net poll still runs every check_interval).
+            self._own = True
+            self._next_poll = time.monotonic() + self.settings.check_interval
+            outcome = None
+        else:
+            outcome = self._poll(initial=True)
+            if outcome is not None and self._own and self.sock.is_open:
+                self._drain()  # it ended before we looked: pass on the frames already sent
         while outcome is None:
             now = time.monotonic()
             if now >= self.deadline:

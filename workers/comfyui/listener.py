@@ -14,6 +14,7 @@ from workers.comfyui.errors import ComfyUnavailable
 logger = logging.getLogger(__name__)
 
 STASH_PROMPTS = 4
+SUBMITTED_KEPT = 16
 STASH_FRAMES = 2000
 # Only frames a follower turns into events are kept (progress_state can be large and is unused).
 STASH_TYPES = frozenset(
@@ -51,6 +52,8 @@ class ComfySocket:
         self.connect_timeout = connect_timeout
         self._ws: websocket.WebSocket | None = None
         self._stash: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._connection = 0  # counts successful opens: which connection is up
+        self._submitted: OrderedDict[str, int] = OrderedDict()
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +75,7 @@ class ComfySocket:
         except (OSError, websocket.WebSocketException) as exc:
             self._ws = None
             raise ComfyUnavailable(f"websocket {self.url} did not open: {exc}") from exc
+        self._connection += 1
         logger.debug("comfyui socket open client_id=%s", self.client_id)
 
     def reconnect(self) -> None:
@@ -103,6 +107,19 @@ class ComfySocket:
         if opcode == websocket.ABNF.OPCODE_TEXT:
             return data.decode("utf-8", errors="replace")
         return bytes(data)
+
+    def submitted(self, prompt_id: str) -> None:
+        """Note a prompt submitted while this connection was up (bounded to the last few)."""
+        if not self.is_open:
+            return
+        self._submitted[prompt_id] = self._connection
+        while len(self._submitted) > SUBMITTED_KEPT:
+            self._submitted.popitem(last=False)
+
+    def has_every_frame(self, prompt_id: str) -> bool:
+        """Whether every frame of the prompt comes on the connection that is up now: it was
+        submitted through it (asked once; a reconnect since then may have lost frames)."""
+        return self._submitted.pop(prompt_id, None) == self._connection and self.is_open
 
     def stash(self, prompt_id: str, msg: dict[str, Any]) -> None:
         """Keep a frame of another prompt for its own follower (a pipelined next prompt).
