@@ -142,11 +142,14 @@ def test_a_private_key_of_32_bytes_starts_production():
             "--without-mingle",
             "--without-gossip",
         ],
-        [sys.executable, "-m", "celery", "-A", "tasks.app", "beat", "--schedule", "/dev/null"],
+        [sys.executable, "-m", "celery", "-A", "tasks.app", "beat", "--schedule", "SCHEDULE"],
     ],
     ids=["web", "worker", "beat"],
 )
-def test_production_processes_refuse_to_start_with_one_line(argv, secret):
+def test_production_processes_refuse_to_start_with_one_line(argv, secret, tmp_path):
+    # Beat opens its schedule before it refuses: never /dev/null, which it would take for a
+    # corrupt schedule and delete (as root, the machine's /dev/null).
+    argv = [str(tmp_path / "beat-schedule") if arg == "SCHEDULE" else arg for arg in argv]
     env = {"TOWER_ENV": "production", "SECRET_KEY": secret, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
