@@ -6,8 +6,8 @@ Run from the repository root: `python -m bench.scale` (about 15 minutes on two c
 (bench.private_services), the migrations and the built-in workflows, 8 ComfyUI emulators
 with a GPU worker each, the CPU worker, the progress sink and gunicorn as the Procfile
 starts it. The per-user limits and guest quotas are lifted for the run (farm settings).
-Several client threads (one account each) submit their jobs at once through the API, then
-read the jobs' status as a dashboard would until all ended.
+Eight clients (one account each, four connections each) submit their jobs at once through
+the API, then read the jobs' status as a dashboard would until all ended.
 
 Phases (each at a tenth of its size first, then at full size, to show the growth):
 - images: `--jobs` keyframe-only jobs. Figures: jobs/s from the first submission to the last
@@ -77,7 +77,8 @@ BEFORE_SCENE_JOBS_PER_S = 0.93
 BEFORE_SCENE_CORE_S_PER_JOB = 1.114
 SCENE_SPEEDUP_BAR = 2.0
 GROWTH_BAR = 1.5
-CLIENTS = 8
+CLIENTS = 8  # accounts, as several studios
+CONNECTIONS = 4  # each submits its batch over this many connections at once
 NODES = 8
 PG_PORT = 55481
 REDIS_PORT = 56481
@@ -108,7 +109,7 @@ def measure(running: RunningFarm, work, units: int) -> dict:
     cpu_before, own_before = cpu_seconds(groups), own_cpu_seconds()
     with SinkLag(redis.Redis.from_url(running.settings.redis_url)) as lag:
         started = time.time()
-        run = run_clients(running.url, work)
+        run = run_clients(running.url, work, CONNECTIONS)
     if not run.job_ids:
         raise RuntimeError(f"every submission was refused: {run.errors[:3]}")
     span = job_span_s(run.job_ids, started)

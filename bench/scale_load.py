@@ -21,7 +21,7 @@ from workers.storage import sha256_of
 
 TINY = {"steps": 1, "frames": 2}  # 32x32 at 8 fps: 0.5 s scenes of 4 frames
 TERMINAL = ("succeeded", "failed", "cancelled")
-STATUS_READ_PAUSE_S = 0.25  # a client's pause between status reads: a polling dashboard
+STATUS_READ_PAUSE_S = 1.0  # a connection's pause between status reads: a polling dashboard
 
 
 @dataclass
@@ -111,12 +111,17 @@ def client(base: str, account: Account, bodies: list[tuple[str, dict]], run: Cli
             time.sleep(STATUS_READ_PAUSE_S)
 
 
-def run_clients(base: str, work: list[tuple[Account, list[tuple[str, dict]]]]) -> ClientRun:
-    """One thread per account, all started together; returns when every job ended."""
+def run_clients(
+    base: str, work: list[tuple[Account, list[tuple[str, dict]]]], connections: int
+) -> ClientRun:
+    """`connections` threads per account (a client submitting its batch in parallel), each
+    with its share of the account's jobs, all started together; returns when every job
+    ended."""
     run = ClientRun()
     threads = [
-        threading.Thread(target=client, args=(base, account, bodies, run), daemon=True)
+        threading.Thread(target=client, args=(base, account, bodies[i::connections], run))
         for account, bodies in work
+        for i in range(connections)
     ]
     for thread in threads:
         thread.start()
