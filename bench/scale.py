@@ -133,6 +133,7 @@ def measure(running: RunningFarm, work, units: int) -> dict:
         "status_p50_ms": round(statistics.median(run.status_s) * 1000, 1),
         "status_p99_ms": round(percentile(run.status_s, 99) * 1000, 1),
         "status_reads": len(run.status_s),
+        "status_read_resets": len(run.status_errors),
         "sink_lag_p50_s": round(statistics.median(lag.samples or [0.0]), 2),
         "sink_lag_max_s": round(max(lag.samples or [0.0]), 2),
     }

@@ -67,6 +67,7 @@ class ClientRun:
     submit_s: list[float] = field(default_factory=list)
     status_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    status_errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -74,7 +75,12 @@ def submit(session: requests.Session, url: str, body: dict, run: ClientRun) -> i
     """POST one job; retries a 503 or 429 after its Retry-After; None when refused."""
     for _ in range(20):
         started = time.perf_counter()
-        response = session.post(url, json=body, timeout=60)
+        try:
+            response = session.post(url, json=body, timeout=60)
+        except requests.ConnectionError as exc:
+            with run.lock:
+                run.errors.append(f"connection: {str(exc)[:200]}")
+            return None
         elapsed = time.perf_counter() - started
         if response.status_code == 202:
             with run.lock:
@@ -102,7 +108,14 @@ def client(base: str, account: Account, bodies: list[tuple[str, dict]], run: Cli
         while mine:
             job_id = mine.pop(0)
             started = time.perf_counter()
-            response = session.get(f"{base}/api/anime/generation/{job_id}/status", timeout=60)
+            try:
+                response = session.get(f"{base}/api/anime/generation/{job_id}/status", timeout=60)
+            except requests.ConnectionError as exc:
+                # A keep-alive connection the server closed as it was reused: read again.
+                with run.lock:
+                    run.status_errors.append(str(exc)[:200])
+                mine.append(job_id)
+                continue
             elapsed = time.perf_counter() - started
             with run.lock:
                 run.status_s.append(elapsed)
