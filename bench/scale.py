@@ -6,8 +6,8 @@ Run from the repository root: `python -m bench.scale` (about 15 minutes on two c
 (bench.private_services), the migrations and the built-in workflows, 8 ComfyUI emulators
 with a GPU worker each, the CPU worker, the progress sink and gunicorn as the Procfile
 starts it. The per-user limits and guest quotas are lifted for the run (farm settings).
-Eight clients (one account each, four connections each) submit their jobs at once through
-the API, then read the jobs' status as a dashboard would until all ended.
+Eight clients (one account each, `--connections` each) submit their jobs at once through the
+API, then read the jobs' status as a dashboard would until all ended.
 
 Phases (each at a tenth of its size first, then at full size, to show the growth):
 - images: `--jobs` keyframe-only jobs. Figures: jobs/s from the first submission to the last
@@ -78,7 +78,6 @@ BEFORE_SCENE_CORE_S_PER_JOB = 1.114
 SCENE_SPEEDUP_BAR = 2.0
 GROWTH_BAR = 1.5
 CLIENTS = 8  # accounts, as several studios
-CONNECTIONS = 4  # each submits its batch over this many connections at once
 NODES = 8
 PG_PORT = 55481
 REDIS_PORT = 56481
@@ -91,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--episode-scenes", type=int, default=200, help="scenes of the episode")
     parser.add_argument("--trials", type=int, default=1, help="full-size runs of each phase")
     parser.add_argument(
+        "--connections", type=int, default=1, help="connections each client submits over"
+    )
+    parser.add_argument(
         "--phases", default="images,scenes,episode", help="comma-separated phases to run"
     )
     return parser.parse_args(argv)
@@ -102,14 +104,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def measure(running: RunningFarm, work, units: int) -> dict:
+def measure(running: RunningFarm, work, units: int, connections: int) -> dict:
     """Run the clients over `work` and measure; `units` is what a rate counts (jobs or
     scenes)."""
     groups = {**running.groups, **running.store_pids()}
     cpu_before, own_before = cpu_seconds(groups), own_cpu_seconds()
     with SinkLag(redis.Redis.from_url(running.settings.redis_url)) as lag:
         started = time.time()
-        run = run_clients(running.url, work, CONNECTIONS)
+        run = run_clients(running.url, work, connections)
     if not run.job_ids:
         raise RuntimeError(f"every submission was refused: {run.errors[:3]}")
     span = job_span_s(run.job_ids, started)
@@ -158,13 +160,12 @@ def episode_work(secret: str, scenes: int):
     return [(account, episode_body(account, episode_id))]
 
 
-def phase(running, trials: int, small_work, full_work, small_units: int, units: int) -> dict:
+def phase(running, args, small_work, full_work, small_units: int, units: int) -> dict:
     """The small run, then `trials` full runs; the full figures are the median-rate trial's,
     with the growth full/small."""
-    small = measure(running, small_work(), small_units)
-    fulls = sorted(
-        (measure(running, full_work(), units) for _ in range(trials)), key=lambda f: f["per_s"]
-    )
+    small = measure(running, small_work(), small_units, args.connections)
+    runs = [measure(running, full_work(), units, args.connections) for _ in range(args.trials)]
+    fulls = sorted(runs, key=lambda f: f["per_s"])
     full = fulls[len(fulls) // 2]
     full["trial_rates"] = [f["per_s"] for f in fulls]
     full["wrong"] = sum(f["wrong"] for f in fulls) + small["wrong"]
@@ -184,7 +185,7 @@ def run_phases(running: RunningFarm, args: argparse.Namespace) -> dict:
             group = accounts(secret, max(1, args.jobs // CLIENTS))
             figures["images"] = phase(
                 running,
-                args.trials,
+                args,
                 lambda: image_work(group, args.jobs // 10),
                 lambda: image_work(group, args.jobs),
                 args.jobs // 10,
@@ -194,7 +195,7 @@ def run_phases(running: RunningFarm, args: argparse.Namespace) -> dict:
             group = accounts(secret, max(1, args.scene_jobs // CLIENTS))
             figures["scenes"] = phase(
                 running,
-                args.trials,
+                args,
                 lambda: scene_work(group, args.scene_jobs // 10),
                 lambda: scene_work(group, args.scene_jobs),
                 args.scene_jobs // 10,
@@ -203,7 +204,7 @@ def run_phases(running: RunningFarm, args: argparse.Namespace) -> dict:
         if "episode" in phases:
             figures["episode"] = phase(
                 running,
-                args.trials,
+                args,
                 lambda: episode_work(secret, args.episode_scenes // 10),
                 lambda: episode_work(secret, args.episode_scenes),
                 args.episode_scenes // 10,

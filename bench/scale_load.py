@@ -77,7 +77,7 @@ def submit(session: requests.Session, url: str, body: dict, run: ClientRun) -> i
         started = time.perf_counter()
         try:
             response = session.post(url, json=body, timeout=60)
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.Timeout) as exc:
             with run.lock:
                 run.errors.append(f"connection: {str(exc)[:200]}")
             return None
