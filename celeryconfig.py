@@ -25,6 +25,10 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 task_track_started = True
 result_expires = 24 * 3600
+# One result backend (and Redis pool) per process: Celery keeps one per thread otherwise, which
+# under the web's gevent workers means one per request greenlet, each opening Redis connections
+# (chord size, result subscription) that stayed open after the request (bench.soak: +2 per job).
+result_backend_thread_safe = True
 worker_send_task_events = True
 task_send_sent_event = True
 broker_connection_retry_on_startup = True

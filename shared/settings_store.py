@@ -10,6 +10,7 @@ with no restart and no message to send.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 CACHE_S = 3.0
 REDACTED = "<redacted>"
 EXTENSION = "tower.farm_settings"
+ENGINE_EXTENSION = "tower.farm_settings_engine"
 # One writer at a time per setting, so each audit row's old value is the one it replaced.
 WRITE_LOCK = 0x70E5E7
 
@@ -38,6 +40,9 @@ class SettingsCache:
 
     values: dict[str, Any] = field(default_factory=dict)
     read_at: float = float("-inf")
+    # One reader at a time: while it reads, the others keep the values read before (only the
+    # very first read is waited for), so a stale cache never sends every request to Postgres.
+    reading: threading.Lock = field(default_factory=threading.Lock)
 
 
 def spec_of(name: str) -> SettingSpec:
@@ -76,17 +81,22 @@ def all_settings() -> dict[str, Any]:
 def changed_values() -> dict[str, Any]:
     """The values operators set (not the defaults), re-read when the cache is stale."""
     cache = current_app.extensions.setdefault(EXTENSION, SettingsCache())
-    now = time.monotonic()
-    if now - cache.read_at >= CACHE_S:
-        cache.values = read_changed()
-        cache.read_at = now
+    if time.monotonic() - cache.read_at < CACHE_S:
+        return cache.values
+    if cache.reading.acquire(blocking=cache.read_at == float("-inf")):
+        try:
+            if time.monotonic() - cache.read_at >= CACHE_S:
+                cache.values = read_changed()
+                cache.read_at = time.monotonic()
+        finally:
+            cache.reading.release()
     return cache.values
 
 
 def read_changed() -> dict[str, Any]:
     """The valid stored values, read on a connection of their own (never a caller's
     transaction); a stored value its declaration no longer allows is ignored, and logged."""
-    with db.engine.connect() as conn:
+    with settings_engine().connect() as conn:
         rows = conn.execute(sa.select(FarmSetting.name, FarmSetting.value)).all()
     values = {}
     for name, value in rows:
@@ -96,6 +106,17 @@ def read_changed() -> dict[str, Any]:
             continue
         values[name] = value
     return values
+
+
+def settings_engine() -> sa.Engine:
+    """The settings reader's own engine, without a pool: a caller already holding one of the
+    process's pooled connections (a request in its transaction) never waits for a second one
+    from the same pool, which concurrent callers could all be doing at once."""
+    engine = current_app.extensions.get(ENGINE_EXTENSION)
+    if engine is None:
+        engine = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+        current_app.extensions[ENGINE_EXTENSION] = engine
+    return engine
 
 
 def forget_cached() -> None:

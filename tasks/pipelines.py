@@ -125,9 +125,9 @@ def dispatch_job(job_id: int) -> str | None:
             plan = Plan(
                 app.signature(FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True), {}
             )
-        for run in latest_runs(session, job.id):
-            if run.id in plan.task_ids:
-                run.celery_task_id = plan.task_ids[run.id]
+        for run_id, task_id in plan.task_ids.items():
+            # The rows build_canvas read are in the session: no query.
+            session.get(StageRun, run_id).celery_task_id = task_id
         generation = job.canvas_generation
         queued = (job.status == Status.QUEUED, job.progress)
     if queued[0]:  # submitted, retried or retaken: live clients see it queued again

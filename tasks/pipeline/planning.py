@@ -23,13 +23,33 @@ from shared.models import (
     Scene,
     StageRun,
     Transition,
+    Workflow,
 )
 from shared.stages import STAGES, Per, StageKind, stage_kind
 from tasks.pipeline.episode_format import check_format, check_scenes
 from tasks.pipeline.render_options import RenderOptions, parse_options, with_defaults
 from tasks.pipeline.stage_params import PLANNERS, Planned, Subject
 from tasks.pipeline.workflow_store import active_workflow, template_of
-from workers.workflows import bind, with_placeholders
+from workers.workflows import Template, bind, with_placeholders
+
+
+class Workflows:
+    """The workflows one plan binds, each read and parsed once (an episode's scenes share
+    them)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._found: dict[tuple[str, int | None], tuple[Workflow, Template]] = {}
+
+    def get(self, name: str, version: int | None) -> tuple[Workflow, Template]:
+        """The active (or the given) version of a workflow and its template.
+
+        :raises NotFoundError: when no such workflow is stored.
+        """
+        if (name, version) not in self._found:
+            workflow = active_workflow(self.session, name, version)
+            self._found[(name, version)] = (workflow, template_of(workflow))
+        return self._found[(name, version)]
 
 
 def plan_job(
@@ -61,6 +81,7 @@ def plan_job(
     project = session.get(Project, project_id)
     if project is None:
         raise NotFoundError(f"project {project_id} not found", fields={"project_id": "not found"})
+    workflows = Workflows(session)
     job = Job(
         kind=kind,
         owner_id=owner_id,
@@ -71,7 +92,7 @@ def plan_job(
     if kind == JobKind.CHARACTER:
         character = _character(session, project, character_id)
         sheet = Subject(project, None, None, opts, character)
-        runs = [plan_run(session, first_image_stage(), sheet)]
+        runs = [plan_run(session, first_image_stage(), sheet, workflows)]
         job.params["character_id"] = character.id
     else:
         scenes = _scenes(session, project, kind, episode_id, scene_ids)
@@ -86,16 +107,18 @@ def plan_job(
             for scene in scenes
             for k in kinds
             if k.per is Per.SCENE
-            for run in plan_runs(session, k, Subject(project, scene.episode, scene, opts))
+            for run in plan_runs(
+                session, k, Subject(project, scene.episode, scene, opts), workflows
+            )
         ]
         runs += [
-            plan_run(session, k, Subject(project, a.episode, a, opts, next_scene=b))
+            plan_run(session, k, Subject(project, a.episode, a, opts, next_scene=b), workflows)
             for a, b in generated_pairs(scenes)
             for k in kinds
             if k.per is Per.PAIR
         ]
         episode = Subject(project, scenes[0].episode, None, opts)
-        runs += [plan_run(session, k, episode) for k in kinds if k.per is Per.EPISODE]
+        runs += [plan_run(session, k, episode, workflows) for k in kinds if k.per is Per.EPISODE]
     job.stage_runs = runs
     session.add(job)
     session.flush()
@@ -185,28 +208,34 @@ def _scenes(
     return scenes
 
 
-def plan_runs(session: Session, kind: StageKind, subject: Subject) -> list[StageRun]:
+def plan_runs(
+    session: Session, kind: StageKind, subject: Subject, workflows: Workflows | None = None
+) -> list[StageRun]:
     """The first attempt of one stage for its subject: one row, or one per segment when the
     stage renders a long scene as consecutive segments (each its own unit of GPU work).
+    `workflows`: the plan's workflows read so far (a plan of many scenes reads each once).
 
     :raises ValidationError: a value the workflow refuses.
     :raises NotFoundError: the workflow (or the version the options name) is not stored.
     """
+    workflows = workflows or Workflows(session)
     planned = PLANNERS[kind.name](subject)
     if not planned.segments:
-        return [plan_run(session, kind, subject)]
+        return [plan_run(session, kind, subject, workflows)]
     runs = []
     for index, frames in enumerate(planned.segments):
         piece = replace(planned, params={**planned.params, "frames": frames}, frames=frames)
-        run = _gpu_run(session, kind, piece, subject.opts, subject.scene.id)
+        run = _gpu_run(workflows, kind, piece, subject.opts, subject.scene.id)
         run.segment = index
         runs.append(run)
     return runs
 
 
-def plan_run(session: Session, kind: StageKind, subject: Subject) -> StageRun:
+def plan_run(
+    session: Session, kind: StageKind, subject: Subject, workflows: Workflows | None = None
+) -> StageRun:
     """The first attempt of one stage for its subject, its parameters checked against the
-    workflow it binds.
+    workflow it binds (`workflows`: the plan's workflows read so far).
 
     :raises ValidationError: a value the workflow refuses.
     :raises NotFoundError: the workflow (or the version the options name) is not stored.
@@ -217,17 +246,20 @@ def plan_run(session: Session, kind: StageKind, subject: Subject) -> StageRun:
         return StageRun(
             stage=kind.name, scene_id=scene_id, attempt=1, inputs={"params": planned.params}
         )
-    run = _gpu_run(session, kind, planned, subject.opts, scene_id)
+    run = _gpu_run(workflows or Workflows(session), kind, planned, subject.opts, scene_id)
     if subject.next_scene is not None:
         run.inputs = {**run.inputs, "next_scene_id": subject.next_scene.id}
     return run
 
 
 def _gpu_run(
-    session: Session, kind: StageKind, planned: Planned, opts: RenderOptions, scene_id: int | None
+    workflows: Workflows,
+    kind: StageKind,
+    planned: Planned,
+    opts: RenderOptions,
+    scene_id: int | None,
 ) -> StageRun:
-    workflow = active_workflow(session, planned.template, opts.workflows.get(planned.template))
-    template = template_of(workflow)
+    workflow, template = workflows.get(planned.template, opts.workflows.get(planned.template))
     params = dict(planned.params)
     if "checkpoint" in template.params:
         # Always named on the row: routing prefers the backend that last loaded it.

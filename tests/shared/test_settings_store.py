@@ -63,3 +63,18 @@ def test_another_process_change_is_read_within_the_cache_time_and_bad_rows_are_i
         with app.app_context():
             db.session.execute(sa.text("TRUNCATE farm_settings, setting_changes"))
             db.session.commit()
+
+
+def test_a_stale_cache_is_read_again_while_every_pooled_connection_is_taken(app):
+    from shared.settings_store import forget_cached
+
+    with app.app_context():
+        pool = db.engine.pool
+        held = [db.engine.connect() for _ in range(pool.size() + pool._max_overflow)]
+        try:
+            forget_cached()
+            # Concurrent requests each hold a pooled connection: reading must not need one more.
+            assert get_setting("user_max_priority") == 5
+        finally:
+            for conn in held:
+                conn.close()
