@@ -22,10 +22,11 @@ from flask_migrate import upgrade
 
 from bench import chaos_netns
 from bench.private_services import PrivateServices
+from bench.rows import make_episode
 from shared.app import create_base_app
 from shared.config import Settings, load_settings, redis_db_url
 from shared.db import db
-from shared.models import Asset, Episode, Job, Project, Scene, StageRun, User
+from shared.models import Asset, Job, StageRun
 from tasks.app import configure
 from tasks.pipeline.control import request_cancel
 from tasks.pipeline.planning import plan_job
@@ -210,30 +211,15 @@ def running_rig(*, far_host: bool, seed: int) -> Iterator[Rig]:
         rig.start_sink()
         rig.start_web()
         with app.app_context():
-            make_scenes(rig)
+            made = make_episode("chaos", SCENES, 64)
+            rig.owner_id, rig.project_id, rig.scene_ids = (
+                made.owner_id,
+                made.project_id,
+                made.scene_ids,
+            )
         yield rig
         with app.app_context():
             db.engine.dispose()
-
-
-def make_scenes(rig: Rig) -> None:
-    """A user, a project and a 64x64 episode of short scenes that every trial renders."""
-    owner = User(email="chaos@example.com", password_hash="x")
-    db.session.add(owner)
-    db.session.flush()
-    project = Project(owner_id=owner.id, name="chaos")
-    db.session.add(project)
-    db.session.flush()
-    episode = Episode(project_id=project.id, number=1, title="chaos", width=64, height=64, fps=8)
-    db.session.add(episode)
-    db.session.flush()
-    scenes = [
-        Scene(episode_id=episode.id, order=i, prompt=f"shot {i}", duration_s=0.5)
-        for i in range(SCENES)
-    ]
-    db.session.add_all(scenes)
-    db.session.commit()
-    rig.owner_id, rig.project_id, rig.scene_ids = owner.id, project.id, [s.id for s in scenes]
 
 
 def submit(rig: Rig) -> int:

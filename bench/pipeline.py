@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from celery import chain
 from flask_migrate import upgrade
 
+from bench.rows import make_episode
 from bench.switches import (
     LOAD_S,
     MEMORY_STAGES,
@@ -57,7 +58,7 @@ from bench.switches import (
 from shared.app import create_base_app
 from shared.config import load_settings, redis_db_url
 from shared.db import db
-from shared.models import Episode, Job, Project, Scene, StageRun, User
+from shared.models import Job, StageRun
 from tasks.app import configure
 from tasks.pipeline.planning import plan_job
 from tasks.pipeline.workflow_store import seed_default_workflows
@@ -95,26 +96,6 @@ def bench_settings():
         result_backend=redis_db_url(base.redis_url, 9),
         artifact_root=Path(tempfile.mkdtemp(prefix="tower-bench-artifacts-")),
     )
-
-
-def make_scenes(count: int) -> tuple[int, int, list[int]]:
-    """A user, a project and `count` one-scene-each scenes; returns (owner, project, scenes)."""
-    owner = User(email=f"bench-{time.time_ns()}@example.com", password_hash="x")
-    db.session.add(owner)
-    db.session.flush()
-    project = Project(owner_id=owner.id, name="bench")
-    db.session.add(project)
-    db.session.flush()
-    episode = Episode(project_id=project.id, number=1, title="bench", width=32, height=32, fps=8)
-    db.session.add(episode)
-    db.session.flush()
-    scenes = [
-        Scene(episode_id=episode.id, order=i, prompt=f"shot {i}", duration_s=0.5)
-        for i in range(count)
-    ]
-    db.session.add_all(scenes)
-    db.session.commit()
-    return owner.id, project.id, [s.id for s in scenes]
 
 
 def submit(
@@ -269,9 +250,10 @@ def main() -> int:
             seed_default_workflows(db.session)
             db.session.commit()
             memory_jobs = 1 + -(-MEMORY_STAGES // len(GPU_STAGES))
-            owner_id, project_id, scenes = make_scenes(
-                LOAD_JOBS + OVERHEAD_JOBS + 2 * SWITCH_JOBS + memory_jobs
+            made = make_episode(
+                "bench", LOAD_JOBS + OVERHEAD_JOBS + 2 * SWITCH_JOBS + memory_jobs, 32
             )
+            owner_id, project_id, scenes = made.owner_id, made.project_id, made.scene_ids
             with running_farm(
                 settings,
                 logs,

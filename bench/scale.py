@@ -53,11 +53,10 @@ from bench.scale_farm import (
 from bench.scale_load import (
     SinkLag,
     episode_body,
-    image_bodies,
     job_span_s,
     make_account,
     run_clients,
-    scene_bodies,
+    scene_job_bodies,
     split,
     wrong_jobs,
 )
@@ -146,12 +145,12 @@ def accounts(secret: str, scenes: int):
     return [make_account(secret, i, scenes) for i in range(CLIENTS)]
 
 
-def image_work(accounts_, count: int):
-    return [(a, image_bodies(a, n)) for a, n in zip(accounts_, split(count, CLIENTS), strict=True)]
-
-
-def scene_work(accounts_, count: int):
-    return [(a, scene_bodies(a, n)) for a, n in zip(accounts_, split(count, CLIENTS), strict=True)]
+def scene_job_work(accounts_, kind: str, count: int):
+    """`count` jobs of `kind` split over the clients' accounts."""
+    return [
+        (a, scene_job_bodies(a, kind, n))
+        for a, n in zip(accounts_, split(count, CLIENTS), strict=True)
+    ]
 
 
 def episode_work(secret: str, scenes: int):
@@ -186,8 +185,8 @@ def run_phases(running: RunningFarm, args: argparse.Namespace) -> dict:
             figures["images"] = phase(
                 running,
                 args,
-                lambda: image_work(group, args.jobs // 10),
-                lambda: image_work(group, args.jobs),
+                lambda: scene_job_work(group, "image", args.jobs // 10),
+                lambda: scene_job_work(group, "image", args.jobs),
                 args.jobs // 10,
                 args.jobs,
             )
@@ -196,8 +195,8 @@ def run_phases(running: RunningFarm, args: argparse.Namespace) -> dict:
             figures["scenes"] = phase(
                 running,
                 args,
-                lambda: scene_work(group, args.scene_jobs // 10),
-                lambda: scene_work(group, args.scene_jobs),
+                lambda: scene_job_work(group, "scene", args.scene_jobs // 10),
+                lambda: scene_job_work(group, "scene", args.scene_jobs),
                 args.scene_jobs // 10,
                 args.scene_jobs,
             )

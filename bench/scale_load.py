@@ -13,8 +13,9 @@ import redis
 import requests
 import sqlalchemy as sa
 
+from bench.rows import make_episode
 from shared.db import db
-from shared.models import Asset, Episode, Job, Project, Scene, StageRun, User
+from shared.models import Asset, Job, StageRun
 from shared.progress import ACTIVE_KEY, SINK_GROUP, events_key
 from web.credentials import issue_access_token
 from workers.storage import sha256_of
@@ -35,28 +36,9 @@ class Account:
 
 def make_account(secret: str, index: int, scenes: int) -> Account:
     """A user with a project, a 32x32 episode of `scenes` half-second scenes, and a token."""
-    user = User(email=f"scale-{index}-{time.time_ns()}@example.com", password_hash="x")
-    db.session.add(user)
-    db.session.flush()
-    project = Project(owner_id=user.id, name=f"scale {index}")
-    db.session.add(project)
-    db.session.flush()
-    episode = Episode(project_id=project.id, number=1, title="scale", width=32, height=32, fps=8)
-    db.session.add(episode)
-    db.session.flush()
-    rows = [
-        {"episode_id": episode.id, "order": i, "prompt": f"shot {i}", "duration_s": 0.5}
-        for i in range(scenes)
-    ]
-    db.session.execute(sa.insert(Scene), rows)
-    db.session.commit()
-    scene_ids = list(
-        db.session.scalars(
-            sa.select(Scene.id).where(Scene.episode_id == episode.id).order_by(Scene.order)
-        )
-    )
-    token = issue_access_token(secret, user.id, user.role, 3600)[0]
-    return Account(token, project.id, scene_ids)
+    made = make_episode(f"scale-{index}", scenes, 32)
+    token = issue_access_token(secret, made.owner_id, made.role, 3600)[0]
+    return Account(token, made.project_id, made.scene_ids)
 
 
 @dataclass
@@ -143,25 +125,14 @@ def run_clients(
     return run
 
 
-def image_bodies(account: Account, count: int) -> list[tuple[str, dict]]:
-    """`count` keyframe-only jobs over the account's scenes."""
+def scene_job_bodies(account: Account, kind: str, count: int) -> list[tuple[str, dict]]:
+    """`count` jobs of `kind` over the account's scenes: "image" (keyframe only) or "scene"
+    (every stage, compile and mix included)."""
     scenes = account.scene_ids
     return [
         (
             f"/api/anime/scenes/{scenes[i % len(scenes)]}/generate",
-            {"kind": "image", "options": TINY},
-        )
-        for i in range(count)
-    ]
-
-
-def scene_bodies(account: Account, count: int) -> list[tuple[str, dict]]:
-    """`count` scene jobs (every stage, compile and mix included)."""
-    scenes = account.scene_ids
-    return [
-        (
-            f"/api/anime/scenes/{scenes[i % len(scenes)]}/generate",
-            {"kind": "scene", "options": TINY},
+            {"kind": kind, "options": TINY},
         )
         for i in range(count)
     ]
