@@ -45,7 +45,7 @@ task_routes = {
 }
 
 beat_schedule = {
-    "sweep-leases-and-lost-messages": {"task": "tower.sweep", "schedule": 5.0},
+    "sweep-leases-and-lost-messages": {"task": "tower.sweep", "schedule": _settings.sweep_every_s},
     "clean-expired-artifacts": {"task": "tower.clean_artifacts", "schedule": 3600.0},
 }
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from bench import chaos_netns
 from bench.chaos_rig import (
     FAR,
+    LEASE_S,
     Rig,
     duplicates,
     give_up,
@@ -34,7 +35,6 @@ from shared.db import db
 from shared.models import Job, StageRun
 from shared.progress import SINK_GROUP, events_key
 from tasks.pipeline.control import prepare_retry
-from tasks.pipeline.leases import LEASE_S
 from tasks.pipelines import dispatch_job
 from tests.support.processes import wait_for
 from tests.support.web_server import answers

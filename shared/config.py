@@ -37,6 +37,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "FLOWER_PORT": ("5555", "Flower port"),
     "FLOWER_URL": ("http://127.0.0.1:FLOWER_PORT/", "where the dashboard links to Flower"),
     "EMULATOR_PORT": ("8188", "port of the Procfile's ComfyUI emulator"),
+    "SWEEP_EVERY_S": ("5", "how often beat runs the sweeper (expired leases, lost messages)"),
     "NODE_WAIT_S": (
         "600",
         "how long a GPU stage waits for a capable backend to come online before it fails",
@@ -64,6 +65,7 @@ class Settings:
     web_port: int = 5000
     flower_port: int = 5555
     flower_url: str = ""
+    sweep_every_s: float = 5.0
     # Farm settings' defaults given by their environment variables (by setting name); the
     # values in effect are shared.settings_store's.
     setting_defaults: Mapping[str, object] = field(default_factory=dict)
@@ -106,6 +108,7 @@ class Settings:
             "WEB_PORT": str(self.web_port),
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_URL": self.flower_url,
+            "SWEEP_EVERY_S": f"{self.sweep_every_s:g}",
             **{
                 SPECS[name].variable: SPECS[name].render(value)
                 for name, value in self.setting_defaults.items()
@@ -194,6 +197,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=_port(get("WEB_PORT") or "5000", "WEB_PORT"),
         flower_port=_port(get("FLOWER_PORT") or "5555", "FLOWER_PORT"),
         flower_url=get("FLOWER_URL"),
+        sweep_every_s=_seconds(get("SWEEP_EVERY_S") or "5", "SWEEP_EVERY_S"),
         setting_defaults=_setting_defaults(env),
     )
     return settings
@@ -226,6 +230,16 @@ def _count(value: str, name: str) -> int:
     if not value.isdigit():
         raise ConfigError(f"{name} must be a whole number, not {value!r}")
     return int(value)
+
+
+def _seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0.5 <= seconds <= 3600:
+        raise ConfigError(f"{name} must be a number of seconds from 0.5 to 3600, not {value!r}")
+    return seconds
 
 
 def _port(value: str, name: str) -> int:

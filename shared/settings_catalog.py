@@ -212,6 +212,14 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("node_wait_s", "float", 600.0,
                     "how long a GPU stage waits for a capable backend to come online",
                     low=1, high=7 * 86400, env="NODE_WAIT_S"),
+        SettingSpec("stage_lease_s", "float", 15.0,
+                    "how long a running stage's lease lasts unrenewed (its worker renews it every "
+                    "third of that); a stage whose worker or node died moves on after it",
+                    low=3, high=600),
+        SettingSpec("lost_message_grace_s", "float", 15.0,
+                    "how long a ready stage may have no message in the broker before the "
+                    "sweeper sends it again (e.g. after Redis restarted empty)",
+                    low=3, high=3600),
         SettingSpec("llm_base_url", "text", "",
                     "the creative assistant's OpenAI-compatible server (e.g. http://HOST:11434/v1)"),
         SettingSpec("llm_model", "text", "", "the chat model the creative assistant asks"),

@@ -33,8 +33,9 @@ def configure(settings: Settings) -> Celery:
 
 @beat_init.connect
 def quiet_beat(**_: object) -> None:
-    """Beat sends only housekeeping (the sweep every 5 s): no `task-sent` events from it, which
-    Flower would list as tasks forever pending (the sweep sends no worker events either)."""
+    """Beat sends only housekeeping (the sweep every few seconds): no `task-sent` events from
+    it, which Flower would list as tasks forever pending (the sweep sends no worker events
+    either)."""
     app.conf.task_send_sent_event = False
 
 

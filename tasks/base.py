@@ -24,13 +24,13 @@ from shared.models import StageRun, Status
 from tasks.context import WorkerContext, worker_context
 from tasks.labels import carried
 from tasks.pipeline.leases import (
-    LEASE_S,
     MAX_DELIVERIES,
     LeaseKeeper,
     Owner,
     Verdict,
     claim,
     holds_lease,
+    lease_s,
 )
 from tasks.pipeline.locking import NO_KEY_UPDATE
 from tasks.pipeline.recording import next_attempt, record_cancelled, record_failure, record_success
@@ -135,7 +135,11 @@ class Delivery(Generic[W]):
         claimed.relay.started()
         try:
             with LeaseKeeper(
-                self.ctx.engine, self.run_id, claimed.owner, on_cancel=self.interrupter(work)
+                self.ctx.engine,
+                self.run_id,
+                claimed.owner,
+                lease_s=lease_s(),
+                on_cancel=self.interrupter(work),
             ) as keeper:
                 artifacts = self.execute(work, claimed)
         except ENDINGS as exc:
@@ -195,7 +199,7 @@ class Delivery(Generic[W]):
         """Looks a delivery takes at a stage another delivery holds: the holder ends within its
         own hard time limit, or its lease expires."""
         hard = (self.task.request.timelimit or (None, None))[0] or self.task.time_limit or 0
-        return math.ceil((hard + LEASE_S) / WAIT_S)
+        return math.ceil((hard + lease_s()) / WAIT_S)
 
     def record(
         self, work: W, claimed: Claimed, artifacts: list[Artifact], *, lost: bool

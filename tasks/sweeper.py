@@ -19,6 +19,7 @@ from shared.db import transaction
 from shared.models import Asset, Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from shared.models.status import STAGE_MOVES, checked
+from shared.settings_store import get_setting
 from shared.stages import Per, position, stage_kind
 from tasks.app import app
 from tasks.broker_scan import task_queues_in_broker
@@ -31,7 +32,6 @@ from workers.comfyui import ComfyProtocolError, ComfyUnavailable
 
 log = logging.getLogger(__name__)
 
-LOST_GRACE_S = 15.0
 PROBE_TIMEOUT = (3.05, 5.0)  # connect, read: does a backend answer at all
 ACTIVE_JOBS = (Status.QUEUED, Status.RUNNING)
 WAITING = (Status.QUEUED, Status.RETRYING)
@@ -103,7 +103,7 @@ def frontier(runs: list[StageRun]) -> list[StageRun]:
 
 def is_stale(run: StageRun, runs: list[StageRun]) -> bool:
     """Whether a waiting stage has been ready long enough that its message must exist."""
-    cutoff = utcnow() - timedelta(seconds=LOST_GRACE_S)
+    cutoff = utcnow() - timedelta(seconds=get_setting("lost_message_grace_s"))
     before = [r.finished_at for r in runs if r.finished_at and r.id != run.id]
     ready_since = max([run.updated_at, *before])
     return ready_since < cutoff
@@ -144,7 +144,7 @@ def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: s
                 )
         finished_unclosed = all(
             r.status == Status.SUCCEEDED for r in runs
-        ) and job.updated_at < utcnow() - timedelta(seconds=LOST_GRACE_S)
+        ) and job.updated_at < utcnow() - timedelta(seconds=get_setting("lost_message_grace_s"))
         if stuck or finished_unclosed:
             lost.add(job.id)
     return lost
@@ -155,8 +155,9 @@ def expired_assets(session: Session) -> list[Asset]:
     return list(session.scalars(sa.select(Asset).where(Asset.expires_at < utcnow())))
 
 
-# Every 5 s: no task events and no stored result, so Flower's task list and the result backend
-# keep the render tasks (what the sweep does is logged, and seen in the jobs it resumes).
+# Every SWEEP_EVERY_S seconds: no task events and no stored result, so Flower's task list and
+# the result backend keep the render tasks (what the sweep does is logged, and seen in the jobs
+# it resumes).
 @app.task(
     name="tower.sweep",
     queue="control",

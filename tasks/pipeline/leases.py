@@ -22,13 +22,18 @@ from sqlalchemy.orm import Session
 from shared.models import Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import STAGE_MOVES, checked, move
+from shared.settings_store import get_setting
 from tasks.pipeline.locking import NO_KEY_UPDATE
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 15.0
-RENEW_EVERY_S = 5.0
 MAX_DELIVERIES = 3
+RENEWALS_PER_LEASE = 3  # a lease outlives two missed renewals (a Postgres blip, a busy box)
+
+
+def lease_s() -> float:
+    """How long a lease lasts unrenewed now (the farm setting)."""
+    return get_setting("stage_lease_s")
 
 
 class Verdict(Enum):
@@ -101,7 +106,7 @@ def claim(session: Session, run_id: int, generation: int, owner: Owner) -> Verdi
     now = utcnow()
     move(run, Status.RUNNING)
     run.lease_owner = str(owner)
-    run.lease_expires_at = now + timedelta(seconds=LEASE_S)
+    run.lease_expires_at = now + timedelta(seconds=lease_s())
     run.started_at = run.started_at or now
     run.celery_task_id = owner.task_id
     if job.status == Status.QUEUED:
@@ -146,8 +151,12 @@ def release(session: Session, run_id: int, owner: Owner) -> None:
 class LeaseKeeper:
     """Renews a lease in the background while slow work runs; notices cancel and lost leases."""
 
-    def __init__(self, engine: Engine, run_id: int, owner: Owner, *, on_cancel=None) -> None:
+    def __init__(
+        self, engine: Engine, run_id: int, owner: Owner, *, lease_s: float, on_cancel=None
+    ) -> None:
         self.engine = engine
+        self.lease_s = lease_s  # read by the caller: this thread has no app context
+        self.renew_every_s = lease_s / RENEWALS_PER_LEASE
         self.run_id = run_id
         self.owner = owner
         self.on_cancel = on_cancel
@@ -162,10 +171,10 @@ class LeaseKeeper:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=RENEW_EVERY_S + 2)
+        self._thread.join(timeout=self.renew_every_s + 2)
 
     def _loop(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_S):
+        while not self._stop.wait(self.renew_every_s):
             try:
                 self.renew()
             except sa.exc.SQLAlchemyError as exc:  # Postgres blip: the lease outlives a few
@@ -173,7 +182,7 @@ class LeaseKeeper:
 
     def renew(self) -> None:
         """Push the expiry forward; record a lost lease or a cancel request."""
-        expires = utcnow() + timedelta(seconds=LEASE_S)
+        expires = utcnow() + timedelta(seconds=self.lease_s)
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.update(StageRun)

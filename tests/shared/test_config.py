@@ -49,6 +49,9 @@ def test_explicit_broker_wins():
         ("TOWER_ENV", "staging"),
         ("DATABASE_URL", "postgresql://h:notaport/db"),
         ("TRUSTED_PROXIES", "one"),
+        ("SWEEP_EVERY_S", "0"),
+        ("SWEEP_EVERY_S", "nan"),
+        ("SWEEP_EVERY_S", "soon"),
     ],
 )
 def test_malformed_variables_are_named(name, value):

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from shared.db import db
-from shared.models import Character, Episode, Job, Project, Scene, User
+from shared.models import Asset, Character, Episode, Job, Project, Scene, StageRun, User
 from tasks.pipeline.workflow_store import seed_default_workflows
+from tests.factories import make_job, make_stage_run
 from tests.support.farm import Farm, running_farm
 
 FAST_OPTIONS = {"steps": 3, "frames": 4}  # the episode is 64x64 at 8 fps
@@ -117,3 +119,26 @@ def job_row(app: Flask, job_id: int) -> Job:
         _ = [(r.assets, r.status) for r in job.stage_runs]
         db.session.expunge_all()
         return job
+
+
+@pytest.fixture
+def engine(app):
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def job_rows(engine):
+    """A committed job with three stage rows: (job id, stage row ids)."""
+    with Session(engine) as session, session.begin():
+        job = make_job(session)
+        runs = [make_stage_run(session, job_id=job.id, stage=s) for s in ("keyframe", "animate")]
+        runs.append(make_stage_run(session, job_id=job.id, stage="compile", scene_id=None))
+        ids = (job.id, [r.id for r in runs], job.project_id, job.owner_id)
+    yield ids[0], ids[1]
+    with Session(engine) as session, session.begin():
+        session.execute(sa.delete(Asset).where(Asset.job_id == ids[0]))
+        session.execute(sa.delete(StageRun).where(StageRun.job_id == ids[0]))
+        session.execute(sa.delete(Job).where(Job.id == ids[0]))
+        session.execute(sa.delete(Project).where(Project.id == ids[2]))
+        session.execute(sa.delete(User).where(User.id == ids[3]))

@@ -13,39 +13,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.db import db, lost_connection, lost_lock_race, transaction
-from shared.models import Asset, Job, Project, StageRun, User
+from shared.db import lost_connection, lost_lock_race, transaction
+from shared.models import Asset, Job, StageRun
 from shared.models.columns import utcnow
 from tasks.pipeline.leases import Owner, holds_lease
 from tasks.pipeline.locking import locked_job
 from tasks.sweeper import requeue_expired
-from tests.factories import make_job, make_stage_run
 from tests.support.processes import wait_for
 
 WAIT_S = 60  # for a lock wait to show, and for a blocked thread to finish, on a loaded box
-
-
-@pytest.fixture
-def engine(app):
-    with app.app_context():
-        return db.engine
-
-
-@pytest.fixture
-def job_rows(engine):
-    """A committed job with three stage rows: (job id, stage row ids)."""
-    with Session(engine) as session, session.begin():
-        job = make_job(session)
-        runs = [make_stage_run(session, job_id=job.id, stage=s) for s in ("keyframe", "animate")]
-        runs.append(make_stage_run(session, job_id=job.id, stage="compile", scene_id=None))
-        ids = (job.id, [r.id for r in runs], job.project_id, job.owner_id)
-    yield ids[0], ids[1]
-    with Session(engine) as session, session.begin():
-        session.execute(sa.delete(Asset).where(Asset.job_id == ids[0]))
-        session.execute(sa.delete(StageRun).where(StageRun.job_id == ids[0]))
-        session.execute(sa.delete(Job).where(Job.id == ids[0]))
-        session.execute(sa.delete(Project).where(Project.id == ids[2]))
-        session.execute(sa.delete(User).where(User.id == ids[3]))
 
 
 def waiting_for_locks(engine) -> int:
