@@ -15,7 +15,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from celery import chain, chord, group
 from celery.canvas import Signature
 from flask import current_app
@@ -31,7 +30,7 @@ from tasks.app import app
 from tasks.labels import stage_labels
 from tasks.pipeline.locking import locked_job
 from tasks.pipeline.priority import broker_priority
-from tasks.pipeline.stage_rows import latest_runs, scene_numbers, scene_order
+from tasks.pipeline.stage_rows import in_scene_order, latest_runs, scene_numbers
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,7 @@ class Plan:
 
     canvas: Signature
     task_ids: dict[int, str]
+    root_id: str  # the finish task's: the id of the canvas's result
 
 
 def build_canvas(session: Session, job: Job) -> Plan | None:
@@ -54,7 +54,7 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         return None
     options = {"priority": broker_priority(job.priority)}
     task_ids: dict[int, str] = {}
-    numbers = scene_numbers(session, pending)
+    numbers = scene_numbers(session, runs)
 
     def sig(run: StageRun) -> Signature:
         task_id = str(uuid.uuid4())
@@ -74,7 +74,7 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         )
 
     chains = []
-    for scene_runs in scene_groups(session, pending, runs):
+    for scene_runs in scene_groups(pending, numbers):
         steps = [sig(r) for r in scene_runs]
         chains.append(chain(*steps) if len(steps) > 1 else steps[0])
     # After every scene: the bridges between scenes (in scene order), then the episode stages.
@@ -85,26 +85,38 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
             key=lambda r: (position(r.stage), r.id),
         )
     ]
+    finish_id = str(uuid.uuid4())
     finish = app.signature(
-        FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True, **options
+        FINISH_TASK,
+        args=(job.id, job.canvas_generation),
+        immutable=True,
+        task_id=finish_id,
+        **options,
     )
     after = chain(*tail, finish) if tail else finish
-    canvas = chord(group(chains), after) if chains else after
-    return Plan(canvas, task_ids)
+    return Plan(joined(chains, after), task_ids, finish_id)
 
 
-def scene_groups(
-    session: Session, pending: list[StageRun], runs: list[StageRun]
-) -> list[list[StageRun]]:
-    """The pending per-scene stages of each scene in episode order (a character's sheet, which
-    has no scene, last), each in pipeline order (a segmented stage's segments in order)."""
+def joined(chains: list[Signature], after: Signature) -> Signature:
+    """The scene chains, then `after`: a chord waits for several chains (its counter lives in
+    the result backend); one chain simply goes on."""
+    if not chains:
+        return after
+    if len(chains) == 1:
+        return chain(chains[0], after)
+    return chord(group(chains), after)
+
+
+def scene_groups(pending: list[StageRun], numbers: dict[int, int]) -> list[list[StageRun]]:
+    """The pending per-scene stages of each scene in episode order (`numbers`: each scene's
+    order; a character's sheet, which has no scene, last), each in pipeline order (a segmented
+    stage's segments in order)."""
     groups: dict[int | None, list[StageRun]] = {}
     for run in sorted(pending, key=lambda r: (position(r.stage), r.segment)):
         if stage_kind(run.stage).per is Per.SCENE:
             groups.setdefault(run.scene_id, []).append(run)
-    return [
-        groups[scene_id] for scene_id in [*scene_order(session, runs), None] if scene_id in groups
-    ]
+    in_order = in_scene_order((i for i in groups if i is not None), numbers)
+    return [groups[scene_id] for scene_id in [*in_order, None] if scene_id in groups]
 
 
 def dispatch_job(job_id: int) -> str | None:
@@ -122,19 +134,23 @@ def dispatch_job(job_id: int) -> str | None:
         job.canvas_generation += 1
         plan = build_canvas(session, job)
         if plan is None:
-            plan = Plan(
-                app.signature(FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True), {}
+            root_id = str(uuid.uuid4())
+            finish = app.signature(
+                FINISH_TASK, args=(job.id, job.canvas_generation), immutable=True, task_id=root_id
             )
+            plan = Plan(finish, {}, root_id)
         for run_id, task_id in plan.task_ids.items():
             # The rows build_canvas read are in the session: no query.
             session.get(StageRun, run_id).celery_task_id = task_id
+        # Known before sending: a send that fails leaves it naming a canvas the sweeper replaces.
+        job.celery_root_id = plan.root_id
         generation = job.canvas_generation
         queued = (job.status == Status.QUEUED, job.progress)
     if queued[0]:  # submitted, retried or retaken: live clients see it queued again
         bus = ProgressBus.shared(current_app.config["SETTINGS"].redis_url)
         bus.job_event(job_id, status=Status.QUEUED.value, progress=queued[1])
     try:
-        result = plan.canvas.apply_async()
+        plan.canvas.apply_async()
     except (KombuError, RedisError, OSError) as exc:
         log.warning(
             "dispatch failed job_id=%s generation=%s: %s (the sweeper will resend)",
@@ -143,18 +159,11 @@ def dispatch_job(job_id: int) -> str | None:
             exc,
         )
         return None
-    root = result.id
-    with committed(session):
-        session.execute(
-            sa.update(Job)
-            .where(Job.id == job_id, Job.canvas_generation == generation)
-            .values(celery_root_id=root)
-        )
     log.info(
         "dispatched job_id=%s generation=%s stages=%d root=%s",
         job_id,
         generation,
         len(plan.task_ids),
-        root,
+        plan.root_id,
     )
-    return root
+    return plan.root_id

@@ -26,18 +26,22 @@ def lock_job(session: Session, job_id: int) -> None:
         .order_by(StageRun.id)
         .with_for_update(key_share=True)
     )
-    # By id: the job's eager joins cannot be locked (FOR UPDATE on an outer join).
     session.execute(sa.select(Job.id).where(Job.id == job_id).with_for_update(key_share=True))
 
 
 def locked_job(session: Session, job_id: int) -> Job | None:
-    """The job, read afresh with its stage rows after locking them all (see lock_job)."""
-    lock_job(session, job_id)
-    job = session.get(Job, job_id, populate_existing=True)
-    if job is not None:
-        session.execute(
-            sa.select(StageRun)
-            .where(StageRun.job_id == job_id)
-            .execution_options(populate_existing=True)
-        )
-    return job
+    """The job, read afresh with its stage rows as they are locked (see lock_job): the same
+    locks in the same order, taken by the reads themselves."""
+    session.scalars(
+        sa.select(StageRun)
+        .where(StageRun.job_id == job_id)
+        .order_by(StageRun.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    return session.scalars(
+        sa.select(Job)
+        .where(Job.id == job_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).first()

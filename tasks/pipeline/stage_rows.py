@@ -277,5 +277,10 @@ def scene_order(session: Session, runs: Iterable[StageRun]) -> list[int]:
     """Scene ids of the runs in the episode's order."""
     runs = list(runs)
     ids = {r.scene_id for r in runs if r.scene_id is not None}
-    known = scene_numbers(session, runs)
-    return sorted(ids, key=lambda i: (known.get(i, 1 << 30), i))
+    return in_scene_order(ids, scene_numbers(session, runs))
+
+
+def in_scene_order(scene_ids: Iterable[int], numbers: dict[int, int]) -> list[int]:
+    """`scene_ids` in the episode's order (`numbers`: from scene_numbers; a scene deleted
+    since, unnumbered, last)."""
+    return sorted(scene_ids, key=lambda i: (numbers.get(i, 1 << 30), i))
