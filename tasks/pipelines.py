@@ -25,11 +25,13 @@ from sqlalchemy.orm import Session
 from shared.db import committed, db
 from shared.models import Job, StageRun, Status
 from shared.progress import ProgressBus
+from shared.settings_store import get_setting
 from shared.stages import Per, position, stage_kind, time_limits
 from tasks.app import app
 from tasks.labels import stage_labels
 from tasks.pipeline.locking import locked_job
 from tasks.pipeline.priority import broker_priority
+from tasks.pipeline.routing import idle_holders
 from tasks.pipeline.stage_rows import in_scene_order, latest_runs, scene_numbers
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,10 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
     options = {"priority": broker_priority(job.priority)}
     task_ids: dict[int, str] = {}
     numbers = scene_numbers(session, runs)
+    groups = scene_groups(pending, numbers)
+    holders = idle_holders(session) if any(checkpoint_of(g[0]) for g in groups) else {}
 
-    def sig(run: StageRun) -> Signature:
+    def sig(run: StageRun, node: str | None = None) -> Signature:
         task_id = str(uuid.uuid4())
         task_ids[run.id] = task_id
         kind = stage_kind(run.stage)
@@ -65,17 +69,19 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
         return app.signature(
             kind.task_name,
             args=(run.id, job.canvas_generation),
-            kwargs=stage_labels(run, numbers.get(run.scene_id), run.backend),
+            kwargs=stage_labels(run, numbers.get(run.scene_id), node or run.backend),
             immutable=True,
             task_id=task_id,
             soft_time_limit=soft,
             time_limit=hard,
             **options,
+            **({"queue": f"gpu.{node}"} if node else {}),
         )
 
     chains = []
-    for scene_runs in scene_groups(pending, numbers):
-        steps = [sig(r) for r in scene_runs]
+    for scene_runs in groups:
+        node = idle_holder_for(scene_runs[0], holders)
+        steps = [sig(r, node if i == 0 else None) for i, r in enumerate(scene_runs)]
         chains.append(chain(*steps) if len(steps) > 1 else steps[0])
     # After every scene: the bridges between scenes (in scene order), then the episode stages.
     tail = [
@@ -95,6 +101,28 @@ def build_canvas(session: Session, job: Job) -> Plan | None:
     )
     after = chain(*tail, finish) if tail else finish
     return Plan(joined(chains, after), task_ids, finish_id)
+
+
+def checkpoint_of(run: StageRun) -> str | None:
+    """The checkpoint a GPU stage renders with (None: not a GPU stage, or routing is blind to
+    checkpoints)."""
+    if not stage_kind(run.stage).is_gpu or not get_setting("route_by_checkpoint"):
+        return None
+    return (run.inputs or {}).get("params", {}).get("checkpoint")
+
+
+def idle_holder_for(run: StageRun, holders: dict[str, list[str]]) -> str | None:
+    """An idle backend holding the checkpoint of a chain's first stage, taken from `holders`
+    (one chain each): sent there directly, the stage is not picked up from the shared queue by
+    another backend only to be re-routed (a claim, a placement and a Celery hop lost). A retry
+    goes to the shared queue, as routing keeps it from where it failed, and so does a stage
+    whose prompt may exist already (it re-attaches wherever it runs). Routing still decides
+    when it arrives."""
+    checkpoint = checkpoint_of(run)
+    free = holders.get(checkpoint or "")
+    if run.attempt > 1 or run.prompt_id or not free:
+        return None
+    return free.pop(0)
 
 
 def joined(chains: list[Signature], after: Signature) -> Signature:

@@ -88,6 +88,21 @@ def running_load(session: Session) -> dict[str, int]:
     return dict(rows)
 
 
+def idle_holders(session: Session) -> dict[str, list[str]]:
+    """Online backends running nothing, by the checkpoint each holds (in name order)."""
+    load = running_load(session)
+    nodes = session.scalars(
+        sa.select(WorkerNode)
+        .where(WorkerNode.status == NodeStatus.ONLINE, WorkerNode.last_checkpoint.is_not(None))
+        .order_by(WorkerNode.name)
+    )
+    holders: dict[str, list[str]] = {}
+    for node in nodes:
+        if is_fresh(node) and not load.get(node.name):
+            holders.setdefault(node.last_checkpoint, []).append(node.name)
+    return holders
+
+
 def place(
     session: Session,
     run: StageRun,

@@ -75,6 +75,21 @@ def test_the_next_stage_on_the_same_checkpoint_is_handed_to_the_same_backend(app
     assert not any(rerouted in worker.log_text() for worker in farm.gpu_workers.values())
 
 
+def test_a_first_stage_is_sent_to_an_idle_backend_holding_its_checkpoint(app, farm, production):
+    """Once a backend holds the checkpoint, the next job's keyframe goes to its queue at
+    dispatch: no backend without it picks it up from the shared queue only to re-route it."""
+    scene = [production.scene_ids[0]]
+    first = wait_until_done(app, farm, submit(app, production, kind="image", scene_ids=scene))
+    holder = first.stage_runs[0].backend
+    for _ in range(3):  # on the shared queue, either backend could pick each one up
+        job = wait_until_done(app, farm, submit(app, production, kind="image", scene_ids=scene))
+        assert job.status == "succeeded", (job.error, farm.logs())
+        run = job.stage_runs[0]
+        assert run.backend == holder
+        rerouted = f"re-routing run_id={run.id} to"
+        assert not any(rerouted in worker.log_text() for worker in farm.gpu_workers.values())
+
+
 def test_dialogue_is_spoken_in_the_mix_and_subtitled(app, farm, production, settings):
     with app.app_context():
         scene = db.session.get(Scene, production.scene_ids[1])
