@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from shared.config import Settings, load_settings
-from shared.db import db, migrate
+from shared.db import db, migrate, ping_when_idle
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -24,10 +24,11 @@ def create_base_app(settings: Settings | None = None, name: str = "tower") -> Fl
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
     import shared.models  # noqa: F401 - registers every table on the metadata
 
     db.init_app(app)
+    with app.app_context():
+        ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS)
     return app

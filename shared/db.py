@@ -10,9 +10,9 @@ from typing import TypeVar
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 # Stable constraint names so Alembic can drop what it created.
@@ -32,6 +32,10 @@ OUTAGE_CODES = frozenset({"57P01", "57P02", "57P03"})
 # How long a worker's transaction waits for Postgres to come back (a restart, a failover)
 # before its error counts: shorter than a stage's lease, which outlives it.
 OUTAGE_WAIT_S = 10.0
+# A pooled connection back in the pool for less than this is taken as alive; an older one is
+# pinged before use. pool_pre_ping pings at every checkout: a round trip more per transaction,
+# a third of a status poll's, though a busy process's connections were just used.
+PING_IDLE_S = 2.0
 
 T = TypeVar("T")
 
@@ -68,6 +72,28 @@ def session_scope() -> Iterator[Session]:
             yield session
     finally:
         db.session.remove()
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout when it sat in the pool for PING_IDLE_S or more,
+    and replace it when the ping fails (SQLAlchemy's pessimistic disconnect handling, skipped
+    for a connection just used; a connection lost since then fails its statement, which
+    `transaction` and the web's error handler treat as Postgres being away)."""
+
+    @event.listens_for(engine, "checkin")
+    def note_checkin(dbapi_connection, record) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_idle(dbapi_connection, record, proxy) -> None:
+        if time.monotonic() - record.info.get("checked_in_at", float("-inf")) < PING_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
 
 
 def lost_lock_race(exc: BaseException) -> bool:

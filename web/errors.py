@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from shared.db import db, lost_lock_race
+from shared.db import db, lost_connection, lost_lock_race
 from shared.errors import (
     AuthenticationError,
     ConflictError,
@@ -102,6 +102,14 @@ def register_error_handlers(app: Flask) -> None:
                 TransientError("the farm was busy with the same rows; nothing changed, retry")
             )
             response.headers["Retry-After"] = "1"
+            return response
+        # Postgres is restarting, or dropped the connection since its last use (pooled
+        # connections just used are not pinged, see shared.db.ping_when_idle).
+        if lost_connection(exc):
+            db.session.rollback()
+            log.warning("database connection lost: %s", exc.orig)
+            response = farm_error(TransientError("the database is unavailable; retry shortly"))
+            response.headers["Retry-After"] = "2"
             return response
         return unexpected(exc)
 

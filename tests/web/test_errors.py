@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
+import sqlalchemy as sa
 
 from shared.models import Project
 
@@ -175,3 +177,17 @@ def test_json_nested_within_the_limit_reaches_the_schema(as_role):
         nested = {"a": nested}
     response = as_role("owner").post("/api/anime/projects", json={"name": "x", "extra": nested})
     assert_error(response, 422, "validation_error")
+
+
+def test_a_lost_database_connection_is_503_with_retry_after(as_role, world, monkeypatch):
+    """Postgres restarting (or a pooled connection it dropped) is a moment's outage, not a
+    server error: the client is told to retry."""
+
+    def lost(*_args, **_kwargs):
+        dropped = psycopg2.OperationalError("server closed the connection unexpectedly")
+        raise sa.exc.OperationalError("SELECT 1", {}, dropped)
+
+    monkeypatch.setattr("web.routes.generation.status_response", lost)
+    response = as_role("owner").get(f"/api/anime/generation/{world.rows['job'].id}/status")
+    assert_error(response, 503)
+    assert int(response.headers["Retry-After"]) > 0
