@@ -69,11 +69,11 @@ from tasks.pipeline.workflow_store import seed_default_workflows
 # Farm settings of other issues that would cap a load test (per-user limits, guest quotas).
 UNCAPPED = {"active_jobs_per_user": 100000, "guest_jobs_per_hour": 100000}
 IMAGE_RATE_BAR = 20.0
-# Scene jobs/s of this bench's scenes phase (200 jobs) on main at 1456c5e, before the fixes
-# The box was shared with other work (load average 10-18), so the core-seconds per job, which
-# contention does not inflate as much, stand beside the rate.
-BEFORE_SCENE_JOBS_PER_S = 0.93
-BEFORE_SCENE_CORE_S_PER_JOB = 1.114
+# Scene jobs/s and core-seconds per job of this bench's scenes phase (200 jobs) on main at
+# 1456c5e, before issue 21's fixes, on this machine with nothing else running (2026-12-06; an
+# earlier figure, 0.93 jobs/s, was taken on a box busy with other work and overstated the gain).
+BEFORE_SCENE_JOBS_PER_S = 2.91
+BEFORE_SCENE_CORE_S_PER_JOB = 0.668
 SCENE_SPEEDUP_BAR = 2.0
 GROWTH_BAR = 1.5
 CLIENTS = 8  # accounts, as several studios
