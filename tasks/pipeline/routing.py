@@ -21,8 +21,10 @@ from workers.workflows import Capabilities, Requirements, missing_on
 
 HEARTBEAT_FRESH_S = 15.0
 AVOID_AFTER_FAILURES = 2  # transient failures of one job on one backend
-# A backend holding the checkpoint takes a first attempt while it runs fewer stages than this
-# (one running, one queued): waiting there costs less than a checkpoint switch here.
+# A backend holding the checkpoint takes a first attempt from an idle backend while it runs
+# fewer stages than this (one running, one queued): waiting there costs less than a
+# checkpoint switch here. From a busy backend it takes it whatever its load: a switch there
+# would wait behind that backend's own work as well.
 AFFINITY_LOAD = 2
 
 
@@ -147,13 +149,13 @@ def place(
     if settle:
         return Placement("here", here)
     # A retry stays where it was sent until this backend is avoided for the job. A first
-    # attempt stays unless a backend that already has the checkpoint loaded has room.
+    # attempt stays unless a backend that already has the checkpoint loaded takes it instead.
     if run.attempt == 1 and (
         checkpoint is not None
         and best.name != here
         and mine.last_checkpoint != checkpoint
         and best.last_checkpoint == checkpoint
-        and load.get(best.name, 0) < AFFINITY_LOAD
+        and (load.get(best.name, 0) < AFFINITY_LOAD or load.get(here, 0) > 0)
     ):
         return Placement("elsewhere", best.name)
     return Placement("here", here)
