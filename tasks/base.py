@@ -33,7 +33,7 @@ from tasks.pipeline.leases import (
     lease_s,
 )
 from tasks.pipeline.locking import NO_KEY_UPDATE
-from tasks.pipeline.recording import next_attempt, record_cancelled, record_failure, record_success
+from tasks.pipeline.recording import fail_held, next_attempt, record_cancelled, record_success
 from tasks.progress_relay import ProgressRelay
 from workers.gpu_stage import Artifact
 
@@ -303,12 +303,11 @@ class Delivery(Generic[W]):
         detail = error_detail(exc)
 
         def record(session: Session) -> list[tuple[int, int | None, str]]:
-            if holding and not holds_lease(session, self.run_id, claimed.owner):
+            owner = claimed.owner if holding else None
+            skipped = fail_held(session, self.run_id, owner, message, detail)
+            if skipped is None:
                 raise LeaseLost()
-            return [
-                (r.id, r.scene_id, r.stage)
-                for r in record_failure(session, self.run_id, message, detail)
-            ]
+            return [(r.id, r.scene_id, r.stage) for r in skipped]
 
         try:
             skipped = transaction(self.ctx.engine, record)

@@ -13,7 +13,7 @@ from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
 from tasks.pipeline.leases import Owner, holds_lease
-from tasks.pipeline.locking import NO_KEY_UPDATE, locked_job
+from tasks.pipeline.locking import NO_KEY_UPDATE, lock_job_of_run, locked_job
 from tasks.pipeline.references import link_reference
 from tasks.pipeline.stage_rows import downstream, latest_runs
 from workers.gpu_stage import Artifact
@@ -102,6 +102,22 @@ def record_failure(
         "stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage, message
     )
     return skipped
+
+
+def fail_held(
+    session: Session,
+    run_id: int,
+    owner: Owner | None,
+    message: str,
+    detail: dict[str, Any] | None = None,
+) -> list[StageRun] | None:
+    """record_failure, if `owner` (None: whoever) still holds the stage; None when it does
+    not. Every row of the job is locked first, in the farm's order, and only then the stage's
+    own: locked on its own first, it deadlocked with another stage's failure or a retake."""
+    lock_job_of_run(session, run_id)
+    if owner is not None and not holds_lease(session, run_id, owner):
+        return None
+    return record_failure(session, run_id, message, detail)
 
 
 def skip_dependents(session: Session, failed: StageRun) -> list[StageRun]:

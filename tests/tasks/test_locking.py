@@ -18,6 +18,7 @@ from shared.models import Asset, Job, StageRun
 from shared.models.columns import utcnow
 from tasks.pipeline.leases import Owner, holds_lease
 from tasks.pipeline.locking import locked_job
+from tasks.pipeline.recording import fail_held
 from tasks.sweeper import requeue_expired
 from tests.support.processes import wait_for
 
@@ -66,6 +67,41 @@ def test_a_worker_claiming_a_stage_and_a_job_wide_lock_never_deadlock(engine, jo
         worker_tx.commit()
     thread.join(WAIT_S)
     assert outcome == {"ok": job_id}
+
+
+def test_a_failing_stage_takes_its_own_row_in_the_farms_order(engine, job_rows):
+    """A job-wide lock part way through the job's rows (it holds the first) and a stage
+    failing further along: the failure waits for the first row before it locks its own, so
+    the job-wide lock goes on to that row without waiting (it deadlocked when the failure
+    locked its own row first)."""
+    job_id, (first, failing, _) = job_rows
+    owner = Owner.parse("gpu-host:1:task")
+    with Session(engine) as session, session.begin():
+        run = session.get(StageRun, failing)
+        run.status, run.lease_owner = "running", str(owner)
+        run.lease_expires_at = utcnow() + timedelta(minutes=5)
+    with engine.connect() as walker:
+        walker_tx = walker.begin()
+        walker.execute(
+            sa.select(StageRun.id).where(StageRun.id == first).with_for_update(key_share=True)
+        )
+        before = waiting_for_locks(engine)
+        thread, outcome = in_thread(
+            lambda: transaction(
+                engine, lambda s: len(fail_held(s, failing, owner, "out of memory")), attempts=1
+            )
+        )
+        wait_for(lambda: waiting_for_locks(engine) > before, WAIT_S, what="the failure to wait")
+        walker.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+        walker.execute(
+            sa.select(StageRun.id).where(StageRun.id == failing).with_for_update(key_share=True)
+        )
+        walker_tx.commit()
+    thread.join(WAIT_S)
+    assert outcome == {"ok": 1}  # compile, which needed the failed stage, was skipped
+    with Session(engine) as session:
+        assert session.get(StageRun, failing).status == "failed"
+        assert session.get(Job, job_id).status == "failed"
 
 
 def test_a_job_wide_lock_does_not_hold_up_a_worker_storing_an_output(engine, job_rows):

@@ -202,7 +202,9 @@ def test_progress_is_monotonic_and_ends_at_one_with_the_terminal_event(
     try:
         stream = SseStream()
         reader = stream.background(server.port, server.path(job["id"]), job["token"])
-        assert stream.answered.wait(20)
+        # The snapshot first: the server reads the job's history after sending its headers,
+        # so an event published before it did would come as history instead.
+        wait_for(lambda: stream.events, 60, what="the job's snapshot")
         bus.job_event(job["id"], status="running", progress=0.0)
         run_pipeline(app, bus, job)
         reader.join(20)
