@@ -29,14 +29,6 @@ def lock_job(session: Session, job_id: int) -> None:
     session.execute(sa.select(Job.id).where(Job.id == job_id).with_for_update(key_share=True))
 
 
-def lock_job_of_run(session: Session, run_id: int) -> None:
-    """Lock the rows of the job a stage run belongs to (see lock_job): before a transaction
-    that changes other rows of the job locks the run's own row by itself."""
-    job_id = session.scalar(sa.select(StageRun.job_id).where(StageRun.id == run_id))
-    if job_id is not None:
-        lock_job(session, job_id)
-
-
 def locked_job(session: Session, job_id: int) -> Job | None:
     """The job, read afresh with its stage rows as they are locked (see lock_job): the same
     locks in the same order, taken by the reads themselves."""

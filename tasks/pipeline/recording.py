@@ -13,7 +13,7 @@ from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
 from tasks.pipeline.leases import Owner, holds_lease
-from tasks.pipeline.locking import NO_KEY_UPDATE, lock_job_of_run, locked_job
+from tasks.pipeline.locking import NO_KEY_UPDATE, locked_job
 from tasks.pipeline.references import link_reference
 from tasks.pipeline.stage_rows import downstream, latest_runs
 from workers.gpu_stage import Artifact
@@ -81,14 +81,25 @@ def finish_run(
     run.error_detail = detail
 
 
-def record_failure(
-    session: Session, run_id: int, message: str, detail: dict[str, Any] | None = None
-) -> list[StageRun]:
-    """Fail the stage and its job at once with the message a person needs; the stages that
-    depended on it are skipped (other scenes go on). Returns the skipped stages."""
+def fail_held(
+    session: Session,
+    run_id: int,
+    owner: Owner | None,
+    message: str,
+    detail: dict[str, Any] | None = None,
+) -> list[StageRun] | None:
+    """Fail the stage and its job at once with the message a person needs, if `owner` (None:
+    whoever) still holds the stage; the stages that depended on it are skipped (other scenes
+    go on). Returns the skipped stages; None when `owner` no longer holds it.
+
+    Skipping dependants touches rows other scenes share (compile, mix), so every row of the
+    job is locked first, in the farm's order, and the lease checked after: a stage's own row
+    locked on its own first deadlocked with another stage's failure or a retake.
+    """
     job_id = session.scalar(sa.select(StageRun.job_id).where(StageRun.id == run_id))
-    # Skipping dependants touches rows other scenes share (compile, mix): all of them, in order.
     job = locked_job(session, job_id)
+    if owner is not None and not holds_lease(session, run_id, owner):
+        return None
     run = session.get(StageRun, run_id)
     if run.status in (Status.SUCCEEDED, Status.CANCELLED):
         return []
@@ -102,22 +113,6 @@ def record_failure(
         "stage failed job_id=%s run_id=%s stage=%s: %s", run.job_id, run.id, run.stage, message
     )
     return skipped
-
-
-def fail_held(
-    session: Session,
-    run_id: int,
-    owner: Owner | None,
-    message: str,
-    detail: dict[str, Any] | None = None,
-) -> list[StageRun] | None:
-    """record_failure, if `owner` (None: whoever) still holds the stage; None when it does
-    not. Every row of the job is locked first, in the farm's order, and only then the stage's
-    own: locked on its own first, it deadlocked with another stage's failure or a retake."""
-    lock_job_of_run(session, run_id)
-    if owner is not None and not holds_lease(session, run_id, owner):
-        return None
-    return record_failure(session, run_id, message, detail)
 
 
 def skip_dependents(session: Session, failed: StageRun) -> list[StageRun]:
