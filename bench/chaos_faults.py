@@ -65,10 +65,11 @@ def judged(rig: Rig, job_id: int, fault_at: float, *, right: bool, note: str = "
     )
 
 
-def faulted_trial(
+def injected(
     rig: Rig, inject: Callable[[StageRun], None], nodes: tuple[str, ...] | None = None
-) -> Trial | None:
-    """Submit, inject mid-render, wait the end: the job must succeed. None when the job ended
+) -> tuple[int, float] | None:
+    """Submit a job and inject the fault at a random moment of one of its renders (on
+    `nodes`, when given): the job's id and when the fault landed. None when the job ended
     before a stage rendered where the fault needs it (the caller tries again)."""
     job_id = submit(rig)
     run = rendering(rig, job_id, nodes)
@@ -77,6 +78,18 @@ def faulted_trial(
     within_render(rig)
     fault_at = time.monotonic()
     inject(run)
+    return job_id, fault_at
+
+
+def faulted_trial(
+    rig: Rig, inject: Callable[[StageRun], None], nodes: tuple[str, ...] | None = None
+) -> Trial | None:
+    """Submit, inject mid-render, wait the end: the job must succeed. None when the fault
+    found no render to land in."""
+    landed = injected(rig, inject, nodes)
+    if landed is None:
+        return None
+    job_id, fault_at = landed
     try:
         job = wait_ended(rig, job_id, timeout=ENDING_S)
     except TimeoutError:
@@ -191,13 +204,10 @@ def disk_full(rig: Rig) -> Trial | None:
     stage error, nothing half-written is left or published, and once space is freed a retry
     finishes it."""
     filler = rig.store.root / ".chaos-filler"
-    job_id = submit(rig)
-    run = rendering(rig, job_id)
-    if run is None:
+    landed = injected(rig, lambda run: fill(filler))
+    if landed is None:
         return None
-    within_render(rig)
-    fault_at = time.monotonic()
-    fill(filler)
+    job_id, fault_at = landed
     try:
         failed = wait_ended(rig, job_id)
         wait_for(lambda: stages_stopped(rig, job_id), 60, what=f"job {job_id}'s stages to stop")

@@ -175,31 +175,30 @@ def phase(running, args, small_work, full_work, small_units: int, units: int) ->
     return full
 
 
+def job_phase(running: RunningFarm, args: argparse.Namespace, kind: str, count: int) -> dict:
+    """`count` jobs of `kind` over the clients' accounts, after a tenth of them."""
+    group = accounts(running.settings.secret_key, max(1, count // CLIENTS))
+    return phase(
+        running,
+        args,
+        lambda: scene_job_work(group, kind, count // 10),
+        lambda: scene_job_work(group, kind, count),
+        count // 10,
+        count,
+    )
+
+
 def run_phases(running: RunningFarm, args: argparse.Namespace) -> dict:
     secret = running.settings.secret_key
     phases = args.phases.split(",")
     figures = {}
     with PeakMemory(running) as memory:
-        if "images" in phases:
-            group = accounts(secret, max(1, args.jobs // CLIENTS))
-            figures["images"] = phase(
-                running,
-                args,
-                lambda: scene_job_work(group, "image", args.jobs // 10),
-                lambda: scene_job_work(group, "image", args.jobs),
-                args.jobs // 10,
-                args.jobs,
-            )
-        if "scenes" in phases:
-            group = accounts(secret, max(1, args.scene_jobs // CLIENTS))
-            figures["scenes"] = phase(
-                running,
-                args,
-                lambda: scene_job_work(group, "scene", args.scene_jobs // 10),
-                lambda: scene_job_work(group, "scene", args.scene_jobs),
-                args.scene_jobs // 10,
-                args.scene_jobs,
-            )
+        for name, kind, count in (
+            ("images", "image", args.jobs),
+            ("scenes", "scene", args.scene_jobs),
+        ):
+            if name in phases:
+                figures[name] = job_phase(running, args, kind, count)
         if "episode" in phases:
             figures["episode"] = phase(
                 running,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import psutil
 import redis
 
 from bench.private_services import PrivateServices
+from bench.sampling import EverySecond
 from shared.config import Settings, load_settings, redis_db_url
 from tests.support.farm import Farm, running_farm
 from tests.support.processes import Process
@@ -132,29 +132,15 @@ def own_cpu_seconds() -> float:
     return times.user + times.system
 
 
-class PeakMemory:
+class PeakMemory(EverySecond):
     """Samples the private Postgres (proportional set size of its processes) and Redis
     (used_memory) once a second; `peaks()` gives the highest of each in MB."""
 
     def __init__(self, running: RunningFarm) -> None:
+        super().__init__()
         self._pg = running.store_pids()["postgres"]
         self._redis = redis.Redis.from_url(running.settings.redis_url)
         self._peaks = {"postgres_mb": 0.0, "redis_mb": 0.0}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(1.0)
 
     def sample(self) -> None:
         """Record one sample."""

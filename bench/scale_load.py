@@ -14,6 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from bench.rows import make_episode
+from bench.sampling import EverySecond
 from shared.db import db
 from shared.models import Asset, Job, StageRun
 from shared.progress import ACTIVE_KEY, SINK_GROUP, events_key
@@ -218,28 +219,17 @@ def job_span_s(job_ids: list[int], since: float) -> float:
     return last.timestamp() - since
 
 
-class SinkLag:
+class SinkLag(EverySecond):
     """Samples, once a second, how old the oldest progress event is that the sink has not
     acknowledged yet (0 when it is caught up), over every active job's stream."""
 
     def __init__(self, client: redis.Redis) -> None:
+        super().__init__()
         self._client = client
         self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> SinkLag:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append(self.oldest_unacked_s())
-            self._stop.wait(1.0)
+    def sample(self) -> None:
+        self.samples.append(self.oldest_unacked_s())
 
     def oldest_unacked_s(self) -> float:
         """Age in seconds of the oldest event not yet acknowledged by the sink."""
