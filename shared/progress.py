@@ -179,11 +179,12 @@ def _failure(failure: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def compare_ids(a: str, b: str) -> int:
     """-1, 0 or 1 as stream id `a` is before, equal to or after `b`."""
-    ka, kb = _id_key(a), _id_key(b)
+    ka, kb = stream_position(a), stream_position(b)
     return (ka > kb) - (ka < kb)
 
 
-def _id_key(entry_id: str) -> tuple[int, int]:
+def stream_position(entry_id: str) -> tuple[int, int]:
+    """A stream id as (ms, seq), which orders as the stream does."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 
@@ -212,13 +213,13 @@ class ProgressEvent:
 
 def decode_entry(job_id: int, entry_id: str | bytes, fields: dict) -> ProgressEvent:
     """A ProgressEvent from a raw XRANGE/XREAD entry."""
-    text = {_text(k): _text(v) for k, v in fields.items()}
+    text = {as_text(k): as_text(v) for k, v in fields.items()}
     try:
         data = json.loads(text.get("data", "{}"))
     except ValueError:
         data = {}
     return ProgressEvent(
-        id=_text(entry_id),
+        id=as_text(entry_id),
         job_id=int(job_id),
         kind=text.get("kind", ""),
         data=data,
@@ -226,7 +227,18 @@ def decode_entry(job_id: int, entry_id: str | bytes, fields: dict) -> ProgressEv
     )
 
 
-def _text(value: str | bytes) -> str:
+def entry_stage(fields: dict) -> tuple[int | None, str | None]:
+    """(stage id, status) a stage entry carries beside its data; (None, None) for other
+    entries and for stage entries written before these fields were."""
+    stage = fields.get(b"stage", fields.get("stage"))
+    if stage is None:
+        return None, None
+    status = fields.get(b"status", fields.get("status"))
+    return int(stage), None if status is None else as_text(status)
+
+
+def as_text(value: str | bytes) -> str:
+    """A Redis reply value as text (clients may or may not decode responses)."""
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -296,7 +308,15 @@ class ProgressBus:
             pipe = self.client.pipeline(transaction=False)
             pipe.xadd(
                 events_key(job_id),
-                {"kind": "stage", "origin": "task", "data": body},
+                # The stage and its status beside the data let the sink coalesce a
+                # backlog without decoding the entries a newer one replaces.
+                {
+                    "kind": "stage",
+                    "origin": "task",
+                    "data": body,
+                    "stage": int(stage_id),
+                    "status": str(status),
+                },
                 maxlen=self.maxlen,
                 approximate=True,
             )
@@ -304,7 +324,7 @@ class ProgressBus:
             pipe.expire(events_key(job_id), RETENTION_S)
             pipe.expire(stages_key(job_id), RETENTION_S)
             pipe.sadd(ACTIVE_KEY, int(job_id))
-            return _text(pipe.execute()[0])
+            return as_text(pipe.execute()[0])
 
         return self._guarded(publish, job_id, "stage")
 
@@ -341,7 +361,7 @@ class ProgressBus:
                     RUNNING_CEILING,
                 ],
             )
-            return _text(result) if result else None
+            return as_text(result) if result else None
 
         return self._guarded(publish, job_id, "job")
 
@@ -361,7 +381,7 @@ class ProgressBus:
         :raises redis.RedisError: when Redis is unreachable.
         """
         raw = self.client.hgetall(stages_key(job_id))
-        return {int(_text(k)): json.loads(v) for k, v in raw.items()}
+        return {int(as_text(k)): json.loads(v) for k, v in raw.items()}
 
     def job_state(self, job_id: int) -> dict[str, Any] | None:
         """The job's latest published state with its stream id, or None.
@@ -379,7 +399,7 @@ class ProgressBus:
         pipe.hgetall(stages_key(job_id))
         pipe.hgetall(job_key(job_id))
         stages, job = pipe.execute()
-        return {int(_text(k)): json.loads(v) for k, v in stages.items()}, _job_state(job)
+        return {int(as_text(k)): json.loads(v) for k, v in stages.items()}, _job_state(job)
 
     def read_after(self, job_id: int, after_id: str, count: int = 500) -> list[ProgressEvent]:
         """Events strictly after `after_id` ("0" for all that are kept), oldest first.
@@ -402,8 +422,8 @@ class ProgressBus:
         pipe.hgetall(job_key(job_id))
         first, last, state = pipe.execute()
         return (
-            _text(first[0][0]) if first else None,
-            _text(last[0][0]) if last else None,
+            as_text(first[0][0]) if first else None,
+            as_text(last[0][0]) if last else None,
             _job_state(state),
         )
 
@@ -411,7 +431,7 @@ class ProgressBus:
 def _job_state(raw: dict) -> dict[str, Any] | None:
     if not raw:
         return None
-    text = {_text(k): _text(v) for k, v in raw.items()}
+    text = {as_text(k): as_text(v) for k, v in raw.items()}
     return {
         "status": text.get("status", "running"),
         "progress": float(text.get("progress") or 0.0),
@@ -445,4 +465,4 @@ def active_jobs(client: redis.Redis) -> set[int]:
 
     :raises redis.RedisError: when Redis is unreachable.
     """
-    return {int(_text(m)) for m in client.smembers(ACTIVE_KEY) if _text(m).isdigit()}
+    return {int(as_text(m)) for m in client.smembers(ACTIVE_KEY) if as_text(m).isdigit()}

@@ -17,13 +17,16 @@ from shared.progress import (
     SINK_GROUP,
     ProgressBus,
     active_jobs,
+    as_text,
     compare_ids,
     decode_entry,
+    entry_stage,
     events_key,
     parse_events_key,
     retire_job,
+    stream_position,
 )
-from workers.progress_sink.rows import JobRowState, write_job, write_stage
+from workers.progress_sink.rows import JobRowState, JobWrite, write_progress
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,22 @@ class JobBuffer:
     running: bool = False
     finished: bool = False
     newest: str = "0-0"
-    not_before: float = 0.0
+    not_before: float = 0.0  # the end of the coalescing window opened by the last write
+    retry_at: float = 0.0  # after a failed write
+
+    @property
+    def writes(self) -> bool:
+        """Whether flushing it writes rows."""
+        return bool(self.stages or self.running)
+
+    def due(self, now: float) -> bool:
+        """Whether to write and acknowledge it now. The window spaces a job's writes, so it
+        holds back only a buffer that writes and is small: entries that write nothing (the
+        sink's own job events) are acknowledged at once, and a backlog of a full read is
+        written at once (one write folds all of it)."""
+        if not self.ids or now < self.retry_at:
+            return False
+        return now >= self.not_before or not self.writes or len(self.ids) >= READ_COUNT
 
 
 @dataclass
@@ -216,32 +234,44 @@ class ProgressSink:
             return []
 
     def _block_ms(self) -> int:
-        due = [b.not_before for b in self.buffers.values() if b.ids]
+        due = [max(b.not_before, b.retry_at) for b in self.buffers.values() if b.ids]
         if not due:
             return self.block_ms
         wait_ms = int((min(due) - time.monotonic()) * 1000)
         return max(1, min(self.block_ms, wait_ms))
 
     def absorb(self, job_id: int, entries: list) -> None:
-        """Fold raw entries into the job's buffer, keeping only each stage's newest state."""
+        """Fold raw entries into the job's buffer, keeping only each stage's newest state.
+        Every read (new, pending or claimed) returns its entries in stream order: walked
+        newest first, only the entry that wins for each stage is decoded."""
+        if not entries:
+            return
         buffer = self.buffers.setdefault(job_id, JobBuffer())
         applied = self.applied.setdefault(job_id, {})
-        for entry_id, fields in entries:
+        self.stats.entries += len(entries)
+        folded: set[int] = set()
+        for entry_id, fields in reversed(entries):
+            buffer.ids.append(entry_id)
+            stage_id, status = entry_stage(fields or {})
+            if stage_id in folded:  # a newer entry of this stage won already
+                buffer.running |= status == "running"
+                continue
             event = decode_entry(job_id, entry_id, fields or {})
-            buffer.ids.append(event.id)
-            self.stats.entries += 1
-            if compare_ids(event.id, buffer.newest) > 0:
-                buffer.newest = event.id
             if event.kind == "stage" and "stage_id" in event.data:
                 stage_id = int(event.data["stage_id"])
+                folded.add(stage_id)
+                buffer.running |= event.data.get("status") == "running"
                 # A claimed entry may be older than one already applied: keep stream order.
-                if compare_ids(event.id, applied.get(stage_id, "0-0")) > 0:
-                    applied[stage_id] = event.id
+                position = stream_position(event.id)
+                if position > applied.get(stage_id, (0, 0)):
+                    applied[stage_id] = position
                     buffer.stages[stage_id] = event.data
-                    buffer.running |= event.data.get("status") == "running"
             elif event.kind == "job" and event.origin != "sink":
                 buffer.running |= event.data.get("status") == "running"
                 buffer.finished |= event.is_terminal_job
+        newest = as_text(entries[-1][0])
+        if compare_ids(newest, buffer.newest) > 0:
+            buffer.newest = newest
 
     def flush_due(self, force: bool = False) -> None:
         """Write and acknowledge every buffer whose coalescing window has passed: the rows of
@@ -250,7 +280,7 @@ class ProgressSink:
         due = [
             (job_id, buffer)
             for job_id, buffer in list(self.buffers.items())
-            if buffer.ids and (force or now >= buffer.not_before)
+            if buffer.ids and (force or buffer.due(now))
         ]
         if not due:
             return
@@ -265,7 +295,7 @@ class ProgressSink:
                     rows.update(self.write_rows([(job_id, buffer)]))
                 except sa.exc.DBAPIError as one:
                     log.warning("progress sink: database write failed job_id=%s: %s", job_id, one)
-                    buffer.not_before = time.monotonic() + 1.0
+                    buffer.retry_at = time.monotonic() + 1.0
             due = [(j, b) for j, b in due if j in rows]
         pipe = self.client.pipeline(transaction=False)
         for job_id, buffer in due:
@@ -275,24 +305,24 @@ class ProgressSink:
             self.acknowledged(job_id, buffer, rows[job_id])
 
     def write_rows(self, due: list[tuple[int, JobBuffer]]) -> dict[int, JobRowState | None]:
-        """Write the buffered state of each job in one transaction; each job's row after it
+        """Write the buffered state of the jobs in one transaction; each job's row after it
         (None when nothing was written or the row is terminal)."""
-        rows: dict[int, JobRowState | None] = {job_id: None for job_id, _ in due}
-        writing = [(job_id, b) for job_id, b in due if b.stages or b.running]
-        if not writing:
-            return rows
-        with session_scope() as session:
-            for job_id, buffer in sorted(writing, key=lambda due: due[0]):
-                eta = self.etas.setdefault(job_id, EtaEstimator())
-                # In id order, the farm's lock order (tasks.pipeline.locking).
-                for stage_id, state in sorted(buffer.stages.items()):
-                    self.stats.row_writes += write_stage(session, job_id, stage_id, state)
-                rows[job_id] = write_job(
-                    session,
-                    job_id,
-                    running=buffer.running,
-                    eta_of=lambda done, total, eta=eta: eta.observe(done, total),
-                )
+        writes = [
+            JobWrite(
+                job_id=job_id,
+                stages=buffer.stages,
+                running=buffer.running,
+                eta_of=self.etas.setdefault(job_id, EtaEstimator()).observe,
+            )
+            for job_id, buffer in due
+            if buffer.writes
+        ]
+        rows: dict[int, JobRowState | None] = dict.fromkeys((job_id for job_id, _ in due), None)
+        if writes:
+            with session_scope() as session:
+                written, stage_rows = write_progress(session, writes)
+            rows.update(written)
+            self.stats.row_writes += stage_rows
         return rows
 
     def acknowledged(self, job_id: int, buffer: JobBuffer, row: JobRowState | None) -> None:
@@ -300,9 +330,10 @@ class ProgressSink:
         window, tell clients its new progress, retire a finished job's stream."""
         self.stats.flushes += 1
         # Only a write opens a new coalescing window; acknowledging our own events does not.
-        wrote = bool(buffer.stages or buffer.running)
         self.buffers[job_id] = JobBuffer(
-            not_before=time.monotonic() + self.min_interval_s if wrote else buffer.not_before
+            not_before=time.monotonic() + self.min_interval_s
+            if buffer.writes
+            else buffer.not_before
         )
         if row is not None and self._changed(job_id, row.progress, row.eta_s):
             self.bus.job_event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from shared.progress import SINK_GROUP, events_key
 from tests.workers.progress_sink.harness import read_rows, set_status
 from workers.progress_sink import ProgressSink
+from workers.progress_sink import sink as sink_module
 
 GPU = {"inputs": {"steps": 20, "frames": 1}}
 
@@ -171,3 +173,93 @@ def test_a_finished_job_leaves_the_active_set(app, bus, client, sink, make_job):
     bus.job_event(job_id, status="succeeded", progress=1.0)
     run_until(sink, lambda: not client.sismember("tower:progress:active", job_id))
     assert pending(client, job_id) == 0
+
+
+@pytest.fixture
+def slow_sink(app, client):
+    """A sink whose coalescing window (30 s) no test outlasts."""
+    with app.app_context():
+        yield ProgressSink(client, consumer="slow", min_interval_s=30, block_ms=50, discover_s=0.1)
+
+
+def unacknowledged(client, job_id: int) -> int:
+    """The job's entries the sink has not acknowledged: pending plus not yet delivered."""
+    (group,) = client.xinfo_groups(events_key(job_id))
+    return int(group["pending"]) + int(group["lag"] or 0)
+
+
+def animate_event(bus, job_id: int, stage_id: int, step: int, status: str = "running") -> str:
+    return bus.stage_event(
+        job_id,
+        stage_id=stage_id,
+        stage="animate",
+        status=status,
+        step=step,
+        max=10_000,
+        progress=step / 10_000,
+    )
+
+
+def test_a_backlog_is_written_without_waiting_for_the_window(app, bus, client, slow_sink, make_job):
+    stages = [{"stage": "keyframe", **GPU}, {"stage": "animate", "scene_id": None, **GPU}]
+    jobs = [make_job(stages) for _ in range(2)]
+    for job_id, (first, _) in jobs:
+        animate_event(bus, job_id, first, 1)
+    run_until(slow_sink, lambda: slow_sink.stats.row_writes == 2)
+    # More than a full read (READ_COUNT) per job while the window (30 s) is open.
+    for step in range(2, 602):
+        for job_id, stages in jobs:
+            animate_event(bus, job_id, stages[step % 2], step)
+
+    run_until(slow_sink, lambda: all(unacknowledged(client, job_id) == 0 for job_id, _ in jobs))
+    # One write per stage: the backlog folded.
+    assert slow_sink.stats.row_writes == 2 + 4
+    for job_id, _ in jobs:
+        _, rows = read_rows(app, job_id)
+        assert [r["step"] for r in rows] == [600, 601]
+
+
+def test_the_sinks_own_events_are_acknowledged_without_waiting(
+    app, bus, client, slow_sink, make_job
+):
+    job_id, (run,) = make_job([{"stage": "animate", **GPU}])
+    animate_event(bus, job_id, run, 1)
+    run_until(slow_sink, lambda: slow_sink.stats.row_writes == 1)
+    # The write published the job's new progress (the sink's own event) on the stream: it
+    # writes nothing, so the window does not hold it unacknowledged.
+    assert bus.read_after(job_id, "0")[-1].origin == "sink"
+    run_until(slow_sink, lambda: unacknowledged(client, job_id) == 0)
+    assert slow_sink.stats.row_writes == 1
+
+
+def test_a_backlog_decodes_only_the_entries_that_win(app, bus, client, sink, make_job, monkeypatch):
+    decoded = []
+    monkeypatch.setattr(sink_module, "decode_entry", counting(decoded, sink_module.decode_entry))
+    job_id, (run,) = make_job([{"stage": "animate", **GPU}])
+    for step in range(1, 50):
+        animate_event(bus, job_id, run, step)
+    # An entry as a publisher from before the stage and status fields wrote it.
+    client.xadd(
+        events_key(job_id),
+        {"kind": "stage", "origin": "task", "data": json.dumps({"stage_id": run, "step": 50})},
+    )
+    animate_event(bus, job_id, run, 51, status="succeeded")
+
+    run_until(sink, lambda: sink.stats.entries == 51 and pending(client, job_id) == 0)
+    job, (row,) = read_rows(app, job_id)
+    # The newest state won; the job runs, as the replaced entries said, though the newest
+    # entry of its one stage did not say so.
+    assert row["step"] == 51 and row["status"] == "queued"
+    assert job["status"] == "running"
+    # The newest, and the one entry that carries no stage field beside its data.
+    assert len(decoded) == 2
+
+
+def counting(calls: list, function):
+    """`function`, recording each call's arguments in `calls`."""
+
+    def counted(*args):
+        calls.append(args)
+        return function(*args)
+
+    return counted
