@@ -237,6 +237,21 @@ def entry_stage(fields: dict) -> tuple[int | None, str | None]:
     return int(stage), None if status is None else as_text(status)
 
 
+def queue_live_state(pipe: redis.client.Pipeline, job_id: int) -> None:
+    """Queue the reads of a job's live state (see live_state_from) on a pipeline."""
+    pipe.hgetall(stages_key(job_id))
+    pipe.hgetall(job_key(job_id))
+
+
+def live_state_from(results: list) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None]:
+    """The (stage states, job state) of the reads queue_live_state queued.
+
+    :raises ValueError: when a stored state is not JSON.
+    """
+    stages, job = results
+    return {int(as_text(k)): json.loads(v) for k, v in stages.items()}, _job_state(job)
+
+
 def as_text(value: str | bytes) -> str:
     """A Redis reply value as text (clients may or may not decode responses)."""
     return value.decode() if isinstance(value, bytes) else value
@@ -396,10 +411,8 @@ class ProgressBus:
         :raises redis.RedisError: when Redis is unreachable.
         """
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(stages_key(job_id))
-        pipe.hgetall(job_key(job_id))
-        stages, job = pipe.execute()
-        return {int(as_text(k)): json.loads(v) for k, v in stages.items()}, _job_state(job)
+        queue_live_state(pipe, job_id)
+        return live_state_from(pipe.execute())
 
     def read_after(self, job_id: int, after_id: str, count: int = 500) -> list[ProgressEvent]:
         """Events strictly after `after_id` ("0" for all that are kept), oldest first.

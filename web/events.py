@@ -32,6 +32,7 @@ from shared.progress import (
     decode_entry,
     events_key,
     is_stream_id,
+    live_state_from,
 )
 from web.fanout import Fanout, Listener
 from web.redis_pools import pooled_client
@@ -302,6 +303,17 @@ def read_live_state(job_id: int) -> LiveState:
         return progress_clients().bus.live_state(job_id)
     except (redis.RedisError, ValueError) as exc:
         log.warning("status: redis unavailable job_id=%s: %s", job_id, exc)
+        return {}, None
+
+
+def live_state_read(job_id: int, results: list) -> LiveState:
+    """A job's live state from the results of the reads queue_live_state queued (nothing
+    when one failed)."""
+    try:
+        failed = next((r for r in results if isinstance(r, Exception)), None)
+        return live_state_from(results) if failed is None else ({}, None)
+    except ValueError as exc:
+        log.warning("status: live state unreadable job_id=%s: %s", job_id, exc)
         return {}, None
 
 

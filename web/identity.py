@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app, request, session
+from redis.client import Pipeline
 
 from shared.db import db
 from shared.errors import AuthenticationError, PermissionDeniedError
@@ -79,30 +80,39 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def access_claims() -> AccessClaims | None:
-    """The verified, unrevoked claims of the request's bearer access token (JWT); None when
-    it sends another credential or none. The account they name is not checked here:
-    `check_account` does that.
+def access_claims_reading(
+    reads: Callable[[Pipeline], None],
+) -> tuple[AccessClaims | None, list | None]:
+    """The verified, unrevoked claims of the request's bearer access token (JWT), and the
+    results of the Redis `reads` queued on the revocation check's round trip (failed reads
+    as exceptions); (None, None) when it sends another credential or none, reading nothing.
+    The account the claims name is not checked here: `check_account` does that.
 
     :raises AuthenticationError: when the token is invalid or revoked.
+    :raises TransientError: when Redis is unreachable (no check, no access).
     """
     token = bearer_token()
     if token is None or is_api_token(token):
-        return None
-    return verified_claims(token)
+        return None, None
+    return verified_claims(token, reads)
 
 
-def verified_claims(token: str) -> AccessClaims:
-    """The claims of an access token, verified and not revoked.
+def verified_claims(
+    token: str, reads: Callable[[Pipeline], None] = lambda _: None
+) -> tuple[AccessClaims, list]:
+    """The claims of an access token, verified and not revoked, and the results of `reads`
+    (see access_claims_reading).
 
     :raises AuthenticationError: when the token is invalid or revoked.
+    :raises TransientError: when Redis is unreachable.
     """
     config = current_app.config
     claims = decode_access_token(config["SECRET_KEY"], token, int(config["TOWER_JWT_TTL_S"]))
-    if throttle.is_revoked("jwt", claims.jti):
+    revoked, results = throttle.is_revoked_reading("jwt", claims.jti, reads)
+    if revoked:
         raise AuthenticationError("the access token has been revoked")
     request.environ[CLAIMS_KEY] = claims
-    return claims
+    return claims, results
 
 
 def user_from_jwt(token: str) -> User:
@@ -111,7 +121,7 @@ def user_from_jwt(token: str) -> User:
     :raises AuthenticationError: when the token is invalid, revoked, issued before its
         account's sessions were ended, or its user inactive.
     """
-    claims = verified_claims(token)
+    claims, _ = verified_claims(token)
     return current_session_user(claims.user_id, claims.session_version)
 
 

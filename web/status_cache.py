@@ -23,13 +23,21 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import Response, current_app, request
 
 from shared.db import db
 from shared.errors import NotFoundError
-from web.events import LiveState, lay_live_state, read_live_state
-from web.identity import access_claims, check_account, check_role, is_staff, require_user
+from shared.prepared import PreparedQuery
+from shared.progress import queue_live_state
+from web.credentials import AccessClaims
+from web.events import LiveState, lay_live_state, live_state_read, read_live_state
+from web.identity import (
+    access_claims_reading,
+    check_account,
+    check_role,
+    is_staff,
+    require_user,
+)
 from web.jobs import stored_report
 from web.schemas.generation import JobStatusSchema
 
@@ -38,7 +46,9 @@ FLEET_S = 1.0
 SCHEMA = JobStatusSchema()
 
 # The caller's account and the versions of the job's rows and the fleet's, in one round trip.
-CALLER_AND_VERSION = sa.text(
+CALLER_AND_VERSION = PreparedQuery(
+    "tower_status_version",
+    (("job_id", "bigint"), ("user_id", "bigint")),
     """
     SELECT u.id AS user_id, u.is_active, u.session_version, u.role, j.owner_id,
       md5(concat_ws('/', j.xmin,
@@ -54,7 +64,7 @@ CALLER_AND_VERSION = sa.text(
          FROM worker_nodes n) AS fleet
     FROM users u LEFT JOIN jobs j ON j.id = :job_id
     WHERE u.id = :user_id
-    """
+    """,
 )
 
 
@@ -117,8 +127,13 @@ def status_response(job_id: int) -> Response:
     :raises PermissionDeniedError: for a guest when guest mode is off.
     :raises NotFoundError: when missing or not the caller's.
     """
-    version = visible_version(job_id)
-    live_state = read_live_state(job_id)
+    # A bearer access token's revocation check reads the live state in its round trip.
+    claims, live_results = access_claims_reading(lambda pipe: queue_live_state(pipe, job_id))
+    version = visible_version(job_id, claims)
+    if live_results is None:
+        live_state = read_live_state(job_id)
+    else:
+        live_state = live_state_read(job_id, live_results)
     live = json.dumps(live_state, sort_keys=True, default=str)
     cache = answer_cache()
     answer = cache.get(job_id, version, live)
@@ -134,20 +149,20 @@ def status_response(job_id: int) -> Response:
     return response
 
 
-def visible_version(job_id: int) -> Versions:
+def visible_version(job_id: int, claims: AccessClaims | None) -> Versions:
     """The version of the rows of a job the caller may see. A bearer access token's account
-    is checked on the row read with the version (what web.identity's current_session_user and
-    require_user check, without loading the user); other credentials go through require_user.
+    (its verified `claims`) is checked on the row read with the version (what web.identity's
+    current_session_user and require_user check, without loading the user); other
+    credentials (no claims) go through require_user.
 
     :raises AuthenticationError: without valid credentials.
     :raises PermissionDeniedError: for a guest when guest mode is off.
     :raises NotFoundError: when missing or not the caller's.
     """
-    claims = access_claims()
     user_id = claims.user_id if claims is not None else require_user().id
     wanted = job_id if 0 < job_id < 2**63 else 0  # no job has id 0
-    row = db.session.execute(
-        CALLER_AND_VERSION, {"job_id": wanted, "user_id": user_id}
+    row = CALLER_AND_VERSION.execute(
+        db.session, {"job_id": wanted, "user_id": user_id}
     ).one_or_none()
     if claims is not None:
         check_account(row, claims.session_version)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+from collections.abc import Callable
 
 import redis
 from flask import Flask, current_app
@@ -141,18 +142,36 @@ def is_revoked(kind: str, value: str) -> bool:
 
     :raises TransientError: when Redis is unreachable (fail closed: no check, no access).
     """
-    pipe = client().pipeline(transaction=False)  # one command: no MULTI/EXEC round trip
+    return is_revoked_reading(kind, value, lambda _: None)[0]
+
+
+def is_revoked_reading(
+    kind: str, value: str, reads: Callable[[redis.client.Pipeline], None]
+) -> tuple[bool, list]:
+    """Whether an access token id or session id was revoked, and the results of the `reads`
+    queued after the check in the same round trip (a failed read as its exception).
+
+    :raises TransientError: when Redis is unreachable or the check itself fails (fail
+        closed: no check, no access).
+    """
+    pipe = client().pipeline(transaction=False)  # no MULTI/EXEC round trip
     pipe.exists(revoked_key(kind, value))
-    return bool(run_pipeline(pipe)[0])
+    reads(pipe)
+    revoked, *results = run_pipeline(pipe, raise_on_error=False)
+    if isinstance(revoked, Exception):
+        log.error("web counters: revocation check failed: %s", revoked)
+        raise TransientError("the token and rate-limit store is unavailable; retry soon")
+    return bool(revoked), results
 
 
-def run_pipeline(pipe: redis.client.Pipeline) -> list:
-    """Execute a pipeline, mapping an unreachable Redis to a 503.
+def run_pipeline(pipe: redis.client.Pipeline, *, raise_on_error: bool = True) -> list:
+    """Execute a pipeline, mapping an unreachable Redis to a 503 (and, unless
+    `raise_on_error` is off, a refused command too; off, it is in the results).
 
     :raises TransientError: when Redis does not answer.
     """
     try:
-        return pipe.execute()
+        return pipe.execute(raise_on_error=raise_on_error)
     except redis.RedisError as exc:
         log.error("web counters: redis unavailable: %s", exc)
         raise TransientError("the token and rate-limit store is unavailable; retry soon") from exc

@@ -84,3 +84,28 @@ def test_a_kept_answer_is_not_served_to_a_deactivated_account(as_role, world, db
     db_session.commit()
 
     assert owner.get(url).status_code == 401
+
+
+def test_a_kept_answer_is_not_served_on_a_revoked_token(as_role, world, db_session):
+    job, _ = make_running_job(db_session, world)
+    owner = as_role("owner")
+    url = f"/api/anime/generation/{job.id}/status"
+    etag = owner.get(url).headers["ETag"]
+
+    assert owner.post("/auth/logout").status_code == 204
+
+    refused = owner.get(url, headers={"If-None-Match": etag})
+    assert refused.status_code == 401 and "revoked" in refused.get_json()["message"]
+
+
+def test_the_live_state_read_with_the_token_check_is_laid_over_the_rows(
+    app, as_role, world, db_session
+):
+    job, run = make_running_job(db_session, world)
+    ProgressBus.from_url(app.config["SETTINGS"].redis_url).stage_event(
+        job.id, stage_id=run.id, stage="keyframe", status="running", step=7, max=20, progress=0.35
+    )
+
+    (stage,) = as_role("owner").get(f"/api/anime/generation/{job.id}/status").json["stages"]
+
+    assert (stage["step"], stage["progress"]) == (7, 0.35)
