@@ -10,6 +10,7 @@ with no restart and no message to send.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from shared.db import db
+from shared.db import db, ping_when_idle
 from shared.errors import NotFoundError, ValidationError
 from shared.models import FarmSetting, SettingChange, User
 from shared.settings_catalog import SPECS, SettingSpec
@@ -109,14 +110,17 @@ def read_changed() -> dict[str, Any]:
 
 
 def settings_engine() -> sa.Engine:
-    """The settings reader's own engine, without a pool: a caller already holding one of the
-    process's pooled connections (a request in its transaction) never waits for a second one
-    from the same pool, which concurrent callers could all be doing at once."""
-    engine = current_app.extensions.get(ENGINE_EXTENSION)
-    if engine is None:
-        engine = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
-        current_app.extensions[ENGINE_EXTENSION] = engine
-    return engine
+    """The settings reader's own engine: one connection apart from the process's pool, so a
+    caller already holding one of those (a request in its transaction) never waits for a
+    second one from the same pool, which concurrent callers could all be doing at once (one
+    reader at a time reads: SettingsCache.reading). Kept between reads, every CACHE_S: a new
+    connection each time started a Postgres backend. A forked child opens its own."""
+    held = current_app.extensions.get(ENGINE_EXTENSION)
+    if held is None or held[0] != os.getpid():
+        engine = sa.create_engine(db.engine.url, pool_size=1, max_overflow=0)
+        ping_when_idle(engine)
+        held = current_app.extensions[ENGINE_EXTENSION] = (os.getpid(), engine)
+    return held[1]
 
 
 def forget_cached() -> None:
