@@ -229,12 +229,13 @@ def decode_entry(job_id: int, entry_id: str | bytes, fields: dict) -> ProgressEv
 
 def entry_stage(fields: dict) -> tuple[int | None, str | None]:
     """(stage id, status) a stage entry carries beside its data; (None, None) for other
-    entries and for stage entries written before these fields were."""
+    entries, for stage entries written before these fields were, and for a malformed one."""
     stage = fields.get(b"stage", fields.get("stage"))
-    if stage is None:
-        return None, None
     status = fields.get(b"status", fields.get("status"))
-    return int(stage), None if status is None else as_text(status)
+    try:
+        return int(stage), None if status is None else as_text(status)
+    except (TypeError, ValueError):
+        return None, None
 
 
 def queue_live_state(pipe: redis.client.Pipeline, job_id: int) -> None:

@@ -17,6 +17,7 @@ from shared.progress import (
     STAGE_FIELDS,
     ProgressBus,
     active_jobs,
+    entry_stage,
     events_key,
     parse_events_key,
     retire_job,
@@ -193,3 +194,19 @@ def test_payload_is_plain_json_in_the_stream(bus, client):
     ((_, fields),) = client.xrange(events_key(2))
     assert fields[b"kind"] == b"stage" and fields[b"origin"] == b"task"
     assert json.loads(fields[b"data"])["stage"] == "mix"
+
+
+def test_a_stage_entry_carries_its_stage_and_status_beside_the_data(bus, client):
+    bus.stage_event(2, stage_id=5, stage="mix", status="running", progress=0.5)
+    bus.job_event(2, status="running", progress=0.1)
+    (_, stage), (_, job) = client.xrange(events_key(2))
+
+    assert entry_stage(stage) == (5, "running")
+    assert entry_stage(job) == (None, None)
+
+
+def test_a_stage_entry_without_or_with_a_malformed_stage_field_reads_as_none():
+    assert entry_stage({"kind": "stage", "data": "{}"}) == (None, None)  # written before
+    assert entry_stage({b"stage": b"five", b"status": b"running"}) == (None, None)
+    assert entry_stage({b"stage": b"5", b"status": b"\xff"}) == (None, None)
+    assert entry_stage({"stage": "5"}) == (5, None)
