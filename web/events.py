@@ -309,9 +309,10 @@ def read_live_state(job_id: int) -> LiveState:
 def live_state_read(job_id: int, results: list) -> LiveState:
     """A job's live state from the results of the reads queue_live_state queued (nothing
     when one failed)."""
+    if any(isinstance(result, Exception) for result in results):
+        return {}, None
     try:
-        failed = next((r for r in results if isinstance(r, Exception)), None)
-        return live_state_from(results) if failed is None else ({}, None)
+        return live_state_from(results)
     except ValueError as exc:
         log.warning("status: live state unreadable job_id=%s: %s", job_id, exc)
         return {}, None

@@ -121,15 +121,13 @@ def write_stages(session: Session, writes: list[JobWrite]) -> int:
     )
     if not states:
         return 0
+    ids = [stage_id for stage_id, _, _ in states]
     if len(states) > 1:  # one row needs no order
-        session.execute(
-            _LOCK_STAGES,
-            {"ids": [stage_id for stage_id, _, _ in states], "job_ids": [w.job_id for w in writes]},
-        )
+        session.execute(_LOCK_STAGES, {"ids": ids, "job_ids": [w.job_id for w in writes]})
     result = session.execute(
         _UPDATE_STAGES,
         {
-            "ids": [stage_id for stage_id, _, _ in states],
+            "ids": ids,
             "job_ids": [job_id for _, job_id, _ in states],
             "steps": [_non_negative(state.get("step")) for _, _, state in states],
             "step_maxes": [_non_negative(state.get("max")) for _, _, state in states],
@@ -155,22 +153,9 @@ def _node(value: Any) -> str | None:
 
 def load_costs(session: Session, job_ids: list[int]) -> dict[int, list[StageCost]]:
     """The jobs' stage runs as costs for shared.job_progress, by job id."""
-    rows = session.execute(_SELECT_COSTS, {"job_ids": job_ids}).mappings()
     costs: dict[int, list[StageCost]] = {job_id: [] for job_id in job_ids}
-    for r in rows:
-        costs[r["job_id"]].append(
-            StageCost(
-                stage=r["stage"],
-                scene_id=r["scene_id"],
-                attempt=r["attempt"],
-                status=r["status"],
-                progress=r["progress"],
-                step=r["step"],
-                step_max=r["step_max"],
-                inputs=dict(r["inputs"] or {}),
-                segment=r["segment"],
-            )
-        )
+    for row in session.execute(_SELECT_COSTS, {"job_ids": job_ids}):
+        costs[row.job_id].append(StageCost.from_row(row))
     return costs
 
 

@@ -250,13 +250,14 @@ class ProgressSink:
         applied = self.applied.setdefault(job_id, {})
         self.stats.entries += len(entries)
         folded: set[int] = set()
-        for entry_id, fields in reversed(entries):
+        for entry_id, raw in reversed(entries):
+            fields = raw or {}
             buffer.ids.append(entry_id)
-            stage_id, status = entry_stage(fields or {})
+            stage_id, status = entry_stage(fields)
             if stage_id in folded:  # a newer entry of this stage won already
                 buffer.running |= status == "running"
                 continue
-            event = decode_entry(job_id, entry_id, fields or {})
+            event = decode_entry(job_id, entry_id, fields)
             if event.kind == "stage" and "stage_id" in event.data:
                 stage_id = int(event.data["stage_id"])
                 folded.add(stage_id)
