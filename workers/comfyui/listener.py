@@ -69,8 +69,13 @@ class ComfySocket:
             return
         self.close()
         try:
+            # `receive` decodes text itself (bad bytes replaced); websocket-client's own
+            # check is pure Python, a few ms per progress message.
             self._ws = websocket.create_connection(
-                self.url, timeout=self.connect_timeout, enable_multithread=True
+                self.url,
+                timeout=self.connect_timeout,
+                enable_multithread=True,
+                skip_utf8_validation=True,
             )
         except (OSError, websocket.WebSocketException) as exc:
             self._ws = None
