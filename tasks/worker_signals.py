@@ -15,6 +15,7 @@ from shared.config import load_settings
 from shared.db import db
 from tasks.context import reset_context
 from tasks.pipeline.fleet import HEARTBEAT_EVERY_S, heartbeat, node_name, register_node
+from tasks.warmup import warm_process
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,10 @@ _stop = threading.Event()
 
 @worker_process_init.connect
 def fresh_process(**_: object) -> None:
-    """A forked pool process builds its own connections on first use."""
+    """A forked pool process builds its own context and connections (never the parent's),
+    before its first delivery."""
     reset_context()
+    warm_process()
 
 
 @celeryd_after_setup.connect
