@@ -16,7 +16,7 @@ from celery import Task
 from sqlalchemy.orm import Session
 
 from shared.errors import FarmError, TransientError
-from shared.models import StageRun, WorkerNode
+from shared.models import StageRun
 from shared.models.columns import utcnow
 from shared.settings_store import get_setting
 from shared.stages import STAGES
@@ -120,7 +120,7 @@ class GpuDelivery(Delivery[GpuWork]):
         if placement.kind == "wait":
             placement = waited(run, placement, get_setting("node_wait_s"))
         if placement.kind == "here":
-            work = take_here(session, run, work, self.here)
+            work = take_here(run, work, placement)
             work = replace(work, prompt=prompt, look_first=work.look_first or self.redelivered)
         elif placement.kind != "impossible":
             release(session, self.run_id, owner)
@@ -237,21 +237,18 @@ def next_in_chain(request) -> NextStage | None:
     return NextStage(following)
 
 
-def take_here(session: Session, run: StageRun, work: GpuWork, here: str) -> GpuWork:
-    """Record that this backend runs the attempt (and now holds its checkpoint); the snapshot
-    with its backend. A row that already named a prompt may have submitted it: look first."""
+def take_here(run: StageRun, work: GpuWork, placement: Placement) -> GpuWork:
+    """Record that this backend runs the attempt (and now holds its checkpoint) on the rows
+    routing read; the snapshot with its backend. A row that already named a prompt may have
+    submitted it: look first."""
     look_first = run.prompt_id is not None
+    node = placement.row
     run.waiting_since = None
-    run.backend = here
+    run.backend = placement.node
     run.prompt_id = work.prompt_id
-    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == here))
-    if node is not None:
-        node.last_checkpoint = work.params.get("checkpoint", node.last_checkpoint)
+    node.last_checkpoint = work.params.get("checkpoint", node.last_checkpoint)
     return replace(
-        work,
-        backend=here,
-        backend_url=node.comfyui_url if node else None,
-        look_first=look_first,
+        work, backend=placement.node, backend_url=node.comfyui_url, look_first=look_first
     )
 
 

@@ -126,8 +126,15 @@ def lease_is_free(run: StageRun, owner: Owner) -> bool:
 
 def holds_lease(session: Session, run_id: int, owner: Owner) -> bool:
     """Whether `owner` still holds the stage's lease (locks the row until commit)."""
+    return held_run(session, run_id, owner) is not None
+
+
+def held_run(session: Session, run_id: int, owner: Owner) -> StageRun | None:
+    """The stage's row, locked until commit, if `owner` still holds its lease."""
     run = session.get(StageRun, run_id, with_for_update=NO_KEY_UPDATE)
-    return run is not None and run.lease_owner == str(owner) and run.status == Status.RUNNING
+    if run is None or run.lease_owner != str(owner) or run.status != Status.RUNNING:
+        return None
+    return run
 
 
 def release(session: Session, run_id: int, owner: Owner) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from shared.models import Asset, Job, StageRun, Status
 from shared.models.columns import utcnow
 from shared.models.status import move
-from tasks.pipeline.leases import Owner, holds_lease
+from tasks.pipeline.leases import Owner, held_run, holds_lease
 from tasks.pipeline.locking import NO_KEY_UPDATE, locked_job
 from tasks.pipeline.references import link_reference
 from tasks.pipeline.stage_rows import downstream, latest_runs
@@ -26,23 +26,31 @@ def record_success(session: Session, run_id: int, owner: Owner, artifacts: list[
 
     Outputs are keyed by (job, stage, scene, attempt): a repeat overwrites its own rows.
     """
-    if not holds_lease(session, run_id, owner):
+    run = held_run(session, run_id, owner)
+    if run is None:
         return False
-    run = session.get(StageRun, run_id)
-    for artifact in artifacts:
-        upsert_asset(session, run, artifact)
+    upsert_assets(session, run, artifacts)
     finish_run(run, Status.SUCCEEDED)
     run.progress = 1.0
     run.step = run.step_max = max(run.step_max, run.step)
     return True
 
 
-def upsert_asset(session: Session, run: StageRun, artifact: Artifact) -> Asset:
-    """The asset row of an artifact key, created or refreshed."""
-    asset = session.scalar(sa.select(Asset).where(Asset.uri == artifact.key))
-    if asset is None:
-        asset = Asset(uri=artifact.key)
-        session.add(asset)
+def upsert_assets(session: Session, run: StageRun, artifacts: list[Artifact]) -> None:
+    """The asset rows of the artifacts' keys, created or refreshed (the existing ones read in
+    one statement, the new ones inserted together at commit)."""
+    keys = [artifact.key for artifact in artifacts]
+    existing = {a.uri: a for a in session.scalars(sa.select(Asset).where(Asset.uri.in_(keys)))}
+    for artifact in artifacts:
+        asset = existing.get(artifact.key)
+        if asset is None:
+            asset = existing[artifact.key] = Asset(uri=artifact.key)
+            session.add(asset)
+        refresh_asset(asset, run, artifact)
+
+
+def refresh_asset(asset: Asset, run: StageRun, artifact: Artifact) -> None:
+    """An asset row's facts from the artifact a stage run stored."""
     facts = dict(artifact.facts)
     asset.kind = artifact.kind
     asset.job_id = run.job_id
@@ -52,7 +60,6 @@ def upsert_asset(session: Session, run: StageRun, artifact: Artifact) -> Asset:
         if name in facts:
             setattr(asset, name, facts.pop(name))
     asset.meta = json_safe(facts)
-    return asset
 
 
 def json_safe(value: Any) -> Any:

@@ -8,7 +8,7 @@ fails at once, naming what is missing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -36,11 +36,13 @@ class NoCapableBackend(PermanentError):
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a stage should run: here, on another node's queue, or nowhere (with why)."""
+    """Where a stage should run: here, on another node's queue, or nowhere (with why); when
+    here, this node's row as routing read it (`take_here` records on it)."""
 
     kind: str  # "here" | "elsewhere" | "wait" | "impossible"
     node: str | None = None
     reason: str = ""
+    row: WorkerNode | None = field(default=None, compare=False, repr=False)
 
     @property
     def queue(self) -> str:
@@ -66,18 +68,31 @@ def is_fresh(node: WorkerNode) -> bool:
     )
 
 
-def avoided_backends(session: Session, job_id: int) -> set[str]:
-    """Backends that failed this job repeatedly."""
+@dataclass(frozen=True)
+class BackendLoad:
+    """Stages running on each backend, and the backends that failed a job repeatedly."""
+
+    running: dict[str, int]
+    avoided: set[str]
+
+
+def backend_load(session: Session, job_id: int) -> BackendLoad:
+    """The running stages per backend and the backends `job_id` avoids, in one read."""
+    running = StageRun.status == Status.RUNNING
+    failed_here = sa.and_(StageRun.status == Status.FAILED, StageRun.job_id == job_id)
     rows = session.execute(
-        sa.select(StageRun.backend, sa.func.count())
-        .where(
-            StageRun.job_id == job_id,
-            StageRun.status == Status.FAILED,
-            StageRun.backend.is_not(None),
+        sa.select(
+            StageRun.backend,
+            sa.func.count().filter(running),
+            sa.func.count().filter(failed_here),
         )
+        .where(StageRun.backend.is_not(None), sa.or_(running, failed_here))
         .group_by(StageRun.backend)
     ).all()
-    return {backend for backend, failures in rows if failures >= AVOID_AFTER_FAILURES}
+    return BackendLoad(
+        running={backend: count for backend, count, _ in rows if count},
+        avoided={backend for backend, _, failures in rows if failures >= AVOID_AFTER_FAILURES},
+    )
 
 
 def running_load(session: Session) -> dict[str, int]:
@@ -123,18 +138,13 @@ def place(
     capable = [n for n in nodes if not missing_on(needs, capabilities_of(n))]
     if not capable:
         return Placement("impossible", reason=describe_missing(nodes, needs))
-    avoided = avoided_backends(session, run.job_id)
-    eligible = [
-        n
-        for n in capable
-        if n.status == NodeStatus.ONLINE and is_fresh(n) and n.name not in avoided
-    ]
-    if not eligible:
-        fallback = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)]
-        eligible = fallback  # every capable backend is avoided: better them than nothing
-    if not eligible:
+    online = [n for n in capable if n.status == NodeStatus.ONLINE and is_fresh(n)]
+    if not online:
         return Placement("wait", reason=describe_waiting(capable, needs))
-    load = running_load(session)
+    counted = backend_load(session, run.job_id)
+    # Every capable backend avoided: better them than nothing.
+    eligible = [n for n in online if n.name not in counted.avoided] or online
+    load = counted.running
     best = min(
         eligible,
         key=lambda n: (
@@ -147,7 +157,7 @@ def place(
     if mine is None:
         return Placement("elsewhere", best.name)
     if settle:
-        return Placement("here", here)
+        return Placement("here", here, row=mine)
     # A retry stays where it was sent until this backend is avoided for the job. A first
     # attempt stays unless a backend that already has the checkpoint loaded takes it instead.
     if run.attempt == 1 and (
@@ -158,7 +168,7 @@ def place(
         and (load.get(best.name, 0) < AFFINITY_LOAD or load.get(here, 0) > 0)
     ):
         return Placement("elsewhere", best.name)
-    return Placement("here", here)
+    return Placement("here", here, row=mine)
 
 
 def describe_needs(needs: Requirements) -> str:

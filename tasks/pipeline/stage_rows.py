@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import PermanentError
 from shared.models import Asset, Scene, StageRun, Status, WorkerNode, Workflow
@@ -82,9 +82,11 @@ def latest_success(
 def segment_successes(
     session: Session, job_id: int, scene_id: int | None, stage: str
 ) -> list[StageRun]:
-    """The newest succeeded attempt of each segment of a stage, in segment order."""
+    """The newest succeeded attempt of each segment of a stage, in segment order, with its
+    assets (read in the same statement: the next stage takes its input from them)."""
     rows = session.scalars(
         sa.select(StageRun)
+        .options(joinedload(StageRun.assets))
         .where(
             StageRun.job_id == job_id,
             StageRun.scene_id == scene_id,
@@ -92,7 +94,7 @@ def segment_successes(
             StageRun.status == Status.SUCCEEDED,
         )
         .order_by(StageRun.segment, StageRun.attempt)
-    )
+    ).unique()
     return list({run.segment: run for run in rows}.values())
 
 
