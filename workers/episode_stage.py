@@ -21,7 +21,7 @@ from workers.media.cues import SceneSfx, plan_music, plan_sfx
 from workers.media.dialogue import SceneLine, plan_dialogue
 from workers.media.library import LibraryEntry
 from workers.media.mixer import mix_episode
-from workers.media.probe import probe_media
+from workers.media.probe import container_fact
 from workers.media.qc import plan_qc, run_qc
 from workers.media.report import QcFailed
 from workers.media.speech import Espeak, Speaker
@@ -172,7 +172,7 @@ def mix_stage(
             target_lufs=target_lufs,
             true_peak_db=true_peak_db,
         )
-    if not probe_media(result.path).has_audio:
+    if not container_fact(result.path, "has_audio"):
         raise PermanentError(f"QC: the mixed episode {key} has no audio track")
     facts = media_facts(result.path, "video")
     facts |= {

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from shared.errors import ValidationError
-from workers.media.container import ContainerError, read_video_track
 from workers.media.loudness import Loudness, feed_process, measure_blocks, parse_summary
 from workers.media.pcm import MIX_RATE, decode_audio
-from workers.media.probe import probe_media
+from workers.media.probe import container_fact
 from workers.media.staging import stage_output
 from workers.media.tool import find_ffmpeg
 
@@ -116,7 +115,7 @@ def mix_episode(
     :raises ValidationError: on a cue outside the episode or with end before start.
     :raises FfmpegError: when ffmpeg fails to decode a cue or write the output.
     """
-    duration = _video_duration(video)
+    duration = container_fact(video, "duration_s")
     total = int(round(duration * MIX_RATE))
     music_layers, shots, duck = _build(music, sfx, dialogue, total, crossfade_s, duck_db)
 
@@ -147,13 +146,6 @@ def mix_episode(
         gain_db=round(gain, 2),
         passes=attempt,
     )
-
-
-def _video_duration(video: str | Path) -> float:
-    try:
-        return read_video_track(video).duration_s
-    except ContainerError:
-        return probe_media(video).duration_s
 
 
 def _build(music, sfx, dialogue, total, crossfade_s, duck_db):

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from workers.media.container import ContainerError, read_video_track
 from workers.media.encoding import Encoding, make_encoding
-from workers.media.probe import probe_media
+from workers.media.probe import container_fact
 from workers.media.staging import stage_output
 from workers.media.tool import run_ffmpeg
 
@@ -47,18 +46,11 @@ def normalise_clip(
     )  # fmt: skip
     marks = [*keyframes_s, head_s]
     if tail_s > 0:
-        marks.append(_duration_s(src) - tail_s)
+        marks.append(container_fact(src, "duration_s") - tail_s)
     with stage_output(dest) as (_work, out):
         encode_clip(src, out, encoding, keyframes_s=marks)
     log.info("normalised clip src=%s dest=%s fps=%s size=%dx%d", src, dest, fps, width, height)
     return Path(dest)
-
-
-def _duration_s(src: str | Path) -> float:
-    try:
-        return read_video_track(src).duration_s
-    except ContainerError:
-        return probe_media(src).duration_s
 
 
 def encode_clip(

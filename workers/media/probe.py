@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workers.media.container import ContainerError, read_video_track
 from workers.media.tool import FfmpegError, find_ffprobe, run_ffmpeg
 
 
@@ -33,6 +34,18 @@ class MediaFacts:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form."""
         return asdict(self)
+
+
+def container_fact(path: str | Path, name: str) -> Any:
+    """One fact a video's MP4 tables hold (`duration_s`, `has_audio`): read from them, which
+    takes microseconds; from ffprobe (a process) when the file has no readable tables.
+
+    :raises FfmpegError: when the file cannot be read as media either way.
+    """
+    try:
+        return getattr(read_video_track(path), name)
+    except ContainerError:
+        return getattr(probe_media(path), name)
 
 
 def probe_media(path: str | Path) -> MediaFacts:
