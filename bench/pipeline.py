@@ -177,9 +177,10 @@ def measure_utilization(farm, owner_id, project_id, scene_ids, rng) -> dict:
     }
 
 
-def measure_overhead(farm, owner_id, project_id, scene_ids) -> list[float]:
-    """Per GPU stage overhead (ms) of jobs run one at a time with no render time."""
-    overheads = []
+def measure_overhead(farm, owner_id, project_id, scene_ids) -> dict[str, list[float]]:
+    """Per GPU stage overhead (ms), by stage kind, of jobs run one at a time with no render
+    time."""
+    overheads: dict[str, list[float]] = {stage: [] for stage in GPU_STAGES}
     for scene_id in scene_ids:
         dispatched = time.time()
         job_id = submit(owner_id, project_id, scene_id, {})
@@ -188,7 +189,7 @@ def measure_overhead(farm, owner_id, project_id, scene_ids) -> list[float]:
         runs = sorted(gpu_runs([job_id]), key=lambda r: GPU_STAGES.index(r.stage))
         for run in runs:
             end = run.finished_at.timestamp()
-            overheads.append((end - previous - execution_seconds(farm, run)) * 1000)
+            overheads[run.stage].append((end - previous - execution_seconds(farm, run)) * 1000)
             previous = end
     return overheads
 
@@ -210,11 +211,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def overhead_figures(hops: list[float], overheads: list[float]) -> dict:
-    """The stage overhead beside the Celery hop, with its bars."""
+def overhead_figures(hops: list[float], by_stage: dict[str, list[float]]) -> dict:
+    """The stage overhead (all stages, and the p50 of each kind) beside the Celery hop, with
+    its bars."""
+    overheads = [ms for stage in GPU_STAGES for ms in by_stage[stage]]
     return {
         "stage_overhead_p50_ms": round(percentile(overheads, 50), 1),
         "stage_overhead_p99_ms": round(percentile(overheads, 99), 1),
+        "stage_overhead_p50_ms_by_stage": {
+            stage: round(percentile(by_stage[stage], 50), 1) for stage in GPU_STAGES
+        },
         "celery_hop_p50_ms": round(statistics.median(hops), 2),
         "celery_hop_p99_ms": round(percentile(hops, 99), 2),
         "overhead_vs_hop_p50": round(percentile(overheads, 50) / statistics.median(hops), 1),
