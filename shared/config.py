@@ -150,6 +150,16 @@ class Settings:
             raise ConfigError(problem)
         return login
 
+    def demo_password(self) -> str:
+        """The password `make demo` gives its operator account, generated once for this
+        install (a demo farm has no password anyone could know).
+
+        :raises ConfigError: when it cannot be kept private.
+        """
+        return keys.read_or_create(
+            self.secrets_dir / keys.DEMO_PASSWORD_FILE, keys.generate_password, "DEMO_PASSWORD"
+        )
+
 
 def redis_db_url(url: str, db: int) -> str:
     """The same Redis server as `url`, database number `db`."""

@@ -37,6 +37,7 @@ KNOWN_FLOWER_LOGINS = frozenset({"tower:tower-dev", "admin:admin", "flower:flowe
 MIN_SECRET_BYTES = 32
 SECRET_KEY_FILE = "secret_key"
 FLOWER_LOGIN_FILE = "flower_basic_auth"
+DEMO_PASSWORD_FILE = "demo_password"
 
 
 def generate_secret_key() -> str:
@@ -47,6 +48,11 @@ def generate_secret_key() -> str:
 def generate_flower_login() -> str:
     """A fresh `user:password` for Flower's basic auth."""
     return f"tower:{secrets.token_urlsafe(18)}"
+
+
+def generate_password() -> str:
+    """A fresh account password (128 bits, URL-safe text)."""
+    return secrets.token_urlsafe(16)
 
 
 def read_or_create(path: Path, generate: Callable[[], str], variable: str) -> str:

@@ -71,6 +71,15 @@ def test_without_a_key_one_is_generated_per_install_and_kept_private(tmp_path):
     assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o700
 
 
+def test_the_demo_password_is_generated_per_install_and_kept_private(tmp_path):
+    first = load_settings({"TOWER_SECRETS_DIR": str(tmp_path / "a")}).demo_password()
+    again = load_settings({"TOWER_SECRETS_DIR": str(tmp_path / "a")}).demo_password()
+    other = load_settings({"TOWER_SECRETS_DIR": str(tmp_path / "b")}).demo_password()
+    assert first == again != other
+    assert len(first) >= 20
+    assert stat.S_IMODE((tmp_path / "a" / "demo_password").stat().st_mode) == 0o600
+
+
 def test_processes_starting_together_share_one_generated_key(secrets_dir):
     """The web app's workers, the Celery workers and beat start at once from one folder."""
     code = "from shared.config import load_settings; print(load_settings().secret_key)"
