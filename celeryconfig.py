@@ -59,7 +59,11 @@ broker_transport_options = {
     # Ten priority levels; Redis serves the lowest number first (see tasks/priority.py).
     "priority_steps": list(range(10)),
     "sep": ":",
-    "queue_order_strategy": "priority",
+    # Between a worker's queues of one priority, take turns: a fixed order (the "priority"
+    # strategy) served a GPU node's own queue (re-routes, retries, a chain's next stage sent
+    # to it) only once the shared queue was empty, and the CPU worker's control queue only
+    # once no compile or mix waited.
+    "queue_order_strategy": "round_robin",
     # Lets farms (and concurrent test runs) share one Redis database without sharing queues.
     "global_keyprefix": _settings.broker_key_prefix,
 }
