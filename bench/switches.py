@@ -54,16 +54,18 @@ def fresh_start(farm, prefer: bool) -> None:
     time.sleep(CACHE_S + 0.5)  # workers re-read settings at most CACHE_S old
 
 
-def measure_switches(farm, scene_ids, rng, *, submit, wait_jobs, gpu_runs, execution_seconds):
+def measure_switches(
+    farm, scene_ids, rng, *, planned, dispatched_at_once, wait_jobs, gpu_runs, execution_seconds
+):
     """Jobs over three checkpoints at once: switches, load seconds and utilization."""
     stages = ("keyframe", "animate", "interpolate")
     plans = [{stage: rng.uniform(0.3, 0.8) for stage in stages} for _ in scene_ids]
     loads_before, seconds_before = loads(farm)
-    start = time.time()
     job_ids = [
-        submit(scene_id, plan, checkpoint=CHECKPOINTS[i % len(CHECKPOINTS)])
+        planned(scene_id, plan, checkpoint=CHECKPOINTS[i % len(CHECKPOINTS)])
         for i, (scene_id, plan) in enumerate(zip(scene_ids, plans, strict=True))
     ]
+    start = dispatched_at_once(job_ids)
     jobs = wait_jobs(job_ids, timeout=900)
     runs = gpu_runs(job_ids)
     end = max(r.finished_at.timestamp() for r in runs)
