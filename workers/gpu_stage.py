@@ -21,7 +21,7 @@ from PIL import Image
 
 from shared.errors import PermanentError
 from workers.comfyui import ComfyClient, Event, OutputFile, PromptOutcome
-from workers.comfyui.transfer import make_durable
+from workers.comfyui.transfer import make_durable, transfer_all
 from workers.media.container import ContainerError, read_video_track
 from workers.media.probe import probe_media
 from workers.media.tool import find_ffmpeg
@@ -145,10 +145,19 @@ def upload_inputs(spec: StageSpec, client: ComfyClient) -> dict[str, str]:
         else:
             frames_dir = f"{folder}/frames"
             with frame_files(item) as frames:
-                for index, frame in enumerate(frames):
-                    client.upload_image(frame, subfolder=frames_dir, name=f"{index:05d}.png")
+                upload_frames(client, frames, frames_dir)
             params["frames_dir"] = frames_dir
     return params
+
+
+def upload_frames(client: ComfyClient, frames: list[Path], frames_dir: str) -> None:
+    """Upload frames into one input folder, numbered in order, a few at a time."""
+
+    def upload(numbered: tuple[int, Path]) -> None:
+        index, frame = numbered
+        client.upload_image(frame, subfolder=frames_dir, name=f"{index:05d}.png")
+
+    transfer_all(upload, list(enumerate(frames)))
 
 
 class frame_files:  # noqa: N801 - used as a context manager like open()
@@ -239,9 +248,10 @@ def store_frames(
 ) -> Artifact:
     """A folder of frames, renumbered in the server's order (added to `written`)."""
     ordered = sorted(files, key=lambda f: f.filename)
-    for index, file in enumerate(ordered):
-        dest = store.path(f"{key}/{index:05d}.png")
-        written.append(client.download(file, dest, durable=False))
+    destined = [(file, store.path(f"{key}/{index:05d}.png")) for index, file in enumerate(ordered)]
+    written.extend(
+        transfer_all(lambda pair: client.download(pair[0], pair[1], durable=False), destined)
+    )
     folder = store.path(key)
     first = sorted(folder.glob("*.png"))[0]
     with Image.open(first) as image:

@@ -6,10 +6,10 @@ import logging
 import mimetypes
 import os
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import requests
 
@@ -23,7 +23,24 @@ logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
 SYNC_THREADS = 8
+# Frames moved at once: enough to overlap one request's round trip and the server's work with
+# the next, few enough not to crowd the backend's HTTP server while it renders.
+TRANSFER_THREADS = 4
 WRITEBACK_BYTES = 4 * CHUNK_BYTES
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def transfer_all(move: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    """`move` each item (a frame's upload or download) a few at a time; the results in order.
+    The first failure is raised once every transfer has ended, so none is left writing behind
+    the caller."""
+    if len(items) <= 1:
+        return [move(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(TRANSFER_THREADS, len(items))) as pool:
+        moving = [pool.submit(move, item) for item in items]
+    return [future.result() for future in moving]
 
 
 def download(client: ComfyClient, file: OutputFile, dest: Path, *, durable: bool = True) -> Path:
