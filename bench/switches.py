@@ -4,11 +4,14 @@ process after the runs, and a GPU worker's before and after MEMORY_STAGES stages
 
 A real ComfyUI keeps its last checkpoint (and motion module) loaded and a switch costs seconds;
 the emulators here take LOAD_S for each (`--model-load-seconds`) and count them. Jobs cycle
-over three checkpoints. Utilization counts load time as lost: render time (ComfyUI's execution
-less the loads, plus the simulated GPU time) spread over the backends / makespan. Its ceiling
-is what a perfect scheduler would reach from these cold backends: every checkpoint and the
-motion module must be loaded at least once (LOAD_S each), so at best render / (render + those
-loads), with no dispatch time, no idle backend and no tail.
+over three checkpoints. Their stages render for SWITCH_STAGE_S: a load is a fraction of a
+stage, as on a GPU (seconds to load, tens of seconds to render), only both shorter; with
+stages shorter than a load the run measured mostly the backends' cold start. Utilization
+counts load time as lost: render time (ComfyUI's execution less the loads, plus the simulated
+GPU time) spread over the backends / makespan. Its ceiling is what a perfect scheduler would
+reach from these cold backends: every checkpoint and the motion module must be loaded at
+least once (LOAD_S each), so at best render / (render + those loads), with no dispatch time,
+no idle backend and no tail.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from shared.settings_store import CACHE_S, set_setting
 
 CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "anime-a.safetensors", "anime-b.safetensors")
 LOAD_S = 2.0
-SWITCH_JOBS = 18
+SWITCH_JOBS = 36
+SWITCH_STAGE_S = (2.0, 6.0)  # simulated render time of each GPU stage, drawn uniformly
 COLD_LOADS = len(CHECKPOINTS) + 1  # each checkpoint and the one motion module, once
 SWITCH_BAR = 0.5  # switches with the preference, at most this share of the blind run's
 MEMORY_STAGES = 200  # GPU stages one worker runs before its memory is read again
@@ -59,7 +63,7 @@ def measure_switches(
 ):
     """Jobs over three checkpoints at once: switches, load seconds and utilization."""
     stages = ("keyframe", "animate", "interpolate")
-    plans = [{stage: rng.uniform(0.3, 0.8) for stage in stages} for _ in scene_ids]
+    plans = [{stage: rng.uniform(*SWITCH_STAGE_S) for stage in stages} for _ in scene_ids]
     loads_before, seconds_before = loads(farm)
     job_ids = [
         planned(scene_id, plan, checkpoint=CHECKPOINTS[i % len(CHECKPOINTS)])
