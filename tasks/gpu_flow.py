@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-import sqlalchemy as sa
 from celery import Task
 from sqlalchemy.orm import Session
 
@@ -25,7 +24,7 @@ from tasks.labels import carried
 from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
-from tasks.pipeline.stage_rows import GpuWork, gpu_work
+from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
 from workers.comfyui import ComfyModelMissing, ComfyUnavailable
 from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage, runtime_inputs
 from workers.workflows import bind, requirements
@@ -137,8 +136,8 @@ class GpuDelivery(Delivery[GpuWork]):
         if following is None or checkpoint is None or not get_setting("route_by_checkpoint"):
             return
         backend = work.backend or self.here
-        inputs = session.scalar(sa.select(StageRun.inputs).where(StageRun.id == following.run_id))
-        if (inputs or {}).get("params", {}).get("checkpoint") != checkpoint:
+        inputs = run_inputs(session, following.run_id)
+        if inputs.get("params", {}).get("checkpoint") != checkpoint:
             return
         if running_load(session).get(backend, 0):
             return

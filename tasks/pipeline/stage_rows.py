@@ -217,11 +217,6 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
     """Snapshot a claimed GPU stage attempt."""
     run = session.get(StageRun, run_id)
     workflow = session.get(Workflow, run.workflow_id)
-    node = (
-        session.scalar(sa.select(WorkerNode).where(WorkerNode.name == run.backend))
-        if run.backend
-        else None
-    )
     return GpuWork(
         run_id=run.id,
         job_id=run.job_id,
@@ -235,8 +230,18 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
         inputs=upstream_inputs(session, run, store),
         output_key=output_key(run),
         backend=run.backend,
-        backend_url=node.comfyui_url if node else None,
+        backend_url=backend_url(session, run.backend) if run.backend else None,
     )
+
+
+def run_inputs(session: Session, run_id: int) -> dict[str, Any]:
+    """A stage run's inputs column ({} when the run is gone)."""
+    return session.scalar(sa.select(StageRun.inputs).where(StageRun.id == run_id)) or {}
+
+
+def backend_url(session: Session, name: str) -> str | None:
+    """The ComfyUI URL a registered backend serves on (None when it is not registered)."""
+    return session.scalar(sa.select(WorkerNode.comfyui_url).where(WorkerNode.name == name))
 
 
 def latest_runs(session: Session, job_id: int) -> list[StageRun]:
