@@ -25,7 +25,7 @@ from tasks.pipeline.fleet import node_name
 from tasks.pipeline.leases import Owner, claim
 from tasks.pipeline.recording import upsert_assets
 from tasks.pipeline.routing import place, running_load
-from tasks.pipeline.stage_rows import backend_url, latest_success, run_inputs, segment_successes
+from tasks.pipeline.stage_rows import backend_url, run_inputs, segment_successes
 from workers.comfyui import ComfyUnavailable
 from workers.workflows import Requirements
 from workers.workflows.catalog import default_catalog
@@ -88,7 +88,6 @@ def rehearse_stage_reads(session: Session) -> None:
     session.get(Job, ABSENT_ID)
     session.get(Workflow, ABSENT_ID)
     segment_successes(session, ABSENT_ID, ABSENT_ID, "keyframe")
-    latest_success(session, ABSENT_ID, ABSENT_ID, "keyframe")
     place(session, absent, Requirements(), None, "warm-up")
     running_load(session)
     run_inputs(session, ABSENT_ID)

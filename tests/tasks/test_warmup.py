@@ -18,9 +18,9 @@ from tests.factories import make_worker_node
 from tests.support.emulator import start_emulator
 from tests.support.processes import wait_for
 
-# The rehearsal's reads: the claim, the job, the workflow, the upstream outputs, placement, the
-# running load, the next stage's inputs and the asset rows (a bare connection compiles one or
-# two statements: the settings read).
+# The rehearsal's reads: the claim, the job, the workflow, the upstream outputs, the nodes and
+# their load for placement, the running load, the next stage's inputs and the asset rows (a bare
+# connection compiles one or two statements: the settings read).
 REHEARSED_STATEMENTS = 8
 
 
