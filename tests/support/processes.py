@@ -21,6 +21,7 @@ class Process:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
+        self._asked = False
         self.popen = subprocess.Popen(
             argv,
             cwd=REPO,
@@ -39,10 +40,16 @@ class Process:
         """What the process printed so far."""
         return self.log_path.read_text(errors="replace")
 
+    def ask_to_stop(self) -> None:
+        """SIGTERM the whole process group once, without waiting (several stop side by side)."""
+        if self.popen.poll() is None and not self._asked:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self._asked = True
+
     def stop(self, timeout: float = 15) -> None:
         """Ask the whole process group to stop, and kill it if it does not."""
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.ask_to_stop()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
