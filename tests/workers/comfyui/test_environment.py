@@ -3,20 +3,13 @@ would read them on every call, a cost each of a stage's dozen calls paid."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 import requests
 
+from tests.support.web_server import free_port
 from workers.comfyui import ComfyClient, ComfyUnavailable
-
-
-def closed_port_url() -> str:
-    """A proxy address nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture
@@ -24,8 +17,9 @@ def proxied(monkeypatch):
     """HTTP_PROXY set to a dead proxy; NO_PROXY as the test says."""
 
     def setup(no_proxy: str) -> None:
+        dead_proxy = f"http://127.0.0.1:{free_port()}"
         for name in ("HTTP_PROXY", "http_proxy"):
-            monkeypatch.setenv(name, closed_port_url())
+            monkeypatch.setenv(name, dead_proxy)
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.setenv(name, no_proxy)
 
