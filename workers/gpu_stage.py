@@ -233,7 +233,7 @@ def store_file(
         raise StageOutputMissing(f"output {file.filename!r} (node {file.node_id}) is empty")
     try:
         return Artifact(kind=kind, key=key, facts=media_facts(dest, kind))
-    except (OSError, PermanentError) as exc:  # PIL's and ffprobe's "cannot read this"
+    except (OSError, PermanentError) as exc:  # PIL's and the demuxer's "cannot read this"
         raise StageOutputMissing(
             f"output {file.filename!r} (node {file.node_id}) is not a readable {kind}: {exc}"
         ) from exc
@@ -284,7 +284,7 @@ def media_facts(path: Path, kind: str) -> dict[str, Any]:
             "mime_type": "image/png",
         }
     try:
-        # Reading the MP4's own tables takes microseconds; ffprobe costs a process and a decode.
+        # Reading the MP4's own tables takes microseconds; demuxing reads every packet.
         track = read_video_track(path)
     except ContainerError:
         facts = probe_media(path)

@@ -49,12 +49,6 @@ def find_ffmpeg() -> str:
     return found
 
 
-@functools.cache
-def find_ffprobe() -> str | None:
-    """The system ffprobe if there is one (imageio-ffmpeg ships none)."""
-    return shutil.which("ffprobe")
-
-
 def run_ffmpeg(
     args: Sequence[str | Path],
     *,

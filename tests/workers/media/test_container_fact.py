@@ -1,4 +1,4 @@
-"""A video's duration and audio track come from its MP4 tables, and from ffprobe for a file
+"""A video's duration and audio track come from its MP4 tables, and from demuxing a file
 without them; both ways agree."""
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("name", "audio"), [("silent", False), ("voiced", True), ("matroska", True)]
 )
-def test_the_audio_track_is_found_as_ffprobe_finds_it(videos, name, audio):
+def test_the_audio_track_is_found_as_the_demuxer_finds_it(videos, name, audio):
     assert container_fact(videos[name], "has_audio") is audio
     assert probe_media(videos[name]).has_audio is audio
 
 
 @pytest.mark.parametrize("name", ["silent", "matroska"])
-def test_the_duration_matches_ffprobe(videos, name):
+def test_the_duration_matches_the_demuxer(videos, name):
     assert container_fact(videos[name], "duration_s") == pytest.approx(
         probe_media(videos[name]).duration_s, abs=0.05
     )
