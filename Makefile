@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # The quick benchmarks; bench.chaos and bench.scale run on their own (tens of minutes each).
-BENCHES := api comfyui media pipeline progress
+BENCHES := api comfyui history media pipeline progress
 
 .PHONY: venv services up down status test demo bench lint
 

@@ -206,6 +206,11 @@ class StageRun(db.Model):
             postgresql_where=sa.text("scene_id IS NULL"),
         ),
         sa.Index("ix_stage_runs_status_lease", "status", "lease_expires_at"),
+        # A job's runs (status reads, finishing a job, a placement's failures on this job):
+        # the unique indexes above are partial, so `job_id = ?` alone could not use them.
+        sa.Index("ix_stage_runs_job_status", "job_id", "status"),
+        # A scene's runs (a retake's episode job; a removed scene's SET NULL).
+        sa.Index("ix_stage_runs_scene", "scene_id"),
     )
 
 

@@ -114,6 +114,17 @@ def requeue(session: Session, job: Job) -> None:
     session.flush()
 
 
+def latest_render_of(session: Session, scene_id: int) -> Job | None:
+    """The newest episode or scene job that has a stage run for `scene_id`."""
+    return session.scalar(
+        sa.select(Job)
+        .join(StageRun)
+        .where(StageRun.scene_id == scene_id, Job.kind.in_(("episode", "scene")))
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )
+
+
 def prepare_retake(
     session: Session, scene: Scene, *, seed: int | None = None, prompt: str | None = None
 ) -> Job:
@@ -125,13 +136,7 @@ def prepare_retake(
     :raises ConflictError: the scene was never rendered in an episode job, or that job runs,
         failed or was cancelled.
     """
-    job = session.scalar(
-        sa.select(Job)
-        .join(StageRun)
-        .where(StageRun.scene_id == scene.id, Job.kind.in_(("episode", "scene")))
-        .order_by(Job.created_at.desc())
-        .limit(1)
-    )
+    job = latest_render_of(session, scene.id)
     if job is None:
         raise ConflictError(
             f"scene {scene.id} has not been rendered yet; generate it first",
