@@ -1,17 +1,19 @@
-"""Benchmark: the reads a status poll, a GPU stage's placement and a retake make stay as fast
-once the farm has months of finished jobs behind it.
+"""Benchmark: the reads a status poll, a GPU stage's placement, a retake and the failed-stages
+page make cost the same whether the farm keeps thousands or a million finished stage runs.
 
 Run from the repository root: `python -m bench.history` (about a minute; in `make bench`). It
 creates its own database on the configured Postgres (migrated) and seeds one running episode
-job of three scenes. It times three reads of that job, each the median of READS calls: the
-status endpoint's version read (`web.status_cache`'s prepared query, three subqueries over the
-job's stage runs), a placement's load read (`tasks.pipeline.routing.backend_load`: the running
-stages everywhere and this job's failures) and a retake's lookup of a scene's episode job
-(`tasks.pipeline.control.latest_render_of`). Then it adds HISTORY_JOBS finished jobs of
-RUNS_PER_JOB stage runs each (three on scenes of another episode, then compile and mix; one run
-in 20 failed), analyzes, and times the same reads again. Figures: each read's median before and
-after, and after/before; bar: each at most GROWTH_BAR (the reads find the job's rows by index
-instead of scanning the history).
+job of three scenes (one stage failed) and BASE_JOBS finished jobs of RUNS_PER_JOB stage runs
+each (three on scenes of another episode, then compile and mix; one run in 20 failed, never
+retried). It times four reads, each the median of READS calls: the status endpoint's version
+read of the running job (`web.status_cache`'s prepared query, three subqueries over the job's
+stage runs), a placement's load read (`tasks.pipeline.routing.backend_load`: the running stages
+everywhere and this job's failures), a retake's lookup of a scene's episode job
+(`tasks.pipeline.control.latest_render_of`) and the dashboard's failed-stages page
+(`web.dashboard.triage.list_failed_stages`, its full page of FAILED_LIMIT rows both times).
+Then it adds finished jobs up to HISTORY_JOBS, analyzes, and times the same reads again.
+Figures: each read's median at both sizes, and large/small; bar: each at most GROWTH_BAR (the
+reads find their rows by index instead of scanning the history).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -32,8 +35,10 @@ from shared.models import Episode, Job, Project, Scene, StageRun, User
 from tasks.pipeline.control import latest_render_of
 from tasks.pipeline.routing import backend_load
 from tests.support.database import create_database, drop_database, with_database
+from web.dashboard.triage import list_failed_stages
 from web.status_cache import CALLER_AND_VERSION
 
+BASE_JOBS = 4_000
 HISTORY_JOBS = 200_000
 RUNS_PER_JOB = 5  # as HISTORY_SQL makes them
 READS = 200
@@ -41,56 +46,73 @@ GROWTH_BAR = 3.0
 
 HISTORY_SCENES = 50
 # Finished jobs re-rendering the history episode's scenes (three stages on one scene each, then
-# compile and mix), spread over eight backends.
+# compile and mix), spread over eight backends, each a second after the one before.
 HISTORY_SQL = f"""
 WITH history AS (
   INSERT INTO jobs (kind, owner_id, project_id, episode_id, params, priority, status, progress)
   SELECT 'episode', :owner_id, :project_id, :episode_id, '{{}}', 5, 'succeeded', 1.0
-  FROM generate_series(1, {HISTORY_JOBS})
+  FROM generate_series(1, :jobs)
   RETURNING id
 )
 INSERT INTO stage_runs (job_id, scene_id, stage, attempt, status, backend, deliveries, step,
-                        step_max, progress, inputs)
+                        step_max, progress, inputs, finished_at)
 SELECT h.id, CASE WHEN s.per_scene THEN (:scene_ids)[1 + h.id % {HISTORY_SCENES}] END,
        s.stage, 1, CASE WHEN (h.id + s.n) % 20 = 0 THEN 'failed' ELSE 'succeeded' END,
-       'n' || (h.id % 8), 1, 0, 0, 1.0, '{{}}'
+       'n' || (h.id % 8), 1, 0, 0, 1.0, '{{}}', now() - make_interval(days => 365, secs => -h.id)
 FROM history h CROSS JOIN (VALUES (1, 'keyframe', true), (2, 'animate', true),
   (3, 'interpolate', true), (4, 'compile', false), (5, 'mix', false)) AS s(n, stage, per_scene)
 """
 
 
-def seed() -> tuple[int, int, int]:
-    """An owner's running episode job of three scenes, one of its stages running on n2;
-    returns (owner id, job id, a scene id)."""
+@dataclass(frozen=True)
+class Rows:
+    """The seeded rows the reads ask about, and where the history goes."""
+
+    owner_id: int
+    project_id: int
+    job_id: int
+    scene_id: int
+    history_episode_id: int
+    history_scene_ids: list[int]
+
+
+def seed() -> Rows:
+    """An owner's running episode job of three scenes (one running on n1, one failed on n2),
+    and a second episode for the history to render."""
     owner = User(email=f"history-{uuid.uuid4().hex[:8]}@example.com", password_hash="x")
     db.session.add(owner)
     db.session.flush()
     project = Project(owner_id=owner.id, name="history")
     db.session.add(project)
     db.session.flush()
-    episode = Episode(project_id=project.id, number=1, title="history")
-    db.session.add(episode)
+    episodes = [Episode(project_id=project.id, number=n, title="history") for n in (1, 2)]
+    db.session.add_all(episodes)
     db.session.flush()
-    scenes = [Scene(episode_id=episode.id, order=i, prompt=f"shot {i}") for i in range(3)]
-    db.session.add_all(scenes)
+    scenes = [Scene(episode_id=episodes[0].id, order=i, prompt=f"shot {i}") for i in range(3)]
+    takes = [
+        Scene(episode_id=episodes[1].id, order=i, prompt=f"take {i}") for i in range(HISTORY_SCENES)
+    ]
+    db.session.add_all(scenes + takes)
     db.session.flush()
     job = Job(kind="episode", owner_id=owner.id, project_id=project.id,
-              episode_id=episode.id, status="running")  # fmt: skip
+              episode_id=episodes[0].id, status="running")  # fmt: skip
     db.session.add(job)
     db.session.flush()
+    runs = [("running", "n1"), ("failed", "n2"), ("succeeded", "n3")]
     db.session.add_all(
         StageRun(
             job_id=job.id,
             scene_id=scene.id,
             stage="keyframe",
             attempt=1,
-            backend="n1",
-            status="running" if i == 0 else "succeeded",
+            status=status,
+            backend=backend,
         )  # fmt: skip
-        for i, scene in enumerate(scenes)
+        for scene, (status, backend) in zip(scenes, runs, strict=True)
     )
     db.session.commit()
-    return owner.id, job.id, scenes[0].id
+    return Rows(owner.id, project.id, job.id, scenes[0].id, episodes[1].id,
+                [take.id for take in takes])  # fmt: skip
 
 
 def median_ms(read: Callable[[], object]) -> float:
@@ -106,34 +128,26 @@ def median_ms(read: Callable[[], object]) -> float:
     return statistics.median(times) * 1000
 
 
-def time_reads(owner_id: int, job_id: int, scene_id: int) -> dict[str, float]:
+def time_reads(rows: Rows) -> dict[str, float]:
     """Each read's median in milliseconds."""
     reads = {
         "status_version": lambda: CALLER_AND_VERSION.execute(
-            db.session, {"job_id": job_id, "user_id": owner_id}
+            db.session, {"job_id": rows.job_id, "user_id": rows.owner_id}
         ).one(),
-        "placement_load": lambda: backend_load(db.session, job_id),
-        "retake_lookup": lambda: latest_render_of(db.session, scene_id),
+        "placement_load": lambda: backend_load(db.session, rows.job_id),
+        "retake_lookup": lambda: latest_render_of(db.session, rows.scene_id),
+        "failed_stages_page": list_failed_stages,
     }
     return {name: round(median_ms(read), 3) for name, read in reads.items()}
 
 
-def add_history(owner_id: int) -> None:
-    """HISTORY_JOBS finished jobs of the same owner and project, on an episode of
-    HISTORY_SCENES scenes of their own, analyzed."""
-    project_id = db.session.scalar(sa.select(Project.id).where(Project.owner_id == owner_id))
-    episode = Episode(project_id=project_id, number=2, title="history")
-    db.session.add(episode)
-    db.session.flush()
-    scenes = [
-        Scene(episode_id=episode.id, order=i, prompt=f"take {i}") for i in range(HISTORY_SCENES)
-    ]
-    db.session.add_all(scenes)
-    db.session.flush()
+def add_history(rows: Rows, jobs: int) -> None:
+    """`jobs` more finished jobs of the same owner, on the history episode, analyzed."""
     db.session.execute(
         sa.text(HISTORY_SQL),
-        {"owner_id": owner_id, "project_id": project_id, "episode_id": episode.id,
-         "scene_ids": [scene.id for scene in scenes]},
+        {"owner_id": rows.owner_id, "project_id": rows.project_id,
+         "episode_id": rows.history_episode_id, "scene_ids": rows.history_scene_ids,
+         "jobs": jobs},
     )  # fmt: skip
     db.session.commit()
     db.session.execute(sa.text("ANALYZE jobs, stage_runs"))
@@ -152,21 +166,23 @@ def main() -> int:
         app = create_base_app(base.with_overrides(env="test", database_url=url), name="bench")
         with app.app_context():
             upgrade()
-            owner_id, job_id, scene_id = seed()
-            before = time_reads(owner_id, job_id, scene_id)
+            rows = seed()
+            add_history(rows, BASE_JOBS)
+            small = time_reads(rows)
             started = time.perf_counter()
-            add_history(owner_id)
+            add_history(rows, HISTORY_JOBS - BASE_JOBS)
             history_s = time.perf_counter() - started
-            after = time_reads(owner_id, job_id, scene_id)
+            large = time_reads(rows)
             db.engine.dispose()
     finally:
         drop_database(url)
-    growth = {name: round(after[name] / before[name], 2) for name in before}
+    growth = {name: round(large[name] / small[name], 2) for name in small}
     figures = {
-        "history_stage_runs": HISTORY_JOBS * RUNS_PER_JOB,
+        "small_stage_runs": BASE_JOBS * RUNS_PER_JOB,
+        "large_stage_runs": HISTORY_JOBS * RUNS_PER_JOB,
         "history_insert_s": round(history_s, 1),
-        "before_ms": before,
-        "after_ms": after,
+        "small_ms": small,
+        "large_ms": large,
         "growth": growth,
         "bar_growth": GROWTH_BAR,
     }

@@ -214,6 +214,15 @@ class StageRun(db.Model):
     )
 
 
+# The failed-stages page: the newest failures first, read a page at a time.
+sa.Index(
+    "ix_stage_runs_failed_recent",
+    StageRun.finished_at.desc().nulls_last(),
+    StageRun.id.desc(),
+    postgresql_where=StageRun.status == Status.FAILED.value,
+)
+
+
 class Asset(db.Model):
     """An artifact under ARTIFACT_ROOT with the facts clients and QC need."""
 

@@ -1,4 +1,4 @@
-"""The reads a status poll, a placement and a retake make find one job's or one scene's stage
+"""The reads a status poll, a placement, a retake and the failed-stages page make find their stage
 runs by index, so they cost the same however many finished jobs the farm keeps (bench.history
 times them; here Postgres's plans are read, with sequential scans priced out)."""
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tasks.pipeline.control import latest_render_of
 from tasks.pipeline.routing import backend_load
 from tests import factories
+from web.dashboard.triage import list_failed_stages
 from web.status_cache import CALLER_AND_VERSION
 
 
@@ -91,3 +92,10 @@ def test_a_retake_finds_the_scenes_runs_by_index(db_session) -> None:
     [plan] = plans_of(db_session, lambda: latest_render_of(db_session, run.scene_id))
     assert "Seq Scan on stage_runs" not in plan
     assert "ix_stage_runs_scene" in plan
+
+
+def test_the_failed_stages_page_reads_the_newest_failures_first_by_index(db_session) -> None:
+    a_job_with_a_failure(db_session)
+    plans = plans_of(db_session, lambda: list_failed_stages(limit=20))
+    assert not any("Seq Scan on stage_runs" in plan for plan in plans)
+    assert "ix_stage_runs_failed_recent" in plans[0]
