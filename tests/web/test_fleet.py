@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -13,6 +12,7 @@ import requests
 from shared.models import WorkerNode
 from tests import factories
 from tests.support.emulator import Emulator, start_emulator
+from tests.support.web_server import free_port
 
 SLOW_PROMPT = {
     "1": {
@@ -30,14 +30,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         yield emu
 
 
-def closed_port_url() -> str:
-    """A URL nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 def add_nodes(db_session, emulator: Emulator, world) -> dict[str, WorkerNode]:
     """node-busy (live backend, running a stage), node-dead (backend gone), node-off."""
     now = datetime.now(UTC)
@@ -52,7 +44,10 @@ def add_nodes(db_session, emulator: Emulator, world) -> dict[str, WorkerNode]:
         queues=["gpu"],
     )
     dead = factories.make_worker_node(
-        db_session, name="node-dead", comfyui_url=closed_port_url(), last_heartbeat=now
+        db_session,
+        name="node-dead",
+        comfyui_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        last_heartbeat=now,
     )
     off = factories.make_worker_node(
         db_session, name="node-off", status="offline", comfyui_url=emulator.url
