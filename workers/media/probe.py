@@ -75,17 +75,20 @@ def _read_streams(path: Path) -> dict[str, Any]:
     # cost ~65 ms (its shared libraries' loading) on every probe.
     try:
         with av.open(str(path)) as container:
-            video = next((s for s in container.streams if s.type == "video"), None)
-            audio = next((s for s in container.streams if s.type == "audio"), None)
-            # Counting the packets (not the header's claim) as ffprobe's -count_packets did:
-            # a truncated or hand-edited file's tables can say more than it holds.
-            frames = sum(1 for packet in container.demux(video) if packet.size) if video else 0
-            duration = container.duration / av.time_base if container.duration else 0.0
+            return _stream_facts(container)
     except (av.FFmpegError, OSError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise FfmpegError(f"{path}: not readable media ({reason})") from exc
+
+
+def _stream_facts(container: av.container.InputContainer) -> dict[str, Any]:
+    video = next((s for s in container.streams if s.type == "video"), None)
+    audio = next((s for s in container.streams if s.type == "audio"), None)
+    # Counting the packets (not the header's claim) as ffprobe's -count_packets did: a
+    # truncated or hand-edited file's tables can say more than it holds.
+    frames = sum(1 for packet in container.demux(video) if packet.size) if video else 0
     return {
-        "duration_s": duration,
+        "duration_s": container.duration / av.time_base if container.duration else 0.0,
         "fps": float(video.average_rate or 0) if video else 0.0,
         "frame_count": frames,
         "width": video.codec_context.width if video else 0,
