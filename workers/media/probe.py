@@ -94,7 +94,8 @@ def _stream_facts(container: av.container.InputContainer) -> dict[str, Any]:
         "width": video.codec_context.width if video else 0,
         "height": video.codec_context.height if video else 0,
         "pix_fmt": (video.codec_context.pix_fmt or "") if video else "",
-        "codec": video.codec_context.name if video else "",
+        # The codec's own name (av1), not its decoder's (libdav1d).
+        "codec": video.codec_context.codec.canonical_name if video else "",
         "has_audio": audio is not None,
-        "audio_codec": audio.codec_context.name if audio else "",
+        "audio_codec": audio.codec_context.codec.canonical_name if audio else "",
     }

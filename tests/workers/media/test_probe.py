@@ -21,7 +21,8 @@ FIXTURE_CLIP = Path(__file__).parents[2] / "fixtures/comfyui/media/vhs_h264_bfra
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The node's own clip (B-frames), a 10-bit one, one with audio as MP4 and as Matroska,
-    a PNG, and an MP4 cut short after its tables (they list more frames than it holds)."""
+    an AV1 WebM (decoded by a library named apart from its codec), a PNG, and an MP4 cut short
+    after its tables (they list more frames than it holds)."""
     folder = tmp_path_factory.mktemp("probe")
     voiced = footage.add_audio(
         footage.make_source(folder / "silent.mp4", SOURCES["a"], size=(64, 36), seconds=1.0),
@@ -32,6 +33,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     matroska = folder / "voiced.mkv"
     run_ffmpeg(["-i", voiced, "-c", "copy", matroska])
+    av1 = folder / "av1.webm"
+    run_ffmpeg(["-i", ten_bit, "-c:v", "libaom-av1", "-cpu-used", "8", "-pix_fmt", "yuv420p", av1])
     image = folder / "still.png"
     run_ffmpeg(["-i", ten_bit, "-frames:v", "1", image])
     frames = footage.source_frames(SOURCES["c"], (64, 36), 24, 2.0)
@@ -39,7 +42,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cut = folder / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
     return {"node": FIXTURE_CLIP, "ten_bit": ten_bit, "voiced": voiced, "matroska": matroska,
-            "image": image, "cut": cut}  # fmt: skip
+            "image": image, "cut": cut, "av1": av1}  # fmt: skip
 
 
 def ffprobe_facts(path: Path) -> dict[str, object]:
@@ -64,7 +67,7 @@ def ffprobe_facts(path: Path) -> dict[str, object]:
 
 
 @pytest.mark.skipif(not shutil.which("ffprobe"), reason="no ffprobe to compare with")
-@pytest.mark.parametrize("name", ["node", "ten_bit", "voiced", "matroska", "image", "cut"])
+@pytest.mark.parametrize("name", ["node", "ten_bit", "voiced", "matroska", "image", "cut", "av1"])
 def test_the_facts_are_ffprobes(media: dict[str, Path], name: str) -> None:
     facts = probe_media(media[name]).to_dict()
     expected = ffprobe_facts(media[name])
