@@ -42,11 +42,13 @@ task_routes = {
     "render.finish": {"queue": "control"},
     "tower.sweep": {"queue": "control"},
     "tower.clean_artifacts": {"queue": "control"},
+    "tower.fold_stage_finishes": {"queue": "control"},
 }
 
 beat_schedule = {
     "sweep-leases-and-lost-messages": {"task": "tower.sweep", "schedule": _settings.sweep_every_s},
     "clean-expired-artifacts": {"task": "tower.clean_artifacts", "schedule": 3600.0},
+    "fold-stage-finishes": {"task": "tower.fold_stage_finishes", "schedule": 60.0},
 }
 
 # Default limits for any task without its own (stage tasks set theirs in the decorator).

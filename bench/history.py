@@ -1,17 +1,20 @@
-"""Benchmark: the reads a status poll, a GPU stage's placement, a retake and the failed-stages
-page make cost the same whether the farm keeps thousands or a million finished stage runs.
+"""Benchmark: the reads a status poll, a GPU stage's placement, a retake, the failed-stages
+page and a /metrics scrape make cost the same whether the farm keeps thousands or a million
+finished stage runs.
 
 Run from the repository root: `python -m bench.history` (about a minute; in `make bench`). It
 creates its own database on the configured Postgres (migrated) and seeds one running episode
 job of three scenes (one stage failed) and BASE_JOBS finished jobs of RUNS_PER_JOB stage runs
 each (three on scenes of another episode, then compile and mix; one run in 20 failed, never
-retried). It times four reads, each the median of READS calls: the status endpoint's version
+retried). It times five reads, each the median of READS calls: the status endpoint's version
 read of the running job (`web.status_cache`'s prepared query, three subqueries over the job's
 stage runs), a placement's load read (`tasks.pipeline.routing.backend_load`: the running stages
 everywhere and this job's failures), a retake's lookup of a scene's episode job
-(`tasks.pipeline.control.latest_render_of`) and the dashboard's failed-stages page
-(`web.dashboard.triage.list_failed_stages`, its full page of FAILED_LIMIT rows both times).
-Then it adds finished jobs up to HISTORY_JOBS, analyzes, and times the same reads again.
+(`tasks.pipeline.control.latest_render_of`), the dashboard's failed-stages page
+(`web.dashboard.triage.list_failed_stages`, its full page of FAILED_LIMIT rows both times) and
+what a /metrics scrape reads of the stage runs (`shared.stage_totals.fold_finishes`, then the
+duration and ComfyUI error totals). Then it adds finished jobs up to HISTORY_JOBS (folded into
+the metrics' totals, as the beat folds them), analyzes, and times the same reads again.
 Figures: each read's median at both sizes, and large/small; bar: each at most GROWTH_BAR (the
 reads find their rows by index instead of scanning the history).
 """
@@ -32,10 +35,12 @@ from shared.app import create_base_app
 from shared.config import load_settings
 from shared.db import db
 from shared.models import Episode, Job, Project, Scene, StageRun, User
+from shared.stage_totals import fold_finishes
 from tasks.pipeline.control import latest_render_of
 from tasks.pipeline.routing import backend_load
 from tests.support.database import create_database, drop_database, with_database
 from web.dashboard.triage import list_failed_stages
+from web.metrics import collect_comfyui_errors, collect_stage_durations
 from web.status_cache import CALLER_AND_VERSION
 
 BASE_JOBS = 4_000
@@ -137,21 +142,35 @@ def time_reads(rows: Rows) -> dict[str, float]:
         "placement_load": lambda: backend_load(db.session, rows.job_id),
         "retake_lookup": lambda: latest_render_of(db.session, rows.scene_id),
         "failed_stages_page": list_failed_stages,
+        "metrics_scrape": scrape_stage_metrics,
     }
     return {name: round(median_ms(read), 3) for name, read in reads.items()}
 
 
+def scrape_stage_metrics() -> None:
+    """What /metrics reads of the stage runs: the finishes since the last fold, then the
+    totals (its jobs-by-status count is not part of it: see docs/scaling.md)."""
+    fold_finishes(db.session)
+    collect_stage_durations()
+    collect_comfyui_errors()
+
+
 def add_history(rows: Rows, jobs: int) -> None:
-    """`jobs` more finished jobs of the same owner, on the history episode, analyzed."""
+    """`jobs` more finished jobs of the same owner, on the history episode, analyzed and
+    folded into the metrics' totals (as the beat folds them)."""
     db.session.execute(
         sa.text(HISTORY_SQL),
         {"owner_id": rows.owner_id, "project_id": rows.project_id,
          "episode_id": rows.history_episode_id, "scene_ids": rows.history_scene_ids,
          "jobs": jobs},
     )  # fmt: skip
+    fold_finishes(db.session)
     db.session.commit()
     db.session.execute(sa.text("ANALYZE jobs, stage_runs"))
     db.session.commit()
+    # The drained queue's dead rows cleared, as autovacuum soon does on so busy a table.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE stage_finishes"))
 
 
 def main() -> int:

@@ -20,6 +20,7 @@ from shared.models import Asset, Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from shared.models.status import STAGE_MOVES, checked
 from shared.settings_store import get_setting
+from shared.stage_totals import fold_finishes
 from shared.stages import Per, position, stage_kind
 from tasks.app import app
 from tasks.broker_scan import task_queues_in_broker
@@ -205,3 +206,18 @@ def clean_artifacts() -> int:
             ctx.store.delete(asset.uri)
             session.delete(asset)
     return len(assets)
+
+
+# Every minute: keeps the queue of finished stage runs short when nothing scrapes /metrics
+# (a scrape folds it too).
+@app.task(
+    name="tower.fold_stage_finishes",
+    queue="control",
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+    send_events=False,
+)
+def fold_stage_finishes() -> int:
+    """Fold finished stage runs into /metrics' totals; returns how many."""
+    return transaction(worker_context().engine, fold_finishes)

@@ -1,9 +1,11 @@
 """Prometheus `/metrics`: jobs, stage durations, queue depth, nodes and ComfyUI errors.
 
 Everything is read at scrape time (Postgres and the broker are the truth), so every gunicorn
-worker answers the same and nothing has to be counted in the request path. Scraping needs an
-operator or admin credential (a bearer API token in Prometheus' `authorization` config): the
-figures name nodes, queues and failure classes, which are not for the public.
+worker answers the same and nothing has to be counted in the request path. Finished stage
+runs are read from running totals that each scrape first brings up to date
+(shared.stage_totals), so a scrape costs the same however many runs the farm keeps. Scraping
+needs an operator or admin credential (a bearer API token in Prometheus' `authorization`
+config): the figures name nodes, queues and failure classes, which are not for the public.
 """
 
 from __future__ import annotations
@@ -23,18 +25,14 @@ from prometheus_client.core import (
 )
 
 from shared.db import db
-from shared.models import Job, NodeStatus, StageRun, Status, WorkerNode
+from shared.models import ComfyErrorTotal, Job, NodeStatus, StageDurationTotal, WorkerNode
 from shared.models.status import JOB_STATUSES
-from shared.stages import GPU_STAGE_NAMES
+from shared.stage_totals import DURATION_BUCKETS, fold_finishes
 from web.fleet import connect_broker, count_waiting
 from web.identity import STAFF, require_user
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
-
-# Stage durations run from a second (a keyframe on a fast GPU) to tens of minutes (animate).
-DURATION_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
-GPU_STAGES = GPU_STAGE_NAMES
 
 
 class TowerCollector:
@@ -71,27 +69,14 @@ def collect_stage_durations() -> Metric:
         "Run time of finished stage runs, started to finished.",
         labels=["stage", "status"],
     )
-    duration = sa.func.extract("epoch", StageRun.finished_at - StageRun.started_at)
-    columns = [sa.func.count().filter(duration <= bound) for bound in DURATION_BUCKETS]
-    rows = db.session.execute(
-        sa.select(
-            StageRun.stage,
-            StageRun.status,
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(duration), 0),
-            *columns,
+    totals = db.session.scalars(
+        sa.select(StageDurationTotal).order_by(StageDurationTotal.stage, StageDurationTotal.status)
+    )
+    for total in totals:
+        buckets = [(str(float(b)), n) for b, n in zip(DURATION_BUCKETS, total.buckets, strict=True)]
+        family.add_metric(
+            [total.stage, total.status], [*buckets, ("+Inf", total.count)], total.seconds
         )
-        .where(
-            StageRun.status.in_(("succeeded", "failed")),
-            StageRun.started_at.is_not(None),
-            StageRun.finished_at.is_not(None),
-        )
-        .group_by(StageRun.stage, StageRun.status)
-        .order_by(StageRun.stage, StageRun.status)
-    ).all()
-    for stage, status, count, total, *within in rows:
-        buckets = [(str(float(b)), n) for b, n in zip(DURATION_BUCKETS, within, strict=True)]
-        family.add_metric([stage, status], [*buckets, ("+Inf", count)], float(total))
     return family
 
 
@@ -102,22 +87,11 @@ def collect_comfyui_errors() -> Metric:
         "Failed GPU stage attempts by ComfyUI error class.",
         labels=["class", "stage"],
     )
-    detail = StageRun.error_detail
-    error_class = sa.func.coalesce(
-        detail["exception_type"].astext, detail["type"].astext, "unknown"
+    totals = db.session.scalars(
+        sa.select(ComfyErrorTotal).order_by(ComfyErrorTotal.error_class, ComfyErrorTotal.stage)
     )
-    rows = db.session.execute(
-        sa.select(error_class, StageRun.stage, sa.func.count())
-        .where(
-            StageRun.stage.in_(GPU_STAGES),
-            StageRun.status == Status.FAILED,
-            StageRun.error_detail.is_not(None),
-        )
-        .group_by(error_class, StageRun.stage)
-        .order_by(error_class, StageRun.stage)
-    ).all()
-    for name, stage, count in rows:
-        family.add_metric([name, stage], count)
+    for total in totals:
+        family.add_metric([total.error_class, total.stage], total.count)
     return family
 
 
@@ -163,6 +137,9 @@ def export_metrics() -> Response:
     :raises PermissionDeniedError: for other roles.
     """
     require_user(*STAFF)
+    # What finished since the last fold joins the totals first; the scrape then reads those.
+    fold_finishes(db.session)
+    db.session.commit()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(TowerCollector())
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -15,12 +15,14 @@ from shared.models.status import (
     Status,
     Transition,
 )
+from shared.models.totals import ComfyErrorTotal, StageDurationTotal, StageFinish
 
 __all__ = [
     "ApiToken",
     "Asset",
     "AssetKind",
     "Character",
+    "ComfyErrorTotal",
     "EchoFeature",
     "Episode",
     "FarmSetting",
@@ -33,6 +35,8 @@ __all__ = [
     "Role",
     "Scene",
     "SettingChange",
+    "StageDurationTotal",
+    "StageFinish",
     "StageRun",
     "Status",
     "Suggestion",

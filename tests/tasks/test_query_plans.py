@@ -1,6 +1,6 @@
-"""The reads a status poll, a placement, a retake and the failed-stages page make find their stage
-runs by index, so they cost the same however many finished jobs the farm keeps (bench.history
-times them; here Postgres's plans are read, with sequential scans priced out)."""
+"""The reads a status poll, a placement, a retake, the failed-stages page and a metrics scrape
+make find their stage runs by index, so they cost the same however many finished jobs the farm
+keeps (bench.history times them; here Postgres's plans are read, sequential scans priced out)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shared.stage_totals import fold_finishes
 from tasks.pipeline.control import latest_render_of
 from tasks.pipeline.routing import backend_load
 from tests import factories
 from web.dashboard.triage import list_failed_stages
+from web.metrics import collect_comfyui_errors, collect_stage_durations
 from web.status_cache import CALLER_AND_VERSION
 
 
@@ -99,3 +101,26 @@ def test_the_failed_stages_page_reads_the_newest_failures_first_by_index(db_sess
     plans = plans_of(db_session, lambda: list_failed_stages(limit=20))
     assert not any("Seq Scan on stage_runs" in plan for plan in plans)
     assert "ix_stage_runs_failed_recent" in plans[0]
+
+
+def test_a_metrics_scrape_reads_only_what_finished_since_the_last(db_session) -> None:
+    a_job_with_a_failure(db_session)
+    fold_finishes(db_session)  # the history, as the first scrape or the beat folds it
+
+    def scrape() -> None:
+        fold_finishes(db_session)
+        collect_stage_durations()
+        collect_comfyui_errors()
+
+    plans = plans_of(db_session, scrape)
+    reads = [
+        line.strip().removeprefix("->").strip()
+        for plan in plans
+        for line in plan.splitlines()
+        if " on stage_runs" in line
+    ]
+    # The runs the fold drained, looked up by id; nothing scans the finished runs at large.
+    assert reads, plans
+    assert all(read.startswith("Index Scan using pk_stage_runs on stage_runs") for read in reads), (
+        reads
+    )
