@@ -60,12 +60,17 @@ WITH history AS (
   RETURNING id
 )
 INSERT INTO stage_runs (job_id, scene_id, stage, attempt, status, backend, deliveries, step,
-                        step_max, progress, inputs, finished_at)
+                        step_max, progress, inputs, error_detail, started_at, finished_at)
 SELECT h.id, CASE WHEN s.per_scene THEN (:scene_ids)[1 + h.id % {HISTORY_SCENES}] END,
-       s.stage, 1, CASE WHEN (h.id + s.n) % 20 = 0 THEN 'failed' ELSE 'succeeded' END,
-       'n' || (h.id % 8), 1, 0, 0, 1.0, '{{}}', now() - make_interval(days => 365, secs => -h.id)
-FROM history h CROSS JOIN (VALUES (1, 'keyframe', true), (2, 'animate', true),
-  (3, 'interpolate', true), (4, 'compile', false), (5, 'mix', false)) AS s(n, stage, per_scene)
+       s.stage, 1, CASE WHEN f.failed THEN 'failed' ELSE 'succeeded' END,
+       'n' || (h.id % 8), 1, 0, 0, 1.0, '{{}}',
+       CASE WHEN f.failed THEN '{{"type": "ComfyRejected"}}'::jsonb END,
+       t.finished - make_interval(secs => s.n), t.finished
+FROM history h
+CROSS JOIN (VALUES (1, 'keyframe', true), (2, 'animate', true), (3, 'interpolate', true),
+  (4, 'compile', false), (5, 'mix', false)) AS s(n, stage, per_scene)
+CROSS JOIN LATERAL (SELECT (h.id + s.n) % 20 = 0 AS failed) AS f
+CROSS JOIN LATERAL (SELECT now() - make_interval(days => 365, secs => -h.id) AS finished) AS t
 """
 
 
@@ -112,7 +117,7 @@ def seed() -> Rows:
             attempt=1,
             status=status,
             backend=backend,
-        )  # fmt: skip
+        )
         for scene, (status, backend) in zip(scenes, runs, strict=True)
     )
     db.session.commit()
