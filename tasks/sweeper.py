@@ -156,17 +156,19 @@ def expired_assets(session: Session) -> list[Asset]:
     return list(session.scalars(sa.select(Asset).where(Asset.expires_at < utcnow())))
 
 
-# Every SWEEP_EVERY_S seconds: no task events and no stored result, so Flower's task list and
-# the result backend keep the render tasks (what the sweep does is logged, and seen in the jobs
-# it resumes).
-@app.task(
-    name="tower.sweep",
-    queue="control",
-    soft_time_limit=60,
-    time_limit=90,
-    ignore_result=True,
-    send_events=False,
-)
+# Frequent bookkeeping: no task events and no stored result, so Flower's task list and the
+# result backend keep the render tasks (what it does is logged, and seen in the rows it moves).
+FREQUENT = {
+    "queue": "control",
+    "soft_time_limit": 60,
+    "time_limit": 90,
+    "ignore_result": True,
+    "send_events": False,
+}
+
+
+# Every SWEEP_EVERY_S seconds.
+@app.task(name="tower.sweep", **FREQUENT)
 def sweep() -> dict[str, list]:
     """Mark silent nodes offline and re-dispatch jobs with expired leases or lost messages."""
     ctx = worker_context()
@@ -210,14 +212,7 @@ def clean_artifacts() -> int:
 
 # Every minute: keeps the queue of finished stage runs short when nothing scrapes /metrics
 # (a scrape folds it too).
-@app.task(
-    name="tower.fold_stage_finishes",
-    queue="control",
-    soft_time_limit=60,
-    time_limit=90,
-    ignore_result=True,
-    send_events=False,
-)
+@app.task(name="tower.fold_stage_finishes", **FREQUENT)
 def fold_stage_finishes() -> int:
     """Fold finished stage runs into /metrics' totals; returns how many."""
     return transaction(worker_context().engine, fold_finishes)
