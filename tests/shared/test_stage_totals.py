@@ -39,13 +39,10 @@ def finished(session, stage: str, status: str, seconds: float, detail=None) -> S
     return run
 
 
-def grew(before: dict, after: dict, key) -> object:
-    """How a total changed between two folds (count, seconds, buckets for durations)."""
-    old, new = before.get(key), after[key]
-    if isinstance(new, int):
-        return new - (old or 0)
-    count, seconds, buckets = new
-    old_count, old_seconds, old_buckets = old or (0, 0.0, [0] * len(DURATION_BUCKETS))
+def durations_grew(before: dict, after: dict, key) -> tuple[int, float, list[int]]:
+    """How one duration total grew between two folds: count, seconds, each bucket."""
+    count, seconds, buckets = after[key]
+    old_count, old_seconds, old_buckets = before.get(key, (0, 0.0, [0] * len(DURATION_BUCKETS)))
     return (
         count - old_count,
         round(seconds - old_seconds, 6),
@@ -61,7 +58,7 @@ def test_a_run_is_counted_once_when_it_ends(db_session) -> None:
     db_session.execute(sa.update(StageRun).where(StageRun.id == run.id).values(status="succeeded"))
     second, _ = folded(db_session)
     within_one = [1] * len(DURATION_BUCKETS)
-    assert grew(before, first, ("keyframe", "succeeded")) == (1, 0.5, within_one)
+    assert durations_grew(before, first, ("keyframe", "succeeded")) == (1, 0.5, within_one)
     assert second == first
 
 
@@ -72,7 +69,7 @@ def test_folds_add_up_bucket_by_bucket(db_session) -> None:
     finished(db_session, "animate", "succeeded", 7.0)
     after, _ = folded(db_session)
     expected = [(1 if bound < 7 else 2) for bound in DURATION_BUCKETS]
-    assert grew(before, after, ("animate", "succeeded")) == (2, 7.5, expected)
+    assert durations_grew(before, after, ("animate", "succeeded")) == (2, 7.5, expected)
 
 
 def test_gpu_failures_are_counted_by_class_and_other_stages_are_not(db_session) -> None:
@@ -82,8 +79,9 @@ def test_gpu_failures_are_counted_by_class_and_other_stages_are_not(db_session) 
     finished(db_session, "interpolate", "failed", 1.0, {"type": "ComfyRejected"})
     finished(db_session, "compile", "failed", 1.0, {"type": "FfmpegError"})
     durations, after = folded(db_session)
-    assert grew(before, after, ("torch.OutOfMemoryError", "animate")) == 1
-    assert grew(before, after, ("ComfyRejected", "interpolate")) == 1
+    grown = {key: count - before.get(key, 0) for key, count in after.items()}
+    assert grown[("torch.OutOfMemoryError", "animate")] == 1
+    assert grown[("ComfyRejected", "interpolate")] == 1
     assert ("FfmpegError", "compile") not in after
     assert ("compile", "failed") in durations
 
