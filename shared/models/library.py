@@ -70,8 +70,12 @@ class Suggestion(db.Model):
     project_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
-    episode_id: Mapped[int | None] = mapped_column(sa.ForeignKey("episodes.id", ondelete="CASCADE"))
-    scene_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenes.id", ondelete="CASCADE"))
+    episode_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("episodes.id", ondelete="CASCADE"), index=True
+    )
+    scene_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("scenes.id", ondelete="CASCADE"), index=True
+    )
     feature: Mapped[str] = mapped_column(enum_column(EchoFeature, "echo_feature"), nullable=False)
     input: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     model: Mapped[str] = mapped_column(sa.String(200), nullable=False)

@@ -16,7 +16,14 @@ scene_characters = sa.Table(
     "scene_characters",
     db.metadata,
     sa.Column("scene_id", sa.ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("character_id", sa.ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed on its own too: the key leads with scene_id, and deleting a character looks up
+    # its rows here.
+    sa.Column(
+        "character_id",
+        sa.ForeignKey("characters.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
 )
 
 
@@ -76,7 +83,7 @@ class Character(db.Model):
     )
     # SET NULL: losing a reference sheet must not delete the character.
     reference_asset_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("assets.id", ondelete="SET NULL", use_alter=True)
+        sa.ForeignKey("assets.id", ondelete="SET NULL", use_alter=True), index=True
     )
     created_at: Mapped[created_at]
 

@@ -88,7 +88,7 @@ class Job(db.Model):
         sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
     )
     episode_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("episodes.id", ondelete="SET NULL")
+        sa.ForeignKey("episodes.id", ondelete="SET NULL"), index=True
     )
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     priority: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, default=5)
