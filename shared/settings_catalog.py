@@ -220,6 +220,11 @@ SPECS: dict[str, SettingSpec] = {
                     "how long a ready stage may have no message in the broker before the "
                     "sweeper sends it again (e.g. after Redis restarted empty)",
                     low=3, high=3600),
+        SettingSpec("superseded_output_days", "int", 30,
+                    "days the outputs of a replaced attempt (a retake's earlier take, a retried "
+                    "stage's failed try) are kept before the hourly clean-up removes them; 0 "
+                    "keeps them for ever",
+                    low=0, high=3650),
         SettingSpec("llm_base_url", "text", "",
                     "the creative assistant's OpenAI-compatible server (e.g. http://HOST:11434/v1)"),
         SettingSpec("llm_model", "text", "", "the chat model the creative assistant asks"),

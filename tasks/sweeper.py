@@ -1,4 +1,5 @@
-"""Periodic work (Celery beat): the lease sweeper, offline nodes, expired artifacts.
+"""Periodic work (Celery beat): the lease sweeper, offline nodes, superseded outputs, the
+metrics' totals.
 
 A stage whose lease expired (its worker or node died) is handed back to the queue and its job's
 canvas rebuilt; so is a job whose next stage's message vanished from the broker. The new canvas
@@ -16,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.db import transaction
-from shared.models import Asset, Job, NodeStatus, StageRun, Status, WorkerNode
+from shared.models import Job, NodeStatus, StageRun, Status, WorkerNode
 from shared.models.columns import utcnow
 from shared.models.status import STAGE_MOVES, checked
 from shared.settings_store import get_setting
 from shared.stage_totals import fold_finishes
 from shared.stages import Per, position, stage_kind
 from tasks.app import app
+from tasks.artifact_cleanup import clean_superseded
 from tasks.broker_scan import task_queues_in_broker
 from tasks.context import worker_context
 from tasks.pipeline.fleet import mark_silent_nodes_offline
@@ -151,11 +153,6 @@ def jobs_with_lost_messages(session: Session, broker: redis.Redis, key_prefix: s
     return lost
 
 
-def expired_assets(session: Session) -> list[Asset]:
-    """Assets past their expiry."""
-    return list(session.scalars(sa.select(Asset).where(Asset.expires_at < utcnow())))
-
-
 # Frequent bookkeeping: no task events and no stored result, so Flower's task list and the
 # result backend keep the render tasks (what it does is logged, and seen in the rows it moves).
 FREQUENT = {
@@ -198,16 +195,12 @@ def sweep() -> dict[str, list]:
     return {"offline": offline, "resumed": sorted(resume)}
 
 
+# Hourly.
 @app.task(name="tower.clean_artifacts", queue="control", soft_time_limit=300, time_limit=360)
 def clean_artifacts() -> int:
-    """Delete expired artifacts and their rows; returns how many."""
+    """Remove outputs superseded longer than `superseded_output_days`; returns how many."""
     ctx = worker_context()
-    with Session(ctx.engine) as session, session.begin():
-        assets = expired_assets(session)
-        for asset in assets:
-            ctx.store.delete(asset.uri)
-            session.delete(asset)
-    return len(assets)
+    return clean_superseded(ctx.engine, ctx.store)
 
 
 # Every minute: keeps the queue of finished stage runs short when nothing scrapes /metrics

@@ -12,10 +12,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from shared.db import db
-from shared.errors import ValidationError
 from shared.models import Asset, Job
 from tasks.pipeline.stage_rows import job_folder
-from workers.storage import LocalStore
+from workers.storage import LocalStore, remove_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +28,8 @@ def project_artifacts(project_id: int) -> list[str]:
     return sorted({*(job_folder(job_id) for job_id in job_ids), *uris})
 
 
-def remove_artifacts(keys: list[str]) -> None:
-    """Delete these artifacts (files or folders) from the store. One that cannot be removed is
-    logged and skipped: its rows are gone already, so nothing else would ever remove it."""
+def remove_project_artifacts(keys: list[str]) -> None:
+    """Delete a deleted project's artifacts from the store (after its rows' delete committed)."""
     store = LocalStore(current_app.config["SETTINGS"].artifact_root)
-    for key in keys:
-        try:
-            store.delete_tree(key)
-        except (OSError, ValidationError) as exc:
-            log.warning("artifact not removed key=%s: %s", key, exc)
-    log.info("artifacts removed count=%d", len(keys))
+    removed = remove_artifacts(store, keys)
+    log.info("artifacts removed count=%d of %d", len(removed), len(keys))

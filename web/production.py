@@ -21,7 +21,7 @@ from shared.models import (
 )
 from shared.settings_store import get_setting
 from tasks.pipeline.episode_format import bridge_frames, cue_problems
-from web.artifacts import project_artifacts, remove_artifacts
+from web.artifacts import project_artifacts, remove_project_artifacts
 from web.dialogue import checked_dialogue
 from web.library import check_scene_audio
 from web.model_files import lora_warnings
@@ -118,7 +118,7 @@ def delete_project(user: User, project_id: int) -> None:
     artifacts = project_artifacts(project.id)
     db.session.delete(project)
     db.session.commit()
-    remove_artifacts(artifacts)
+    remove_project_artifacts(artifacts)
 
 
 def list_characters(

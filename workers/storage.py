@@ -6,13 +6,18 @@ same small interface later.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from shared.errors import ValidationError
+
+log = logging.getLogger(__name__)
 
 
 class LocalStore:
@@ -48,6 +53,11 @@ class LocalStore:
         """Remove an artifact if present."""
         self.path(key).unlink(missing_ok=True)
 
+    def remove_empty_folder(self, key: str) -> None:
+        """Remove the folder `key` if it is empty (an attempt's folder once its outputs went)."""
+        with contextlib.suppress(OSError, ValidationError):
+            self.path(key).rmdir()
+
     def delete_tree(self, key: str) -> None:
         """Remove an artifact or a folder of them (a job's outputs, frames) if present."""
         path = self.path(key)
@@ -55,6 +65,21 @@ class LocalStore:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def remove_artifacts(store: LocalStore, keys: Iterable[str]) -> list[str]:
+    """Delete these artifacts (files or folders); returns the keys removed. One that cannot be
+    removed is logged and skipped: callers remove files after the rows naming them are gone, so
+    nothing else would ever remove it."""
+    removed = []
+    for key in keys:
+        try:
+            store.delete_tree(key)
+        except (OSError, ValidationError) as exc:
+            log.warning("artifact not removed key=%s: %s", key, exc)
+        else:
+            removed.append(key)
+    return removed
 
 
 def check_key(key: str) -> str:

@@ -250,7 +250,9 @@ class Asset(db.Model):
         sa.ForeignKey("stage_runs.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[created_at]
-    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # When a later attempt of the same stage succeeded: the hourly clean-up removes the output
+    # `superseded_output_days` after that.
+    superseded_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     stage_run: Mapped[StageRun | None] = relationship(back_populates="assets")
 
@@ -262,4 +264,9 @@ class Asset(db.Model):
         sa.CheckConstraint("fps IS NULL OR fps > 0", name="fps_positive"),
         sa.CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration_non_negative"),
         sa.UniqueConstraint("uri", name="uq_assets_uri"),
+        sa.Index(
+            "ix_assets_superseded",
+            "superseded_at",
+            postgresql_where=sa.text("superseded_at IS NOT NULL"),
+        ),
     )

@@ -33,7 +33,27 @@ def record_success(session: Session, run_id: int, owner: Owner, artifacts: list[
     finish_run(run, Status.SUCCEEDED)
     run.progress = 1.0
     run.step = run.step_max = max(run.step_max, run.step)
+    if run.attempt > 1:  # a first attempt replaces nothing: no statement for it
+        mark_superseded(session, run)
     return True
+
+
+def mark_superseded(session: Session, run: StageRun) -> None:
+    """Date the outputs of the earlier attempts of `run`'s stage (same job, scene and segment)
+    as superseded now: `run` replaced them, and the clean-up removes them after a while."""
+    earlier = sa.select(StageRun.id).where(
+        StageRun.job_id == run.job_id,
+        StageRun.stage == run.stage,
+        StageRun.scene_id.is_not_distinct_from(run.scene_id),
+        StageRun.segment == run.segment,
+        StageRun.attempt < run.attempt,
+    )
+    session.execute(
+        sa.update(Asset)
+        .where(Asset.stage_run_id.in_(earlier), Asset.superseded_at.is_(None))
+        .values(superseded_at=utcnow())
+        .execution_options(synchronize_session=False)  # the session holds only `run`'s own
+    )
 
 
 def upsert_assets(session: Session, run: StageRun, artifacts: list[Artifact]) -> None:

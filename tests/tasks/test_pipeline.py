@@ -153,6 +153,12 @@ def test_retake_rerenders_one_scene_and_recompiles(app, farm, production):
         if r.stage == "keyframe" and r.scene_id == second and r.attempt == 2
     )
     assert keyframe.inputs["params"]["seed"] == 4242
+    # The retake's takes replaced the first ones: those are dated for the clean-up, no other.
+    replaced = {
+        (r.stage, r.scene_id) for r in job.stage_runs if any(a.superseded_at for a in r.assets)
+    }
+    assert replaced == again
+    assert all(r.attempt == 1 for r in job.stage_runs if any(a.superseded_at for a in r.assets))
 
 
 def test_upscaled_scenes_compile_at_the_episode_size(app, farm, production):
