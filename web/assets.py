@@ -65,6 +65,7 @@ def describe_asset(user: User, asset_id: int) -> dict[str, Any]:
             "sha256",
             "job_id",
             "created_at",
+            "superseded_at",
         )
     }
     return fields | {"url": asset_url(asset.id)} | episode_metadata(asset)

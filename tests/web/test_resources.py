@@ -170,6 +170,7 @@ def test_asset_content_supports_ranges(as_role, world):
     assert api.get(url, headers={"Range": "bytes=5000-"}).status_code == 416
     meta = api.get(f"/api/anime/assets/{world.rows['asset'].id}").get_json()
     assert meta["url"] == url and meta["job_id"] == world.rows["job"].id
+    assert meta["superseded_at"] is None  # current: no later attempt replaced it
 
 
 def test_asset_without_a_file_is_404(as_role, world, db_session):

@@ -102,6 +102,14 @@ class AssetSchema(EpisodeMetaFields):
     sha256 = fields.String(required=True, allow_none=True)
     job_id = fields.Integer(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
+    superseded_at = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "when a later attempt of its stage replaced it (null: current); "
+            "it is removed superseded_output_days after"
+        },
+    )
     url = fields.String(required=True)
 
 
