@@ -58,7 +58,7 @@ task_time_limit = 360
 broker_transport_options = {
     # Longer than the longest hard time limit, so a slow stage is not delivered twice.
     "visibility_timeout": LONGEST_HARD_LIMIT_S + 600,
-    # Ten priority levels; Redis serves the lowest number first (see tasks/priority.py).
+    # Ten priority levels; Redis serves the lowest number first (see tasks/pipeline/priority.py).
     "priority_steps": list(range(10)),
     "sep": ":",
     # Between a worker's queues of one priority, take turns: a fixed order (the "priority"

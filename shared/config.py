@@ -18,7 +18,7 @@ from shared.settings_catalog import SPECS
 
 ENVIRONMENTS = ("development", "test", "production")
 
-# (variable, default, meaning) - the README's configuration table is generated from the same facts.
+# (variable, default, meaning); the README's configuration table states the same facts.
 DEFAULTS: dict[str, tuple[str, str]] = {
     "TOWER_ENV": ("development", "development, test or production"),
     "DATABASE_URL": ("postgresql://postgres@127.0.0.1:5432/tower", "Postgres database"),

@@ -182,7 +182,7 @@ def cancel(obj: Context, job_id: int) -> None:
 @cli.command()
 @click.pass_obj
 def nodes(obj: Context) -> None:
-    """List the GPU backends and whether their ComfyUI answers."""
+    """List the GPU backends: each one's status, GPU, current stage and ComfyUI address."""
     with obj.client() as client:
         rows = client.nodes()
     if not rows:
@@ -209,7 +209,12 @@ def workflows() -> None:
 
 @workflows.command("upload")
 @click.argument("graph_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--stage", required=True, help="keyframe, animate or interpolate.")
+@click.option(
+    "--stage",
+    required=True,
+    help="The template it serves: keyframe, keyframe_ref, animate, animate_svd, interpolate, "
+    "upscale, upscale_model or bridge.",
+)
 @click.option(
     "--bindings",
     "bindings_file",
