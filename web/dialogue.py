@@ -27,12 +27,16 @@ def checked_dialogue(
     if lines is None:
         lines = list(scene.dialogue or ()) if scene is not None else []
     duration = data.get("duration_s", scene.duration_s if scene is not None else None)
+    # Key-share locked: a character being deleted meanwhile is either gone here or sees
+    # these lines (web.production.delete_character), never leaves them without a speaker.
     known = set(
         db.session.scalars(
-            sa.select(Character.id).where(
+            sa.select(Character.id)
+            .where(
                 Character.project_id == episode.project_id,
                 Character.id.in_({line["character_id"] for line in lines}),
             )
+            .with_for_update(read=True, key_share=True)
         )
     )
     for index, line in enumerate(lines):

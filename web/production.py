@@ -199,6 +199,42 @@ def save_character(
     return saved
 
 
+def delete_character(character: Character) -> None:
+    """Delete a character no scene gives a line to.
+
+    :raises ConflictError: naming the scenes whose dialogue it speaks (their lines would be
+        left with no speaker).
+    """
+    # Locked first: a scene write naming it as a speaker (which key-share locks it, see
+    # checked_dialogue) either commits before this check or finds it gone.
+    db.session.execute(
+        sa.select(Character.id).where(Character.id == character.id).with_for_update()
+    )
+    speaking = speaking_scenes(character)
+    if speaking:
+        raise ConflictError(
+            f"character {character.id} speaks lines in scenes {speaking}; change their "
+            "dialogue first",
+            fields={"dialogue": f"spoken in scenes {speaking}"},
+        )
+    delete_row(character)
+
+
+def speaking_scenes(character: Character) -> list[int]:
+    """The ids of the scenes of the character's project in which it speaks a line."""
+    return list(
+        db.session.scalars(
+            sa.select(Scene.id)
+            .join(Episode)
+            .where(
+                Episode.project_id == character.project_id,
+                Scene.dialogue.contains([{"character_id": character.id}]),
+            )
+            .order_by(Scene.id)
+        )
+    )
+
+
 def visible_episode(user: User | None, episode_id: int, *, write: bool = False) -> Episode:
     """An episode of a project the caller may read (or change).
 

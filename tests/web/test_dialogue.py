@@ -59,3 +59,20 @@ def test_characters_take_an_optional_voice(as_role, world):
     assert api.patch(url, json={"voice": "en-us+f3"}).get_json()["voice"] == "en-us+f3"
     bad = api.patch(url, json={"voice": "en; rm -rf /"})
     assert bad.status_code == 422 and "voice" in bad.get_json()["fields"]
+
+
+def test_a_character_who_speaks_lines_is_not_deleted(as_role, world):
+    # Deleting it used to answer 204 and leave the lines with a speaker that no longer
+    # exists: the scene then refused every change of its length over a line never touched.
+    api = as_role("owner")
+    aki, scene = world.rows["character"], world.rows["scene"]
+    line = {"character_id": aki.id, "text": "Hi", "at_s": 0.5}
+    assert api.patch(f"/api/anime/scenes/{scene.id}", json={"dialogue": [line]}).status_code == 200
+    refused = api.delete(f"/api/anime/characters/{aki.id}")
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["fields"] == {"dialogue": f"spoken in scenes [{scene.id}]"}
+    assert api.get(f"/api/anime/characters/{aki.id}").status_code == 200
+    assert api.get(f"/api/anime/scenes/{scene.id}").get_json()["dialogue"][0]["text"] == "Hi"
+    # Once no line is theirs, the character goes.
+    assert api.patch(f"/api/anime/scenes/{scene.id}", json={"dialogue": []}).status_code == 200
+    assert api.delete(f"/api/anime/characters/{aki.id}").status_code == 204

@@ -110,5 +110,6 @@ def update_character(data, character_id):
 @requires(*MEMBERS)
 @blp.response(204)
 def delete_character(character_id):
-    """Delete a character."""
-    production.delete_row(production.visible_character(require_user(), character_id, write=True))
+    """Delete a character (409 while a scene's dialogue gives it a line)."""
+    character = production.visible_character(require_user(), character_id, write=True)
+    production.delete_character(character)
