@@ -77,6 +77,23 @@ def test_reorder_swaps_scenes(as_role, world, db_session):
     assert partial.status_code == 422
 
 
+def test_an_episode_of_more_than_100_scenes_can_be_reordered(as_role, world, db_session):
+    # Scenes are added one request at a time, but a reorder (which must list every scene)
+    # was capped at 100 ids: such an episode could never be reordered.
+    episode = world.rows["episode"]
+    for order in range(1, 150):
+        factories.make_scene(db_session, episode_id=episode.id, order=order)
+    db_session.commit()
+    ids = [s.id for s in sorted(episode.scenes, key=lambda s: s.order)]
+    assert len(ids) == 150
+    api = as_role("owner")
+    url = f"/api/anime/episodes/{episode.id}/scenes/reorder"
+    response = api.post(url, json={"scene_ids": ids[::-1]})
+    assert response.status_code == 200, response.get_json()
+    assert [s["id"] for s in response.get_json()] == ids[::-1]
+    assert [s["order"] for s in response.get_json()] == list(range(150))
+
+
 def test_projects_list_shows_own_and_public_only(as_role, world):
     ids = {
         p["id"] for p in as_role("other").get("/api/anime/projects?limit=200").get_json()["items"]

@@ -14,6 +14,10 @@ MAX_TEXT = 5000
 MAX_PROMPT = 2000
 MAX_PAGE = 200
 MAX_SCENES_PER_REQUEST = 100
+# A scene's place in its episode; orders are unique per episode, so an episode holds at most
+# MAX_SCENE_ORDER + 1 scenes (a reorder lists every one of them).
+MAX_SCENE_ORDER = 10000
+MAX_SCENES_PER_EPISODE = MAX_SCENE_ORDER + 1
 # An absolute ceiling; the farm's own limit is the scene_max_s setting.
 MAX_DURATION_S = 3600.0
 

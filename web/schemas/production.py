@@ -10,7 +10,8 @@ from web.schemas.common import (
     MAX_DURATION_S,
     MAX_NAME,
     MAX_PROMPT,
-    MAX_SCENES_PER_REQUEST,
+    MAX_SCENE_ORDER,
+    MAX_SCENES_PER_EPISODE,
     Id,
     StrictSchema,
     Text,
@@ -195,7 +196,9 @@ class CuesInsideScene(StrictSchema):
 class SceneCreateSchema(CuesInsideScene):
     """POST /api/anime/episodes/{id}/scenes."""
 
-    order = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10000))
+    order = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=MAX_SCENE_ORDER)
+    )
     prompt = Text(required=True, min_length=1, max_length=MAX_PROMPT)
     negative_prompt = Text(load_default="", max_length=MAX_PROMPT)
     character_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
@@ -223,7 +226,7 @@ class SceneCreateSchema(CuesInsideScene):
 class SceneUpdateSchema(CuesInsideScene):
     """PATCH /api/anime/scenes/{id}."""
 
-    order = fields.Integer(strict=True, validate=validate.Range(min=0, max=10000))
+    order = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_SCENE_ORDER))
     prompt = Text(min_length=1, max_length=MAX_PROMPT)
     negative_prompt = Text(max_length=MAX_PROMPT)
     character_ids = fields.List(Id(), validate=validate.Length(max=20))
@@ -244,8 +247,10 @@ class SceneUpdateSchema(CuesInsideScene):
 class SceneReorderSchema(StrictSchema):
     """POST /api/anime/episodes/{id}/scenes/reorder: every scene id, in the new order."""
 
+    # As many as an episode may hold: a reorder must list all of them (it was capped at the
+    # 100 scenes of one request, so a longer episode could never be reordered).
     scene_ids = fields.List(
-        Id(), required=True, validate=validate.Length(min=1, max=MAX_SCENES_PER_REQUEST)
+        Id(), required=True, validate=validate.Length(min=1, max=MAX_SCENES_PER_EPISODE)
     )
 
 
