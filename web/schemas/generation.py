@@ -20,6 +20,7 @@ from tasks.pipeline.render_options import (
 from web.schemas.common import (
     MAX_DURATION_S,
     MAX_PROMPT,
+    MAX_SCENE_SEED,
     MAX_SCENES_PER_REQUEST,
     Id,
     JsonObject,
@@ -159,7 +160,9 @@ class SceneGenerateSchema(StrictSchema):
 class RetakeSchema(StrictSchema):
     """POST /api/anime/scenes/{id}/retake: re-render one scene and recompile its episode."""
 
-    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**63 - 1))
+    # It becomes the scene's own seed, so it takes the scene's bound (not the job options'
+    # 2**63 - 1, which left a seed the scene's own PATCH and production file refuse).
+    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_SCENE_SEED))
     prompt = Text(min_length=1, max_length=MAX_PROMPT)
 
 

@@ -11,6 +11,7 @@ from web.schemas.common import (
     MAX_NAME,
     MAX_PROMPT,
     MAX_SCENE_ORDER,
+    MAX_SCENE_SEED,
     MAX_SCENES_PER_EPISODE,
     Id,
     StrictSchema,
@@ -211,7 +212,10 @@ class SceneCreateSchema(CuesInsideScene):
     transition = fields.String(load_default="cut", validate=validate.OneOf(TRANSITIONS))
     transition_s = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=5))
     seed = fields.Integer(
-        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53)
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_SCENE_SEED),
     )
     sfx_cues = fields.List(
         fields.Nested(SfxCueSchema), load_default=list, validate=validate.Length(max=20)
@@ -237,7 +241,9 @@ class SceneUpdateSchema(CuesInsideScene):
     motion = Text(max_length=200)
     transition = fields.String(validate=validate.OneOf(TRANSITIONS))
     transition_s = fields.Float(validate=validate.Range(min=0, max=5))
-    seed = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=2**53))
+    seed = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=MAX_SCENE_SEED)
+    )
     sfx_cues = fields.List(fields.Nested(SfxCueSchema), validate=validate.Length(max=20))
     dialogue = fields.List(
         fields.Nested(DialogueLineSchema), validate=validate.Length(max=MAX_LINES)
