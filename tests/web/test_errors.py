@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from shared.models import Project
+from shared.models import Job, Project
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -169,6 +171,30 @@ def test_deeply_nested_json_is_400_not_500(as_role, world, db_session, depth):
         400,
     )
     assert db_session.query(Project).count() == before
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_nan_or_infinity_in_free_form_json_is_422_naming_the_field(
+    as_role, world, db_session, number
+):
+    # Python's parser reads these, and free-form objects (extra_data, per-stage parameters,
+    # workflow graphs) passed them on: Postgres refused the job's jsonb and the answer was a
+    # 422 naming no field.
+    before = db_session.query(Job).count()
+    scene = world.rows["scene"].id
+    options = {"extra_data": {"keyframe": {"client_hint": "NUMBER"}}}
+    body = {"kind": "image", "scene_ids": [scene], "options": options}
+    raw = json.dumps(body).replace('"NUMBER"', number)  # a bare NaN, as a client may send
+    response = as_role("owner").request(
+        "POST",
+        f"/api/anime/projects/{world.rows['project'].id}/generate",
+        data=raw,
+        content_type="application/json",
+    )
+    body = assert_error(response, 422, "validation_error")
+    assert any(name.startswith("options.extra_data.keyframe") for name in body["fields"]), body
+    assert "NaN or Infinity" in " ".join(body["fields"].values())
+    assert db_session.query(Job).count() == before
 
 
 def test_json_nested_within_the_limit_reaches_the_schema(as_role):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -38,10 +39,13 @@ def check_storable(value: str) -> None:
 
 
 def check_storable_json(value: Any) -> None:
-    """Reject JSON whose strings (keys or values) Postgres's jsonb cannot store.
+    """Reject JSON that Postgres's jsonb cannot store: strings (keys or values) it refuses,
+    and NaN or Infinity (which Python's parser reads, but JSON has no such numbers).
 
     :raises ValidationError: for such a document.
     """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("must not contain NaN or Infinity")
     if isinstance(value, str):
         check_storable(value)
     elif isinstance(value, dict):
