@@ -35,7 +35,12 @@ def get_node(name: str) -> WorkerNode:
 
     :raises NotFoundError: when no such node registered.
     """
-    node = db.session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name))
+    # A name Postgres cannot even compare (a NUL from the URL) names no node, not a 500.
+    node = (
+        db.session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name))
+        if "\x00" not in name
+        else None
+    )
     if node is None:
         raise NotFoundError(f"node {name!r} not found")
     return node

@@ -161,3 +161,20 @@ def test_queue_lengths_count_every_priority_list(as_role, world, db_session, emu
     body = reply.json
     assert body["running"] == sum(w["running"] for w in body["workers"])
     assert body["reserved"] == sum(w["reserved"] for w in body["workers"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/fleet/nodes/a%00b"),
+        ("POST", "/api/fleet/nodes/a%00b/drain"),
+        ("POST", "/api/fleet/nodes/a%00b/undrain"),
+        ("POST", "/api/fleet/nodes/a%00b/clear-missing"),
+        ("DELETE", "/api/fleet/nodes/a%00b"),
+    ],
+)
+def test_a_node_name_with_a_nul_is_404_not_500(as_role, world, method, path):
+    # Postgres refuses a NUL in a string literal: the lookup used to raise into a 500.
+    reply = as_role("operator").request(method, path)
+    assert reply.status_code == 404, reply.get_data(as_text=True)
+    assert reply.get_json()["error"] == "not_found"
