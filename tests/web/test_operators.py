@@ -225,3 +225,16 @@ def test_only_an_offline_node_can_be_removed(as_role, db_session):
     assert operator.delete(f"/api/fleet/nodes/{offline.name}").status_code == 404
     names = [n["name"] for n in operator.get("/api/fleet/nodes").get_json()]
     assert online.name in names and offline.name not in names
+
+
+def test_retry_form_ignores_ids_that_are_not_ascii_digits(client, world, db_session):
+    # "²".isdigit() is true but int("²") raises: the form's handler answered 500.
+    csrf = log_in(client, world.users["operator"])
+    failed = world.rows["failed"]
+    reply = client.post(
+        "/dashboard/failed/retry",
+        data={"csrf_token": csrf, "stage_id": ["²", "٣", "99999999999999999999"]},
+    )
+    assert reply.status_code == 302 and "retried=nothing" in reply.headers["Location"]
+    db_session.expire_all()
+    assert db_session.get(Job, failed.job_id).status == "failed"

@@ -158,7 +158,8 @@ def failed() -> str:
 def retry_group() -> Response:
     """Retry every stage of a group (the form lists their ids); back to the page with what
     happened."""
-    stage_ids = [int(i) for i in request.form.getlist("stage_id") if i.isdigit()]
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses (a 500).
+    stage_ids = [int(i) for i in request.form.getlist("stage_id") if i.isascii() and i.isdigit()]
     outcomes = []
     for job_id, stage_id in triage.retry_plan(stage_ids).items():
         try:
