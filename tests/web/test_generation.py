@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis
 
-from shared.models import Job, Scene, StageRun
+from shared.models import Job, Project, Scene, StageRun
 from tasks.broker_scan import task_queues_in_broker
 from tests.support.settings import farm_setting
 
@@ -101,6 +101,23 @@ def test_integrated_builds_the_production_from_a_brief(as_role, db_session):
     ]
     job = db_session.get(Job, body["request_id"])
     assert job.kind == "episode" and job.episode_id == body["episode_id"]
+
+
+def test_integrated_title_longer_than_a_project_name_is_refused_naming_it(
+    as_role, world, db_session
+):
+    # Without a project_id the title names the new project (200 characters at most) but was
+    # taken up to 300: Postgres refused the row and the 422 named no field.
+    api = as_role("owner")
+    before = db_session.query(Project).count()
+    brief = {"brief": "A girl waits at a rural station.", "title": "t" * 250}
+    refused = api.post("/generate/integrated", json=brief)
+    assert refused.status_code == 422, refused.get_json()
+    assert "title" in refused.get_json()["fields"]
+    assert db_session.query(Project).count() == before
+    # In a given project it titles only the episode, whose titles run to 300.
+    kept = api.post("/generate/integrated", json={**brief, "project_id": world.rows["project"].id})
+    assert kept.status_code == 202, kept.get_json()
 
 
 def test_cancel_then_retry(as_role, world, db_session):

@@ -19,6 +19,7 @@ from tasks.pipeline.render_options import (
 )
 from web.schemas.common import (
     MAX_DURATION_S,
+    MAX_NAME,
     MAX_PROMPT,
     MAX_SCENE_SEED,
     MAX_SCENES_PER_REQUEST,
@@ -198,6 +199,18 @@ class IntegratedSchema(StrictSchema):
     negative_prompt = Text(load_default="", max_length=MAX_PROMPT)
     options = fields.Nested(RenderOptionsSchema, load_default=dict)
     priority = fields.Integer(load_default=5, strict=True, validate=validate.Range(min=0, max=9))
+
+    @validates_schema
+    def check_project_name(self, data: dict[str, Any], **_: Any) -> None:
+        """Without a project_id the title also names the new project, whose names are shorter
+        than episode titles (past them, Postgres refused the row, naming no field).
+
+        :raises ValidationError: naming `title`.
+        """
+        if data.get("project_id") is None and len(data.get("title", "")) > MAX_NAME:
+            raise ValidationError(
+                f"names the new project: at most {MAX_NAME} characters", field_name="title"
+            )
 
 
 class ProfessionalSchema(StrictSchema):
