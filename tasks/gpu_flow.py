@@ -25,7 +25,7 @@ from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
-from workers.comfyui import ComfyModelMissing, ComfyUnavailable
+from workers.comfyui import ComfyModelMissing, ComfyModelRejected, ComfyUnavailable
 from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage, runtime_inputs
 from workers.workflows import bind, requirements
 
@@ -201,12 +201,14 @@ class GpuDelivery(Delivery[GpuWork]):
     def retry_queue(
         self, session: Session, work: GpuWork, claimed: Claimed, exc: BaseException
     ) -> str | None:
-        """A model the backend lacks goes to any backend not known to lack it; other transient
-        failures stay on the same backend first (routing moves them once it failed the job
-        twice)."""
+        """A model the backend lacks (it failed to load one it lists, or refused one routing
+        believed it had: its listing changed since it registered) goes to any backend not known
+        to lack it; other transient failures stay on the same backend first (routing moves them
+        once it failed the job twice)."""
         backend = work.backend or self.here
-        if isinstance(exc, ComfyModelMissing):
-            mark_model_lacking(session, backend, exc.folder, exc.model)
+        if isinstance(exc, ComfyModelMissing | ComfyModelRejected):
+            for folder, model in exc.missing:
+                mark_model_lacking(session, backend, folder, model)
             return "gpu"
         if isinstance(exc, TransientError) and claimed.attempt < MAX_ATTEMPTS:
             return f"gpu.{backend}"

@@ -15,7 +15,7 @@ from shared.models import Character, Scene, WorkerNode
 from tasks.pipeline.workflow_store import seed_default_workflows
 from tests.support.farm import Farm, running_farm
 from tests.support.processes import wait_for
-from tests.tasks.conftest import FAST_OPTIONS, truncate
+from tests.tasks.conftest import FAST_OPTIONS, job_row, truncate
 from tests.tasks.test_fleet import operator_headers
 from tests.tasks.test_pipeline import submit, wait_until_done
 
@@ -133,6 +133,56 @@ def test_a_model_a_backend_lacks_moves_the_stage_and_the_mark_is_kept(app, farm,
     )
     assert reply.status_code == 200 and reply.json["lacking_models"] == {}
     assert lacking(app, "node-a") == {}
+
+
+def node_row_models(app, name: str) -> dict:
+    with app.app_context():
+        db.session.expire_all()
+        return db.session.scalar(sa.select(WorkerNode.models).where(WorkerNode.name == name))
+
+
+def set_node_models(app, name: str, models: dict) -> None:
+    with app.app_context():
+        db.session.execute(
+            sa.update(WorkerNode)
+            .where(WorkerNode.name == name)
+            .values(models=models, lacking_models={})
+        )
+        db.session.commit()
+
+
+def test_a_model_a_backend_no_longer_lists_moves_the_stage(app, farm, production):
+    """node-a's row (from its start-up) names a LoRA its ComfyUI no longer lists: validation's
+    400 marks node-a and sends the stage to node-b, instead of failing the job."""
+    give_scene_a_lora(app, production, "rare_lora.safetensors")
+    registered = node_row_models(app, "node-a")
+    set_node_models(
+        app, "node-a", {**registered, "loras": [*registered["loras"], "rare_lora.safetensors"]}
+    )
+    set_node_status(app, "node-b", "draining")  # node-a takes the stage first
+    try:
+        job_id = submit(app, production, kind="image", scene_ids=production.scene_ids[:1])
+        wait_for(
+            lambda: lacking(app, "node-a") or job_row(app, job_id).status == "failed",
+            120,
+            what=f"node-a to refuse the stage\n{farm.logs()}",
+        )
+        set_node_status(app, "node-b", "online")
+        job = wait_until_done(app, farm, job_id)
+        assert job.status == "succeeded", (job.error, farm.logs())
+        keyframes = sorted(
+            (r for r in job.stage_runs if r.stage == "keyframe"), key=lambda r: r.attempt
+        )
+        assert [(r.backend, r.status) for r in keyframes] == [
+            ("node-a", "failed"),
+            ("node-b", "succeeded"),
+        ]
+        assert keyframes[0].error_detail["code"] == "comfy_model_missing"
+        assert "rare_lora.safetensors" in keyframes[0].error
+        assert lacking(app, "node-a") == {"loras": ["rare_lora.safetensors"]}
+    finally:
+        set_node_status(app, "node-b", "online")
+        set_node_models(app, "node-a", registered)
 
 
 def set_online(app, name: str) -> bool:

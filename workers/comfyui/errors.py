@@ -9,6 +9,7 @@ import requests
 import websocket
 
 from shared.errors import PermanentError, TransientError
+from workers.comfyui.capabilities import MODEL_INPUTS
 
 
 class ComfyUnavailable(TransientError):
@@ -50,6 +51,7 @@ class NodeError:
     type: str
     message: str
     details: str
+    received: str = ""  # the value the server refused (extra_info.received_value), if given
 
     def describe(self) -> str:
         """A one-line human description naming node, class and input."""
@@ -74,6 +76,24 @@ class ComfyRejected(PermanentError):
         self.errors = list(errors or [])
         fields = {f"{e.node_id}.{e.input_name or e.type}": e.describe() for e in self.errors}
         super().__init__(message, fields=fields)
+
+
+class ComfyModelRejected(ComfyRejected):
+    """Validation refused model files this backend does not list (`value_not_in_list` on a
+    loader's model input): permanent on this backend, another one may have the files."""
+
+    code = "comfy_model_missing"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str = "",
+        errors: list[NodeError],
+        missing: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(message, error_type=error_type, errors=errors)
+        self.missing = tuple(missing)
 
 
 class ComfyExecutionFailed(PermanentError):
@@ -111,6 +131,11 @@ class ComfyModelMissing(ComfyExecutionFailed):
         self.folder = folder
         self.model = model
 
+    @property
+    def missing(self) -> tuple[tuple[str, str], ...]:
+        """(folder, model) of the model the backend lacks, like ComfyModelRejected's."""
+        return ((self.folder, self.model),)
+
 
 class ComfyInterrupted(PermanentError):
     """The prompt was interrupted (cancelled) before it finished."""
@@ -145,6 +170,7 @@ def parse_node_errors(node_errors: dict[str, Any]) -> list[NodeError]:
                     type=str(err.get("type", "")),
                     message=str(err.get("message", "")),
                     details=str(err.get("details", "")),
+                    received=str(extra.get("received_value", "") or ""),
                 )
             )
     return found
@@ -161,7 +187,23 @@ def rejection_from_body(body: Any) -> ComfyRejected:
         head = f"{head} ({error['details']})"
     parts = [e.describe() for e in errors]
     message = f"ComfyUI rejected the prompt: {head}" + (": " + "; ".join(parts) if parts else "")
-    return ComfyRejected(message, error_type=str(error.get("type", "")), errors=errors)
+    error_type = str(error.get("type", ""))
+    missing = models_not_listed(errors)
+    if missing:
+        return ComfyModelRejected(message, error_type=error_type, errors=errors, missing=missing)
+    return ComfyRejected(message, error_type=error_type, errors=errors)
+
+
+def models_not_listed(errors: list[NodeError]) -> list[tuple[str, str]]:
+    """(folder, model) of each model file the backend refused as not in its list, when that is
+    every error: a prompt refused for anything else would be refused by any backend."""
+    found = []
+    for error in errors:
+        folder = MODEL_INPUTS.get(error.class_type, {}).get(error.input_name)
+        if error.type != "value_not_in_list" or folder is None or not error.received:
+            return []
+        found.append((folder, error.received))
+    return found
 
 
 def is_transient(exc: BaseException) -> bool:

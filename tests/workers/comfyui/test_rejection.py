@@ -6,7 +6,12 @@ import pytest
 
 from shared.errors import PermanentError, ValidationError
 from tests.workers.comfyui.transcript import fixtures_root, read_json
-from workers.comfyui import ComfyRejected, QueueSnapshot, capabilities_from_object_info
+from workers.comfyui import (
+    ComfyModelRejected,
+    ComfyRejected,
+    QueueSnapshot,
+    capabilities_from_object_info,
+)
 from workers.comfyui.capabilities import combo_options
 from workers.comfyui.client import _needs_any, check_prompt_id
 from workers.comfyui.errors import is_transient, rejection_from_body
@@ -56,6 +61,28 @@ def test_missing_models_are_all_listed_at_once():
     inputs = {(e.class_type, e.input_name) for e in error.errors}
     assert {("CheckpointLoaderSimple", "ckpt_name"), ("LoraLoader", "lora_name")} <= inputs
     assert "ADE_AnimateDiffLoaderGen1" in str(error)
+
+
+def test_models_the_backend_does_not_list_are_named_for_routing():
+    """A backend whose model listing changed since it registered refuses the names routing
+    sent it there for: the rejection says which files it lacks, so the stage can move."""
+    written = read_json(ROOT / "17_stage_workflows" / "validation_as_written.json")
+    error = rejection_from_body(written["stage2_animatediff_img2vid"]["as_written"]["body"])
+    assert isinstance(error, ComfyModelRejected) and isinstance(error, ComfyRejected)
+    assert error.code == "comfy_model_missing"
+    assert sorted(error.missing) == [
+        ("animatediff_models", "mm_sd_v15_v2.ckpt"),
+        ("checkpoints", "v1-5-pruned-emaonly.safetensors"),
+        ("loras", "character_v1.safetensors"),
+    ]
+    checkpoint = rejection_from_body(CATALOG["value_not_in_list_ckpt"]["body"])
+    assert checkpoint.missing == (("checkpoints", "sd15.safetensors"),)
+    # Anything else wrong as well would be wrong on every backend: a plain rejection.
+    mixed = written["stage1_keyframe_t2i_lora"]["as_written"]["body"]
+    too_small = CATALOG["value_smaller_than_min"]["body"]["node_errors"]["1"]
+    mixed = {**mixed, "node_errors": {**mixed["node_errors"], "9": too_small}}
+    error = rejection_from_body(mixed)
+    assert type(error) is ComfyRejected and not hasattr(error, "missing")
 
 
 def test_accepted_with_node_errors_is_rejected_only_when_a_needed_output_fails():
