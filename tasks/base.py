@@ -105,6 +105,10 @@ class Delivery(Generic[W]):
         """What stops the running work when its job is cancelled, if anything can."""
         return None
 
+    def withdraw(self, work: W, exc: BaseException) -> None:
+        """After a failed attempt this delivery still held: stop what the attempt left running
+        elsewhere, if anything can be (best effort; never raises)."""
+
     def hand_on(self, session: Session, work: W) -> None:
         """After a recorded success, in its transaction: adjust where the chain's next stage
         is sent, if this kind of stage knows better than the canvas did."""
@@ -264,6 +268,7 @@ class Delivery(Generic[W]):
         if cancelled:
             claimed.relay.finished(Status.CANCELLED)
             raise Ignore()
+        self.withdraw(work, exc)
         if queue:
             claimed.relay.finished(Status.RETRYING)
             log.warning(

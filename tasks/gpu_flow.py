@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
 from shared.errors import FarmError, TransientError
@@ -25,11 +26,23 @@ from tasks.pipeline.fleet import mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
-from workers.comfyui import ComfyModelMissing, ComfyModelRejected, ComfyUnavailable
+from workers.comfyui import (
+    ComfyClient,
+    ComfyModelMissing,
+    ComfyModelRejected,
+    ComfyPromptLost,
+    ComfyProtocolError,
+    ComfyUnavailable,
+)
 from workers.gpu_stage import Artifact, StageSpec, run_gpu_stage, runtime_inputs
 from workers.workflows import bind, requirements
 
 log = logging.getLogger(__name__)
+
+# An attempt that ended this way may have left its prompt queued or running on its backend.
+LEFT_BEHIND = (ComfyUnavailable, SoftTimeLimitExceeded)
+# Short: a withdrawal runs in the time between the soft and the hard time limit.
+WITHDRAW_TIMEOUT = (2.0, 5.0)
 
 # A stage re-routed this often runs where it lands, if that backend can run it at all.
 MAX_REROUTES = 8
@@ -197,6 +210,24 @@ class GpuDelivery(Delivery[GpuWork]):
             client.interrupt(work.prompt_id)
 
         return interrupt
+
+    def withdraw(self, work: GpuWork, exc: BaseException) -> None:
+        """Take the attempt's prompt off its backend when the attempt gave up on it (its time
+        limit or deadline passed, or the backend stopped answering for a while): ComfyUI runs a
+        prompt to its end whether or not anyone still follows it, so it would hold the GPU for
+        a result nobody collects, and the next attempt there would queue behind it. A prompt
+        already over is left alone (the targeted interrupt only stops a running one)."""
+        if not isinstance(exc, LEFT_BEHIND) or isinstance(exc, ComfyPromptLost):
+            return
+        url = work.backend_url or self.ctx.settings.comfyui_url
+        try:
+            with ComfyClient(url, timeout=WITHDRAW_TIMEOUT) as client:
+                client.delete_pending([work.prompt_id])
+                client.interrupt(work.prompt_id)
+        except (ComfyUnavailable, ComfyProtocolError) as err:
+            log.warning("could not withdraw prompt_id=%s from %s: %s", work.prompt_id, url, err)
+            return
+        log.info("withdrew prompt_id=%s after %s", work.prompt_id, type(exc).__name__)
 
     def retry_queue(
         self, session: Session, work: GpuWork, claimed: Claimed, exc: BaseException

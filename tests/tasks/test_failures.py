@@ -163,6 +163,29 @@ def test_killed_pool_process_is_redelivered_and_reattaches(app, farm, production
     assert again.deliveries == 2 and again.status == "succeeded"
 
 
+def test_a_stage_past_its_time_limit_takes_its_prompt_off_the_backend(app, farm, production):
+    """ComfyUI runs a prompt to its end whether anyone still follows it: a stage that gives up
+    on its prompt (here its soft time limit, the signal Celery's pool sends) interrupts it, so
+    the GPU is not kept for a result nobody will collect."""
+    options = {**FAST_OPTIONS, "stages": {"animate": {"steps": 150}}}
+    job_id = submit(app, production, options=options)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    pid = int(run.lease_owner.split(":")[1])
+    os.kill(pid, signal.SIGUSR1)  # what the pool sends at the soft time limit
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "failed", (job.error, farm.logs())
+    failed = next(r for r in job.stage_runs if r.id == run.id)
+    assert failed.error == "the stage ran past its time limit", failed.error
+    url = farm.emulators[run.backend].url
+
+    def ended() -> dict | None:
+        entry = requests.get(f"{url}/history/{run.prompt_id}", timeout=5).json()
+        return entry.get(run.prompt_id)
+
+    entry = wait_for(ended, 60, what=f"prompt {run.prompt_id} to end\n{farm.logs()}")
+    assert entry["status"]["messages"][-1][0] == "execution_interrupted", entry["status"]
+
+
 def test_killed_worker_is_recovered_by_the_sweeper(app, farm, production):
     job_id = submit(app, production, options=SLOW_ANIMATE)
     run = wait_running_on_backend(app, farm, job_id, "animate")
