@@ -25,6 +25,10 @@ Example: ``--fault error:KSampler,slow:0.5`` or
 ``--model-load-seconds S``: a prompt whose checkpoint or motion module is not the one loaded
 last waits S seconds (each) after ``execution_start``, as a real GPU loading the model does.
 
+``--without-classes A,B``: those node classes are not loaded, as when a node pack failed to
+import at start-up: /object_info leaves them out and a prompt naming one is refused as the real
+server refuses an unknown class.
+
 ``GET /emulator/stats`` (not a ComfyUI path) returns
 ``{"prompts": {prompt_id: {"submitted", "rejected", "executed"}}, "queue_remaining": n,
 "models": {"loaded", "loads", "seconds"}}``:

@@ -43,8 +43,14 @@ class InputInfo:
 class Catalog:
     """Answers what a node class declares, with model and input-file lists filled live."""
 
-    def __init__(self, inventory: dict[str, list[str]], storage: Storage) -> None:
-        self._base = load_recorded_specs()
+    def __init__(
+        self,
+        inventory: dict[str, list[str]],
+        storage: Storage,
+        without: frozenset[str] = frozenset(),
+    ) -> None:
+        # `without`: classes of node packs that failed to load (the server never offers them).
+        self._base = {k: v for k, v in load_recorded_specs().items() if k not in without}
         self._inventory = inventory
         self._storage = storage
 

@@ -40,6 +40,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds a prompt waits when its checkpoint or motion module is not the loaded one",
     )
     parser.add_argument(
+        "--without-classes",
+        default="",
+        help="comma-separated node classes not loaded (a node pack that failed to import)",
+    )
+    parser.add_argument(
         "--root",
         type=Path,
         default=None,
@@ -67,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     # Like the real server, temp is wiped at start.
     shutil.rmtree(storage.dirs["temp"], ignore_errors=True)
     Path(storage.dirs["temp"]).mkdir(parents=True, exist_ok=True)
+    without = frozenset(name.strip() for name in args.without_classes.split(",") if name.strip())
     emulator = build_emulator(
-        storage, inventory, faults, args.step_seconds, args.model_load_seconds
+        storage, inventory, faults, args.step_seconds, args.model_load_seconds, without
     )
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -55,9 +55,10 @@ def build_emulator(
     faults: Faults,
     step_seconds: float,
     model_load_seconds: float = 0.0,
+    without_classes: frozenset[str] = frozenset(),
 ) -> Emulator:
     """Wire the parts together (no threads started, no sockets opened)."""
-    catalog = Catalog(inventory, storage)
+    catalog = Catalog(inventory, storage, without_classes)
     hub = Hub()
     emulator_ref: list[Emulator] = []
     queue = PromptQueue(lambda: hub.send("status", {"status": emulator_ref[0].queue_info()}, None))

@@ -212,6 +212,10 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("node_wait_s", "float", 600.0,
                     "how long a GPU stage waits for a capable backend to come online",
                     low=1, high=7 * 86400, env="NODE_WAIT_S"),
+        SettingSpec("node_refresh_s", "float", 60.0,
+                    "how often a GPU worker reads again what its ComfyUI offers (node classes, "
+                    "models); it also does after its ComfyUI stopped answering",
+                    low=5, high=86400),
         SettingSpec("stage_lease_s", "float", 15.0,
                     "how long a running stage's lease lasts unrenewed (its worker renews it every "
                     "third of that); a stage whose worker or node died moves on after it",

@@ -22,11 +22,12 @@ from shared.settings_store import get_setting
 from shared.stages import STAGES
 from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
-from tasks.pipeline.fleet import mark_model_lacking, node_name
+from tasks.pipeline.fleet import forget_node_class, mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
 from workers.comfyui import (
+    ComfyClassRejected,
     ComfyClient,
     ComfyModelMissing,
     ComfyModelRejected,
@@ -234,12 +235,15 @@ class GpuDelivery(Delivery[GpuWork]):
     ) -> str | None:
         """A model the backend lacks (it failed to load one it lists, or refused one routing
         believed it had: its listing changed since it registered) goes to any backend not known
-        to lack it; other transient failures stay on the same backend first (routing moves them
-        once it failed the job twice)."""
+        to lack it, and so does a node class it refused as unknown; other transient failures
+        stay on the same backend first (routing moves them once it failed the job twice)."""
         backend = work.backend or self.here
         if isinstance(exc, ComfyModelMissing | ComfyModelRejected):
             for folder, model in exc.missing:
                 mark_model_lacking(session, backend, folder, model)
+            return "gpu"
+        if isinstance(exc, ComfyClassRejected):
+            forget_node_class(session, backend, exc.node_class)
             return "gpu"
         if isinstance(exc, TransientError) and claimed.attempt < MAX_ATTEMPTS:
             return f"gpu.{backend}"

@@ -13,8 +13,9 @@ from celery.signals import celeryd_after_setup, worker_process_init, worker_read
 from shared.app import create_base_app
 from shared.config import load_settings
 from shared.db import db
+from shared.settings_store import get_setting
 from tasks.context import reset_context
-from tasks.pipeline.fleet import HEARTBEAT_EVERY_S, heartbeat, node_name, register_node
+from tasks.pipeline.fleet import HEARTBEAT_EVERY_S, NodeKeeper, node_name
 from tasks.warmup import warm_process
 
 log = logging.getLogger(__name__)
@@ -52,26 +53,27 @@ def remember_queues(sender: str, instance, **_: object) -> None:
 
 @worker_ready.connect
 def register_gpu_node(**_: object) -> None:
-    """A GPU worker registers its node and heartbeats while it lives."""
+    """A GPU worker keeps its node's row while it lives (NodeKeeper: registration, heartbeat,
+    registering again every `node_refresh_s` and after a silence)."""
     if "gpu" not in _queues:
         return
     settings = load_settings()
     app = create_base_app(settings)
     with app.app_context():
         engine = db.engine
-    name = node_name(settings)
+
+    def refresh_s() -> float:
+        with app.app_context():
+            return get_setting("node_refresh_s")
+
+    keeper = NodeKeeper(engine, settings, _queues, refresh_s)
 
     def loop() -> None:
-        registered = False
         while True:
             try:
-                if not registered:
-                    register_node(engine, settings, _queues)
-                    registered = True
-                else:
-                    heartbeat(engine, name, settings.comfyui_url)
+                keeper.tick()
             except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
-                log.warning("node %s: registration/heartbeat failed: %s", name, exc)
+                log.warning("node %s: registration/heartbeat failed: %s", keeper.name, exc)
             if _stop.wait(HEARTBEAT_EVERY_S):
                 return
 

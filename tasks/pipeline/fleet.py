@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -84,14 +86,15 @@ def register_node(engine: Engine, settings: Settings, queues: list[str]) -> str:
     return name
 
 
-def heartbeat(engine: Engine, name: str, url: str) -> None:
-    """Refresh this node's heartbeat and free VRAM (only while its ComfyUI answers)."""
+def heartbeat(engine: Engine, name: str, url: str) -> bool:
+    """Refresh this node's heartbeat and free VRAM; returns whether its ComfyUI answered (the
+    heartbeat is skipped when it did not)."""
     try:
         with ComfyClient(url, timeout=(2.0, 5.0)) as client:
             device = (client.system_stats().get("devices") or [{}])[0]
     except (ComfyUnavailable, ComfyProtocolError) as exc:
         log.warning("heartbeat skipped node=%s: backend not answering: %s", name, exc)
-        return
+        return False
     with engine.begin() as conn:
         conn.execute(
             sa.update(WorkerNode)
@@ -105,6 +108,40 @@ def heartbeat(engine: Engine, name: str, url: str) -> None:
                 ),
             )
         )
+    return True
+
+
+class NodeKeeper:
+    """Keeps this GPU node's row: registers it, heartbeats, and registers again every
+    `refresh_s()` seconds and whenever its ComfyUI answers after a silence (a restart may have
+    changed its classes and models: a node pack that failed to load, a LoRA added)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        queues: list[str],
+        refresh_s: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.queues = queues
+        self.name = node_name(settings)
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self.registered_at: float | None = None  # None: register at the next tick
+
+    def tick(self) -> None:
+        """One beat: register when due, else heartbeat.
+
+        :raises ComfyUnavailable: registering, when the node's ComfyUI does not answer.
+        """
+        if self.registered_at is None or self.clock() - self.registered_at >= self.refresh_s():
+            register_node(self.engine, self.settings, self.queues)
+            self.registered_at = self.clock()
+        elif not heartbeat(self.engine, self.name, self.settings.comfyui_url):
+            self.registered_at = None
 
 
 def mark_model_lacking(session: Session, name: str, folder: str, model: str) -> None:
@@ -117,6 +154,17 @@ def mark_model_lacking(session: Session, name: str, folder: str, model: str) -> 
         lacking[folder].append(model)
         node.lacking_models = lacking
         log.warning("node %s lacks %s/%s: routing avoids it for that model", name, folder, model)
+
+
+def forget_node_class(session: Session, name: str, node_class: str) -> None:
+    """Take a class a node's ComfyUI refused as unknown off the node's row (its node pack did
+    not load when it last started), so routing sends that class elsewhere; the next
+    registration reads the node's classes afresh."""
+    node = session.scalar(sa.select(WorkerNode).where(WorkerNode.name == name).with_for_update())
+    if node is None or node_class not in (node.node_classes or []):
+        return
+    node.node_classes = [c for c in node.node_classes if c != node_class]
+    log.warning("node %s has no %s: routing avoids it for that class", name, node_class)
 
 
 def mark_silent_nodes_offline(engine: Engine) -> list[str]:

@@ -92,6 +92,7 @@ def start_emulator(
     model_load_seconds: float = 0.0,
     host: str = "127.0.0.1",
     prefix: list[str] | None = None,
+    without_classes: tuple[str, ...] = (),
 ) -> Emulator:
     """Start an emulator on `host`:`port` (0: a free one) with input/output/temp under root,
     under a `prefix` command if given (e.g. `ip netns exec NAME`, another host's network).
@@ -122,6 +123,8 @@ def start_emulator(
         argv += ["--fault", fault]
     if model_load_seconds:
         argv += ["--model-load-seconds", str(model_load_seconds)]
+    if without_classes:
+        argv += ["--without-classes", ",".join(without_classes)]
     log_path = root / "emulator.log"
     with log_path.open("ab") as log:
         popen = subprocess.Popen(

@@ -46,8 +46,9 @@ class Farm:
         self.gpu_workers[node] = worker
         return worker
 
-    def restart_backend(self, node: str) -> None:
-        """Start a node's ComfyUI again on its port after it died (queue and history empty)."""
+    def restart_backend(self, node: str, *, without_classes: tuple[str, ...] = ()) -> None:
+        """Start a node's ComfyUI again on its port after it died (queue and history empty;
+        `without_classes`: node classes whose pack failed to load this time)."""
         old = self.emulators[node]
         old.stop()
         self.emulators[node] = start_emulator(
@@ -56,6 +57,7 @@ class Farm:
             models=self.models.get(node),
             port=old.port,
             model_load_seconds=self.model_load_seconds,
+            without_classes=without_classes,
         )
 
     def restart_node(

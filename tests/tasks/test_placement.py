@@ -38,7 +38,11 @@ def farm(settings, app: Flask, log_dir, tmp_path_factory, celery_app) -> Iterato
         seed_default_workflows(db.session)
         db.session.commit()
     root = tmp_path_factory.mktemp("placement")
-    farm_settings = settings.with_overrides(setting_defaults={"node_wait_s": NODE_WAIT_S})
+    # Nodes read their ComfyUI again only after a silence: tests set node rows as a stale
+    # registration would have left them.
+    farm_settings = settings.with_overrides(
+        setting_defaults={"node_wait_s": NODE_WAIT_S, "node_refresh_s": 86400}
+    )
     with running_farm(
         farm_settings, log_dir, root, nodes=("node-a", "node-b"), models=MODELS
     ) as running:
@@ -183,6 +187,75 @@ def test_a_model_a_backend_no_longer_lists_moves_the_stage(app, farm, production
     finally:
         set_node_status(app, "node-b", "online")
         set_node_models(app, "node-a", registered)
+
+
+RIFE = "RIFE VFI"  # the Frame-Interpolation pack's class
+
+
+def node_classes(app, name: str) -> list[str]:
+    with app.app_context():
+        db.session.expire_all()
+        return db.session.scalar(sa.select(WorkerNode.node_classes).where(WorkerNode.name == name))
+
+
+def set_node_classes(app, name: str, classes: list[str]) -> None:
+    with app.app_context():
+        db.session.execute(
+            sa.update(WorkerNode).where(WorkerNode.name == name).values(node_classes=classes)
+        )
+        db.session.commit()
+
+
+def restart_unheard(farm, node: str, without_classes: tuple[str, ...] = ()) -> None:
+    """Stop a node's ComfyUI until its worker's heartbeat finds it silent, then start it again
+    (`without_classes`: node packs that failed to load this time)."""
+    worker = farm.gpu_workers[node]
+    silences = worker.log_text().count(f"heartbeat skipped node={node}")
+    farm.emulators[node].stop()
+    wait_for(
+        lambda: worker.log_text().count(f"heartbeat skipped node={node}") > silences,
+        60,
+        what=f"{node}'s heartbeat to find its ComfyUI silent",
+    )
+    farm.restart_backend(node, without_classes=without_classes)
+
+
+def test_a_node_pack_missing_after_a_restart_moves_the_stage(app, farm, production):
+    """node-a's ComfyUI comes back without the Frame-Interpolation pack: its worker reads its
+    classes again once it answers, and a stage placed on a row that still names the class (a
+    restart the worker did not see) is refused as unknown there and moves to node-b."""
+    stale = (node_classes(app, "node-a"), node_row_models(app, "node-a"))
+    restart_unheard(farm, "node-a", without_classes=(RIFE,))
+    try:
+        wait_for(lambda: RIFE not in node_classes(app, "node-a"), 60, what="node-a re-registered")
+        # Without the pack, its models are not listed either (they are its loader's choices).
+        assert "rife" not in node_row_models(app, "node-a")
+        set_node_classes(app, "node-a", stale[0])  # as if the restart had gone unseen
+        set_node_models(app, "node-a", stale[1])
+        set_node_status(app, "node-b", "draining")  # node-a takes every stage first
+        job_id = submit(app, production, kind="scene", scene_ids=production.scene_ids[:1])
+        wait_for(
+            lambda: (
+                RIFE not in node_classes(app, "node-a") or job_row(app, job_id).status == "failed"
+            ),
+            120,
+            what=f"node-a to refuse the interpolation\n{farm.logs()}",
+        )
+        set_node_status(app, "node-b", "online")
+        job = wait_until_done(app, farm, job_id)
+        assert job.status == "succeeded", (job.error, farm.logs())
+        runs = sorted(
+            (r for r in job.stage_runs if r.stage == "interpolate"), key=lambda r: r.attempt
+        )
+        assert [(r.backend, r.status) for r in runs] == [
+            ("node-a", "failed"),
+            ("node-b", "succeeded"),
+        ]
+        assert runs[0].error_detail["code"] == "comfy_node_missing" and RIFE in runs[0].error
+    finally:
+        set_node_status(app, "node-b", "online")
+        restart_unheard(farm, "node-a")
+        wait_for(lambda: RIFE in node_classes(app, "node-a"), 60, what="node-a's classes back")
 
 
 def set_online(app, name: str) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from workers.comfyui.capabilities import Capabilities, capabilities_from_object_info
 from workers.comfyui.client import CancelResult, ComfyClient, SubmitResult, check_prompt_id
 from workers.comfyui.errors import (
+    ComfyClassRejected,
     ComfyExecutionFailed,
     ComfyInterrupted,
     ComfyModelMissing,
@@ -58,6 +59,7 @@ __all__ = [
     "Cached",
     "CancelResult",
     "Capabilities",
+    "ComfyClassRejected",
     "ComfyClient",
     "ComfyExecutionFailed",
     "ComfyInterrupted",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,17 @@ class ComfyModelRejected(ComfyRejected):
     ) -> None:
         super().__init__(message, error_type=error_type, errors=errors)
         self.missing = tuple(missing)
+
+
+class ComfyClassRejected(ComfyRejected):
+    """Validation refused a node class this backend does not have (a node pack that failed to
+    load when its ComfyUI last started): permanent on this backend, another one may run it."""
+
+    code = "comfy_node_missing"
+
+    def __init__(self, message: str, *, error_type: str = "", node_class: str) -> None:
+        super().__init__(message, error_type=error_type)
+        self.node_class = node_class
 
 
 class ComfyExecutionFailed(PermanentError):
@@ -191,7 +203,24 @@ def rejection_from_body(body: Any) -> ComfyRejected:
     missing = models_not_listed(errors)
     if missing:
         return ComfyModelRejected(message, error_type=error_type, errors=errors, missing=missing)
+    node_class = class_not_present(error)
+    if node_class:
+        return ComfyClassRejected(message, error_type=error_type, node_class=node_class)
     return ComfyRejected(message, error_type=error_type, errors=errors)
+
+
+# ComfyUI 0.3.64's words for a prompt naming a class it has not loaded (recorded:
+# 04_invalid_unknown_class); later servers say `missing_node_type` and name it in extra_info.
+_NO_SUCH_CLASS = re.compile(r"Cannot execute because node (.+) does not exist\.")
+
+
+def class_not_present(error: dict) -> str:
+    """The node class a prompt-level error says the backend does not have, or ""."""
+    if error.get("type") == "missing_node_type":
+        extra = error.get("extra_info")
+        return str(extra.get("class_type") or "") if isinstance(extra, dict) else ""
+    found = _NO_SUCH_CLASS.fullmatch(str(error.get("message") or ""))
+    return found[1] if error.get("type") == "invalid_prompt" and found else ""
 
 
 def models_not_listed(errors: list[NodeError]) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import pytest
 from shared.errors import PermanentError, ValidationError
 from tests.workers.comfyui.transcript import fixtures_root, read_json
 from workers.comfyui import (
+    ComfyClassRejected,
     ComfyModelRejected,
     ComfyRejected,
     QueueSnapshot,
@@ -38,6 +39,29 @@ def test_unknown_class_is_named():
     error = rejection_from_body(body)
     assert error.error_type == "invalid_prompt" and "NoSuchNode" in str(error)
     assert "#2" in str(error)
+    # A class this backend lacks: another backend may have it, so routing is told which.
+    assert isinstance(error, ComfyClassRejected) and error.node_class == "NoSuchNode"
+    assert error.code == "comfy_node_missing"
+
+
+def test_a_later_servers_missing_node_type_names_the_class():
+    # As later ComfyUI servers answer (execution.py validate_prompt, missing_node_type).
+    body = {
+        "error": {
+            "type": "missing_node_type",
+            "message": "Node 'NoSuchNode' not found. The custom node may not be installed.",
+            "details": "Node ID '#2'",
+            "extra_info": {"node_id": "2", "class_type": "NoSuchNode", "node_title": "NoSuchNode"},
+        },
+        "node_errors": {},
+    }
+    assert rejection_from_body(body).node_class == "NoSuchNode"
+
+
+def test_other_prompt_level_errors_name_no_class():
+    body = read_json(ROOT / "04_invalid_unknown_class" / "post_prompt_response.json")["body"]
+    body["error"]["type"] = "prompt_no_outputs"
+    assert not isinstance(rejection_from_body(body), ComfyClassRejected)
 
 
 @pytest.mark.parametrize("case", [k for k, v in CATALOG.items() if v["http_status"] == 400])
