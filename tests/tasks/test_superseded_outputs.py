@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.db import db
-from shared.models import Asset, Character, StageRun
+from shared.models import Asset, Character, Job, StageRun
 from shared.models.columns import utcnow
 from shared.settings_store import forget_cached, set_setting
 from tasks.artifact_cleanup import clean_superseded
@@ -22,6 +22,13 @@ from workers.gpu_stage import Artifact
 from workers.storage import LocalStore
 
 OWNER = Owner("host", 1, "task-1")
+
+
+def remove_job(engine, job_id: int) -> None:
+    """Delete a test's job with its runs and outputs (a queued job left behind would count
+    against its owner's limits in later tests)."""
+    with Session(engine) as session, session.begin():
+        session.execute(sa.delete(Job).where(Job.id == job_id))
 
 
 @pytest.fixture
@@ -48,8 +55,7 @@ def rows(engine):
         session.flush()
         job_id, running_id = job.id, running.id
     yield job_id, running_id
-    with Session(engine) as session, session.begin():
-        session.execute(sa.delete(Asset).where(Asset.job_id == job_id))
+    remove_job(engine, job_id)
 
 
 def superseded(engine, job_id: int) -> dict[str, bool]:
@@ -95,8 +101,7 @@ def outputs(engine, store):
         make_character(session, project_id=job.project_id, reference_asset_id=asset.id)
         job_id = job.id
     yield keys
-    with Session(engine) as session, session.begin():
-        session.execute(sa.delete(Asset).where(Asset.job_id == job_id))
+    remove_job(engine, job_id)
 
 
 def kept(engine, store: LocalStore, keys: dict[str, str]) -> dict[str, tuple[bool, bool]]:

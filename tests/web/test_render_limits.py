@@ -141,7 +141,10 @@ def check_active_jobs_cap(as_role, world, db_session):
     assert codes == [202, 202, 429]
     body = generate(as_role, world, "owner", {}).get_json()
     assert body["error"] == "rate_limited" and "at most 2" in body["message"]
-    first = db_session.query(Job).filter_by(status="queued").order_by(Job.id).first()
+    owner_id = world.users["owner"].id
+    first = (
+        db_session.query(Job).filter_by(status="queued", owner_id=owner_id).order_by(Job.id).first()
+    )
     assert as_role("owner").post(f"/api/anime/generation/{first.id}/cancel").status_code == 202
     assert generate(as_role, world, "owner", {}).status_code == 202
     # Staff are not capped.
