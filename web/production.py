@@ -26,7 +26,7 @@ from web.dialogue import checked_dialogue
 from web.library import check_scene_audio
 from web.model_files import lora_warnings
 from web.paging import fetch_page
-from web.schemas.common import MAX_ID
+from web.schemas.common import MAX_EPISODE_NUMBER, MAX_ID, MAX_SCENE_ORDER
 
 ACTIVE_JOB_STATUSES = (Status.QUEUED.value, Status.RUNNING.value)
 
@@ -264,6 +264,43 @@ def save_episode(project: Project, data: dict[str, Any], episode: Episode | None
         episode = Episode(project_id=project.id)
         db.session.add(episode)
     return update_row(episode, data)
+
+
+def next_episode_number(project_id: int, *, field: str) -> int:
+    """The number after the project's last episode, for rows made at "last + 1".
+
+    :raises ConflictError: naming `field` when it would pass MAX_EPISODE_NUMBER (the API's
+        own bound on numbers, which a project's last episode may already have).
+    """
+    last = db.session.scalar(
+        sa.select(sa.func.max(Episode.number)).where(Episode.project_id == project_id)
+    )
+    number = (last or 0) + 1
+    if number > MAX_EPISODE_NUMBER:
+        raise ConflictError(
+            f"the project's last episode is number {last}; episodes go up to "
+            f"{MAX_EPISODE_NUMBER}, so there is no next one",
+            fields={field: f"no episode number after {last} (at most {MAX_EPISODE_NUMBER})"},
+        )
+    return number
+
+
+def next_scene_order(episode_id: int, count: int, *, field: str) -> int:
+    """The first of `count` orders after the episode's last scene.
+
+    :raises ConflictError: naming `field` when the last would pass MAX_SCENE_ORDER.
+    """
+    last = db.session.scalar(
+        sa.select(sa.func.max(Scene.order)).where(Scene.episode_id == episode_id)
+    )
+    first = 0 if last is None else last + 1
+    if first + count - 1 > MAX_SCENE_ORDER:
+        raise ConflictError(
+            f"{count} more scenes after order {last} would pass the highest order, "
+            f"{MAX_SCENE_ORDER}",
+            fields={field: f"no room for {count} scenes after order {last}"},
+        )
+    return first
 
 
 def visible_scene(user: User | None, scene_id: int, *, write: bool = False) -> Scene:

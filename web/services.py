@@ -148,6 +148,7 @@ def submit_integrated(user: User, data: dict[str, Any]) -> tuple[Job, Episode, l
     """From a brief: a project (or the given one), an episode and its scenes, then the job.
 
     :raises ValidationError: when a character is not in the project or the planner refuses.
+    :raises ConflictError: naming `project_id` when its last episode has the highest number.
     """
     if user.role == Role.GUEST.value:
         raise PermissionDeniedError("guests may not use the integrated preset")
@@ -160,9 +161,9 @@ def submit_integrated(user: User, data: dict[str, Any]) -> tuple[Job, Episode, l
         )
         db.session.add(project)
         db.session.flush()
-    from web.production import save_scene
+    from web.production import next_episode_number, save_scene
 
-    number = 1 + max((e.number for e in project.episodes), default=0)
+    number = next_episode_number(project.id, field="project_id")
     episode = Episode(
         project_id=project.id, number=number, title=data["title"] or data["brief"][:80]
     )

@@ -8,12 +8,14 @@ import sqlalchemy as sa
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError
-from shared.models import EchoFeature, Episode, Scene, Suggestion, User
+from shared.models import EchoFeature, Episode, Suggestion, User
 from shared.models.columns import utcnow
 from web.identity import is_staff
 from web.paging import fetch_page
 from web.production import (
     get_row,
+    next_episode_number,
+    next_scene_order,
     save_scene,
     visible_episode,
     visible_project,
@@ -85,24 +87,25 @@ def accept(user: User, suggestion_id: int, *, replace: bool) -> dict[str, Any]:
 
 
 def append_scenes(episode: Episode, scenes: list[dict[str, Any]]) -> list[int]:
-    """Add scenes after the episode's last (flush only); their ids."""
-    last = db.session.scalar(
-        sa.select(sa.func.max(Scene.order)).where(Scene.episode_id == episode.id)
-    )
-    start = -1 if last is None else last
+    """Add scenes after the episode's last (flush only); their ids.
+
+    :raises ConflictError: naming `order` when they would pass the highest scene order.
+    """
+    start = next_scene_order(episode.id, len(scenes), field="order")
     rows = [
-        save_scene(episode, {**scene, "order": start + 1 + i}, commit=False)
+        save_scene(episode, {**scene, "order": start + i}, commit=False)
         for i, scene in enumerate(scenes)
     ]
     return [r.id for r in rows]
 
 
 def next_episode(source: Episode, title: str) -> Episode:
-    """A new episode after the project's last, at the source episode's rate and size."""
-    last = db.session.scalar(
-        sa.select(sa.func.max(Episode.number)).where(Episode.project_id == source.project_id)
-    )
-    data = {"number": (last or 0) + 1, "title": title, "fps": source.fps,
+    """A new episode after the project's last, at the source episode's rate and size.
+
+    :raises ConflictError: naming `number` when the project's last episode has the highest.
+    """
+    number = next_episode_number(source.project_id, field="number")
+    data = {"number": number, "title": title, "fps": source.fps,
             "width": source.width, "height": source.height}  # fmt: skip
     episode = Episode(project_id=source.project_id)
     db.session.add(episode)

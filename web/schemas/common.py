@@ -19,6 +19,8 @@ MAX_SCENES_PER_REQUEST = 100
 # MAX_SCENE_ORDER + 1 scenes (a reorder lists every one of them).
 MAX_SCENE_ORDER = 10000
 MAX_SCENES_PER_EPISODE = MAX_SCENE_ORDER + 1
+# The highest episode number in a project.
+MAX_EPISODE_NUMBER = 10000
 # A scene's own seed: exact in every JSON client (JavaScript's integers stop at 2**53).
 MAX_SCENE_SEED = 2**53
 # An absolute ceiling; the farm's own limit is the scene_max_s setting.

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.models import Transition
 from web.schemas.common import (
     MAX_DURATION_S,
+    MAX_EPISODE_NUMBER,
     MAX_NAME,
     MAX_PROMPT,
     MAX_SCENE_ORDER,
@@ -129,7 +130,9 @@ class CharacterSchema(Schema):
 class EpisodeCreateSchema(StrictSchema):
     """POST /api/anime/projects/{id}/episodes."""
 
-    number = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+    number = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_EPISODE_NUMBER)
+    )
     title = Text(required=True, min_length=1, max_length=300)
     fps = fields.Integer(load_default=16, strict=True, validate=validate.Range(min=1, max=60))
     width = fields.Integer(load_default=512, strict=True, validate=validate.Range(min=64, max=2048))
@@ -141,7 +144,7 @@ class EpisodeCreateSchema(StrictSchema):
 class EpisodeUpdateSchema(StrictSchema):
     """PATCH /api/anime/episodes/{id}."""
 
-    number = fields.Integer(strict=True, validate=validate.Range(min=1, max=10000))
+    number = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_EPISODE_NUMBER))
     title = Text(min_length=1, max_length=300)
     fps = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
     width = fields.Integer(strict=True, validate=validate.Range(min=64, max=2048))
