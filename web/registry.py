@@ -20,6 +20,8 @@ from workers.workflows import validate_upload
 
 log = logging.getLogger(__name__)
 MAX_VERSIONS = 50  # per workflow name
+# Advisory lock class of a workflow name (with hashtext(name)); see lock_name.
+NAME_LOCK = 0x70E5F1
 
 
 def list_workflows(user: User, filters: dict[str, Any]) -> list[Workflow]:
@@ -54,14 +56,25 @@ def visible_workflow(user: User, workflow_id: int) -> Workflow:
 
 
 def check_name_rights(user: User, name: str) -> list[Workflow]:
-    """The versions stored under `name`, if the caller may add to or switch them.
+    """The versions stored under `name`, if the caller may add to or switch them; the name
+    stays locked until the transaction ends.
 
     :raises PermissionDeniedError: when the name is a built-in or another account's.
     """
-    versions = list(db.session.scalars(sa.select(Workflow).where(Workflow.name == name)))
+    lock_name(name)
+    # Rows read before the lock (the version being activated) may be stale: read them again.
+    query = sa.select(Workflow).where(Workflow.name == name)
+    versions = list(db.session.scalars(query.execution_options(populate_existing=True)))
     if not is_staff(user) and any(w.owner_id != user.id for w in versions):
         raise PermissionDeniedError(f"workflow {name!r} belongs to someone else")
     return versions
+
+
+def lock_name(name: str) -> None:
+    """Hold a workflow name for this transaction, so that simultaneous uploads and activations
+    of it take turns: each counts and numbers the versions the one before committed (else
+    both took the same next version, and one was refused with no field named)."""
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(NAME_LOCK, sa.func.hashtext(name))))
 
 
 def upload_workflow(user: User, data: dict[str, Any]) -> Workflow:
