@@ -11,12 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, request
+from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import FileStorage
 
 from shared.db import db
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.models import LibraryEntry
 from tasks.pipeline.library_store import add_library_entry, cue_library
+from web.schemas.common import MAX_NAME, check_storable
 from workers.media.library import known_words, unknown_cue
 from workers.storage import LocalStore
 
@@ -64,7 +66,7 @@ def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:
     :raises ConflictError: when the kind already has an entry of that name.
     :raises ValidationError: when the file or the loop points are refused.
     """
-    name = (data.get("name") or Path(upload.filename or "").stem).strip()
+    name = data["name"].strip() if data.get("name") else name_from_file(upload)
     if db.session.scalar(
         sa.select(LibraryEntry.id).where(
             LibraryEntry.kind == data["kind"], LibraryEntry.name == name
@@ -75,6 +77,28 @@ def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:
             fields={"name": "already taken"},
         )
     return save_upload(upload, {**data, "name": name})
+
+
+def name_from_file(upload: FileStorage) -> str:
+    """The name of an entry uploaded without one: its file's name without the suffix, held to
+    the `name` field's rules (past them Postgres refused the row, naming no field).
+
+    :raises ValidationError: naming `name` when the file's name cannot be an entry's.
+    """
+    name = Path(upload.filename or "").stem.strip()
+    problem = None
+    if len(name) > MAX_NAME:
+        problem = f"the file's name gives {len(name)} characters, more than {MAX_NAME}"
+    else:
+        try:
+            check_storable(name)
+        except SchemaError as exc:
+            problem = f"the file's name {exc.messages[0]}"
+    if problem:
+        raise ValidationError(
+            f"{problem}: send a name for the entry", fields={"name": f"{problem}; send one"}
+        )
+    return name
 
 
 def replace_entry(entry: LibraryEntry, upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:

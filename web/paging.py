@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from shared.db import db
 from shared.errors import ValidationError
+from web.schemas.common import as_utc
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -29,14 +30,23 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
         if not isinstance(raw, list) or len(raw) != len(kinds):
             raise ValueError("wrong length")
         values = [
-            datetime.fromisoformat(v) if k is datetime else k(v)
-            for k, v in zip(kinds, raw, strict=True)
+            sort_moment(v) if k is datetime else k(v) for k, v in zip(kinds, raw, strict=True)
         ]
         if any(isinstance(v, int) and not 0 <= v < 2**63 for v in values):
             raise ValueError("out of range")
         return values
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
         raise ValidationError("the cursor is malformed", fields={"cursor": "malformed"}) from exc
+
+
+def sort_moment(text: str) -> datetime:
+    """A cursor's timestamp; in UTC when it has an offset (Postgres refuses some ISO 8601 does).
+
+    :raises ValueError: when it is not ISO 8601.
+    :raises OverflowError: when it is out of range in UTC.
+    """
+    moment = datetime.fromisoformat(text)
+    return as_utc(moment) if moment.tzinfo is not None else moment
 
 
 def fetch_page(

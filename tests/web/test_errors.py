@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import timedelta, timezone
 
 import psycopg2
 import pytest
@@ -146,6 +148,31 @@ def test_planner_rejections_change_nothing(as_role, world, db_session):
 
 def test_malformed_cursor_is_422(as_role):
     body = assert_error(as_role("owner").get("/api/anime/jobs?cursor=%%%"), 422)
+    assert "cursor" in body["fields"]
+
+
+def test_timestamps_with_any_iso_offset_are_read_in_utc(as_role, world):
+    # Postgres refuses offsets past 15:59 that ISO 8601 allows: these were a 422 naming no field.
+    api = as_role("owner")
+    job = world.rows["job"]
+    before = (job.created_at - timedelta(hours=1)).astimezone(timezone(timedelta(hours=-23)))
+    after = (job.created_at + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-23)))
+    found = api.get("/api/anime/jobs", query_string={"created_after": before.isoformat()})
+    assert [j["id"] for j in found.get_json()["items"]] == [job.id], found.get_json()
+    none = api.get("/api/anime/jobs", query_string={"created_after": after.isoformat()})
+    assert none.get_json()["items"] == [], none.get_json()
+    cursor = base64.urlsafe_b64encode(json.dumps([after.isoformat(), 2**62]).encode()).decode()
+    paged = api.get("/api/anime/jobs", query_string={"cursor": cursor})
+    assert [j["id"] for j in paged.get_json()["items"]] == [job.id], paged.get_json()
+
+
+def test_timestamps_out_of_range_in_utc_name_their_field(as_role):
+    api = as_role("owner")
+    moment = "0001-01-01T00:00:00+05:00"
+    body = assert_error(api.get("/api/anime/jobs", query_string={"created_before": moment}), 422)
+    assert "created_before" in body["fields"]
+    cursor = base64.urlsafe_b64encode(json.dumps([moment, 1]).encode()).decode()
+    body = assert_error(api.get("/api/anime/jobs", query_string={"cursor": cursor}), 422)
     assert "cursor" in body["fields"]
 
 

@@ -177,3 +177,17 @@ def test_a_replacement_keeps_the_entrys_kind(as_role, audio, db_session) -> None
     assert changed.status_code == 422 and changed.get_json()["fields"] == {"kind": "cannot change"}
     missing = upload(api, audio["hit"], "PUT", f"{ENTRIES}/999999")
     assert missing.status_code == 404
+
+
+def test_an_entry_named_by_a_too_long_file_name_is_refused_naming_name(as_role, audio, db_session):
+    # Past 200 characters Postgres refused the row, and the 422 named no field.
+    api = as_role("admin")
+    form = {"kind": "sfx", "file": (io.BytesIO(audio["hit"].read_bytes()), "h" * 201 + ".wav")}
+    reply = api.request("POST", ENTRIES, data=form, content_type=FORM)
+    assert reply.status_code == 422, reply.get_json()
+    assert "201 characters" in reply.get_json()["fields"]["name"]
+    assert db_session.query(LibraryEntry).count() == 0
+    form = {"kind": "sfx", "name": "hit", "file": (io.BytesIO(audio["hit"].read_bytes()),
+            "h" * 201 + ".wav")}  # fmt: skip
+    named = api.request("POST", ENTRIES, data=form, content_type=FORM)
+    assert named.status_code == 201, named.get_json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -90,6 +91,30 @@ class JsonObject(fields.Dict):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(keys=fields.String(), validate=check_storable_json, **kwargs)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware moment in UTC. Postgres refuses offsets past 15:59 that ISO 8601 (and Python)
+    allow, so a timestamp is sent in UTC whatever offset it was given with.
+
+    :raises OverflowError: when the moment in UTC falls outside years 1-9999.
+    """
+    return moment.astimezone(UTC)
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """A timestamp with an offset (any ISO 8601 allows), loaded as UTC."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        """The timestamp in UTC.
+
+        :raises ValidationError: when it has no offset, or is out of range in UTC.
+        """
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return as_utc(moment)
+        except OverflowError as exc:
+            raise ValidationError("is out of range once converted to UTC") from exc
 
 
 class StrictSchema(Schema):

@@ -7,7 +7,15 @@ from marshmallow import Schema, fields, validate
 from shared.models import JobKind
 from shared.models.status import JOB_STATUSES
 from shared.stages import TEMPLATE_STAGES
-from web.schemas.common import MAX_ID, JsonObject, PageQuerySchema, StrictSchema, Text, page_schema
+from web.schemas.common import (
+    MAX_ID,
+    JsonObject,
+    PageQuerySchema,
+    StrictSchema,
+    Text,
+    UtcDateTime,
+    page_schema,
+)
 from web.schemas.episode_meta import EpisodeMetaFields
 from web.schemas.generation import JobNamesSchema
 
@@ -21,8 +29,8 @@ class JobQuerySchema(PageQuerySchema):
     kind = fields.String(validate=validate.OneOf([k.value for k in JobKind]))
     project_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     owner_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
-    created_after = fields.AwareDateTime(default_timezone=None)
-    created_before = fields.AwareDateTime(default_timezone=None)
+    created_after = UtcDateTime(default_timezone=None)
+    created_before = UtcDateTime(default_timezone=None)
 
 
 class JobSchema(JobNamesSchema):
