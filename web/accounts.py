@@ -11,7 +11,7 @@ from flask import current_app, request
 
 from shared.db import db
 from shared.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
-from shared.models import ApiToken, User
+from shared.models import ApiToken, Role, User
 from web import throttle
 from web.credentials import (
     hash_api_token,
@@ -25,6 +25,8 @@ from web.paging import fetch_page
 from web.production import get_row
 
 log = logging.getLogger(__name__)
+# Advisory lock taken by every change that takes an admin away (see keep_an_admin).
+ADMINS_LOCK = 0x70E5F2
 
 
 def normalise_email(email: str) -> str:
@@ -127,8 +129,11 @@ def update_user(user_id: int, data: dict[str, Any]) -> User:
     """Change an account's role, activation or password.
 
     :raises NotFoundError: when there is no such account.
+    :raises ConflictError: naming `role` or `is_active` when it would leave no active admin.
     """
     user = get_row(User, user_id, "user")
+    if takes_admin_away(data):
+        keep_an_admin(user, data)
     if "password" in data:
         # A new password ends whatever the old one opened: sessions, tokens, API tokens.
         user.password_hash = hash_password(data["password"])
@@ -143,6 +148,39 @@ def update_user(user_id: int, data: dict[str, Any]) -> User:
             setattr(user, name, data[name])
     db.session.commit()
     return user
+
+
+def takes_admin_away(data: dict[str, Any]) -> bool:
+    """Whether a change would make an active admin something else (another role, inactive)."""
+    return data.get("role", Role.ADMIN.value) != Role.ADMIN.value or data.get("is_active") is False
+
+
+def keep_an_admin(user: User, data: dict[str, Any]) -> None:
+    """Refuse to demote or deactivate the last active admin (nobody could manage accounts).
+
+    Changes that take an admin away take turns under one lock until they commit, so two admins
+    demoting each other at once cannot both succeed.
+
+    :raises ConflictError: naming the field of each change that would leave no active admin.
+    """
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADMINS_LOCK)))
+    db.session.refresh(user)  # as the change before ours left it
+    if user.role != Role.ADMIN.value or not user.is_active:
+        return
+    others = db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(
+            User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user.id
+        )
+    )
+    if others:
+        return
+    stays_admin = {"role": Role.ADMIN.value, "is_active": True}
+    refused = {
+        name: "the last active admin must stay one; make another account admin first"
+        for name, kept in stays_admin.items()
+        if name in data and data[name] != kept
+    }
+    raise ConflictError(f"user {user.id} is the last active admin", fields=refused)
 
 
 def create_api_token(user: User, name: str, expires_in_days: int | None) -> dict[str, Any]:
