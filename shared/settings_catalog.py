@@ -186,7 +186,7 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("guest_mode", "text", "images",
                     "what guest accounts may submit: off (guests locked out) or images",
                     choices=("off", "images")),
-        SettingSpec("guest_jobs_per_hour", "int", 5, "new jobs a guest may submit per hour",
+        SettingSpec("guest_jobs_per_hour", "int", 5, "jobs a guest may submit or retry per hour",
                     low=0, high=100000),
         SettingSpec("public_read", "bool", True,
                     "callers without an account may read public projects and their episodes"),

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from shared.db import db
 from shared.errors import PermissionDeniedError, ValidationError
-from shared.models import Job, JobKind, Project, Role, User
+from shared.models import Job, JobKind, JobRetry, Project, Role, User
 from shared.settings_store import get_setting
 
 GUEST_KINDS = {"off": (), "images": (JobKind.IMAGE.value,)}
@@ -22,14 +22,15 @@ def guest_mode() -> str:
 
 
 def jobs_in_last_hour(user: User) -> int:
-    """How many jobs the user submitted in the last hour."""
+    """How many jobs the user submitted or retried in the last hour (a retry renders again)."""
     since = datetime.now(UTC) - timedelta(hours=1)
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count(Job.id)).where(Job.owner_id == user.id, Job.created_at >= since)
-        )
-        or 0
+    submitted = sa.select(sa.func.count(Job.id)).where(
+        Job.owner_id == user.id, Job.created_at >= since
     )
+    retried = sa.select(sa.func.count(JobRetry.id)).where(
+        JobRetry.owner_id == user.id, JobRetry.created_at >= since
+    )
+    return (db.session.scalar(submitted) or 0) + (db.session.scalar(retried) or 0)
 
 
 def guest_status(user: User | None) -> dict[str, Any]:

@@ -35,18 +35,20 @@ def check_priority(user: User, priority: int) -> None:
         )
 
 
-def hold_submission(user: User, *, requeue: bool = False, excluding: int | None = None) -> None:
+def hold_submission(user: User, *, excluding: int | None = None) -> None:
     """Lock the caller's row for this transaction, then check there is room for one more
-    active job (not counting `excluding`, a job being queued again) and, for a guest's new
-    job (not a `requeue`), that the hour's quota is not used up.
+    active job (not counting `excluding`, a job being queued again) and, for a guest, that the
+    hour's quota (new jobs and retries alike) is not used up.
 
     :raises RateLimitedError: when a limit is reached (nothing is written).
     """
     db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
-    if user.role == Role.GUEST.value and not requeue:
+    if user.role == Role.GUEST.value:
         per_hour = get_setting("guest_jobs_per_hour")
         if jobs_in_last_hour(user) >= per_hour:
-            raise RateLimitedError(f"guests may submit {per_hour} jobs per hour", retry_after=3600)
+            raise RateLimitedError(
+                f"guests may submit or retry {per_hour} jobs per hour", retry_after=3600
+            )
     if is_staff(user):
         return
     cap = get_setting("active_jobs_per_user")

@@ -15,7 +15,17 @@ from kombu.exceptions import OperationalError
 
 from shared.db import db
 from shared.errors import ConflictError, PermissionDeniedError, TransientError
-from shared.models import Character, Episode, Job, Project, Role, Scene, Status, User
+from shared.models import (
+    Character,
+    Episode,
+    Job,
+    JobRetry,
+    Project,
+    Role,
+    Scene,
+    Status,
+    User,
+)
 from shared.settings_store import get_setting
 from web.guests import check_guest_options, check_guest_submission
 from web.jobs import visible_job
@@ -224,8 +234,10 @@ def retry_job(user: User, job_id: int, stage_id: int | None) -> Job:
 
     job = visible_job(user, job_id)
     try:
-        hold_submission(user, requeue=True, excluding=job.id)
+        hold_submission(user, excluding=job.id)
         prepare_retry(db.session, job, stage_id)
+        # Recorded under the lock hold_submission took: a guest's retries count in its quota.
+        db.session.add(JobRetry(job_id=job.id, owner_id=user.id))
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -247,7 +259,7 @@ def retake_scene(
 
     scene = visible_scene(user, scene_id, write=True)
     try:
-        hold_submission(user, requeue=True)
+        hold_submission(user)
         job = prepare_retake(db.session, scene, seed=seed, prompt=prompt)
         db.session.commit()
     except BaseException:

@@ -4,7 +4,15 @@ from shared.models.accounts import ApiToken, User
 from shared.models.fleet import WorkerNode
 from shared.models.library import EchoFeature, LibraryEntry, Suggestion
 from shared.models.production import Character, Episode, Project, Scene, scene_characters
-from shared.models.render import Asset, Job, StageRun, Workflow, stage_kinds, workflow_kinds
+from shared.models.render import (
+    Asset,
+    Job,
+    JobRetry,
+    StageRun,
+    Workflow,
+    stage_kinds,
+    workflow_kinds,
+)
 from shared.models.settings import FarmSetting, SettingChange
 from shared.models.status import (
     AssetKind,
@@ -27,6 +35,7 @@ __all__ = [
     "Episode",
     "FarmSetting",
     "Job",
+    "JobRetry",
     "JobKind",
     "LibraryEntry",
     "LibraryKind",

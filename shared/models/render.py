@@ -130,6 +130,24 @@ class Job(db.Model):
     )
 
 
+class JobRetry(db.Model):
+    """One retry of a job, when and by whom (guests' retries count against their hourly quota)."""
+
+    __tablename__ = "job_retries"
+
+    id: Mapped[int_pk]
+    job_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # Who asked for it (staff may retry anyone's job): the account whose quota it counts in.
+    owner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[created_at]
+
+    __table_args__ = (sa.Index("ix_job_retries_owner_created", "owner_id", "created_at"),)
+
+
 class StageRun(db.Model):
     """One attempt of one stage for one scene (or for the whole episode)."""
 
