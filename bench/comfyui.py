@@ -15,6 +15,11 @@ Bars (chosen so that a healthy client passes with room on a loaded 2-core box):
   (`download_ratio`) is reported too, but not barred: it measures the disk under whatever
   else the box is doing, not the client (on a quiet box it is 0.85-1.0).
 - memory: the process's peak RSS may grow by at most 32 MiB while downloading a 64 MiB file.
+
+Reported without a bar: what a GPU worker's node keeper spends reading its ComfyUI again
+(`probe_backend`: /system_stats and the whole /object_info) beside a heartbeat's read, in CPU
+time of this process, and the keeper's CPU per minute at the default `node_refresh_s` (one
+registration and 11 heartbeats) over heartbeats alone (12).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from typing import Any
 import requests
 import websocket
 
+from shared.settings_catalog import SPECS
+from tasks.pipeline.fleet import HEARTBEAT_EVERY_S, probe_backend
 from workers.comfyui import ComfyClient, OutputFile
 
 logger = logging.getLogger(__name__)
@@ -192,6 +199,35 @@ def measure_download(url: str, root: Path, work: Path) -> dict[str, float]:
     }
 
 
+def cpu_ms_per_call(work, calls: int) -> float:
+    """This process's CPU time per call of `work`, in ms."""
+    start = time.process_time()
+    for _ in range(calls):
+        work()
+    return (time.process_time() - start) / calls * 1000
+
+
+def measure_node_refresh(url: str) -> dict[str, float]:
+    """A registration's read of the backend beside a heartbeat's, and their cost per minute."""
+
+    def heartbeat_read() -> None:
+        with ComfyClient(url, timeout=(2.0, 5.0)) as client:
+            client.system_stats()
+
+    probe_backend(url)  # warm: imports, first connection
+    registration = cpu_ms_per_call(lambda: probe_backend(url), 20)
+    heartbeat = cpu_ms_per_call(heartbeat_read, 50)
+    beats = round(SPECS["node_refresh_s"].initial / HEARTBEAT_EVERY_S)
+    return {
+        "registration_read_cpu_ms": round(registration, 2),
+        "heartbeat_read_cpu_ms": round(heartbeat, 2),
+        "registration_vs_heartbeat": round(registration / heartbeat, 1),
+        "keeper_cpu_per_minute_vs_heartbeats_only": round(
+            (registration + (beats - 1) * heartbeat) / (beats * heartbeat), 2
+        ),
+    }
+
+
 def main() -> int:
     """Run both measurements, print one JSON line, return the exit status."""
     logging.basicConfig(level=logging.WARNING)
@@ -204,6 +240,7 @@ def main() -> int:
             figures: dict[str, Any] = {}
             figures.update(measure_overhead(url))
             figures.update(measure_download(url, root, work))
+            figures.update(measure_node_refresh(url))
         finally:
             process.terminate()
             try:
