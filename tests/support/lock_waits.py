@@ -31,6 +31,19 @@ def wait_until_blocked_or_done(second: threading.Thread, *, timeout: float = 30.
     raise TimeoutError("the second transaction neither waited for a lock nor ended")
 
 
+def run_first_paused(
+    first: threading.Thread, second: threading.Thread, paused: threading.Event
+) -> None:
+    """Start `first`, start `second` once `first` set `paused` (where it then waits, in
+    wait_until_blocked_or_done), and wait for both to end."""
+    first.start()
+    assert paused.wait(30), "the first transaction never reached its pause"
+    second.start()
+    for thread in (first, second):
+        thread.join(60)
+        assert not thread.is_alive(), f"{thread.name} is still running"
+
+
 def finished(thread: threading.Thread) -> bool:
     """Whether `thread` has run and ended (not merely not started yet)."""
     return thread.ident is not None and not thread.is_alive()

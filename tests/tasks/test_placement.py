@@ -155,6 +155,25 @@ def set_node_models(app, name: str, models: dict) -> None:
         db.session.commit()
 
 
+def refused_on_a_then_run_on_b(app, farm, production, kind, stage, refused) -> list:
+    """Submit a `kind` job of one scene while node-b drains (node-a takes every stage), wait
+    until `refused()` says node-a turned `stage` down (or the job failed), let node-b take it,
+    and return the stage's attempts: node-a's failure, then node-b's success."""
+    set_node_status(app, "node-b", "draining")
+    job_id = submit(app, production, kind=kind, scene_ids=production.scene_ids[:1])
+    wait_for(
+        lambda: refused() or job_row(app, job_id).status == "failed",
+        120,
+        what=f"node-a to refuse the {stage}\n{farm.logs()}",
+    )
+    set_node_status(app, "node-b", "online")
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    runs = sorted((r for r in job.stage_runs if r.stage == stage), key=lambda r: r.attempt)
+    assert [(r.backend, r.status) for r in runs] == [("node-a", "failed"), ("node-b", "succeeded")]
+    return runs
+
+
 def test_a_model_a_backend_no_longer_lists_moves_the_stage(app, farm, production):
     """node-a's row (from its start-up) names a LoRA its ComfyUI no longer lists: validation's
     400 marks node-a and sends the stage to node-b, instead of failing the job."""
@@ -163,24 +182,10 @@ def test_a_model_a_backend_no_longer_lists_moves_the_stage(app, farm, production
     set_node_models(
         app, "node-a", {**registered, "loras": [*registered["loras"], "rare_lora.safetensors"]}
     )
-    set_node_status(app, "node-b", "draining")  # node-a takes the stage first
     try:
-        job_id = submit(app, production, kind="image", scene_ids=production.scene_ids[:1])
-        wait_for(
-            lambda: lacking(app, "node-a") or job_row(app, job_id).status == "failed",
-            120,
-            what=f"node-a to refuse the stage\n{farm.logs()}",
+        keyframes = refused_on_a_then_run_on_b(
+            app, farm, production, "image", "keyframe", lambda: lacking(app, "node-a")
         )
-        set_node_status(app, "node-b", "online")
-        job = wait_until_done(app, farm, job_id)
-        assert job.status == "succeeded", (job.error, farm.logs())
-        keyframes = sorted(
-            (r for r in job.stage_runs if r.stage == "keyframe"), key=lambda r: r.attempt
-        )
-        assert [(r.backend, r.status) for r in keyframes] == [
-            ("node-a", "failed"),
-            ("node-b", "succeeded"),
-        ]
         assert keyframes[0].error_detail["code"] == "comfy_model_missing"
         assert "rare_lora.safetensors" in keyframes[0].error
         assert lacking(app, "node-a") == {"loras": ["rare_lora.safetensors"]}
@@ -232,25 +237,10 @@ def test_a_node_pack_missing_after_a_restart_moves_the_stage(app, farm, producti
         assert "rife" not in node_row_models(app, "node-a")
         set_node_classes(app, "node-a", stale[0])  # as if the restart had gone unseen
         set_node_models(app, "node-a", stale[1])
-        set_node_status(app, "node-b", "draining")  # node-a takes every stage first
-        job_id = submit(app, production, kind="scene", scene_ids=production.scene_ids[:1])
-        wait_for(
-            lambda: (
-                RIFE not in node_classes(app, "node-a") or job_row(app, job_id).status == "failed"
-            ),
-            120,
-            what=f"node-a to refuse the interpolation\n{farm.logs()}",
-        )
-        set_node_status(app, "node-b", "online")
-        job = wait_until_done(app, farm, job_id)
-        assert job.status == "succeeded", (job.error, farm.logs())
-        runs = sorted(
-            (r for r in job.stage_runs if r.stage == "interpolate"), key=lambda r: r.attempt
-        )
-        assert [(r.backend, r.status) for r in runs] == [
-            ("node-a", "failed"),
-            ("node-b", "succeeded"),
-        ]
+        runs = refused_on_a_then_run_on_b(
+            app, farm, production, "scene", "interpolate",
+            lambda: RIFE not in node_classes(app, "node-a"),
+        )  # fmt: skip
         assert runs[0].error_detail["code"] == "comfy_node_missing" and RIFE in runs[0].error
     finally:
         set_node_status(app, "node-b", "online")

@@ -14,7 +14,7 @@ from flask import Flask
 from shared.db import db
 from shared.models import User
 from tests import factories
-from tests.support.lock_waits import wait_until_blocked_or_done
+from tests.support.lock_waits import run_first_paused, wait_until_blocked_or_done
 from tests.web.conftest import Api, token_for
 from web.credentials import issue_access_token
 
@@ -100,12 +100,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one(app, two_admins, monke
     second = threading.Thread(target=demote, args=(1, first_id, second_token))
     sa.event.listen(sa.orm.Session, "before_commit", pause_first)
     try:
-        first.start()
-        assert paused.wait(30)
-        second.start()
-        for thread in (first, second):
-            thread.join(60)
-            assert not thread.is_alive()
+        run_first_paused(first, second, paused)
     finally:
         sa.event.remove(sa.orm.Session, "before_commit", pause_first)
     assert [r.status_code for r in responses] == [200, 409], [r.get_json() for r in responses]

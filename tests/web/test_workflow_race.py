@@ -16,7 +16,7 @@ from flask import Flask
 from shared.db import db
 from shared.models import User, Workflow
 from tests import factories
-from tests.support.lock_waits import wait_until_blocked_or_done
+from tests.support.lock_waits import run_first_paused, wait_until_blocked_or_done
 from tests.web.test_roles import upload_body
 from web import registry
 from web.credentials import issue_access_token
@@ -71,12 +71,7 @@ def upload_both_at_once(app: Flask, token: str, monkeypatch) -> list[Any]:
     monkeypatch.setattr(registry, "validate_upload", pausing_validate)
     first = threading.Thread(target=run, args=(0,))
     second = threading.Thread(target=run, args=(1,))
-    first.start()
-    assert paused.wait(30)
-    second.start()
-    for thread in (first, second):
-        thread.join(60)
-        assert not thread.is_alive()
+    run_first_paused(first, second, paused)
     return responses
 
 
