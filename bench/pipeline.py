@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -351,6 +352,7 @@ def main() -> int:
             db.engine.dispose()
     finally:
         drop_database(settings.database_url)
+        shutil.rmtree(settings.artifact_root, ignore_errors=True)  # the logs stay
     figures = {
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in load.items()},
         **overhead_figures(hops, overheads),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -235,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     services = PrivateServices("scale", PG_PORT, REDIS_PORT)
     services.up()
     logs = Path(tempfile.mkdtemp(prefix="tower-scale-logs-"))
+    artifacts = Path(tempfile.mkdtemp(prefix="tower-scale-artifacts-"))
     try:
-        settings = bench_settings(services)
+        settings = bench_settings(services, artifacts)
         app = create_base_app(settings)
         with app.app_context():
             upgrade()
@@ -250,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             db.engine.dispose()
     finally:
         services.down()
+        shutil.rmtree(artifacts, ignore_errors=True)  # the logs stay
     met = bars(figures)
     figures |= {
         "bars_met": met,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,15 +50,15 @@ class RunningFarm:
         return found
 
 
-def bench_settings(services: PrivateServices) -> Settings:
-    """Settings on the private servers, with artifacts in a fresh directory."""
+def bench_settings(services: PrivateServices, artifact_root: Path) -> Settings:
+    """Settings on the private servers, with artifacts under `artifact_root`."""
     base = load_settings()
     return base.with_overrides(
         database_url=services.database_url,
         redis_url=redis_db_url(services.redis_url, 0),
         broker_url=redis_db_url(services.redis_url, 1),
         result_backend=redis_db_url(services.redis_url, 2),
-        artifact_root=Path(tempfile.mkdtemp(prefix="tower-scale-artifacts-")),
+        artifact_root=artifact_root,
     )
 
 
