@@ -205,12 +205,7 @@ class GpuDelivery(Delivery[GpuWork]):
     def interrupter(self, work: GpuWork) -> Callable[[], None]:
         """Take the prompt off its backend (pending or running) when the job is cancelled."""
         client = self.client_of(work)
-
-        def interrupt() -> None:
-            client.delete_pending([work.prompt_id])
-            client.interrupt(work.prompt_id)
-
-        return interrupt
+        return lambda: client.take_off(work.prompt_id)
 
     def withdraw(self, work: GpuWork, exc: BaseException) -> None:
         """Take the attempt's prompt off its backend when the attempt gave up on it (its time
@@ -223,8 +218,7 @@ class GpuDelivery(Delivery[GpuWork]):
         url = work.backend_url or self.ctx.settings.comfyui_url
         try:
             with ComfyClient(url, timeout=WITHDRAW_TIMEOUT) as client:
-                client.delete_pending([work.prompt_id])
-                client.interrupt(work.prompt_id)
+                client.take_off(work.prompt_id)
         except (ComfyUnavailable, ComfyProtocolError) as err:
             log.warning("could not withdraw prompt_id=%s from %s: %s", work.prompt_id, url, err)
             return

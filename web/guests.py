@@ -30,7 +30,7 @@ def jobs_in_last_hour(user: User) -> int:
     retried = sa.select(sa.func.count(JobRetry.id)).where(
         JobRetry.owner_id == user.id, JobRetry.created_at >= since
     )
-    return (db.session.scalar(submitted) or 0) + (db.session.scalar(retried) or 0)
+    return db.session.scalar(sa.select(submitted.scalar_subquery() + retried.scalar_subquery()))
 
 
 def guest_status(user: User | None) -> dict[str, Any]:

@@ -130,18 +130,20 @@ class NodeKeeper:
         self.name = node_name(settings)
         self.refresh_s = refresh_s
         self.clock = clock
-        self.registered_at: float | None = None  # None: register at the next tick
+        # When to register again (None: at the next tick). The setting is read once per
+        # registration, so a heartbeat reads nothing but its ComfyUI.
+        self.refresh_at: float | None = None
 
     def tick(self) -> None:
         """One beat: register when due, else heartbeat.
 
         :raises ComfyUnavailable: registering, when the node's ComfyUI does not answer.
         """
-        if self.registered_at is None or self.clock() - self.registered_at >= self.refresh_s():
+        if self.refresh_at is None or self.clock() >= self.refresh_at:
             register_node(self.engine, self.settings, self.queues)
-            self.registered_at = self.clock()
+            self.refresh_at = self.clock() + self.refresh_s()
         elif not heartbeat(self.engine, self.name, self.settings.comfyui_url):
-            self.registered_at = None
+            self.refresh_at = None
 
 
 def mark_model_lacking(session: Session, name: str, folder: str, model: str) -> None:

@@ -253,6 +253,12 @@ class ComfyClient:
         check_prompt_id(prompt_id)
         self.request("POST", "/interrupt", json={"prompt_id": prompt_id}).close()
 
+    def take_off(self, prompt_id: str) -> None:
+        """Remove a prompt from the queue if pending, interrupt it if running (without waiting
+        to see how it ended; `cancel` reports that)."""
+        self.delete_pending([prompt_id])
+        self.interrupt(prompt_id)
+
     def delete_pending(self, prompt_ids: list[str]) -> None:
         """Remove pending prompts from the queue (running ones are not touched)."""
         self.request("POST", "/queue", json={"delete": prompt_ids}).close()
