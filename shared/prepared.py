@@ -9,8 +9,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.engine import Result
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Result
 
 PREPARED_KEY = "tower.prepared"  # names prepared on a DBAPI connection, in its info
 
@@ -23,11 +22,10 @@ class PreparedQuery:
     params: tuple[tuple[str, str], ...]  # (parameter, SQL type)
     sql: str
 
-    def execute(self, session: Session, values: dict[str, object]) -> Result:
-        """Run the query on the session's connection, preparing it there first if needed.
-        PREPARE is not transactional: a rollback keeps it, and it lasts as long as the
-        connection (a new connection prepares it again)."""
-        connection = session.connection()
+    def execute(self, connection: Connection, values: dict[str, object]) -> Result:
+        """Run the query on `connection`, preparing it there first if needed. PREPARE is not
+        transactional: a rollback keeps it, and it lasts as long as the connection (a new
+        connection prepares it again)."""
         prepared = connection.connection.info.setdefault(PREPARED_KEY, set())
         if self.name not in prepared:
             connection.execute(text(self._prepare_sql()))

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import Response, current_app, request
+from sqlalchemy.engine import Connection, Engine
 
-from shared.db import db
+from shared.db import db, ping_when_idle
 from shared.errors import NotFoundError
 from shared.prepared import PreparedQuery
 from shared.progress import queue_live_state
@@ -43,6 +46,9 @@ from web.schemas.generation import JobStatusSchema
 
 ENTRIES = 512  # jobs kept per process
 FLEET_S = 1.0
+POLL_ENGINE = "tower.poll_engine"
+POLL_POOL_SIZE = 5  # connections per web process kept for the version reads (as the main pool)
+POLL_POOL_OVERFLOW = 5  # more opened, and closed again, while all kept ones are busy
 SCHEMA = JobStatusSchema()
 
 # The caller's account and the versions of the job's rows and the fleet's, in one round trip.
@@ -161,9 +167,7 @@ def visible_version(job_id: int, claims: AccessClaims | None) -> Versions:
     """
     user_id = claims.user_id if claims is not None else require_user().id
     wanted = job_id if 0 < job_id < 2**63 else 0  # no job has id 0
-    row = CALLER_AND_VERSION.execute(
-        db.session, {"job_id": wanted, "user_id": user_id}
-    ).one_or_none()
+    row = read_version(wanted, user_id)
     if claims is not None:
         check_account(row, claims.session_version)
         check_role(row.role)
@@ -171,6 +175,38 @@ def visible_version(job_id: int, claims: AccessClaims | None) -> Versions:
     if row is None or row.owner_id is None or not (row.owner_id == row.user_id or is_staff(row)):
         raise NotFoundError(f"job {job_id} not found")
     return Versions(rows=row.version, fleet=row.fleet)
+
+
+def read_version(job_id: int, user_id: int):
+    """CALLER_AND_VERSION's row, None without the user. Outside the request's transaction,
+    on a connection of poll_engine, when nothing in the request used the session yet: a poll
+    only reads, and in a transaction it would cost two round trips more (psycopg2 sends BEGIN
+    before the first statement, and the session's end sends ROLLBACK)."""
+    values = {"job_id": job_id, "user_id": user_id}
+    session = db.session()
+    if session.in_transaction() or isinstance(session.bind, Connection):
+        # require_user read the caller's row, or the session joins its caller's transaction
+        return CALLER_AND_VERSION.execute(session.connection(), values).one_or_none()
+    with poll_engine().connect() as connection:
+        return CALLER_AND_VERSION.execute(connection, values).one_or_none()
+
+
+def poll_engine() -> Engine:
+    """This process's engine for the polls' version reads, its connections always in
+    autocommit: switching a pooled connection in and out of autocommit costs a round trip of
+    its own (psycopg2 resets default_transaction_isolation). Its few connections are each
+    held for one query; a forked child opens its own."""
+    held = current_app.extensions.get(POLL_ENGINE)
+    if held is None or held[0] != os.getpid():
+        engine = sa.create_engine(
+            db.engine.url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=POLL_POOL_SIZE,
+            max_overflow=POLL_POOL_OVERFLOW,
+        )
+        ping_when_idle(engine)
+        held = current_app.extensions[POLL_ENGINE] = (os.getpid(), engine)
+    return held[1]
 
 
 def build_answer(job_id: int, version: Versions, live: str, state: LiveState) -> Answer:

@@ -36,24 +36,24 @@ def prepared_here(session: Session) -> list[str]:
 
 def test_it_is_prepared_once_and_run_with_its_parameters(engine):
     with Session(engine) as session:
-        assert SUM.execute(session, {"a": 2, "ab": 5}).one() == (3, 5, 10)
+        assert SUM.execute(session.connection(), {"a": 2, "ab": 5}).one() == (3, 5, 10)
         session.commit()
-        assert SUM.execute(session, {"a": 4, "ab": 6}).one() == (5, 6, 24)
+        assert SUM.execute(session.connection(), {"a": 4, "ab": 6}).one() == (5, 6, 24)
         assert prepared_here(session) == ["tower_test_sum"]
 
 
 def test_a_rollback_keeps_it_prepared(engine):
     with Session(engine) as session:
-        SUM.execute(session, {"a": 1, "ab": 1})
+        SUM.execute(session.connection(), {"a": 1, "ab": 1})
         session.rollback()
-        assert SUM.execute(session, {"a": 7, "ab": 1}).one().a_plus_one == 8
+        assert SUM.execute(session.connection(), {"a": 7, "ab": 1}).one().a_plus_one == 8
 
 
 def test_a_new_connection_prepares_it_again(engine, settings):
     with Session(engine) as session:
-        SUM.execute(session, {"a": 1, "ab": 1})
+        SUM.execute(session.connection(), {"a": 1, "ab": 1})
         pid = session.scalar(sa.text("SELECT pg_backend_pid()"))
     engine.dispose()  # the pool's connection closed: the server forgets what it prepared
     with Session(engine) as session:
         assert session.scalar(sa.text("SELECT pg_backend_pid()")) != pid
-        assert SUM.execute(session, {"a": 1, "ab": 2}).one().product == 2
+        assert SUM.execute(session.connection(), {"a": 1, "ab": 2}).one().product == 2

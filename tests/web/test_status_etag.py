@@ -3,8 +3,17 @@ report (a stage's progress, live or in its row) gives a 200 with a new ETag."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from shared.db import db
+from shared.models import User
 from shared.progress import ProgressBus
 from tests import factories
+from tests.web.conftest import Api
+from web.credentials import issue_access_token
 
 
 def make_running_job(db_session, world):
@@ -109,3 +118,41 @@ def test_the_live_state_read_with_the_token_check_is_laid_over_the_rows(
     (stage,) = as_role("owner").get(f"/api/anime/generation/{job.id}/status").json["stages"]
 
     assert (stage["step"], stage["progress"]) == (7, 0.35)
+
+
+def test_a_token_poll_answered_again_runs_outside_a_transaction(app, settings):
+    """psycopg2 sends BEGIN before a transaction's first statement and the request's end sends
+    ROLLBACK: two round trips a poll that only reads does without. The rows are committed, as
+    the app's own connections see them outside a test's transaction."""
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as session:
+        job = factories.make_job(session, status="running")
+        factories.make_stage_run(session, job_id=job.id)
+        owner = session.get(User, job.owner_id)
+        session.commit()
+        ids = {"job": job.id, "project": job.project_id, "owner": owner.id}
+        token = issue_access_token(settings.secret_key, owner.id, owner.role, 600)[0]
+    url = f"/api/anime/generation/{ids['job']}/status"
+    client = Api(app.test_client(), token)
+    in_autocommit: list[bool] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        in_autocommit.append(conn.connection.dbapi_connection.autocommit)
+
+    try:
+        first = client.get(url)  # builds the report, reading in a transaction
+        event.listen(Engine, "before_cursor_execute", note)
+        try:
+            again = client.get(url)
+        finally:
+            event.remove(Engine, "before_cursor_execute", note)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM jobs WHERE id = :job"), ids)
+            conn.execute(sa.text("DELETE FROM projects WHERE id = :project"), ids)
+            conn.execute(sa.text("DELETE FROM users WHERE id = :owner"), ids)
+
+    assert first.status_code == again.status_code == 200
+    assert again.json["request_id"] == ids["job"]
+    assert in_autocommit and all(in_autocommit)
