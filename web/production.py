@@ -29,6 +29,11 @@ from web.paging import fetch_page
 from web.schemas.common import MAX_EPISODE_NUMBER, MAX_ID, MAX_SCENE_ORDER
 
 ACTIVE_JOB_STATUSES = (Status.QUEUED.value, Status.RUNNING.value)
+# Advisory lock classes of the "last + 1" numbering: one project's episodes, one episode's
+# scenes. Simultaneous requests take turns, each reading the number the one before committed
+# (else both took the same and one was refused by the unique constraint, no field named).
+EPISODE_NUMBERING_LOCK = 0x70E5F3
+SCENE_NUMBERING_LOCK = 0x70E5F4
 
 
 def get_row(model: type, row_id: int, what: str) -> Any:
@@ -272,6 +277,7 @@ def next_episode_number(project_id: int, *, field: str) -> int:
     :raises ConflictError: naming `field` when it would pass MAX_EPISODE_NUMBER (the API's
         own bound on numbers, which a project's last episode may already have).
     """
+    hold_numbering(EPISODE_NUMBERING_LOCK, project_id)
     last = db.session.scalar(
         sa.select(sa.func.max(Episode.number)).where(Episode.project_id == project_id)
     )
@@ -285,11 +291,18 @@ def next_episode_number(project_id: int, *, field: str) -> int:
     return number
 
 
+def hold_numbering(lock_class: int, parent_id: int) -> None:
+    """Hold the numbering of one parent row's children until this transaction ends."""
+    key = sa.func.hashtext(str(parent_id))  # two-key form: int4 keys, ids are bigint
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_class, key)))
+
+
 def next_scene_order(episode_id: int, count: int, *, field: str) -> int:
     """The first of `count` orders after the episode's last scene.
 
     :raises ConflictError: naming `field` when the last would pass MAX_SCENE_ORDER.
     """
+    hold_numbering(SCENE_NUMBERING_LOCK, episode_id)
     last = db.session.scalar(
         sa.select(sa.func.max(Scene.order)).where(Scene.episode_id == episode_id)
     )
