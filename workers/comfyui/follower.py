@@ -302,10 +302,13 @@ class PromptFollower:
             self._emit(Done())
 
     def _http_timeout(self) -> tuple[float, float]:
-        """The client's (connect, read) timeouts, cut to the time left before the deadline."""
+        """The client's (connect, read) timeouts, cut to the time left before the deadline and
+        to the unreachable grace: a backend that takes connections but never answers (frozen,
+        or cut off behind a proxy) would otherwise hold each poll for the client's whole read
+        timeout, and be given up on only after several of them."""
         left = max(0.05, self.deadline - time.monotonic())
         connect, read = self.client.timeout
-        return (min(connect, left), min(read, left))
+        return (min(connect, left), min(read, self.settings.unreachable_grace, left))
 
     def _emit(self, event: Event) -> None:
         """Pass an event to the caller's callback, if any."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -189,6 +191,30 @@ def test_unreachable_backend_is_transient(tmp_path: Path):
             dead.follow(new_prompt_id(), client_id="x", deadline=time.monotonic() + 10)
         with pytest.raises(ComfyUnavailable):
             dead.system_stats()
+
+
+def test_a_frozen_backend_is_given_up_after_the_grace_not_the_read_timeout(tmp_path, client_id):
+    """A backend that takes connections and never answers (its process stopped, as a cut-off
+    host behind a proxy would be): each poll waits at most the unreachable grace, so the
+    follow gives it up as unreachable (transient), not after the client's 30 s read timeout,
+    which here would meet the follow's deadline first."""
+    from tests.support.emulator import start_emulator
+
+    emulator = start_emulator(tmp_path / "frozen", step_seconds=0.01)
+    try:
+        with ComfyClient(emulator.url, timeout=(2.0, 30.0), follow_settings=FAST) as comfy:
+            prompt_id = new_prompt_id()
+            comfy.submit(keyframe(400), prompt_id=prompt_id, client_id=client_id)
+            wait_until_running(comfy, prompt_id)
+            os.kill(emulator.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(ComfyUnavailable) as caught:
+                    comfy.follow(prompt_id, client_id=client_id, deadline=time.monotonic() + 25)
+            finally:
+                os.kill(emulator.pid, signal.SIGCONT)
+        assert "unreachable" in str(caught.value) and is_transient(caught.value)
+    finally:
+        emulator.stop()
 
 
 def test_prompts_followed_out_of_order_keep_their_events(client, client_id):
