@@ -24,6 +24,7 @@ from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import forget_node_class, mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
+from tasks.pipeline.left_prompts import mark_prompt_left
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
 from workers.comfyui import (
@@ -220,7 +221,14 @@ class GpuDelivery(Delivery[GpuWork]):
             with ComfyClient(url, timeout=WITHDRAW_TIMEOUT) as client:
                 client.take_off(work.prompt_id)
         except (ComfyUnavailable, ComfyProtocolError) as err:
-            log.warning("could not withdraw prompt_id=%s from %s: %s", work.prompt_id, url, err)
+            log.warning(
+                "could not withdraw prompt_id=%s from %s: %s; its node takes it off when it "
+                "answers again",
+                work.prompt_id,
+                url,
+                err,
+            )
+            mark_prompt_left(self.ctx.engine, self.run_id)
             return
         log.info("withdrew prompt_id=%s after %s", work.prompt_id, type(exc).__name__)
 

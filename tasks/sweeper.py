@@ -58,6 +58,7 @@ def requeue_expired(session: Session, cut_off: set[str] = frozenset()) -> set[in
         if run.prompt_id and run.backend in cut_off:
             message = f"lease expired while backend {run.backend} did not answer"
             retry = next_attempt(session, run.id, message, {"code": "backend_cut_off"}, None)
+            run.prompt_left_at = utcnow()  # its prompt may still run there
             log.warning("%s run_id=%s: new attempt run_id=%s", message, run.id, retry.id)
             continue
         run.status = checked(STAGE_MOVES, Status.RUNNING, Status.QUEUED)

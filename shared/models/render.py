@@ -188,6 +188,9 @@ class StageRun(db.Model):
     error_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Since when GPU workers have found no capable backend online for this stage (a deadline).
     waiting_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    # When this ended attempt left its prompt on `backend`, which could not be reached to take
+    # it off; the node's worker takes it off once its ComfyUI answers again (fleet.NodeKeeper).
+    prompt_left_at: Mapped[datetime | None] = mapped_column(Timestamp)
     queued_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -229,6 +232,12 @@ class StageRun(db.Model):
         sa.Index("ix_stage_runs_job_status", "job_id", "status"),
         # A scene's runs (a retake's episode job; a removed scene's SET NULL).
         sa.Index("ix_stage_runs_scene", "scene_id"),
+        # The prompts a node's worker has yet to take off its backend.
+        sa.Index(
+            "ix_stage_runs_prompt_left",
+            "backend",
+            postgresql_where=sa.text("prompt_left_at IS NOT NULL"),
+        ),
     )
 
 

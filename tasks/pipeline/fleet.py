@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shared.config import Settings
 from shared.models import NodeStatus, WorkerNode
 from shared.models.columns import utcnow
+from tasks.pipeline.left_prompts import take_off_left_prompts
 from workers.comfyui import ComfyClient, ComfyUnavailable
 from workers.comfyui.errors import ComfyProtocolError
 from workers.workflows import capabilities_from_object_info
@@ -114,7 +115,8 @@ def heartbeat(engine: Engine, name: str, url: str) -> bool:
 class NodeKeeper:
     """Keeps this GPU node's row: registers it, heartbeats, and registers again every
     `refresh_s()` seconds and whenever its ComfyUI answers after a silence (a restart may have
-    changed its classes and models: a node pack that failed to load, a LoRA added)."""
+    changed its classes and models: a node pack that failed to load, a LoRA added). After each
+    registration it takes off the prompts ended attempts left on its backend (left_prompts)."""
 
     def __init__(
         self,
@@ -142,6 +144,7 @@ class NodeKeeper:
         if self.refresh_at is None or self.clock() >= self.refresh_at:
             register_node(self.engine, self.settings, self.queues)
             self.refresh_at = self.clock() + self.refresh_s()
+            take_off_left_prompts(self.engine, self.name, self.settings.comfyui_url)
         elif not heartbeat(self.engine, self.name, self.settings.comfyui_url):
             self.refresh_at = None
 

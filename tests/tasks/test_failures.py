@@ -186,6 +186,36 @@ def test_a_stage_past_its_time_limit_takes_its_prompt_off_the_backend(app, farm,
     assert entry["status"]["messages"][-1][0] == "execution_interrupted", entry["status"]
 
 
+def test_a_prompt_left_on_a_silent_backend_is_taken_off_when_it_answers(app, farm, production):
+    """A backend that stops answering mid-render (its process frozen, as a network cut would
+    leave it) fails the attempt, whose withdrawal cannot reach it either; once it answers
+    again, its node's worker takes the left prompt off (test_left_prompts: a running one is
+    interrupted) instead of letting it render for nobody. The stage's retry succeeds."""
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    emulator = farm.emulators[run.backend]
+    os.kill(emulator.pid, signal.SIGSTOP)
+    try:
+        wait_for(
+            lambda: f"could not withdraw prompt_id={run.prompt_id}" in farm.logs(),
+            90,
+            what=f"the attempt to give up on its silent backend\n{farm.logs()}",
+        )
+    finally:
+        os.kill(emulator.pid, signal.SIGCONT)
+    worker = farm.gpu_workers[run.backend]
+    wait_for(
+        lambda: f"left on node={run.backend}: {run.prompt_id}" in worker.log_text(),
+        60,
+        what=f"the node to take off prompt {run.prompt_id}\n{farm.logs()}",
+    )
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    with app.app_context():
+        left = db.session.get(StageRun, run.id)
+        assert (left.status, left.prompt_left_at) == ("failed", None)
+
+
 def test_killed_worker_is_recovered_by_the_sweeper(app, farm, production):
     job_id = submit(app, production, options=SLOW_ANIMATE)
     run = wait_running_on_backend(app, farm, job_id, "animate")
