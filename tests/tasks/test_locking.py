@@ -183,7 +183,8 @@ def test_only_a_lost_connection_counts_as_an_outage(engine):
 
 def test_an_expired_stage_on_a_cut_off_backend_runs_again_as_a_new_attempt(engine, job_rows):
     """Its prompt may still run on the node the network cut off: the re-run elsewhere is a new
-    attempt, and the old one, ended, cannot publish a late result."""
+    attempt, the old one, ended, cannot publish a late result, and its prompt is marked for
+    its node to take off."""
     job_id, (cut, alive, _) = job_rows
     expired = utcnow() - timedelta(seconds=1)
     with Session(engine) as session, session.begin():
@@ -198,8 +199,10 @@ def test_an_expired_stage_on_a_cut_off_backend_runs_again_as_a_new_attempt(engin
         by_stage = {(r.stage, r.attempt): r for r in runs}
         old, new = by_stage[("keyframe", 1)], by_stage[("keyframe", 2)]
         assert old.status == "failed" and "far did not answer" in old.error
+        assert old.prompt_left_at is not None  # its node takes the prompt off once back
         assert new.status == "retrying" and new.prompt_id is None
         # A backend that answers keeps the attempt: it re-attaches to its prompt.
         assert by_stage[("animate", 1)].status == "queued"
+        assert by_stage[("animate", 1)].prompt_left_at is None
         assert ("animate", 2) not in by_stage
         assert not holds_lease(session, cut, Owner.parse("far:1:task"))
