@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from workers.comfyui import ComfyClient, Event, OutputFile, PromptOutcome
 from workers.comfyui.transfer import make_durable, transfer_all
 from workers.media.container import ContainerError, read_video_track
 from workers.media.probe import probe_media
-from workers.media.tool import find_ffmpeg
+from workers.media.tool import FfmpegError, run_ffmpeg
 from workers.storage import LocalStore, sha256_of
 from workers.workflows import Template, bind
 from workers.workflows.loaders import INPUT_FOLDER
@@ -168,19 +167,38 @@ class frame_files:  # noqa: N801 - used as a context manager like open()
         self._tmp: Path | None = None
 
     def __enter__(self) -> list[Path]:
+        """The frames, in order.
+
+        :raises FfmpegError: when the video cannot be decoded or has no video stream.
+        :raises FfmpegTimeout: when decoding runs past its deadline.
+        """
         if self.item.kind == "frames":
             return sorted(self.item.path.glob("*.png"))
         self._tmp = Path(tempfile.mkdtemp(prefix="tower-frames-"))
-        subprocess.run(
-            [find_ffmpeg(), "-v", "error", "-i", str(self.item.path), str(self._tmp / "%05d.png")],
-            check=True,
-            timeout=300,
-        )
-        return sorted(self._tmp.glob("*.png"))
+        try:
+            return decode_frames(self.item.path, self._tmp)
+        except BaseException:
+            # A with-block whose __enter__ raises never calls __exit__: clean up here.
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
 
     def __exit__(self, *exc: object) -> None:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def decode_frames(video: Path, folder: Path) -> list[Path]:
+    """Every frame of `video`'s first video stream as numbered PNGs in `folder`.
+
+    :raises FfmpegError: when the file cannot be decoded or holds no video frame (through
+        run_ffmpeg: a classified stage error, not a CalledProcessError traceback).
+    :raises FfmpegTimeout: when decoding runs past its deadline.
+    """
+    run_ffmpeg(["-v", "error", "-i", video, "-map", "0:v:0", folder / "%05d.png"], timeout_s=300)
+    frames = sorted(folder.glob("*.png"))
+    if not frames:
+        raise FfmpegError(f"{video.name}: no video frame could be decoded")
+    return frames
 
 
 def store_outputs(
