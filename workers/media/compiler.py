@@ -22,7 +22,12 @@ from typing import Any
 from shared.errors import PermanentError, ValidationError
 from workers.media.card import Card, render_card
 from workers.media.conformance import conforms, episode_encoding
-from workers.media.container import ContainerError, VideoTrack, read_video_track
+from workers.media.container import (
+    ContainerError,
+    TruncatedMedia,
+    VideoTrack,
+    read_video_track,
+)
 from workers.media.encoding import Encoding, make_encoding
 from workers.media.normalise import encode_clip
 from workers.media.remux import join_ranges
@@ -105,6 +110,7 @@ def compile_episode(
     all; the transition windows, and clips that are not, are re-encoded.
 
     :raises ValidationError: on no clips, an unknown transition or one longer than a clip.
+    :raises TruncatedMedia: when a clip's MP4 ends before its frames do.
     :raises FfmpegError: when ffmpeg fails on a clip.
     """
     if not clips:
@@ -181,9 +187,15 @@ def _load_clips(
 
 
 def _try_track(path: str | Path) -> VideoTrack | None:
-    """The clip's MP4 track, or None for other containers (they get normalised)."""
+    """The clip's MP4 track, or None for other containers (they get normalised).
+
+    :raises TruncatedMedia: when the clip's file ends before its frames do: normalising
+        would decode the frames that are there and shorten the scene without a word.
+    """
     try:
         return read_video_track(path)
+    except TruncatedMedia:
+        raise
     except ContainerError:
         return None
 

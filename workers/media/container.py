@@ -31,6 +31,13 @@ class ContainerError(PermanentError):
     code = "bad_container"
 
 
+class TruncatedMedia(ContainerError):
+    """The MP4's tables list samples past the end of the file (a copy or download cut short,
+    or a writer that died after writing its moov first): decoders stop early, silently."""
+
+    code = "truncated_media"
+
+
 @dataclass(frozen=True)
 class VideoTrack:
     """The facts of an MP4's first video track that compiling depends on.
@@ -120,6 +127,7 @@ class VideoTrack:
 def read_video_track(path: str | Path) -> VideoTrack:
     """Read the first video track's tables from the MP4 at `path`.
 
+    :raises TruncatedMedia: when the file ends before the track's last sample.
     :raises ContainerError: when the file has no readable moov or no video track.
     """
     moov = _read_moov(Path(path))
@@ -138,11 +146,49 @@ def read_video_track(path: str | Path) -> VideoTrack:
         raise ContainerError(f"{path}: no video track")
     if not video.frame_count:
         raise ContainerError(f"{path}: the video track lists no samples (fragmented MP4?)")
+    _check_complete(Path(path), stbl, video.frame_count)
     idr = None
     if video.codec in ("avc1", "avc3") and video.codec_config:
         spans = _sample_spans(stbl, video.keyframes)
         idr = tuple(video.keyframes[i] for i in idr_samples(Path(path), spans, video.codec_config))
     return replace(video, has_audio=has_audio, idr_frames=idr)
+
+
+def _check_complete(path: Path, stbl: bytes, frame_count: int) -> None:
+    """Refuse a file that ends before the video track's last sample does.
+
+    The last chunk holds the last samples, so its offset plus their sizes is where the
+    track's data ends: a few table reads, where finding every sample costs a loop per frame.
+    """
+    tables = {kind: body for kind, body in _boxes(stbl) if kind in _LAYOUT}
+    offsets = tables.get(b"stco") or tables.get(b"co64")
+    if offsets is None or b"stsz" not in tables or b"stsc" not in tables:
+        return
+    chunks, runs = struct.unpack_from(">I", offsets, 4)[0], _count(tables[b"stsc"])
+    if not chunks or not runs:
+        return
+    wide = b"co64" in tables and b"stco" not in tables
+    last_offset = struct.unpack_from(
+        ">Q" if wide else ">I", offsets, 8 + (chunks - 1) * (8 if wide else 4)
+    )[0]
+    per_chunk = struct.unpack_from(">I", tables[b"stsc"], 8 + 12 * (runs - 1) + 4)[0]
+    fixed, count = struct.unpack_from(">II", tables[b"stsz"], 4)
+    last = min(count, frame_count)
+    first = max(0, last - per_chunk)
+    if fixed:
+        tail = fixed * (last - first)
+    else:
+        tail = sum(struct.unpack_from(f">{last - first}I", tables[b"stsz"], 12 + 4 * first))
+    end, size = last_offset + tail, path.stat().st_size
+    if end > size:
+        raise TruncatedMedia(
+            f"{path}: truncated: its video track's data ends at byte {end}, the file at {size}"
+        )
+
+
+def _count(table: bytes) -> int:
+    """The entry count of a full box table (after version and flags)."""
+    return struct.unpack_from(">I", table, 4)[0]
 
 
 def _read_moov(path: Path) -> bytes:
