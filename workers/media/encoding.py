@@ -63,8 +63,12 @@ class Encoding:
     def filter_chain(self) -> str:
         """The video filters that bring any input to this format (letterboxed, not stretched)."""
         w, h = self.width, self.height
+        # Square pixels first: force_original_aspect_ratio keeps the stored width:height, so
+        # an anamorphic source (non-square sample aspect ratio) would come out squeezed.
+        # Square-pixel sources pass through it untouched (same size, nothing rescaled).
         return (
-            f"fps={self.fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
+            f"fps={self.fps},scale=w='iw*sar':h=ih:flags=bicubic,setsar=1,"
+            f"scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
             f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,{self.frame_tags()}"
         )
 
