@@ -110,7 +110,11 @@ def _as_thumbs(raw: bytes) -> np.ndarray:
 def _source_thumbs(source: str, plan: QcPlan) -> np.ndarray:
     chain = make_encoding(fps=plan.fps, width=plan.width, height=plan.height).filter_chain()
     chain += f",scale={THUMB}:{THUMB}:flags=area,format=rgb24"
-    raw = run_ffmpeg(["-i", source, "-map", "0:v:0", "-vf", chain, "-f", "rawvideo", "-"])
+    # The frames as the chain gives them: the rawvideo muxer would otherwise repeat the
+    # first frame back to time 0 of a video that starts late (after its audio), frames the
+    # compiled scene does not have (compile shows a clip from its first frame).
+    raw = run_ffmpeg(["-i", source, "-map", "0:v:0", "-vf", chain, "-fps_mode", "passthrough",
+                      "-f", "rawvideo", "-"])  # fmt: skip
     return _as_thumbs(raw.stdout)
 
 
