@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -94,6 +96,18 @@ def ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(str(exc)) from exc
         if not alive:
             raise DisconnectionError("the connection did not answer a ping")
+
+
+def side_engine(key: str, **options: object) -> Engine:
+    """An engine of this process's own beside the app's pool (the app's database, `options`
+    for create_engine), kept in the current app's extensions under `key` and pinged like the
+    pool's connections; a forked child opens its own."""
+    held = current_app.extensions.get(key)
+    if held is None or held[0] != os.getpid():
+        engine = create_engine(db.engine.url, **options)
+        ping_when_idle(engine)
+        held = current_app.extensions[key] = (os.getpid(), engine)
+    return held[1]
 
 
 def lost_lock_race(exc: BaseException) -> bool:

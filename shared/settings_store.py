@@ -10,7 +10,6 @@ with no restart and no message to send.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from shared.db import db, ping_when_idle
+from shared.db import side_engine
 from shared.errors import NotFoundError, ValidationError
 from shared.models import FarmSetting, SettingChange, User
 from shared.settings_catalog import SPECS, SettingSpec
@@ -115,12 +114,7 @@ def settings_engine() -> sa.Engine:
     second one from the same pool, which concurrent callers could all be doing at once (one
     reader at a time reads: SettingsCache.reading). Kept between reads, every CACHE_S: a new
     connection each time started a Postgres backend. A forked child opens its own."""
-    held = current_app.extensions.get(ENGINE_EXTENSION)
-    if held is None or held[0] != os.getpid():
-        engine = sa.create_engine(db.engine.url, pool_size=1, max_overflow=0)
-        ping_when_idle(engine)
-        held = current_app.extensions[ENGINE_EXTENSION] = (os.getpid(), engine)
-    return held[1]
+    return side_engine(ENGINE_EXTENSION, pool_size=1, max_overflow=0)
 
 
 def forget_cached() -> None:

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import Response, current_app, request
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
-from shared.db import db, ping_when_idle
+from shared.db import db, side_engine
 from shared.errors import NotFoundError
 from shared.prepared import PreparedQuery
 from shared.progress import queue_live_state
@@ -177,7 +175,7 @@ def visible_version(job_id: int, claims: AccessClaims | None) -> Versions:
     return Versions(rows=row.version, fleet=row.fleet)
 
 
-def read_version(job_id: int, user_id: int):
+def read_version(job_id: int, user_id: int) -> Row | None:
     """CALLER_AND_VERSION's row, None without the user. Outside the request's transaction,
     on a connection of poll_engine, when nothing in the request used the session yet: a poll
     only reads, and in a transaction it would cost two round trips more (psycopg2 sends BEGIN
@@ -195,18 +193,13 @@ def poll_engine() -> Engine:
     """This process's engine for the polls' version reads, its connections always in
     autocommit: switching a pooled connection in and out of autocommit costs a round trip of
     its own (psycopg2 resets default_transaction_isolation). Its few connections are each
-    held for one query; a forked child opens its own."""
-    held = current_app.extensions.get(POLL_ENGINE)
-    if held is None or held[0] != os.getpid():
-        engine = sa.create_engine(
-            db.engine.url,
-            isolation_level="AUTOCOMMIT",
-            pool_size=POLL_POOL_SIZE,
-            max_overflow=POLL_POOL_OVERFLOW,
-        )
-        ping_when_idle(engine)
-        held = current_app.extensions[POLL_ENGINE] = (os.getpid(), engine)
-    return held[1]
+    held for one query."""
+    return side_engine(
+        POLL_ENGINE,
+        isolation_level="AUTOCOMMIT",
+        pool_size=POLL_POOL_SIZE,
+        max_overflow=POLL_POOL_OVERFLOW,
+    )
 
 
 def build_answer(job_id: int, version: Versions, live: str, state: LiveState) -> Answer:

@@ -43,7 +43,11 @@ def take_off_left_prompts(engine: Engine, node: str, comfyui_url: str) -> int:
     with engine.connect() as conn:
         left = conn.execute(
             sa.select(StageRun.id, StageRun.prompt_id)
-            .where(StageRun.backend == node, StageRun.prompt_left_at.is_not(None))
+            .where(
+                StageRun.backend == node,
+                StageRun.prompt_left_at.is_not(None),
+                StageRun.prompt_id.is_not(None),
+            )
             .order_by(StageRun.id)
             .limit(BATCH)
         ).all()
