@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -22,9 +23,11 @@ from workers.storage import LocalStore
 
 
 def library_key(kind: str, name: str, suffix: str) -> str:
-    """Where a library file lives in the artifact store."""
+    """Where a new library file lives in the artifact store: a key of its own, since names
+    that differ ("Rain loop", "rain-loop", any two without ASCII letters) slug alike, and one
+    entry's upload must never overwrite (or its delete remove) another's file."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "entry"
-    return f"library/{kind}/{slug}{suffix.lower()}"
+    return f"library/{kind}/{slug}-{secrets.token_hex(6)}{suffix.lower()}"
 
 
 def add_library_entry(
@@ -63,7 +66,7 @@ def add_library_entry(
     if row is None:
         row = LibraryEntry(kind=entry.kind, name=entry.name)
         session.add(row)
-    replaced = row.uri if row.uri and row.uri != key else None
+    replaced = row.uri
     row.name = entry.name
     row.uri = key
     row.tags = list(entry.tags)
@@ -73,7 +76,7 @@ def add_library_entry(
     row.loudness_lufs = loudness if math.isfinite(loudness) else None
     session.flush()
     if replaced:
-        store.delete(replaced)  # the entry's old file under its old name or extension
+        store.delete(replaced)  # the entry's previous file
     return row
 
 

@@ -32,6 +32,7 @@ def audio(tmp_path_factory) -> dict[str, Path]:
         "loop": sine(root / "loop.wav", 4.0),
         "loop_flac": sine(root / "loop2.flac", 3.0, codec="flac"),
         "hit": sine(root / "hit.wav", 0.5),
+        "thunder": sine(root / "thunder.wav", 1.5),
         "low": sine(root / "low.wav", 2.0, rate=8000),
         "long_sfx": sine(root / "long.wav", 70.0, rate=22050),
         "junk": junk,
@@ -191,3 +192,28 @@ def test_an_entry_named_by_a_too_long_file_name_is_refused_naming_name(as_role, 
             "h" * 201 + ".wav")}  # fmt: skip
     named = api.request("POST", ENTRIES, data=form, content_type=FORM)
     assert named.status_code == 201, named.get_json()
+
+
+def test_names_alike_once_slugged_keep_their_own_files(as_role, app, audio, db_session) -> None:
+    # Files were stored under a slug of the name: "Rain loop" and "rain-loop" (or any two
+    # names without ASCII letters, both "entry") shared one file, so the second upload
+    # overwrote the first's audio and deleting either removed the other's.
+    api = as_role("operator")
+    uploads = {
+        "Rain loop": ("music", audio["loop"]),
+        "rain-loop": ("music", audio["long_sfx"]),
+        "雨": ("sfx", audio["hit"]),
+        "雷": ("sfx", audio["thunder"]),
+    }
+    for name, (kind, path) in uploads.items():
+        reply = upload(api, path, kind=kind, name=name)
+        assert reply.status_code == 201, reply.get_json()
+    root = app.config["SETTINGS"].artifact_root
+    rows = {row.name: row for row in db_session.query(LibraryEntry)}
+    for name, (_, path) in uploads.items():
+        assert (root / rows[name].uri).read_bytes() == path.read_bytes(), name
+
+    assert api.delete(f"{ENTRIES}/{rows['rain-loop'].id}").status_code == 204
+    assert api.delete(f"{ENTRIES}/{rows['雨'].id}").status_code == 204
+    assert (root / rows["Rain loop"].uri).is_file(), "deleting rain-loop took Rain loop's file"
+    assert (root / rows["雷"].uri).is_file(), "deleting one entry took another's file"
