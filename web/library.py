@@ -23,6 +23,8 @@ from workers.media.library import known_words, unknown_cue
 from workers.storage import LocalStore
 
 SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
+# Advisory lock class of an entry's kind and name (with hashtext); see lock_entry_name.
+NAME_LOCK = 0x11B7A3
 
 
 def store() -> LocalStore:
@@ -67,6 +69,7 @@ def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:
     :raises ValidationError: when the file or the loop points are refused.
     """
     name = data["name"].strip() if data.get("name") else name_from_file(upload)
+    lock_entry_name(data["kind"], name)
     if db.session.scalar(
         sa.select(LibraryEntry.id).where(
             LibraryEntry.kind == data["kind"], LibraryEntry.name == name
@@ -77,6 +80,15 @@ def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:
             fields={"name": "already taken"},
         )
     return save_upload(upload, {**data, "name": name})
+
+
+def lock_entry_name(kind: str, name: str) -> None:
+    """Hold an entry name of a kind for this transaction, so that simultaneous uploads of it
+    take turns: each checks the name after the one before committed (else both passed the
+    check, and the later one silently took over the earlier's entry, or was refused with no
+    field named)."""
+    key = sa.func.hashtext(f"{kind}:{name}")
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(NAME_LOCK, key)))
 
 
 def name_from_file(upload: FileStorage) -> str:
@@ -112,6 +124,7 @@ def replace_entry(entry: LibraryEntry, upload: FileStorage, data: dict[str, Any]
     if data.get("kind") not in (None, entry.kind):
         raise ValidationError("an entry's kind cannot change", fields={"kind": "cannot change"})
     name = data.get("name") or entry.name
+    lock_entry_name(entry.kind, name)
     if db.session.scalar(
         sa.select(LibraryEntry.id).where(
             LibraryEntry.kind == entry.kind, LibraryEntry.name == name, LibraryEntry.id != entry.id
