@@ -123,7 +123,8 @@ def replace_entry(entry: LibraryEntry, upload: FileStorage, data: dict[str, Any]
     """
     if data.get("kind") not in (None, entry.kind):
         raise ValidationError("an entry's kind cannot change", fields={"kind": "cannot change"})
-    name = data.get("name") or entry.name
+    # Stripped as the row stores it (and as an upload's name is), so the check sees the clash.
+    name = data["name"].strip() if data.get("name") else entry.name
     lock_entry_name(entry.kind, name)
     if db.session.scalar(
         sa.select(LibraryEntry.id).where(

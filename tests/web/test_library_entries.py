@@ -217,3 +217,18 @@ def test_names_alike_once_slugged_keep_their_own_files(as_role, app, audio, db_s
     assert api.delete(f"{ENTRIES}/{rows['雨'].id}").status_code == 204
     assert (root / rows["Rain loop"].uri).is_file(), "deleting rain-loop took Rain loop's file"
     assert (root / rows["雷"].uri).is_file(), "deleting one entry took another's file"
+
+
+def test_a_replacement_renamed_onto_a_taken_name_with_spaces_names_the_field(
+    as_role, audio, db_session
+) -> None:
+    # The name was checked as sent but stored stripped: " hit " passed the check and broke
+    # the unique constraint, a 409 naming no field.
+    api = as_role("operator")
+    upload(api, audio["hit"], kind="sfx", name="hit")
+    other = upload(api, audio["thunder"], kind="sfx", name="thunder").get_json()
+    renamed = upload(api, audio["thunder"], "PUT", f"{ENTRIES}/{other['id']}", name=" hit ")
+    assert renamed.status_code == 409, renamed.get_json()
+    assert renamed.get_json()["fields"] == {"name": "taken"}
+    spaced = upload(api, audio["thunder"], "PUT", f"{ENTRIES}/{other['id']}", name=" storm ")
+    assert spaced.status_code == 200 and spaced.get_json()["name"] == "storm"
