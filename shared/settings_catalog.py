@@ -100,7 +100,9 @@ class SettingSpec:
 
     def _number_problem(self, value: Any) -> str | None:
         number = (int, float) if self.kind == "float" else int
-        if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
+        # Only a float can be NaN or infinite; math.isfinite overflows on integers past its range.
+        infinite = isinstance(value, float) and not math.isfinite(value)
+        if isinstance(value, bool) or not isinstance(value, number) or infinite:
             return "must be a number" if self.kind == "float" else "must be an integer"
         if self.low is not None and not self.low <= value <= self.high:
             return f"must be between {self.low:g} and {self.high:g}"

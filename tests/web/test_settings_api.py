@@ -81,6 +81,9 @@ def test_a_change_takes_effect_at_once_and_is_audited(app, admin):
         ("guest_jobs_per_hour", -1, "must be between 0 and 100000"),
         ("guest_jobs_per_hour", "7", "must be an integer"),
         ("guest_jobs_per_hour", True, "must be an integer"),
+        # Past a float's range an integer was a 500 (math.isfinite cannot convert it).
+        pytest.param("guest_jobs_per_hour", 10**400, "between 0 and 100000", id="huge-int"),
+        pytest.param("login_first_delay_s", -(10**400), "between 0.1 and 3600", id="huge-float"),
         ("guest_mode", "everything", "must be one of off, images"),
         ("login_first_delay_s", 0, "must be between 0.1 and 3600"),
         ("cors_origins", ["https://studio.example/app"], "no path"),
