@@ -15,7 +15,7 @@ import requests
 
 from tower_client.address import NotTowerError, describe_answer, normalize_url, transport_error
 from tower_client.echo import EchoMethods
-from tower_client.errors import ApiError, UnreachableError, to_api_error
+from tower_client.errors import ApiError, TowerError, UnreachableError, to_api_error
 from tower_client.filenames import asset_id, file_name, inside
 from tower_client.stream import Event, parse_events
 
@@ -74,6 +74,9 @@ class TowerClient(EchoMethods):
         url = f"{self.base_url}{path}"
         try:
             response = self.session.request(method, url, headers=headers, **kwargs)
+        except requests.exceptions.InvalidJSONError as exc:
+            # Refused before sending (NaN or Infinity in the body): not the farm's fault.
+            raise TowerError(f"not sent: the request's JSON is invalid ({exc})") from exc
         except requests.RequestException as exc:
             raise transport_error(self.base_url, exc) from exc
         if response.status_code >= 400:

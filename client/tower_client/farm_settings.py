@@ -7,6 +7,7 @@ commands are built on them.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 from urllib.parse import quote
 
@@ -58,9 +59,28 @@ def value_from_text(kind: str, text: str) -> Any:
     if kind == "list" and not text.lstrip().startswith("["):
         return [item.strip() for item in text.split(",") if item.strip()]
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=finite_float, parse_constant=not_json)
     except ValueError:
         return text
+
+
+def finite_float(text: str) -> float:
+    """A JSON number as a float, if it is finite (1e999 overflows to infinity).
+
+    :raises ValueError: otherwise, since JSON cannot carry it to the farm.
+    """
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def not_json(text: str) -> Any:
+    """Python's parser reads NaN and Infinity; JSON has no such numbers.
+
+    :raises ValueError: always.
+    """
+    raise ValueError(f"{text} is not JSON")
 
 
 def shown(setting: dict[str, Any]) -> str:

@@ -150,3 +150,13 @@ def test_nodes_has_a_header_row(capsys, config):
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["NODE", "STATUS", "GPU", "DOING", "COMFYUI"]
     assert sorted(r.split()[0] for r in rows) == ["gpu-a", "gpu-b"]
+
+
+def test_a_body_json_cannot_carry_is_not_said_to_be_an_unreachable_farm():
+    # requests refuses NaN before sending; that was reported as "cannot reach Tower at ...".
+    from tower_client import TowerClient, TowerError, UnreachableError
+
+    with TowerClient("http://127.0.0.1:9") as client, pytest.raises(TowerError) as caught:
+        client.call("POST", "/api/anime/projects", json={"name": float("nan")})
+    assert not isinstance(caught.value, UnreachableError)
+    assert "not sent" in str(caught.value) and "JSON" in str(caught.value)

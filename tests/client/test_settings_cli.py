@@ -76,6 +76,11 @@ def test_lists_take_commas_and_bad_values_are_refused_naming_the_setting(capsys,
         refused = tower(capsys, config, "set", name, value)
         assert refused.code == 1 and refused.stdout == "", refused
         assert len(refused.stderr.strip().splitlines()) == 1 and name in refused.stderr
+    # NaN and Infinity are no JSON: they went nowhere, said as "cannot reach Tower".
+    for value in ("NaN", "-Infinity", "1e999"):
+        refused = tower(capsys, config, "set", "scene_max_s", value)
+        assert refused.code == 1, refused
+        assert "scene_max_s: must be a number" in refused.stderr, refused
     unknown = tower(capsys, config, "set", "no_such_setting", "1")
     assert unknown.code == 1 and "no_such_setting" in unknown.stderr
 
