@@ -9,7 +9,7 @@ the farm's refusals in the file's terms::
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ class Production:
 
     def body(self, priority: int | None = None) -> Any:
         """The JSON the farm takes: the file's data with the API's field names."""
-        data = json.loads(json.dumps(self.data, default=str))  # dates and the like as text
+        data = plain(self.data)
         if isinstance(data, dict):
             for (section, name), api_name in RENAMES.items():
                 items = data.get(section)
@@ -89,6 +89,22 @@ class Production:
     def describe(self, api_field: str, message: str) -> str:
         """`file:line: field: message` for a farm's message about `api_field`."""
         return self.problem(api_field, message).describe(self.source)
+
+
+def plain(value: Any) -> Any:
+    """YAML data as JSON can carry it, so that the farm names whatever is wrong at its line:
+    keys as text, and values JSON has none for (dates, .nan, .inf) as text. Before, a date
+    as a key stopped the client with a TypeError, and .nan made it say the farm was
+    unreachable."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return str(value)
 
 
 def file_path(api_field: str) -> Path_:

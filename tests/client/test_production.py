@@ -3,6 +3,7 @@ the client refuses itself (the farm checks everything else: see test_validate.py
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,23 @@ def test_an_alias_bomb_is_refused_before_it_expands(capsys, tmp_path: Path):
     assert result.code == 1, result
     assert f"{bomb}:1: YAML anchors and aliases are not allowed (found &a0)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_what_json_cannot_carry_is_sent_as_text_for_the_farm_to_name(capsys, tmp_path: Path):
+    # A date as a key stopped the CLI ("unexpected error: TypeError"), and .nan made it say
+    # the farm was unreachable (requests refused the body): now both reach the farm as text.
+    text = "project: {name: Dates}\n2024-01-01: new year\npriority: .nan\nscenes: [.inf, 1]\n"
+    body = parse_production(text, "odd.yaml").body()
+    assert json.loads(json.dumps(body, allow_nan=False)) == {
+        "project": {"name": "Dates"},
+        "2024-01-01": "new year",
+        "priority": "nan",
+        "scenes": ["inf", 1],
+    }
+    odd = tmp_path / "odd.yaml"
+    odd.write_text(text)
+    result = call_tower(
+        capsys, "--token", "unused", "validate", str(odd),
+        config=tmp_path / "cli.json", url="http://127.0.0.1:9",
+    )  # fmt: skip
+    assert result.code == 1 and "cannot reach Tower at" in result.stderr, result
