@@ -21,6 +21,8 @@ from tower_client.errors import TowerError
 Path_ = tuple[str | int, ...]
 # Where the file's field names differ from the API's: (section, file name) -> API name.
 RENAMES = {("characters", "lora"): "lora_name", ("scenes", "sfx"): "sfx_cues"}
+# The farm's limit on a JSON body's nesting.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -162,11 +164,14 @@ def parse_production(text: str, source: str = "production.yaml") -> Production:
 
 def refuse_aliases(text: str, source: str) -> None:
     """Stop at the first anchor or alias: a few hundred bytes of nested aliases expand to
-    billions of values, and a production file never needs them.
+    billions of values, and a production file never needs them. Stop too past MAX_DEPTH
+    nested levels: reading them (recursive) ended in a RecursionError, and the farm refuses
+    bodies that deep anyway.
 
-    :raises ProductionError: naming the anchor's or alias's line.
+    :raises ProductionError: naming the anchor's or alias's line, or the too deep one.
     :raises yaml.YAMLError: when the text is not YAML.
     """
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
@@ -175,6 +180,13 @@ def refuse_aliases(text: str, source: str) -> None:
                 "write each value out"
             )
             raise ProductionError(source, [Problem(event.start_mark.line + 1, "", message)])
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                message = f"nested more than {MAX_DEPTH} levels deep"
+                raise ProductionError(source, [Problem(event.start_mark.line + 1, "", message)])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def read_production(path: str | Path) -> Production:

@@ -98,3 +98,15 @@ def test_what_json_cannot_carry_is_sent_as_text_for_the_farm_to_name(capsys, tmp
         config=tmp_path / "cli.json", url="http://127.0.0.1:9",
     )  # fmt: skip
     assert result.code == 1 and "cannot reach Tower at" in result.stderr, result
+
+
+def test_a_file_nested_past_the_farms_limit_is_refused_with_its_line(capsys, tmp_path: Path):
+    # Reading it recursed until "unexpected error: RecursionError".
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("project: {name: Deep}\nscenes:\n  - " + "[" * 3000 + "]" * 3000 + "\n")
+    result = call_tower(
+        capsys, "--token", "unused", "validate", str(deep),
+        config=tmp_path / "cli.json", url="http://127.0.0.1:9",
+    )  # fmt: skip
+    assert result.code == 1, result
+    assert result.stderr == f"tower: {deep}:3: nested more than 64 levels deep\n", result
