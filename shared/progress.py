@@ -190,9 +190,17 @@ def stream_position(entry_id: str) -> tuple[int, int]:
 
 
 def is_stream_id(value: str) -> bool:
-    """Whether `value` is a well-formed Redis stream id (``ms-seq``)."""
+    """Whether `value` is a well-formed Redis stream id (``ms-seq``): two parts of ASCII
+    digits (str.isdigit() also passes "²", which int() refuses) each within 64 bits (Redis
+    refuses larger ones)."""
     ms, sep, seq = value.partition("-")
-    return bool(sep) and ms.isdigit() and seq.isdigit()
+    return bool(sep) and all(is_stream_number(part) for part in (ms, seq))
+
+
+def is_stream_number(part: str) -> bool:
+    """Whether `part` is one half of a stream id: an unsigned 64-bit number in ASCII digits."""
+    # The length first: int() refuses texts of over 4300 digits.
+    return part.isascii() and part.isdigit() and len(part) <= 20 and int(part) < 2**64
 
 
 @dataclass(frozen=True)

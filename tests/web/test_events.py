@@ -331,6 +331,30 @@ def test_streams_need_the_owner_and_a_well_formed_id(app, server, job):
     finally:
         delete_job(app, stranger_job)
     assert SseStream().read(server.port, path, job["token"], last_id="bogus").status == 422
+    # "²" passes str.isdigit() but not int() (the stream broke after its 200), and Redis
+    # refuses ids past 64 bits (every event was skipped as older than the id).
+    # And 4400 digits, which int() refuses, was a 500.
+    for last_id in ("%C2%B2-0", f"{2**64}-0", f"0-{2**64}"):
+        status, body = answer_of(server.port, f"{path}?last_event_id={last_id}", job["token"])
+        assert status == 422, last_id
+        assert json.loads(body)["fields"] == {"Last-Event-ID": "not a stream id"}
+    status, _ = answer_of(server.port, path, job["token"], last_id="9" * 4400 + "-0")
+    assert status == 422
+    assert answer_of(server.port, f"{path}?last_event_id={2**64 - 1}-0", job["token"])[0] == 200
+
+
+def answer_of(port: int, path: str, token: str, last_id: str | None = None) -> tuple[int, bytes]:
+    """The status of a stream's answer, and its body unless it is a stream (left unread)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    headers = {"Authorization": f"Bearer {token}"}
+    if last_id:
+        headers["Last-Event-ID"] = last_id
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, b"" if response.status == 200 else response.read()
+    finally:
+        conn.close()
 
 
 def test_a_retried_job_streams_past_its_first_ending(app, server, bus, job):
