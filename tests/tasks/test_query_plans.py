@@ -76,7 +76,9 @@ def a_job_with_a_failure(session: Session):
 def test_the_status_version_read_finds_the_jobs_runs_by_index(db_session) -> None:
     run = a_job_with_a_failure(db_session)
     values = {"job_id": run.job_id, "user_id": run.job.owner_id}
-    [plan] = plans_of(db_session, lambda: CALLER_AND_VERSION.execute(db_session.connection(), values).one())
+    [plan] = plans_of(
+        db_session, lambda: CALLER_AND_VERSION.execute(db_session.connection(), values).one()
+    )
     assert "Seq Scan on stage_runs" not in plan
     assert "ix_stage_runs_job_status" in plan
 
