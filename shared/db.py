@@ -38,6 +38,7 @@ OUTAGE_WAIT_S = 10.0
 # pinged before use. pool_pre_ping pings at every checkout: a round trip more per transaction,
 # a third of a status poll's, though a busy process's connections were just used.
 PING_IDLE_S = 2.0
+AFTER_COMMIT = "tower.after_commit"  # a session's actions waiting for its commit, in its info
 
 T = TypeVar("T")
 
@@ -108,6 +109,23 @@ def side_engine(key: str, **options: object) -> Engine:
         ping_when_idle(engine)
         held = current_app.extensions[key] = (os.getpid(), engine)
     return held[1]
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction commits, and forget it if that rolls back:
+    for removing files the rows being changed named, which must outlive a rollback."""
+    session.info.setdefault(AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def run_after_commit(session: Session) -> None:
+    for action in session.info.pop(AFTER_COMMIT, []):
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def forget_after_commit(session: Session) -> None:
+    session.info.pop(AFTER_COMMIT, None)
 
 
 def lost_lock_race(exc: BaseException) -> bool:

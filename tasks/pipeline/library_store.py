@@ -13,13 +13,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shared.db import after_commit
 from shared.models import LibraryEntry
 from workers.media.audio_check import check_audio_file
 from workers.media.library import LibraryEntry as MediaEntry
 from workers.media.library import make_entry
 from workers.media.loudness import measure_file
 from workers.media.synthesis import generate_demo_library
-from workers.storage import LocalStore
+from workers.storage import LocalStore, remove_artifacts
 
 
 def library_key(kind: str, name: str, suffix: str) -> str:
@@ -75,8 +76,8 @@ def add_library_entry(
     row.sample_rate = facts.sample_rate
     row.loudness_lufs = loudness if math.isfinite(loudness) else None
     session.flush()
-    if replaced:
-        store.delete(replaced)  # the entry's previous file
+    if replaced:  # the entry's previous file, once its row names the new one for good
+        after_commit(session, lambda: remove_artifacts(store, [replaced]))
     return row
 
 

@@ -29,3 +29,22 @@ def test_re_adding_an_entry_replaces_its_file_and_tags(db_session, tmp_path):
         db_session, store, source, kind="music", name=first.name, tags=["Night", " calm "]
     )
     assert again.id == first.id and again.tags == ["calm", "night"]
+
+
+def test_a_replaced_file_goes_only_when_the_replacement_commits(db_session, tmp_path):
+    """Its row still names the old file until the commit: a rollback must find it there."""
+    store = LocalStore(tmp_path / "store")
+    first = add_demo_library(db_session, store)[0]
+    db_session.commit()
+    old_key = first.uri
+    source = tmp_path / "again.wav"
+    source.write_bytes(store.path(old_key).read_bytes())
+
+    add_library_entry(db_session, store, source, kind="music", name=first.name, tags=["calm"])
+    assert store.exists(old_key)
+    db_session.rollback()
+    assert store.exists(old_key) and db_session.get(LibraryEntry, first.id).uri == old_key
+
+    again = add_library_entry(db_session, store, source, kind="music", name=first.name, tags=[])
+    db_session.commit()
+    assert not store.exists(old_key) and store.exists(again.uri)
