@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from workers.media.library import known_words, unknown_cue
 from workers.storage import LocalStore
 
 SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
+REPEATABLE_FIELDS = frozenset({"tags"})  # the form's fields that may be given more than once
 # Advisory lock class of an entry's kind and name (with hashtext); see lock_entry_name.
 NAME_LOCK = 0x11B7A3
 
@@ -54,12 +56,30 @@ def get_entry(entry_id: int) -> LibraryEntry:
 def uploaded_file() -> FileStorage:
     """The request form's `file`.
 
-    :raises ValidationError: when the form carries none.
+    :raises ValidationError: when the form carries none, or repeats a field.
     """
+    refuse_repeated_fields()
     upload = request.files.get("file")
     if upload is None:
         raise ValidationError("the form has no file", fields={"file": "required"})
     return upload
+
+
+def refuse_repeated_fields() -> None:
+    """Refuse a form that gives a field (or the file) more than once, `tags` aside: only the
+    first would be read and the rest dropped without a word.
+
+    :raises ValidationError: naming each repeated field.
+    """
+    counts = Counter()
+    for key, values in (*request.form.lists(), *request.files.lists()):
+        counts[key] += len(values)
+    repeated = sorted(k for k, n in counts.items() if n > 1 and k not in REPEATABLE_FIELDS)
+    if repeated:
+        raise ValidationError(
+            "the form repeats a field that takes one value",
+            fields={name: "given more than once" for name in repeated},
+        )
 
 
 def create_entry(upload: FileStorage, data: dict[str, Any]) -> LibraryEntry:

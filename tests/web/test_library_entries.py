@@ -232,3 +232,22 @@ def test_a_replacement_renamed_onto_a_taken_name_with_spaces_names_the_field(
     assert renamed.get_json()["fields"] == {"name": "taken"}
     spaced = upload(api, audio["thunder"], "PUT", f"{ENTRIES}/{other['id']}", name=" storm ")
     assert spaced.status_code == 200 and spaced.get_json()["name"] == "storm"
+
+
+def test_a_field_given_twice_is_refused_naming_it(as_role, audio, db_session) -> None:
+    """Only the first value would be read: refused, not dropped without a word (`tags` may
+    repeat)."""
+    api = as_role("operator")
+    twice_named = {"kind": "sfx", "name": ["hit", "thunder"], "tags": ["a", "b"],
+                   "file": (io.BytesIO(audio["hit"].read_bytes()), "hit.wav")}  # fmt: skip
+    two_files = {"kind": "sfx", "file": [(io.BytesIO(audio[n].read_bytes()), f"{n}.wav")
+                                         for n in ("hit", "thunder")]}  # fmt: skip
+    for form, field in ((twice_named, "name"), (two_files, "file")):
+        reply = api.request("POST", ENTRIES, data=form, content_type=FORM)
+        assert reply.status_code == 422, reply.get_json()
+        assert list(reply.get_json()["fields"]) == [field]
+    assert db_session.query(LibraryEntry).count() == 0
+    tagged = {"kind": "sfx", "tags": ["impact", "short"],
+              "file": (io.BytesIO(audio["hit"].read_bytes()), "hit.wav")}  # fmt: skip
+    made = api.request("POST", ENTRIES, data=tagged, content_type=FORM)
+    assert made.status_code == 201 and made.get_json()["tags"] == ["impact", "short"]
