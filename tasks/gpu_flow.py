@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import FarmError, TransientError
@@ -24,7 +25,7 @@ from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import forget_node_class, mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
-from tasks.pipeline.left_prompts import mark_prompt_left
+from tasks.pipeline.left_prompts import forget_prompt_left, mark_prompt_left
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
 from workers.comfyui import (
@@ -216,7 +217,20 @@ class GpuDelivery(Delivery[GpuWork]):
         already over is left alone (the targeted interrupt only stops a running one)."""
         if not isinstance(exc, LEFT_BEHIND) or isinstance(exc, ComfyPromptLost):
             return
+        try:
+            self.take_off_or_leave(work, exc)
+        except SQLAlchemyError as err:  # Postgres away longer than transaction() waits
+            log.warning("could not note prompt_id=%s as left: %s", work.prompt_id, err)
+
+    def take_off_or_leave(self, work: GpuWork, exc: BaseException) -> None:
+        """Take the prompt off its backend, or leave it marked for the backend's node.
+
+        :raises SQLAlchemyError: when the mark cannot be written or cleared.
+        """
         url = work.backend_url or self.ctx.settings.comfyui_url
+        # Marked first: should the backend not answer, or this process die, its node takes the
+        # prompt off once it answers again; no moment leaves it unmarked.
+        mark_prompt_left(self.ctx.engine, self.run_id)
         try:
             with ComfyClient(url, timeout=WITHDRAW_TIMEOUT) as client:
                 client.take_off(work.prompt_id)
@@ -228,8 +242,8 @@ class GpuDelivery(Delivery[GpuWork]):
                 url,
                 err,
             )
-            mark_prompt_left(self.ctx.engine, self.run_id)
             return
+        forget_prompt_left(self.ctx.engine, [self.run_id])
         log.info("withdrew prompt_id=%s after %s", work.prompt_id, type(exc).__name__)
 
     def retry_queue(

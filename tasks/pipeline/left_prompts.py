@@ -15,6 +15,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shared.db import transaction
 from shared.models import StageRun
 from shared.models.columns import utcnow
 from workers.comfyui import ComfyClient
@@ -27,11 +28,23 @@ BATCH = 100  # prompts taken off per registration; the rest wait for the next on
 
 
 def mark_prompt_left(engine: Engine, run_id: int) -> None:
-    """Note that the ended attempt `run_id` left its prompt on its backend."""
-    with engine.begin() as conn:
-        conn.execute(
+    """Note that the ended attempt `run_id` may have left its prompt on its backend."""
+    transaction(
+        engine,
+        lambda session: session.execute(
             sa.update(StageRun).where(StageRun.id == run_id).values(prompt_left_at=utcnow())
-        )
+        ),
+    )
+
+
+def forget_prompt_left(engine: Engine, run_ids: list[int]) -> None:
+    """Note that these attempts' prompts are off their backends."""
+    transaction(
+        engine,
+        lambda session: session.execute(
+            sa.update(StageRun).where(StageRun.id.in_(run_ids)).values(prompt_left_at=None)
+        ),
+    )
 
 
 def take_off_left_prompts(engine: Engine, node: str, comfyui_url: str) -> int:
@@ -59,11 +72,6 @@ def take_off_left_prompts(engine: Engine, node: str, comfyui_url: str) -> int:
         client.delete_pending(prompt_ids)
         for prompt_id in prompt_ids:
             client.interrupt(prompt_id)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.update(StageRun)
-            .where(StageRun.id.in_([run_id for run_id, _ in left]))
-            .values(prompt_left_at=None)
-        )
+    forget_prompt_left(engine, [run_id for run_id, _ in left])
     log.info("took off %d prompt(s) left on node=%s: %s", len(left), node, ", ".join(prompt_ids))
     return len(left)
