@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from shared.db import db
 from tasks.pipeline.workflow_store import seed_default_workflows
 from tests import factories
 from web.credentials import hash_password, issue_access_token
@@ -73,6 +74,16 @@ def token_for(app: Flask, user) -> str:
     return issue_access_token(
         app.config["SECRET_KEY"], user.id, user.role, 600, session_version=user.session_version
     )[0]
+
+
+def committed_user(app: Flask, role: str) -> tuple[int, str]:
+    """A committed user of `role` (for tests on real connections): its id and access token."""
+    with app.app_context():
+        user = factories.make_user(db.session, role=role)
+        db.session.commit()
+        made = user.id, token_for(app, user)
+        db.session.remove()
+    return made
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,8 @@ from flask import Flask
 from shared.db import db
 from shared.models import LibraryEntry, User
 from tasks.pipeline import library_store
-from tests import factories
 from tests.support.lock_waits import run_first_paused, wait_until_blocked_or_done
-from web.credentials import issue_access_token
+from tests.web.conftest import committed_user
 from workers.media.tool import run_ffmpeg
 
 NAME = "racing hit"
@@ -29,12 +28,7 @@ NAME = "racing hit"
 @pytest.fixture
 def operator(app: Flask) -> Iterator[str]:
     """A committed operator's access token; the entries and files are removed afterwards."""
-    with app.app_context():
-        user = factories.make_user(db.session, role="operator")
-        db.session.commit()
-        user_id = user.id
-        token = issue_access_token(app.config["SECRET_KEY"], user.id, "operator", 600)[0]
-        db.session.remove()
+    user_id, token = committed_user(app, "operator")
     yield token
     with app.app_context():
         for uri in db.session.scalars(sa.select(LibraryEntry.uri)):

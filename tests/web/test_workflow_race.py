@@ -15,11 +15,10 @@ from flask import Flask
 
 from shared.db import db
 from shared.models import User, Workflow
-from tests import factories
 from tests.support.lock_waits import run_first_paused, wait_until_blocked_or_done
+from tests.web.conftest import committed_user
 from tests.web.test_roles import upload_body
 from web import registry
-from web.credentials import issue_access_token
 
 NAME = "racing-upload"
 
@@ -27,12 +26,7 @@ NAME = "racing-upload"
 @pytest.fixture
 def uploader(app: Flask) -> Iterator[str]:
     """A committed user's access token; its uploads are removed afterwards."""
-    with app.app_context():
-        user = factories.make_user(db.session, role="user")
-        db.session.commit()
-        user_id = user.id
-        token = issue_access_token(app.config["SECRET_KEY"], user.id, "user", 600)[0]
-        db.session.remove()
+    user_id, token = committed_user(app, "user")
     yield token
     with app.app_context():
         db.session.execute(sa.delete(Workflow).where(Workflow.name == NAME))
