@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -47,3 +49,29 @@ def run_first_paused(
 def finished(thread: threading.Thread) -> bool:
     """Whether `thread` has run and ended (not merely not started yet)."""
     return thread.ident is not None and not thread.is_alive()
+
+
+def run_twice_paused_in(
+    monkeypatch, owner: object, name: str, call: Callable[[], Any]
+) -> list[Any]:
+    """`call()` in two threads at once, the first paused when it reaches `owner.name` (patched
+    through `monkeypatch`) until the second waits for a lock or has ended; both results, the
+    first's then the second's."""
+    results: list[Any] = [None, None]
+    paused = threading.Event()
+    threads: list[threading.Thread] = []
+    original = getattr(owner, name)
+
+    def pausing(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threads[0]:
+            paused.set()
+            wait_until_blocked_or_done(threads[1])
+        return original(*args, **kwargs)
+
+    def run(index: int) -> None:
+        results[index] = call()
+
+    monkeypatch.setattr(owner, name, pausing)
+    threads.extend(threading.Thread(target=run, args=(i,)) for i in (0, 1))
+    run_first_paused(*threads, paused)
+    return results

@@ -6,7 +6,6 @@ entry the other had just made, its file and tags replaced)."""
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from flask import Flask
 from shared.db import db
 from shared.models import LibraryEntry, User
 from tasks.pipeline import library_store
-from tests.support.lock_waits import run_first_paused, wait_until_blocked_or_done
+from tests.support.lock_waits import run_twice_paused_in
 from tests.web.conftest import committed_user
 from workers.media.tool import run_ffmpeg
 
@@ -66,25 +65,9 @@ def upload(app: Flask, token: str, path: Path) -> Any:
 def test_two_uploads_of_one_name_at_once_refuse_the_second_naming_name(
     app, operator, hit, monkeypatch
 ):
-    responses: list[Any] = [None, None]
-    paused = threading.Event()
-    first: threading.Thread
-    second: threading.Thread
-    check = library_store.check_audio_file
-
-    def pausing_check(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is first:
-            paused.set()
-            wait_until_blocked_or_done(second)
-        return check(*args, **kwargs)
-
-    def run(index: int) -> None:
-        responses[index] = upload(app, operator, hit)
-
-    monkeypatch.setattr(library_store, "check_audio_file", pausing_check)
-    first = threading.Thread(target=run, args=(0,))
-    second = threading.Thread(target=run, args=(1,))
-    run_first_paused(first, second, paused)
+    responses = run_twice_paused_in(
+        monkeypatch, library_store, "check_audio_file", lambda: upload(app, operator, hit)
+    )
 
     assert sorted(r.status_code for r in responses) == [201, 409]
     refused = next(r for r in responses if r.status_code == 409).get_json()

@@ -5,7 +5,6 @@ was refused with no field named, whatever the count)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from flask import Flask
 
 from shared.db import db
 from shared.models import User, Workflow
-from tests.support.lock_waits import run_first_paused, wait_until_blocked_or_done
+from tests.support.lock_waits import run_twice_paused_in
 from tests.web.conftest import committed_user
 from tests.web.test_roles import upload_body
 from web import registry
@@ -47,26 +46,7 @@ def upload(app: Flask, token: str) -> Any:
 def upload_both_at_once(app: Flask, token: str, monkeypatch) -> list[Any]:
     """The first upload pauses once past its checks (while validating the graph) until the
     second waits for a lock or has finished; both responses, first then second."""
-    responses: list[Any] = [None, None]
-    paused = threading.Event()
-    first: threading.Thread
-    second: threading.Thread
-    validate = registry.validate_upload
-
-    def pausing_validate(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is first:
-            paused.set()
-            wait_until_blocked_or_done(second)
-        return validate(*args, **kwargs)
-
-    def run(index: int) -> None:
-        responses[index] = upload(app, token)
-
-    monkeypatch.setattr(registry, "validate_upload", pausing_validate)
-    first = threading.Thread(target=run, args=(0,))
-    second = threading.Thread(target=run, args=(1,))
-    run_first_paused(first, second, paused)
-    return responses
+    return run_twice_paused_in(monkeypatch, registry, "validate_upload", lambda: upload(app, token))
 
 
 def stored_versions(app: Flask) -> list[int]:
