@@ -25,7 +25,7 @@ from tasks.base import MAX_ATTEMPTS, Claimed, Delivery
 from tasks.labels import carried
 from tasks.pipeline.fleet import forget_node_class, mark_model_lacking, node_name
 from tasks.pipeline.leases import Owner, release
-from tasks.pipeline.left_prompts import forget_prompt_left, mark_prompt_left
+from tasks.pipeline.left_prompts import TAKE_OFF_TIMEOUT, forget_prompt_left, mark_prompt_left
 from tasks.pipeline.routing import NoCapableBackend, Placement, place, running_load
 from tasks.pipeline.stage_rows import GpuWork, gpu_work, run_inputs
 from workers.comfyui import (
@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 
 # An attempt that ended this way may have left its prompt queued or running on its backend.
 LEFT_BEHIND = (ComfyUnavailable, SoftTimeLimitExceeded)
-# Short: a withdrawal runs in the time between the soft and the hard time limit.
-WITHDRAW_TIMEOUT = (2.0, 5.0)
 
 # A stage re-routed this often runs where it lands, if that backend can run it at all.
 MAX_REROUTES = 8
@@ -232,7 +230,7 @@ class GpuDelivery(Delivery[GpuWork]):
         # prompt off once it answers again; no moment leaves it unmarked.
         mark_prompt_left(self.ctx.engine, self.run_id)
         try:
-            with ComfyClient(url, timeout=WITHDRAW_TIMEOUT) as client:
+            with ComfyClient(url, timeout=TAKE_OFF_TIMEOUT) as client:
                 client.take_off(work.prompt_id)
         except (ComfyUnavailable, ComfyProtocolError) as err:
             log.warning(

@@ -22,7 +22,8 @@ from workers.comfyui import ComfyClient
 
 log = logging.getLogger(__name__)
 
-# Short: a worker's heartbeat thread does this between two beats.
+# Short: an attempt withdraws its prompt between its soft and hard time limits, and a node's
+# heartbeat thread takes left ones off between two beats.
 TAKE_OFF_TIMEOUT = (2.0, 5.0)
 BATCH = 100  # prompts taken off per registration; the rest wait for the next one
 
