@@ -213,7 +213,7 @@ def settled(app, farm, job_id: int):
             and job
         ),
         240,
-        what=f"job {job_id} to settle\n{farm.logs()}",
+        what=lambda: f"job {job_id} to settle\n{farm.logs()}",
     )
 
 

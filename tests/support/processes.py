@@ -101,8 +101,11 @@ def start_celery_worker(
     return Process(argv, env, log_dir / f"celery-{name}.log")
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+def wait_for(predicate, timeout: float, interval: float = 0.1, what="condition"):
     """Poll `predicate` until it returns a truthy value or `timeout` passes.
+
+    `what` names the wait: a string, or a callable giving one when the deadline passes (so a
+    message carrying logs shows them as they were at the failure, not at the call).
 
     :raises TimeoutError: naming `what` when the deadline passes.
     """
@@ -112,5 +115,6 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            described = what() if callable(what) else what
+            raise TimeoutError(f"timed out after {timeout}s waiting for {described}")
         time.sleep(interval)

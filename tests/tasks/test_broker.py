@@ -25,7 +25,7 @@ def connected(worker: Process, times: int) -> None:
             or worker.popen.poll() is not None
         ),
         60,
-        what=f"the worker to connect\n{worker.log_text()}",
+        what=lambda: f"the worker to connect\n{worker.log_text()}",
     )
 
 
@@ -54,7 +54,7 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_task(settings, log_d
         client.send_task(
             "tests.hold", args=(str(tmp_path / "a"), str(tmp_path / "go")), queue="cpu"
         )
-        wait_for(lambda: (tmp_path / "a").exists(), 60, what=f"the task\n{worker.log_text()}")
+        wait_for(lambda: (tmp_path / "a").exists(), 60, what=lambda: f"the task\n{worker.log_text()}")
         redis_server.stop()
         redis_server = start_redis(port, log_dir)
         (tmp_path / "go").touch()  # the held task ends and acknowledges on the old connection
@@ -65,7 +65,7 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_task(settings, log_d
         wait_for(
             lambda: (tmp_path / "b").exists() or worker.popen.poll() is not None,
             60,
-            what=f"a task after the restart\n{worker.log_text()}",
+            what=lambda: f"a task after the restart\n{worker.log_text()}",
         )
         assert worker.popen.poll() is None, worker.log_text()[-3000:]
         assert (tmp_path / "b").exists()

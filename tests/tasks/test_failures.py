@@ -50,7 +50,7 @@ def wait_running_on_backend(app, farm, job_id, stage):
         run = running_stage(app, job_id, stage)
         return run if run is not None and emulator_running(farm, run) else None
 
-    return wait_for(check, 60, interval=0.05, what=f"{stage} of job {job_id} to run\n{farm.logs()}")
+    return wait_for(check, 60, interval=0.05, what=lambda: f"{stage} of job {job_id} to run\n{farm.logs()}")
 
 
 def node_models(app, name) -> dict:
@@ -182,7 +182,7 @@ def test_a_stage_past_its_time_limit_takes_its_prompt_off_the_backend(app, farm,
         entry = requests.get(f"{url}/history/{run.prompt_id}", timeout=5).json()
         return entry.get(run.prompt_id)
 
-    entry = wait_for(ended, 60, what=f"prompt {run.prompt_id} to end\n{farm.logs()}")
+    entry = wait_for(ended, 60, what=lambda: f"prompt {run.prompt_id} to end\n{farm.logs()}")
     assert entry["status"]["messages"][-1][0] == "execution_interrupted", entry["status"]
 
 
@@ -199,7 +199,7 @@ def test_a_prompt_left_on_a_silent_backend_is_taken_off_when_it_answers(app, far
         wait_for(
             lambda: f"could not withdraw prompt_id={run.prompt_id}" in farm.logs(),
             90,
-            what=f"the attempt to give up on its silent backend\n{farm.logs()}",
+            what=lambda: f"the attempt to give up on its silent backend\n{farm.logs()}",
         )
     finally:
         os.kill(emulator.pid, signal.SIGCONT)
@@ -207,7 +207,7 @@ def test_a_prompt_left_on_a_silent_backend_is_taken_off_when_it_answers(app, far
     wait_for(
         lambda: f"left on node={run.backend}: {run.prompt_id}" in worker.log_text(),
         60,
-        what=f"the node to take off prompt {run.prompt_id}\n{farm.logs()}",
+        what=lambda: f"the node to take off prompt {run.prompt_id}\n{farm.logs()}",
     )
     job = wait_until_done(app, farm, job_id)
     assert job.status == "succeeded", (job.error, farm.logs())
@@ -252,7 +252,7 @@ def test_retry_reruns_only_the_failed_stage_and_what_follows(app, farm, producti
             )
         ),
         60,
-        what=f"every stage to end\n{farm.logs()}",
+        what=lambda: f"every stage to end\n{farm.logs()}",
     )
     # The failed scene's later stages and the episode's are skipped; the other scenes finish.
     ended = {(r.stage, r.scene_id): r.status for r in job_row(app, job.id).stage_runs}
@@ -305,7 +305,7 @@ def cancel_and_wait_stopped(app, farm, job_id: int) -> None:
             )
         ),
         60,
-        what=f"job {job_id}'s stages to stop\n{farm.logs()}",
+        what=lambda: f"job {job_id}'s stages to stop\n{farm.logs()}",
     )
 
 

@@ -74,7 +74,7 @@ def test_silent_node_goes_offline_and_its_stage_is_redelivered_once(app, farm, p
             lambda: node_state(app, node)[0] == "offline",
             limit,
             interval=0.2,
-            what=f"node {node} to go offline\n{farm.logs()}",
+            what=lambda: f"node {node} to go offline\n{farm.logs()}",
         )
         offline_after = time.monotonic() - killed_at
         assert offline_after <= limit, offline_after
@@ -91,5 +91,5 @@ def test_silent_node_goes_offline_and_its_stage_is_redelivered_once(app, farm, p
         lambda: node_state(app, node)[0] == "online",
         60,
         interval=0.2,
-        what=f"node {node} back online\n{farm.logs()}",
+        what=lambda: f"node {node} back online\n{farm.logs()}",
     )

@@ -56,7 +56,7 @@ def test_a_lowered_node_wait_reaches_the_running_worker(app, celery_worker, prod
         wait_for(
             lambda: celery_worker.log_text().count("for a capable backend") >= 2,
             60,
-            what=f"the worker to look twice\n{celery_worker.log_text()[-3000:]}",
+            what=lambda: f"the worker to look twice\n{celery_worker.log_text()[-3000:]}",
         )
         assert job_row(app, job_id).status in ("queued", "running")
         response = admin_api(app).request("PUT", "/api/settings/node_wait_s", json={"value": 1})
@@ -64,7 +64,7 @@ def test_a_lowered_node_wait_reaches_the_running_worker(app, celery_worker, prod
         job = wait_for(
             lambda: job_row(app, job_id).status == "failed" and job_row(app, job_id),
             60,
-            what=f"the stage to give up\n{celery_worker.log_text()[-3000:]}",
+            what=lambda: f"the stage to give up\n{celery_worker.log_text()[-3000:]}",
         )
         keyframe = next(r for r in job.stage_runs if r.stage == "keyframe")
         assert keyframe.error.startswith("no capable backend online for 1 s"), keyframe.error

@@ -63,7 +63,7 @@ def render(app, farm, owner_id, project_id, scene_ids, options, timeout=240):
     return wait_for(
         lambda: job_row(app, job_id).status in TERMINAL and job_row(app, job_id),
         timeout,
-        what=f"job {job_id} to end\n{farm.logs()}",
+        what=lambda: f"job {job_id} to end\n{farm.logs()}",
     )
 
 

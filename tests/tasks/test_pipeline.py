@@ -39,7 +39,7 @@ def wait_until_done(app, farm, job_id, timeout=120):
     return wait_for(
         lambda: job_row(app, job_id).status in TERMINAL and job_row(app, job_id),
         timeout,
-        what=f"job {job_id} to end\n{farm.logs()}",
+        what=lambda: f"job {job_id} to end\n{farm.logs()}",
     )
 
 

@@ -110,7 +110,7 @@ def test_a_model_a_backend_lacks_moves_the_stage_and_the_mark_is_kept(app, farm,
         job_id = submit(
             app, production, kind="scene", scene_ids=production.scene_ids[:1], options=options
         )
-        wait_for(lambda: lacking(app, "node-a"), 120, what=f"node-a to fail\n{farm.logs()}")
+        wait_for(lambda: lacking(app, "node-a"), 120, what=lambda: f"node-a to fail\n{farm.logs()}")
     finally:
         set_node_status(app, "node-b", "online")
     job = wait_until_done(app, farm, job_id)
@@ -164,7 +164,7 @@ def refused_on_a_then_run_on_b(app, farm, production, kind, stage, refused) -> l
     wait_for(
         lambda: refused() or job_row(app, job_id).status == "failed",
         120,
-        what=f"node-a to refuse the {stage}\n{farm.logs()}",
+        what=lambda: f"node-a to refuse the {stage}\n{farm.logs()}",
     )
     set_node_status(app, "node-b", "online")
     job = wait_until_done(app, farm, job_id)

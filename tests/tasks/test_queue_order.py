@@ -28,7 +28,7 @@ def test_a_message_on_the_nodes_own_queue_is_not_starved_by_the_shared_backlog(
         # The worker's one slot held (unacknowledged, so it fetches nothing more) while the
         # backlog and then the node's own message are queued behind it.
         celery_app.send_task("tests.hold", args=(str(started), str(release)), queue=shared)
-        wait_for(started.exists, 60, what=f"the holding task\n{worker.log_text()}")
+        wait_for(started.exists, 60, what=lambda: f"the holding task\n{worker.log_text()}")
         backlog = [celery_app.send_task("tower.ping", queue=shared) for _ in range(BACKLOG)]
         mine = celery_app.send_task("tower.ping", queue=own)
         release.touch()

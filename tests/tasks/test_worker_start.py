@@ -12,7 +12,7 @@ def test_a_gpu_worker_without_its_node_queue_refuses_to_start(settings, log_dir)
         code = wait_for(
             lambda: worker.popen.poll() is not None and (worker.popen.returncode,),
             60,
-            what=f"the worker to refuse\n{worker.log_text()}",
+            what=lambda: f"the worker to refuse\n{worker.log_text()}",
         )
     finally:
         worker.stop()

@@ -69,7 +69,7 @@ def start_flower(env: dict[str, str], log_path: Path) -> tuple[Process, str]:
             return False
 
     try:
-        wait_for(answers, 30, interval=0.2, what=f"flower on {url}\n{process.log_text()}")
+        wait_for(answers, 30, interval=0.2, what=lambda: f"flower on {url}\n{process.log_text()}")
     except TimeoutError:
         process.stop()
         raise
