@@ -115,8 +115,10 @@ def heartbeat(engine: Engine, name: str, url: str) -> bool:
 class NodeKeeper:
     """Keeps this GPU node's row: registers it, heartbeats, and registers again every
     `refresh_s()` seconds and whenever its ComfyUI answers after a silence (a restart may have
-    changed its classes and models: a node pack that failed to load, a LoRA added). After each
-    registration it takes off the prompts ended attempts left on its backend (left_prompts)."""
+    changed its classes and models: a node pack that failed to load, a LoRA added). At every
+    beat its ComfyUI answered, it takes off the prompts ended attempts left there
+    (left_prompts): one that failed to, or a withdrawal that failed while the node's heartbeat
+    went on, is tried again a beat later, not a refresh later."""
 
     def __init__(
         self,
@@ -137,16 +139,18 @@ class NodeKeeper:
         self.refresh_at: float | None = None
 
     def tick(self) -> None:
-        """One beat: register when due, else heartbeat.
+        """One beat: register when due, else heartbeat; then take off left prompts.
 
-        :raises ComfyUnavailable: registering, when the node's ComfyUI does not answer.
+        :raises ComfyUnavailable: registering or taking off, when the node's ComfyUI does not
+            answer.
         """
         if self.refresh_at is None or self.clock() >= self.refresh_at:
             register_node(self.engine, self.settings, self.queues)
             self.refresh_at = self.clock() + self.refresh_s()
-            take_off_left_prompts(self.engine, self.name, self.settings.comfyui_url)
         elif not heartbeat(self.engine, self.name, self.settings.comfyui_url):
             self.refresh_at = None
+            return
+        take_off_left_prompts(self.engine, self.name, self.settings.comfyui_url)
 
 
 def mark_model_lacking(session: Session, name: str, folder: str, model: str) -> None:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # Short: an attempt withdraws its prompt between its soft and hard time limits, and a node's
 # heartbeat thread takes left ones off between two beats.
 TAKE_OFF_TIMEOUT = (2.0, 5.0)
-BATCH = 100  # prompts taken off per registration; the rest wait for the next one
+BATCH = 100  # prompts taken off per beat; the rest wait for the next one
 
 
 def mark_prompt_left(engine: Engine, run_id: int) -> None:

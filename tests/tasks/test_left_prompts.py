@@ -32,13 +32,13 @@ def backend(tmp_path) -> Iterator[ComfyClient]:
         emulator.stop()
 
 
-def leave(engine, run_id: int, prompt_id: str) -> None:
-    """Make `run_id` an ended attempt of NODE that left `prompt_id` there."""
+def leave(engine, run_id: int, prompt_id: str, node: str = NODE) -> None:
+    """Make `run_id` an ended attempt of `node` that left `prompt_id` there."""
     with engine.begin() as conn:
         conn.execute(
             sa.update(StageRun)
             .where(StageRun.id == run_id)
-            .values(backend=NODE, prompt_id=prompt_id, status="failed", finished_at=utcnow())
+            .values(backend=node, prompt_id=prompt_id, status="failed", finished_at=utcnow())
         )
     mark_prompt_left(engine, run_id)
 

@@ -1,8 +1,12 @@
 """A GPU node's row follows its ComfyUI: registered at the first beat, read again every
 `refresh_s` and when the ComfyUI answers after a silence (a restart may have changed its node
-packs or models), heartbeats in between."""
+packs or models), heartbeats in between. Every beat its ComfyUI answers takes off the prompts
+ended attempts left there."""
 
 from __future__ import annotations
+
+import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +15,9 @@ from sqlalchemy.orm import Session
 from shared.models import WorkerNode
 from tasks.pipeline.fleet import NodeKeeper
 from tests.support.emulator import start_emulator
-from workers.comfyui import ComfyUnavailable
+from tests.tasks.test_left_prompts import leave, left_marks
+from tests.workers.comfyui.test_control import keyframe, wait_until_running
+from workers.comfyui import ComfyClient, ComfyUnavailable
 
 NODE = "keeper-node"
 REFRESH_S = 60.0
@@ -83,3 +89,22 @@ def test_the_row_is_read_again_when_the_comfyui_answers_after_a_silence(
         assert "RIFE VFI" in classes(engine)
     finally:
         again.stop()
+
+
+def test_a_prompt_left_between_registrations_is_taken_off_at_the_next_heartbeat(
+    engine, keeper, backend, job_rows
+):
+    """A withdrawal that failed while the node's heartbeat went on (a blip on the way to its
+    ComfyUI) waits one beat, not a whole refresh."""
+    keeper.tick()
+    _, (run_id, _, _) = job_rows
+    prompt_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with ComfyClient(backend.url) as client:
+        client.submit(keyframe(400), prompt_id=prompt_id, client_id=client_id)
+        wait_until_running(client, prompt_id)
+        leave(engine, run_id, prompt_id, node=NODE)
+        keeper.clock.now += 1
+        keeper.tick()  # a heartbeat, the refresh still far off
+        assert left_marks(engine, [run_id]) == [False]
+        outcome = client.follow(prompt_id, client_id=client_id, deadline=time.monotonic() + 30)
+    assert outcome.status == "interrupted"
