@@ -54,7 +54,9 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_task(settings, log_d
         client.send_task(
             "tests.hold", args=(str(tmp_path / "a"), str(tmp_path / "go")), queue="cpu"
         )
-        wait_for(lambda: (tmp_path / "a").exists(), 60, what=lambda: f"the task\n{worker.log_text()}")
+        wait_for(
+            lambda: (tmp_path / "a").exists(), 60, what=lambda: f"the task\n{worker.log_text()}"
+        )
         redis_server.stop()
         redis_server = start_redis(port, log_dir)
         (tmp_path / "go").touch()  # the held task ends and acknowledges on the old connection

@@ -50,7 +50,9 @@ def wait_running_on_backend(app, farm, job_id, stage):
         run = running_stage(app, job_id, stage)
         return run if run is not None and emulator_running(farm, run) else None
 
-    return wait_for(check, 60, interval=0.05, what=lambda: f"{stage} of job {job_id} to run\n{farm.logs()}")
+    return wait_for(
+        check, 60, interval=0.05, what=lambda: f"{stage} of job {job_id} to run\n{farm.logs()}"
+    )
 
 
 def node_models(app, name) -> dict:
