@@ -7,13 +7,14 @@ import mimetypes
 import os
 import tempfile
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import requests
 
 from workers.comfyui.errors import ComfyProtocolError, ComfyUnavailable
+from workers.comfyui.kept_pool import KeptPool
 from workers.comfyui.outputs import OutputFile, UploadedFile, safe_name
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ SYNC_THREADS = 8
 # the next, few enough not to crowd the backend's HTTP server while it renders.
 TRANSFER_THREADS = 4
 WRITEBACK_BYTES = 4 * CHUNK_BYTES
+TRANSFERS = KeptPool(TRANSFER_THREADS, "comfyui-transfer")
+SYNCS = KeptPool(SYNC_THREADS, "comfyui-fsync")
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -38,9 +41,23 @@ def transfer_all(move: Callable[[Item], Result], items: Sequence[Item]) -> list[
     the caller."""
     if len(items) <= 1:
         return [move(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(TRANSFER_THREADS, len(items))) as pool:
-        moving = [pool.submit(move, item) for item in items]
+    pool = TRANSFERS.get()
+    moving = [pool.submit(move, item) for item in items]
+    _wait_all(moving)
     return [future.result() for future in moving]
+
+
+def _wait_all(futures: list[Future]) -> None:
+    """Wait until every future ended. Interrupted (a task's soft time limit), the ones not yet
+    started are cancelled and the running ones still waited for: none writes behind the
+    caller."""
+    try:
+        wait(futures)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise
 
 
 def download(client: ComfyClient, file: OutputFile, dest: Path, *, durable: bool = True) -> Path:
@@ -122,11 +139,12 @@ def make_durable(paths: Collection[Path]) -> None:
     folders = {path.parent for path in paths}
     if not paths:
         return
-    with ThreadPoolExecutor(max_workers=min(SYNC_THREADS, len(paths) + len(folders))) as pool:
-        synced = [pool.submit(_fsync_file, path) for path in paths]
-        synced += [pool.submit(_fsync_dir, folder) for folder in folders]
-        for future in synced:
-            future.result()
+    pool = SYNCS.get()
+    synced = [pool.submit(_fsync_file, path) for path in paths]
+    synced += [pool.submit(_fsync_dir, folder) for folder in folders]
+    _wait_all(synced)
+    for future in synced:
+        future.result()
 
 
 def _fsync_file(path: Path) -> None:
