@@ -11,9 +11,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.models import NodeStatus, StageRun, WorkerNode, Workflow
+from shared.models import NodeStatus, StageRun, WorkerNode
 from tasks.pipeline.routing import capabilities_of, is_fresh
-from tasks.pipeline.workflow_store import template_of
+from tasks.pipeline.workflow_store import template_by_id
 from workers.workflows import bind, requirements, with_placeholders
 
 
@@ -29,7 +29,7 @@ def needed_models(session: Session, runs: Iterable[StageRun]) -> set[tuple[str, 
     for run in runs:
         if run.workflow_id is None:
             continue
-        template = template_of(session.get(Workflow, run.workflow_id))
+        template = template_by_id(session, run.workflow_id)
         params = with_placeholders(template, run.inputs.get("params", {}))
         prompt = bind(template, params, output_key="tower/check")
         for folder, names in requirements(prompt).models.items():

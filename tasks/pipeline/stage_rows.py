@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import PermanentError
-from shared.models import Asset, Scene, StageRun, Status, WorkerNode, Workflow
+from shared.models import Asset, Scene, StageRun, Status, WorkerNode
 from shared.stages import SCENE_CLIP, Per, downstream_names, position, stage_kind
-from tasks.pipeline.workflow_store import template_of
+from tasks.pipeline.workflow_store import template_by_id
 from workers.gpu_stage import StageInput
 from workers.media.ends import clip_ends, join_segments, last_frame
 from workers.storage import LocalStore
@@ -216,7 +216,6 @@ def reference_input(session: Session, run: StageRun, store: LocalStore) -> Stage
 def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
     """Snapshot a claimed GPU stage attempt."""
     run = session.get(StageRun, run_id)
-    workflow = session.get(Workflow, run.workflow_id)
     return GpuWork(
         run_id=run.id,
         job_id=run.job_id,
@@ -224,7 +223,7 @@ def gpu_work(session: Session, run_id: int, store: LocalStore) -> GpuWork:
         stage=run.stage,
         attempt=run.attempt,
         prompt_id=prompt_id_for(run.id, run.attempt),
-        template=template_of(workflow),
+        template=template_by_id(session, run.workflow_id),
         params=dict(run.inputs.get("params", {})),
         extra_data=dict(run.inputs.get("extra_data", {})),
         inputs=upstream_inputs(session, run, store),

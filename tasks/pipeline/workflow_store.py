@@ -13,6 +13,12 @@ from workers.workflows import Template, default_templates, requirements
 
 log = logging.getLogger(__name__)
 
+# A workflow row never changes once written (an edit is a new version) and Postgres never
+# hands out an id twice, so each process reads and parses a stage's template once. Bounded:
+# users upload workflows of their own.
+TEMPLATES_KEPT = 256
+_templates: dict[int, Template] = {}
+
 
 def row_from_template(name: str, template: Template) -> Workflow:
     """A Workflow row holding `template`, with the node classes and models it needs."""
@@ -42,6 +48,18 @@ def template_of(workflow: Workflow) -> Template:
             "outputs": workflow.outputs,
         }
     )
+
+
+def template_by_id(session: Session, workflow_id: int) -> Template:
+    """The template of the workflow row `workflow_id`, read from the database once per
+    process (the row, graph and all, is a query and a parse each GPU stage spared)."""
+    template = _templates.get(workflow_id)
+    if template is None:
+        template = template_of(session.get(Workflow, workflow_id))
+        if len(_templates) >= TEMPLATES_KEPT:
+            _templates.pop(next(iter(_templates)))
+        _templates[workflow_id] = template
+    return template
 
 
 def seed_default_workflows(session: Session) -> list[Workflow]:

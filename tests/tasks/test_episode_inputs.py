@@ -3,11 +3,10 @@ episode order, in a number of queries that does not grow with the scenes."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from shared.models import Transition
 from tasks.cpu_flow import scene_clips
 from tests import factories
+from tests.support.statements import statements_run
 from workers.media.speech import Espeak
 from workers.storage import LocalStore
 
@@ -44,17 +43,8 @@ def episode_job(db_session, scenes: int):
 
 def read_clips(db_session, run, store):
     """scene_clips, and how many statements it ran."""
-    statements = []
-    engine = db_session.get_bind()
-
-    def count(*_args):
-        statements.append(1)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_run(db_session.get_bind()) as statements:
         clips = scene_clips(db_session, run, store, Espeak())
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     return clips, len(statements)
 
 

@@ -8,6 +8,7 @@ from shared.errors import ValidationError
 from tasks.pipeline.planning import plan_job
 from tasks.pipeline.workflow_store import seed_default_workflows
 from tests import factories
+from tests.support.statements import statements_run
 
 
 @pytest.fixture
@@ -205,26 +206,16 @@ def test_a_short_svd_scene_is_one_row(db_session, scene):
 
 
 def test_an_episode_reads_each_workflow_once_whatever_its_scenes(db_session, scene):
-    import sqlalchemy as sa
 
     def workflow_reads(scenes: int) -> int:
         episode = factories.make_episode(db_session, width=256, height=144, fps=16)
         for order in range(scenes):
             factories.make_scene(db_session, episode_id=episode.id, order=order, duration_s=1.0)
-        reads = []
-
-        def count(_conn, _cursor, statement, *_args):
-            reads.extend([statement] if "FROM workflows" in statement else [])
-
-        engine = db_session.get_bind()
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements_run(db_session.get_bind()) as statements:
             job = plan_job(db_session, owner_id=episode.project.owner_id,
                            project_id=episode.project_id, kind="episode",
                            episode_id=episode.id, options={"steps": 2})  # fmt: skip
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
         assert len(job.stage_runs) == 3 * scenes + 2
-        return len(reads)
+        return sum("FROM workflows" in statement for statement in statements)
 
     assert workflow_reads(8) == workflow_reads(2) == 3  # keyframe, animate, interpolate
