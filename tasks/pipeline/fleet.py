@@ -116,9 +116,9 @@ class NodeKeeper:
     """Keeps this GPU node's row: registers it, heartbeats, and registers again every
     `refresh_s()` seconds and whenever its ComfyUI answers after a silence (a restart may have
     changed its classes and models: a node pack that failed to load, a LoRA added). At every
-    beat its ComfyUI answered, it takes off the prompts ended attempts left there
-    (left_prompts): one that failed to, or a withdrawal that failed while the node's heartbeat
-    went on, is tried again a beat later, not a refresh later."""
+    beat its ComfyUI answers, it takes off the prompts ended attempts left there (left_prompts),
+    so a take-off that failed, or a withdrawal that failed while the heartbeats went on, is
+    tried again a beat later rather than a refresh later."""
 
     def __init__(
         self,
