@@ -20,6 +20,7 @@ from workers.comfyui.errors import (
     ComfyTimeout,
     ComfyUnavailable,
     rejection_from_body,
+    unreadable_prompt,
 )
 from workers.comfyui.follower import EventCallback, FollowSettings, PromptFollower
 from workers.comfyui.listener import ComfySocket
@@ -109,8 +110,11 @@ class ComfyClient:
         if self._own_session:
             self.session.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One HTTP call with the client's timeouts; 5xx and network failures become transient.
+    def request(
+        self, method: str, path: str, *, keep_status: Collection[int] = (), **kwargs: Any
+    ) -> requests.Response:
+        """One HTTP call with the client's timeouts; 5xx and network failures become transient,
+        except the statuses in `keep_status`, which are the caller's to read.
 
         :raises ComfyTimeout: no answer in time.
         :raises ComfyUnavailable: unreachable, reset, or a 5xx answer.
@@ -123,7 +127,7 @@ class ComfyClient:
             raise ComfyTimeout(f"{method} {path} timed out: {exc}") from exc
         except requests.RequestException as exc:
             raise ComfyUnavailable(f"{method} {path} failed: {exc}") from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 and response.status_code not in keep_status:
             text = response.text[:300] if not kwargs.get("stream") else ""
             response.close()
             raise ComfyUnavailable(f"{method} {path} answered {response.status_code}: {text}")
@@ -165,7 +169,7 @@ class ComfyClient:
         is withdrawn from the queue and treated as rejected.
 
         :raises ValidationError: prompt_id is not a canonical lowercase UUID.
-        :raises ComfyRejected: validation failed.
+        :raises ComfyRejected: validation failed, or the server could not read the prompt (500).
         :raises ComfyUnavailable: the backend is unreachable or failing.
         """
         check_prompt_id(prompt_id)
@@ -177,13 +181,17 @@ class ComfyClient:
         body: dict[str, Any] = {"prompt": prompt, "client_id": client_id, "prompt_id": prompt_id}
         if extra_data:
             body["extra_data"] = extra_data
-        response = self.request("POST", "/prompt", json=body)
+        # ComfyUI answers 500 only when its handler raised on this very body (not JSON, a prompt
+        # that is not an object, a node that is not one): every backend would answer the same.
+        response = self.request("POST", "/prompt", json=body, keep_status=(500,))
         try:
             payload = response.json()
         except ValueError:
             payload = response.text
         if response.status_code == 400:
             raise rejection_from_body(payload) from None
+        if response.status_code == 500:
+            raise unreadable_prompt(payload)
         sock.submitted(prompt_id)
         if response.status_code != 200 or not isinstance(payload, dict):
             raise ComfyProtocolError(f"POST /prompt answered {response.status_code}: {payload}")

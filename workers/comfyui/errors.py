@@ -209,6 +209,16 @@ def rejection_from_body(body: Any) -> ComfyRejected:
     return ComfyRejected(message, error_type=error_type, errors=errors)
 
 
+def unreadable_prompt(body: Any) -> ComfyRejected:
+    """The error of a `POST /prompt` answered 500: ComfyUI's handler raised on the body itself
+    (server.py post_prompt: request.json() or validate_prompt outside its per-output try), so
+    nothing was queued and any backend would answer the same."""
+    text = " ".join(str(body).split())[:300]
+    return ComfyRejected(
+        f"ComfyUI could not read the prompt (HTTP 500: {text})", error_type="server_error"
+    )
+
+
 # ComfyUI 0.3.64's words for a prompt naming a class it has not loaded (recorded:
 # 04_invalid_unknown_class); later servers say `missing_node_type` and name it in extra_info.
 _NO_SUCH_CLASS = re.compile(r"Cannot execute because node (.+) does not exist\.")

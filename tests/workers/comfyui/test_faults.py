@@ -88,6 +88,18 @@ def test_missing_model_is_rejected_naming_node_class_and_input(client, client_id
     assert not is_transient(caught.value)
 
 
+@pytest.mark.parametrize("graph", [[1, 2], {"1": 5}])
+def test_a_prompt_the_server_cannot_read_is_permanent(client, client_id, graph):
+    # The real server answers 500 for these (http/misc_edge_cases.json): its handler raised on
+    # the body itself, so retrying, here or on another backend, gets the same answer.
+    prompt_id = new_prompt_id()
+    with pytest.raises(ComfyRejected) as caught:
+        client.submit(graph, prompt_id=prompt_id, client_id=client_id)
+    assert not is_transient(caught.value) and caught.value.error_type == "server_error"
+    assert "HTTP 500" in str(caught.value) and "Server got itself in trouble" in str(caught.value)
+    assert client.locate(prompt_id) is None
+
+
 def test_capabilities_and_health(client):
     caps = client.capabilities()
     assert {"KSampler", "RIFE VFI", "VHS_VideoCombine", "SaveImage"} <= caps.node_classes
