@@ -39,6 +39,18 @@ def model_folder(node_class: str) -> str | None:
     return folders.pop() if len(folders) == 1 else None
 
 
+def model_named(node_class: str, current_inputs: Any) -> str:
+    """The model file a loader node was given, read from an `execution_error`'s
+    `current_inputs` (`{input: [value]}`); "" when the node is no loader or names none."""
+    if not isinstance(current_inputs, Mapping):
+        return ""
+    for input_name in MODEL_INPUTS.get(node_class, {}):
+        values = current_inputs.get(input_name)
+        if isinstance(values, list) and values and isinstance(values[0], str):
+            return values[0]
+    return ""
+
+
 def combo_options(spec: Any) -> list[Any] | None:
     """The choice list of an input spec in either encoding, or None if it is not a choice.
 

@@ -8,6 +8,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.comfyui.capabilities import model_named
 from workers.comfyui.outputs import OutputFile, files_of_node
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class Failed:
     node_type: str
     exception_type: str
     message: str
+    model: str = ""  # the model file the failing node was given, if it is a loader
 
     @property
     def out_of_memory(self) -> bool:
@@ -186,6 +188,7 @@ def _parse_own(kind: Any, data: dict[str, Any]) -> Event | None:
             node_type=str(data.get("node_type", "")),
             exception_type=str(data.get("exception_type", "")),
             message=str(data.get("exception_message", "")).rstrip("\n"),
+            model=model_named(str(data.get("node_type", "")), data.get("current_inputs")),
         )
     if kind == "execution_interrupted":
         node_id = data.get("node_id")

@@ -283,7 +283,7 @@ class PromptFollower:
             )
         if isinstance(event, Failed):
             detail = ErrorDetail(
-                event.node_id, event.node_type, event.exception_type, event.message
+                event.node_id, event.node_type, event.exception_type, event.message, event.model
             )
             return PromptOutcome(self.prompt_id, "error", dict(self._outputs), files, detail)
         raise ComfyUnavailable(f"prompt {self.prompt_id} ended but its history is missing")
@@ -297,7 +297,9 @@ class PromptFollower:
                 self._emit(Interrupted(outcome.interrupted_node))
             elif outcome.error is not None:
                 err = outcome.error
-                self._emit(Failed(err.node_id, err.node_type, err.exception_type, err.message))
+                self._emit(
+                    Failed(err.node_id, err.node_type, err.exception_type, err.message, err.model)
+                )
         if not self._done_seen:
             self._emit(Done())
 

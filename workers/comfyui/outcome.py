@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared.errors import brief
-from workers.comfyui.capabilities import model_folder
+from workers.comfyui.capabilities import model_folder, model_named
 from workers.comfyui.errors import (
     ComfyExecutionFailed,
     ComfyInterrupted,
@@ -22,6 +22,12 @@ Status = Literal["success", "error", "interrupted"]
 # Frame-Interpolation lists every checkpoint and downloads one on first use; offline, the
 # download fails with this message (vfi_utils.load_file_from_github_release).
 DOWNLOAD_FAILED = re.compile(r"Tried all urls to download (\S+) but no success")
+# What a loader raises when the file it lists cannot be read: an empty or truncated
+# safetensors (recorded: SafetensorError "header too small"), a truncated pickle (recorded:
+# EOFError "Ran out of input"), a corrupt one, or a file deleted since it was listed.
+UNREADABLE_FILE = frozenset(
+    {"SafetensorError", "EOFError", "UnpicklingError", "BadZipFile", "FileNotFoundError"}
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class ErrorDetail:
     node_type: str
     exception_type: str
     message: str
+    model: str = ""  # the model file the failing node was given, if it is a loader
 
     @property
     def out_of_memory(self) -> bool:
@@ -40,10 +47,14 @@ class ErrorDetail:
 
     @property
     def missing_model(self) -> tuple[str, str] | None:
-        """(folder, name) of a model the node lists but could not get, if that is the failure."""
-        found = DOWNLOAD_FAILED.search(self.message)
+        """(folder, name) of a model the node lists but could not get (download) or read (its
+        copy on this backend is broken), if that is the failure."""
         folder = model_folder(self.node_type)
-        return (folder, found.group(1)) if found and folder else None
+        found = DOWNLOAD_FAILED.search(self.message)
+        if folder and found:
+            return (folder, found.group(1))
+        unreadable = self.exception_type.rsplit(".", 1)[-1] in UNREADABLE_FILE
+        return (folder, self.model) if folder and self.model and unreadable else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,7 @@ def outcome_from_history(prompt_id: str, entry: dict[str, Any]) -> PromptOutcome
                 node_type=str(data.get("node_type", "")),
                 exception_type=str(data.get("exception_type", "")),
                 message=str(data.get("exception_message", "")).rstrip("\n"),
+                model=model_named(str(data.get("node_type", "")), data.get("current_inputs")),
             )
             return PromptOutcome(prompt_id, "error", outputs, files, error=detail)
     if status.get("status_str") == "error":

@@ -19,6 +19,7 @@ from workers.comfyui import (
     Cached,
     ComfyExecutionFailed,
     ComfyInterrupted,
+    ComfyModelMissing,
     ComfyOutOfMemory,
     Done,
     Failed,
@@ -33,7 +34,7 @@ from workers.comfyui import (
     parse_message,
 )
 from workers.comfyui.events import CurrentNode, QueueStatus
-from workers.comfyui.outcome import outcome_from_history
+from workers.comfyui.outcome import ErrorDetail, outcome_from_history
 
 ROOT = fixtures_root()
 TERMINAL = (Succeeded, Failed, Interrupted)
@@ -167,6 +168,34 @@ def test_execution_errors_name_node_type_and_exception(folder, node_id, node_typ
     assert isinstance(caught.value, PermanentError) and not is_transient(caught.value)
     assert node_id in str(caught.value) and node_type in str(caught.value)
     assert caught.value.exception_type == exception_type
+
+
+@pytest.mark.parametrize(
+    ("folder", "missing"),
+    [
+        ("17_stage_workflows/stage1_keyframe_t2i_lora", ("checkpoints", "dummy_sd15.safetensors")),
+        ("17_stage_workflows/stage3_rife_x2", ("rife", "rife47.pth")),
+        ("17_stage_workflows/stage4_svd_img2vid", ("checkpoints", "svd/dummy_svd_xt.safetensors")),
+        ("06_execution_error_save_path", None),
+        ("07_execution_error_corrupt_image", None),
+    ],
+)
+def test_a_listed_model_its_loader_cannot_read_is_missing_on_that_backend(folder, missing):
+    # The recorded loaders read empty placeholder files: the server lists them, validation
+    # passes, and the loader raises. Another backend's copy may be whole, so routing is told
+    # which file; a saver's or an input's failure is the prompt's own, the same anywhere.
+    prompt_id, entry = history_entry(folder)
+    failed = next(e for e in replay(ROOT / folder / "ws.jsonl", prompt_id) if isinstance(e, Failed))
+    for error in (outcome_from_history(prompt_id, entry).error, failed):
+        detail = ErrorDetail(
+            error.node_id, error.node_type, error.exception_type, error.message, error.model
+        )
+        assert detail.missing_model == missing
+    with pytest.raises(ComfyExecutionFailed) as caught:
+        outcome_from_history(prompt_id, entry).raise_for_status()
+    assert isinstance(caught.value, ComfyModelMissing) == (missing is not None)
+    if missing:
+        assert caught.value.missing == (missing,)
 
 
 def test_interrupted_prompt():
