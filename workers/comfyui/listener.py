@@ -70,12 +70,16 @@ class ComfySocket:
         self.close()
         try:
             # `receive` decodes text itself (bad bytes replaced); websocket-client's own
-            # check is pure Python, a few ms per progress message.
+            # check is pure Python, a few ms per progress message. No Origin header:
+            # websocket-client sends one naming the URL's host, and ComfyUI refuses (403) a
+            # loopback request whose Origin differs from its Host, as behind a proxy that
+            # rewrites Host (server.py create_origin_only_middleware).
             self._ws = websocket.create_connection(
                 self.url,
                 timeout=self.connect_timeout,
                 enable_multithread=True,
                 skip_utf8_validation=True,
+                suppress_origin=True,
             )
         except (OSError, websocket.WebSocketException) as exc:
             self._ws = None
