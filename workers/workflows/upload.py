@@ -196,7 +196,25 @@ def check_bindings(
         elif node.get("inputs", {}).get("save_output") is False:
             # VHS writes to the temp folder then, which the server wipes: nothing to collect.
             fields[f"outputs.{index}"] = f"node {output.node!r} must have save_output true"
+        elif writes_image_sequence(node):
+            fields[f"outputs.{index}"] = (
+                f"node {output.node!r} writes numbered PNG files that ComfyUI reports only as "
+                f"a name pattern ({node['inputs']['format']}); save frames with SaveImage"
+            )
     return fields
+
+
+def writes_image_sequence(node: dict[str, Any]) -> bool:
+    """Whether a VHS_VideoCombine writes an image sequence: its `video/*-png` formats name the
+    output `<prefix>_00001.%03d.png` in `executed` and history, a pattern no file has (VHS
+    nodes.py VideoCombine), so there is nothing to download by that name."""
+    fmt = node.get("inputs", {}).get("format")
+    return (
+        node.get("class_type") == "VHS_VideoCombine"
+        and isinstance(fmt, str)
+        and fmt.startswith("video/")
+        and fmt.endswith("-png")
+    )
 
 
 def check_files(

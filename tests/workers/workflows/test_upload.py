@@ -225,6 +225,17 @@ def test_the_reference_workflows_are_accepted(path):
     assert template.outputs
 
 
+@pytest.mark.parametrize("fmt", ["video/8bit-png", "video/16bit-png"])
+def test_video_combine_writing_an_image_sequence_is_rejected(fmt):
+    # The real node reports the sequence as one entry named by its pattern (seq_00001.%03d.png),
+    # which no file has: the stage would render, then fail to download its output.
+    interp = json.loads((DATA / "stage3_rife_x2.json").read_text())
+    interp["3"]["inputs"]["format"] = fmt
+    error = rejection(interp, RUNTIME_BINDINGS["stage3_rife_x2"])
+    assert list(error.fields) == ["outputs.0"]
+    assert fmt in error.fields["outputs.0"] and "SaveImage" in error.fields["outputs.0"]
+
+
 def test_video_combine_writing_to_temp_is_rejected():
     interp = json.loads((DATA / "stage3_rife_x2.json").read_text())
     interp["3"]["inputs"]["save_output"] = False
