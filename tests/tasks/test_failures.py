@@ -326,6 +326,20 @@ def test_cancel_interrupts_the_running_prompt(app, farm, production):
     ]
 
 
+def test_a_prompt_interrupted_at_the_comfyui_is_rendered_again(app, farm, production):
+    """Someone at the backend's own ComfyUI presses Cancel (a global interrupt, no prompt
+    named) while Tower's prompt runs: the stage runs again instead of failing the job."""
+    job_id = submit(app, production, options=SLOW_ANIMATE)
+    run = wait_running_on_backend(app, farm, job_id, "animate")
+    requests.post(f"{farm.emulators[run.backend].url}/interrupt", timeout=5).raise_for_status()
+    job = wait_until_done(app, farm, job_id)
+    assert job.status == "succeeded", (job.error, farm.logs())
+    with app.app_context():
+        interrupted = db.session.get(StageRun, run.id)
+        assert interrupted.status == "failed"
+        assert "interrupted" in interrupted.error, interrupted.error
+
+
 def test_messages_lost_with_redis_are_sent_again(app, farm, production, settings):
     """Redis restarting empty loses queued messages; the sweeper finds and resends them."""
     import redis as redis_lib

@@ -12,7 +12,7 @@ One ComfyClient and one client id per worker process::
             comfy.download(file, stage_dir / f"{n:03d}{suffix_of(file)}")
 
 Errors are TransientError (ComfyUnavailable, ComfyTimeout, ComfyPromptLost,
-ComfyOutOfMemory) or PermanentError (ComfyRejected, ComfyExecutionFailed, ComfyInterrupted,
+ComfyOutOfMemory, ComfyInterrupted) or PermanentError (ComfyRejected, ComfyExecutionFailed,
 ComfyProtocolError); `is_transient(exc)` also classifies raw requests/websocket errors.
 """
 

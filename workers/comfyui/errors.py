@@ -149,8 +149,10 @@ class ComfyModelMissing(ComfyExecutionFailed):
         return ((self.folder, self.model),)
 
 
-class ComfyInterrupted(PermanentError):
-    """The prompt was interrupted (cancelled) before it finished."""
+class ComfyInterrupted(TransientError):
+    """The prompt was interrupted before it finished, by someone else than Tower: the
+    ComfyUI's own Cancel button, another client's interrupt. The stage runs again (a job Tower
+    cancelled records its cancel before the error is looked at)."""
 
     code = "comfy_interrupted"
 
