@@ -42,12 +42,14 @@ def list_entries(kind: str | None) -> list[LibraryEntry]:
     return list(db.session.scalars(stmt))
 
 
-def get_entry(entry_id: int) -> LibraryEntry:
-    """One entry.
+def get_entry(entry_id: int, *, lock: bool = False) -> LibraryEntry:
+    """One entry; `lock`: held for this transaction, as a change to it needs (two replaces at
+    once each read the file they replace after the other committed, so neither file is left
+    behind unreferenced).
 
     :raises NotFoundError: when there is none with this id.
     """
-    entry = db.session.get(LibraryEntry, entry_id)
+    entry = db.session.get(LibraryEntry, entry_id, with_for_update=lock)
     if entry is None:
         raise NotFoundError(f"library entry {entry_id} not found")
     return entry

@@ -1,7 +1,8 @@
 """Two uploads of one library name at once, on two real connections: the second checks the
 name after the first committed and is refused naming `name`, leaving no file behind (before,
 both passed the check and both answered 201 "created": the later one silently took over the
-entry the other had just made, its file and tags replaced)."""
+entry the other had just made, its file and tags replaced). Two replaces of one entry at once
+take turns, and leave no file behind."""
 
 from __future__ import annotations
 
@@ -77,3 +78,36 @@ def test_two_uploads_of_one_name_at_once_refuse_the_second_naming_name(
         uris = list(db.session.scalars(sa.select(LibraryEntry.uri)))
         db.session.remove()
     assert [Path(uri).name for uri in uris] == stored, "a refused upload left its file"
+
+
+def replace(app: Flask, token: str, entry_id: int, path: Path) -> Any:
+    """PUT `path` as entry `entry_id`'s new file; the response."""
+    form = {"file": (io.BytesIO(path.read_bytes()), path.name)}
+    return app.test_client().put(
+        f"/api/anime/library/entries/{entry_id}",
+        data=form,
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_two_replaces_of_one_entry_at_once_leave_only_the_last_file(
+    app, operator, hit, monkeypatch
+):
+    created = upload(app, operator, hit)
+    assert created.status_code == 201, created.get_json()
+    entry_id = created.get_json()["id"]
+
+    responses = run_twice_paused_in(
+        monkeypatch,
+        library_store,
+        "check_audio_file",
+        lambda: replace(app, operator, entry_id, hit),
+    )
+
+    assert [r.status_code for r in responses] == [200, 200], [r.get_json() for r in responses]
+    stored = sorted(p.name for p in library_store_path(app, "library/sfx").glob("racing-hit*"))
+    with app.app_context():
+        uri = db.session.scalar(sa.select(LibraryEntry.uri).where(LibraryEntry.id == entry_id))
+        db.session.remove()
+    assert stored == [Path(uri).name], "a replaced file was left behind"

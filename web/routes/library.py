@@ -88,7 +88,8 @@ def create_entry(data):
 def replace_entry(data, entry_id):
     """Replace an entry's file (name and tags kept unless given; loop points cleared unless
     given)."""
-    return library.replace_entry(library.get_entry(entry_id), library.uploaded_file(), data)
+    entry = library.get_entry(entry_id, lock=True)
+    return library.replace_entry(entry, library.uploaded_file(), data)
 
 
 @blp.route("/entries/<int:entry_id>", methods=["DELETE"])
@@ -96,4 +97,4 @@ def replace_entry(data, entry_id):
 @blp.response(204)
 def delete_entry(entry_id):
     """Remove an entry and its file; scenes naming its mood or name are refused from then on."""
-    library.delete_entry(library.get_entry(entry_id))
+    library.delete_entry(library.get_entry(entry_id, lock=True))
