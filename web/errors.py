@@ -1,4 +1,5 @@
-"""One renderer for every error: JSON {"error", "message", "fields"}, never a traceback."""
+"""One renderer for every error: JSON {"error", "message", "fields"}, never a traceback (an
+HTML page of the same on the dashboard's pages)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from shared.db import db, lost_connection, lost_lock_race
 from shared.errors import (
@@ -18,6 +20,7 @@ from shared.errors import (
     TransientError,
     ValidationError,
 )
+from web.error_pages import render_error_page, wants_error_page
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,15 @@ log = logging.getLogger(__name__)
 def error_body(code: str, message: str, problems: dict[str, str] | None = None) -> dict[str, Any]:
     """The JSON body of an error."""
     return {"error": code, "message": message, "fields": problems or {}}
+
+
+def error_response(body: dict[str, Any], status: int) -> Response:
+    """An error body as the response: JSON, or the error page for a dashboard page."""
+    if wants_error_page():
+        return render_error_page(status, body)
+    response = jsonify(body)
+    response.status_code = status
+    return response
 
 
 def fields_from_messages(messages: Any, prefix: str = "") -> dict[str, str]:
@@ -48,13 +60,12 @@ def render_http_error(exc: HTTPException):
     data = getattr(exc, "data", None) or {}
     problems = fields_from_messages(data.get("messages") or data.get("errors") or {})
     if exc.code == 422:
-        return jsonify(
-            error_body("validation_error", "the request does not match the schema", problems)
-        ), 422
+        return error_response(
+            error_body("validation_error", "the request does not match the schema", problems), 422
+        )
     code = (exc.name or "error").lower().replace(" ", "_")
     message = data.get("message") or exc.description or exc.name
-    response = jsonify(error_body(code, message, problems))
-    response.status_code = exc.code or 500
+    response = error_response(error_body(code, message, problems), exc.code or 500)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
@@ -68,8 +79,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(FarmError)
     def farm_error(exc: FarmError):
         db.session.rollback()
-        response = jsonify(exc.to_dict())
-        response.status_code = exc.status
+        response = error_response(exc.to_dict(), exc.status)
         if isinstance(exc, RateLimitedError):
             response.headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, AuthenticationError):
@@ -117,4 +127,4 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(exc: Exception):
         db.session.rollback()
         log.exception("unhandled error: %s", exc)
-        return jsonify(error_body("internal_error", "internal server error")), 500
+        return error_response(error_body("internal_error", "internal server error"), 500)

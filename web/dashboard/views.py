@@ -60,7 +60,7 @@ def page_globals() -> dict:
     """What every page template needs: the user, the CSRF token, the Flower link."""
     try:
         user = current_user()
-    except AuthenticationError:
+    except FarmError:  # a bad credential or CSRF token: the error page is drawn without it
         user = None
     return {
         "user": user,

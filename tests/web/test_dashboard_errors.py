@@ -1,0 +1,55 @@
+"""Errors on the dashboard's pages are HTML pages for people; the API's stay JSON."""
+
+from __future__ import annotations
+
+from shared.db import db
+from shared.models import Job
+from tests import factories
+from tests.web.test_dashboard import log_in
+
+
+def error_page(reply, status: int) -> str:
+    """The text of an HTML error page answered with `status`."""
+    assert reply.status_code == status
+    assert reply.mimetype == "text/html", reply.get_data(as_text=True)[:200]
+    page = reply.get_data(as_text=True)
+    assert f'id="error" data-status="{status}"' in page
+    return page
+
+
+def test_a_missing_job_is_a_404_page(client, world):
+    log_in(client, world.users["operator"])
+    page = error_page(client.get("/dashboard/jobs/999999"), 404)
+    assert "job 999999 not found" in page
+    error_page(client.get("/dashboard/jobs/999999/cancel"), 404)
+    error_page(client.get("/dashboard/no-such-page"), 404)
+
+
+def test_a_malformed_cursor_is_a_422_page_naming_it(client, world):
+    log_in(client, world.users["operator"])
+    page = error_page(client.get("/dashboard/?cursor=not-a-cursor"), 422)
+    assert 'data-field="cursor"' in page
+
+
+def test_a_form_without_its_csrf_token_is_a_403_page_and_cancels_nothing(client, world, db_session):
+    log_in(client, world.users["operator"])
+    job = factories.make_job(
+        db_session,
+        project_id=world.rows["project"].id,
+        owner_id=world.users["owner"].id,
+        status="running",
+    )
+    db_session.commit()
+    page = error_page(client.post(f"/dashboard/jobs/{job.id}/cancel", data={}), 403)
+    assert "X-CSRF-Token" in page
+    error_page(client.post("/dashboard/failed/retry", data={"stage_id": "1"}), 403)
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).status == "running"
+
+
+def test_the_api_keeps_answering_json(client, world):
+    log_in(client, world.users["operator"])
+    reply = client.get("/api/anime/generation/999999/status")
+    assert reply.status_code == 404 and reply.json["error"] == "not_found"
+    reply = client.get("/api/anime/jobs?cursor=not-a-cursor")
+    assert reply.status_code == 422 and "cursor" in reply.json["fields"]
