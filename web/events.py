@@ -35,6 +35,7 @@ from shared.progress import (
     live_state_from,
 )
 from web.fanout import Fanout, Listener
+from web.peer import Peer
 from web.redis_pools import pooled_client
 from web.stream_slots import StreamSlot, acquire_slot
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
 
 HEARTBEAT_S = 15.0
+PEER_CHECK_S = 1.0  # how often an idle stream looks whether its client left
 RETRY_MS = 3000
 READ_COUNT = 200
 FANOUT_BLOCK_MS = 5000
@@ -86,12 +88,16 @@ def stream_events(request_id: int) -> Response:
         lease_s=max(3 * heartbeat, MIN_LEASE_S),
     )
     db.session.remove()  # an idle stream must not hold a pooled connection
-    body = stream_job(request_id, last_id.strip() if last_id else None, heartbeat, slot)
-    return Response(
+    peer = Peer(request.environ)
+    body = stream_job(request_id, last_id.strip() if last_id else None, heartbeat, slot, peer)
+    response = Response(
         stream_with_context(body),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # A body closed before it started never runs its own clean-up.
+    response.call_on_close(slot.release)
+    return response
 
 
 def authorize_job(job_id: int) -> User:
@@ -171,7 +177,7 @@ def succeeded_outputs(job_id: int) -> list[dict[str, Any]]:
 
 
 def stream_job(
-    job_id: int, last_id: str | None, heartbeat_s: float, slot: StreamSlot
+    job_id: int, last_id: str | None, heartbeat_s: float, slot: StreamSlot, peer: Peer
 ) -> Iterator[str]:
     """The SSE body: history after `last_id` (or a snapshot over a gap), then live events;
     the stream's slot is given back when it ends."""
@@ -192,7 +198,7 @@ def stream_job(
             cursor = snapshot_id or "0-0"
         listener = live.fanout.subscribe(job_id)
         try:
-            yield from follow(live.bus, listener, cursor, heartbeat_s, slot)
+            yield from follow(live.bus, listener, cursor, heartbeat_s, slot, peer)
         finally:
             live.fanout.unsubscribe(listener)
     finally:
@@ -236,10 +242,15 @@ def row_state(job_id: int) -> dict[str, Any]:
 
 
 def follow(
-    bus: ProgressBus, listener: Listener, cursor: str, heartbeat_s: float, slot: StreamSlot
+    bus: ProgressBus,
+    listener: Listener,
+    cursor: str,
+    heartbeat_s: float,
+    slot: StreamSlot,
+    peer: Peer,
 ) -> Iterator[str]:
-    """Events after `cursor` until the terminal job event, with comment heartbeats: the
-    stream's history first, then what the shared reader hands over."""
+    """Events after `cursor` until the terminal job event (or the client leaves), with
+    comment heartbeats: the stream's history first, then what the shared reader hands over."""
     job_id = listener.job_id
     catching_up = True
     while True:
@@ -249,9 +260,12 @@ def follow(
             if ended:
                 return
             catching_up = False
-        event = listener.next(heartbeat_s)
+        event = next_event(listener, heartbeat_s, peer)
         slot.renew_if_due()
         if event is None:
+            if peer.left():
+                log.info("sse: client left job_id=%s", job_id)
+                return
             yield ": keepalive\n\n"
             # A job can end while Redis is down or empty: the row is the truth.
             state = row_state(job_id)
@@ -266,6 +280,19 @@ def follow(
             yield event_message(event)
         if event.is_terminal_job and not has_later(bus.client, events_key(job_id), event.id):
             return
+
+
+def next_event(listener: Listener, heartbeat_s: float, peer: Peer) -> ProgressEvent | None:
+    """The listener's next event within `heartbeat_s`, or None then (or as soon as the client
+    has left)."""
+    waited = 0.0
+    while waited < heartbeat_s:
+        wait = min(PEER_CHECK_S, heartbeat_s - waited)
+        event = listener.next(wait)
+        if event is not None or peer.left():
+            return event
+        waited += wait
+    return None
 
 
 def replay(client: redis.Redis, job_id: int, cursor: str) -> Generator[str, None, tuple[str, bool]]:
