@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
 from shared.errors import FarmError
 from shared.models import Role
@@ -19,15 +20,36 @@ def read_password() -> str:
 
     :raises click.ClickException: when it is too short.
     """
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"the password is not text in {exc.encoding}") from exc
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(
             f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
         )
     return password
+
+
+def checked_account(data: dict[str, str], partial: tuple[str, ...] = ()) -> dict[str, str]:
+    """The account's fields checked by the API's own rules (an email, text Postgres can
+    store: the shell hands non-UTF-8 arguments over as lone surrogates).
+
+    :raises click.ClickException: naming each field refused.
+    """
+    from web.errors import fields_from_messages
+    from web.schemas.accounts import UserCreateSchema
+
+    try:
+        return UserCreateSchema().load(data, partial=partial)
+    except ValidationError as exc:
+        problems = fields_from_messages(exc.messages)
+        raise click.ClickException(
+            "; ".join(f"{name}: {problem}" for name, problem in problems.items())
+        ) from exc
 
 
 @users_cli.command("create")
@@ -39,11 +61,11 @@ def create_user_command(email: str, role: str) -> None:
     """Create an account; the password is read from stdin."""
     from web.accounts import create_user
 
+    checked_account({"email": email, "role": role}, partial=("password",))
     password = read_password()
-    if "@" not in email or len(email) > 254:
-        raise click.ClickException(f"{email!r} is not an email address")
+    account = checked_account({"email": email, "role": role, "password": password})
     try:
-        user = create_user(email, password, role)
+        user = create_user(**account)
     except FarmError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"created user {user.id} {user.email} ({user.role})")
