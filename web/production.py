@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,6 +61,16 @@ def can_read(user: User | None, project: Project) -> bool:
 def can_write(user: User, project: Project) -> bool:
     """Only the owner and admins change a project and what it holds."""
     return project.owner_id == user.id or user.role == Role.ADMIN.value
+
+
+@contextmanager
+def hidden_as(what: str, row_id: int) -> Iterator[None]:
+    """Report a row whose project the caller may not see as that row missing: naming the
+    project would tell them the row exists, and where."""
+    try:
+        yield
+    except NotFoundError:
+        raise NotFoundError(f"{what} {row_id} not found") from None
 
 
 def visible_project(user: User | None, project_id: int, *, write: bool = False) -> Project:
@@ -173,7 +185,8 @@ def visible_character(user: User, character_id: int, *, write: bool = False) -> 
     :raises PermissionDeniedError: when visible but not the caller's to change.
     """
     character = get_row(Character, character_id, "character")
-    visible_project(user, character.project_id, write=write)
+    with hidden_as("character", character_id):
+        visible_project(user, character.project_id, write=write)
     return character
 
 
@@ -247,7 +260,8 @@ def visible_episode(user: User | None, episode_id: int, *, write: bool = False) 
     :raises PermissionDeniedError: when visible but not the caller's to change.
     """
     episode = get_row(Episode, episode_id, "episode")
-    visible_project(user, episode.project_id, write=write)
+    with hidden_as("episode", episode_id):
+        visible_project(user, episode.project_id, write=write)
     return episode
 
 
@@ -323,7 +337,8 @@ def visible_scene(user: User | None, scene_id: int, *, write: bool = False) -> S
     :raises PermissionDeniedError: when visible but not the caller's to change.
     """
     scene = get_row(Scene, scene_id, "scene")
-    visible_episode(user, scene.episode_id, write=write)
+    with hidden_as("scene", scene_id):
+        visible_episode(user, scene.episode_id, write=write)
     return scene
 
 

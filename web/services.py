@@ -16,7 +16,6 @@ from kombu.exceptions import OperationalError
 from shared.db import db
 from shared.errors import ConflictError, PermissionDeniedError, TransientError
 from shared.models import (
-    Character,
     Episode,
     Job,
     JobRetry,
@@ -29,7 +28,7 @@ from shared.models import (
 from shared.settings_store import get_setting
 from web.guests import check_guest_options, check_guest_submission
 from web.jobs import visible_job
-from web.production import can_write, get_row, visible_project, visible_scene
+from web.production import can_write, visible_character, visible_project, visible_scene
 from web.quotas import check_priority, hold_submission
 
 log = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ def submit_scene(user: User, scene_id: int, kind: str, **plan: Any) -> Job:
 
     :raises NotFoundError: when the scene is missing or not visible.
     """
-    scene = get_row(Scene, scene_id, "scene")
+    scene = visible_scene(user, scene_id)
     episode = db.session.get(Episode, scene.episode_id)
     return submit_job(
         user, episode.project_id, kind, episode_id=episode.id, scene_ids=[scene.id], **plan
@@ -124,7 +123,7 @@ def submit_character(user: User, character_id: int, **plan: Any) -> Job:
 
     :raises NotFoundError: when the character is missing or not visible.
     """
-    character = get_row(Character, character_id, "character")
+    character = visible_character(user, character_id)
     return submit_job(user, character.project_id, "character", character_id=character.id, **plan)
 
 
