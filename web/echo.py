@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
-from shared.db import db
 from shared.errors import ValidationError
 from shared.models import Character, EchoFeature, Project, User
 from web.echo_brain import ask, keep
 from web.echo_context import production_context
-from web.production import visible_project
+from web.production import project_characters, visible_project
 from workers.echo import features
 from workers.echo.answers import Answer
 from workers.echo.config import llm_config
@@ -37,7 +34,8 @@ def prompt_subject(
     """The project and the characters of it that a prompt is about.
 
     :raises NotFoundError: when the project is not visible.
-    :raises ValidationError: when characters are given without their project.
+    :raises ValidationError: when characters are given without their project, or are not
+        its own.
     """
     if project_id is None:
         if character_ids:
@@ -47,15 +45,7 @@ def prompt_subject(
             )
         return None, []
     project = visible_project(user, project_id)
-    if not character_ids:
-        return project, []
-    return project, list(
-        db.session.scalars(
-            sa.select(Character).where(
-                Character.project_id == project.id, Character.id.in_(character_ids)
-            )
-        )
-    )
+    return project, project_characters(project.id, character_ids) if character_ids else []
 
 
 def rule_based(prompt: str, style: str, characters: list[Character]) -> dict[str, Any]:
@@ -80,7 +70,8 @@ def enhance_prompt(
     """A better prompt and a negative prompt, from the LLM when one is configured.
 
     :raises NotFoundError: when the project is not visible.
-    :raises ValidationError: when characters are given without their project.
+    :raises ValidationError: when characters are given without their project, or are not
+        its own.
     :raises LlmTimeout, LlmBusy, LlmBadGateway: when the configured LLM fails (504, 502).
     """
     project, characters = prompt_subject(user, project_id, character_ids)

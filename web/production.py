@@ -342,6 +342,27 @@ def visible_scene(user: User | None, scene_id: int, *, write: bool = False) -> S
     return scene
 
 
+def project_characters(project_id: int, character_ids: list[int]) -> list[Character]:
+    """The project's characters with these ids.
+
+    :raises ValidationError: naming `character_ids` when one is not the project's.
+    """
+    characters = list(
+        db.session.scalars(
+            sa.select(Character).where(
+                Character.id.in_(character_ids), Character.project_id == project_id
+            )
+        )
+    )
+    missing = sorted(set(character_ids) - {c.id for c in characters})
+    if missing:
+        raise ValidationError(
+            "characters must belong to the project",
+            fields={"character_ids": f"not in this project: {missing}"},
+        )
+    return characters
+
+
 def save_scene(
     episode: Episode, data: dict[str, Any], scene: Scene | None = None, *, commit: bool = True
 ) -> Scene:
@@ -373,19 +394,7 @@ def save_scene(
         )
     characters = None
     if character_ids is not None:
-        characters = list(
-            db.session.scalars(
-                sa.select(Character).where(
-                    Character.id.in_(character_ids), Character.project_id == episode.project_id
-                )
-            )
-        )
-        missing = sorted(set(character_ids) - {c.id for c in characters})
-        if missing:
-            raise ValidationError(
-                "characters must belong to the scene's project",
-                fields={"character_ids": f"not in this project: {missing}"},
-            )
+        characters = project_characters(episode.project_id, character_ids)
     if scene is None:
         scene = Scene(episode_id=episode.id)
         db.session.add(scene)

@@ -60,6 +60,23 @@ def test_without_an_llm_enhance_is_rule_based_and_kept(as_role, world):
     assert kept["feature"] == "enhance_prompt" and kept["output"]["prompt"] == answer["prompt"]
 
 
+def test_enhance_refuses_a_character_of_another_project_and_keeps_nothing(as_role, world):
+    api = as_role("owner")
+    mine = api.post("/api/anime/projects", json={"name": "Elsewhere"}).get_json()["id"]
+    before = suggestion_count(api, mine)
+    body = {"prompt": "a rooftop", "project_id": mine,
+            "character_ids": [world.rows["character"].id]}  # fmt: skip
+    response = api.post("/echo/enhance-prompt", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert "character_ids" in response.get_json()["fields"]
+    assert suggestion_count(api, mine) == before
+
+
+def suggestion_count(api, project_id: int) -> int:
+    """How many suggestions the project keeps (one page is plenty here)."""
+    return len(api.get(f"/echo/projects/{project_id}/suggestions").get_json()["items"])
+
+
 def test_without_an_llm_generative_features_say_how_to_configure_one(as_role, world):
     response = as_role("owner").post(f"/echo/episodes/{world.rows['episode'].id}/scenes", json={})
     assert response.status_code == 503
