@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from marshmallow import fields as ma_fields
 from webargs.flaskparser import FlaskParser
 
@@ -33,13 +33,39 @@ class TowerApi(Api):
 
 
 class StrictParser(FlaskParser):
-    """webargs' parser, but unknown query parameters are errors too (the schema decides)."""
+    """webargs' parser, but unknown query parameters are errors too (the schema decides), and
+    so is a single-valued one given twice (webargs would quietly take the first)."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": None,
         "querystring": None,
     }
+
+    def load_querystring(self, req: Any, schema: Schema) -> Any:
+        """The query parameters, once each unless the schema takes a list.
+
+        :raises marshmallow.ValidationError: naming each parameter given twice.
+        """
+        refuse_repeated(req.args, schema)
+        return super().load_querystring(req, schema)
+
+
+def refuse_repeated(args: Any, schema: Schema) -> None:
+    """Refuse single-valued parameters given more than once (`?limit=1&limit=500`).
+
+    :raises marshmallow.ValidationError: naming each one.
+    """
+    by_name = {field.data_key or name: field for name, field in schema.fields.items()}
+    repeated = {
+        name: ["given more than once; give it once"]
+        for name in args
+        if name in by_name
+        and len(args.getlist(name)) > 1
+        and not isinstance(by_name[name], ma_fields.List | ma_fields.Tuple)
+    }
+    if repeated:
+        raise ValidationError(repeated)
 
 
 class Blueprint(SmorestBlueprint):
