@@ -53,3 +53,12 @@ def test_the_api_keeps_answering_json(client, world):
     assert reply.status_code == 404 and reply.json["error"] == "not_found"
     reply = client.get("/api/anime/jobs?cursor=not-a-cursor")
     assert reply.status_code == 422 and "cursor" in reply.json["fields"]
+
+
+def test_a_form_posted_after_the_session_ended_comes_back_to_a_page(client, world):
+    job = world.rows["job"]
+    retry = client.post("/dashboard/failed/retry", data={"stage_id": "1"})
+    assert retry.status_code == 302
+    assert retry.headers["Location"] == "/dashboard/login?next=/dashboard/"
+    cancel = client.post(f"/dashboard/jobs/{job.id}/cancel", data={})
+    assert cancel.headers["Location"] == f"/dashboard/login?next=/dashboard/jobs/{job.id}/cancel"

@@ -49,10 +49,19 @@ def require_staff() -> Response | tuple[str, int] | None:
         session.clear()  # a deactivated account's cookie
         user = None
     if user is None:
-        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("dashboard.login", next=back_after_login()))
     if user.role not in STAFF:
         return render_template("dashboard/forbidden.html", user=user), 403
     return None
+
+
+def back_after_login() -> str:
+    """Where the login page sends the visitor back: this page, or the jobs list for a form
+    posted to an address without a page of its own (opening it would be a 405)."""
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()):
+        return request.full_path.rstrip("?")
+    return url_for("dashboard.jobs")
 
 
 @bp.context_processor
