@@ -14,7 +14,7 @@ import redis
 from kombu.exceptions import OperationalError
 
 from shared.db import db
-from shared.errors import ConflictError, PermissionDeniedError, TransientError
+from shared.errors import PermissionDeniedError, TransientError
 from shared.models import (
     Episode,
     Job,
@@ -22,7 +22,6 @@ from shared.models import (
     Project,
     Role,
     Scene,
-    Status,
     User,
 )
 from shared.settings_store import get_setting
@@ -213,8 +212,6 @@ def cancel_job(user: User, job_id: int) -> Job:
     :raises ConflictError: when the job has already ended.
     """
     job = visible_job(user, job_id)
-    if Status(job.status).is_terminal:
-        raise ConflictError(f"job {job_id} has already {job.status}")
     from tasks.pipeline.control import request_cancel
     from tasks.stopping import stop_job
 

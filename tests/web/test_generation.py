@@ -128,7 +128,10 @@ def test_cancel_then_retry(as_role, world, db_session):
     job_id = submitted["request_id"]
     cancelled = api.post(f"/api/anime/generation/{job_id}/cancel")
     assert cancelled.status_code == 202 and cancelled.get_json()["status"] == "cancelled"
-    assert api.post(f"/api/anime/generation/{job_id}/cancel").status_code == 409
+    again = api.post(f"/api/anime/generation/{job_id}/cancel")
+    assert again.status_code == 409
+    assert again.get_json()["fields"] == {"status": "cancelled"}
+    assert again.get_json()["message"] == f"job {job_id} already cancelled"
     retried = as_role("operator").post(f"/api/anime/generation/{job_id}/retry", json={})
     assert retried.status_code == 202 and retried.get_json()["status"] == "queued"
     attempts = db_session.query(StageRun.attempt).filter_by(job_id=job_id).all()
