@@ -42,7 +42,11 @@ def hold_submission(user: User, *, excluding: int | None = None) -> None:
 
     :raises RateLimitedError: when a limit is reached (nothing is written).
     """
-    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    # FOR NO KEY UPDATE: it serialises submissions as FOR UPDATE did, but lets through the
+    # KEY SHARE lock of a foreign-key check on the user. A dispatch updating the job (which
+    # references its owner) needs that lock while a retry of the same job, holding this one,
+    # waits for the job's rows: with FOR UPDATE the two deadlocked (a 503 for the retry).
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
     if user.role == Role.GUEST.value:
         per_hour = get_setting("guest_jobs_per_hour")
         if jobs_in_last_hour(user) >= per_hour:
