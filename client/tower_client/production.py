@@ -23,6 +23,9 @@ Path_ = tuple[str | int, ...]
 RENAMES = {("characters", "lora"): "lora_name", ("scenes", "sfx"): "sfx_cues"}
 # The farm's limit on a JSON body's nesting.
 MAX_DEPTH = 64
+# The farm takes 2 MiB of JSON; a file's comments and indentation get four times that. Read
+# no further: a device or a runaway file (`tower validate /dev/zero`) was read for ever.
+MAX_FILE_CHARS = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,11 @@ def read_production(path: str | Path) -> Production:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as stream:
+            text = stream.read(MAX_FILE_CHARS + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise ProductionError(str(path), [Problem(None, "", f"cannot read: {exc}")]) from exc
+    if len(text) > MAX_FILE_CHARS:
+        message = f"longer than {MAX_FILE_CHARS // 2**20} MiB, more than the farm takes"
+        raise ProductionError(str(path), [Problem(None, "", message)])
     return parse_production(text, str(path))

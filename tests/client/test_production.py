@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from tower_client.production import (
+    MAX_FILE_CHARS,
     Problem,
     ProductionError,
     parse_production,
@@ -110,3 +111,17 @@ def test_a_file_nested_past_the_farms_limit_is_refused_with_its_line(capsys, tmp
     )  # fmt: skip
     assert result.code == 1, result
     assert result.stderr == f"tower: {deep}:3: nested more than 64 levels deep\n", result
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "huge.yaml"])
+def test_a_file_past_the_size_limit_is_refused_without_reading_on(capsys, tmp_path: Path, name):
+    # /dev/zero was read for ever (and memory with it).
+    path = Path(name) if name.startswith("/") else tmp_path / name
+    if name == "huge.yaml":
+        path.write_text("# " + "x" * MAX_FILE_CHARS + "\n")
+    result = call_tower(
+        capsys, "--token", "unused", "validate", str(path),
+        config=tmp_path / "cli.json", url="http://127.0.0.1:9",
+    )  # fmt: skip
+    assert result.code == 1, result
+    assert result.stderr == f"tower: {path}: longer than 8 MiB, more than the farm takes\n"
