@@ -33,6 +33,7 @@ from tower_client.commands_settings import settings
 from tower_client.errors import TowerError
 from tower_client.production import ProductionError, read_production
 from tower_client.sheet import make_contact_sheet
+from tower_client.textfiles import read_text_limited
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 DEFAULT_CONFIG = "~/.config/tower/cli.json"
@@ -292,11 +293,15 @@ def gpu_label(node: dict[str, Any]) -> str:
 def read_json(path: Path) -> Any:
     """A JSON file's content.
 
-    :raises click.ClickException: when it is not JSON.
+    :raises click.ClickException: when it cannot be read, is too long or is not JSON.
     """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        text = read_text_limited(path)
+    except (OSError, ValueError) as exc:  # TooLong and UnicodeDecodeError are ValueErrors
+        raise click.ClickException(f"{path}: cannot read it ({exc})") from exc
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # nesting deeper than Python's parser goes
         raise click.ClickException(f"{path}: not a JSON file ({exc})") from exc
 
 

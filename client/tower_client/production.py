@@ -17,15 +17,13 @@ from typing import Any
 import yaml
 
 from tower_client.errors import TowerError
+from tower_client.textfiles import TooLong, read_text_limited
 
 Path_ = tuple[str | int, ...]
 # Where the file's field names differ from the API's: (section, file name) -> API name.
 RENAMES = {("characters", "lora"): "lora_name", ("scenes", "sfx"): "sfx_cues"}
 # The farm's limit on a JSON body's nesting.
 MAX_DEPTH = 64
-# The farm takes 2 MiB of JSON; a file's comments and indentation get four times that. Read
-# no further: a device or a runaway file (`tower validate /dev/zero`) was read for ever.
-MAX_FILE_CHARS = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -199,11 +197,9 @@ def read_production(path: str | Path) -> Production:
     """
     path = Path(path)
     try:
-        with path.open(encoding="utf-8") as stream:
-            text = stream.read(MAX_FILE_CHARS + 1)
+        text = read_text_limited(path)
+    except TooLong as exc:
+        raise ProductionError(str(path), [Problem(None, "", str(exc))]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ProductionError(str(path), [Problem(None, "", f"cannot read: {exc}")]) from exc
-    if len(text) > MAX_FILE_CHARS:
-        message = f"longer than {MAX_FILE_CHARS // 2**20} MiB, more than the farm takes"
-        raise ProductionError(str(path), [Problem(None, "", message)])
     return parse_production(text, str(path))

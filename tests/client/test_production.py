@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from tower_client.production import (
-    MAX_FILE_CHARS,
     Problem,
     ProductionError,
     parse_production,
     read_production,
 )
+from tower_client.textfiles import MAX_FILE_CHARS
 
 from tests.client.cli_runner import call_tower
 from tests.client.conftest import DEMO
@@ -125,3 +125,28 @@ def test_a_file_past_the_size_limit_is_refused_without_reading_on(capsys, tmp_pa
     )  # fmt: skip
     assert result.code == 1, result
     assert result.stderr == f"tower: {path}: longer than 8 MiB, more than the farm takes\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("/dev/zero", "cannot read it (longer than 8 MiB, more than the farm takes)"),
+        ("[" * 100_000 + "]" * 100_000, "not a JSON file (maximum recursion depth exceeded"),
+    ],
+)
+def test_a_workflow_file_too_long_or_too_deep_is_refused_in_a_line(
+    capsys, tmp_path: Path, content, says
+):
+    # /dev/zero was read for ever; JSON nested past Python's parser gave a traceback.
+    path = Path(content) if content.startswith("/") else tmp_path / "graph.json"
+    if not content.startswith("/"):
+        path.write_text(content)
+    bindings = tmp_path / "bindings.json"
+    bindings.write_text("{}")
+    result = call_tower(
+        capsys, "--token", "unused", "workflows", "upload", str(path), "--stage", "keyframe",
+        "--bindings", str(bindings), config=tmp_path / "cli.json", url="http://127.0.0.1:9",
+    )  # fmt: skip
+    assert result.code == 1, result
+    assert result.stderr.startswith(f"tower: {path}: {says}"), result
+    assert "Traceback" not in result.stderr
