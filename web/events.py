@@ -36,6 +36,7 @@ from shared.progress import (
 )
 from web.fanout import Fanout, Listener
 from web.peer import Peer
+from web.query_args import one_arg
 from web.redis_pools import pooled_client
 from web.stream_slots import StreamSlot, acquire_slot
 
@@ -70,7 +71,7 @@ def stream_events(request_id: int) -> Response:
     :raises NotFoundError: when the job is missing or not the caller's.
     :raises RateLimitedError: when the caller (or the job) has its most streams open.
     """
-    last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    last_id = request.headers.get("Last-Event-ID") or one_arg("last_event_id")
     if last_id is not None and not is_stream_id(last_id.strip()):
         raise ValidationError(
             "Last-Event-ID must be a stream id like 1700000000000-0",
@@ -112,7 +113,7 @@ def authorize_job(job_id: int) -> User:
     from web.jobs import visible_job
     from web.stream_tokens import QUERY_PARAMETER, user_from_stream_token
 
-    token = request.args.get(QUERY_PARAMETER)
+    token = one_arg(QUERY_PARAMETER)
     if token is not None:
         # Accepted on this URL only: for this request the token stands for the credentials.
         request.environ[USER_KEY] = user_from_stream_token(token, job_id)

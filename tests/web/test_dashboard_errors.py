@@ -62,3 +62,25 @@ def test_a_form_posted_after_the_session_ended_comes_back_to_a_page(client, worl
     assert retry.headers["Location"] == "/dashboard/login?next=/dashboard/"
     cancel = client.post(f"/dashboard/jobs/{job.id}/cancel", data={})
     assert cancel.headers["Location"] == f"/dashboard/login?next=/dashboard/jobs/{job.id}/cancel"
+
+
+def test_a_bad_or_repeated_filter_is_a_422_page_naming_it(client, world):
+    # Before, each was silently dropped (or the first value taken) and every job listed.
+    log_in(client, world.users["operator"])
+    for query, field in [
+        ("status=bogus", "status"),
+        ("status=failed&status=queued", "status"),
+        ("owner_id=abc", "owner_id"),
+        ("project_id=%C2%B2", "project_id"),
+        ("project_id=99999999999999999999", "project_id"),
+    ]:
+        page = error_page(client.get(f"/dashboard/?{query}"), 422)
+        assert f'data-field="{field}"' in page, query
+    error_page(client.get("/dashboard/failed?owner_id=1&owner_id=2"), 422)
+
+
+def test_the_retry_outcome_cannot_be_written_into_a_link(client, world):
+    # The outcome travelled in the address: any link showed an operator any "Retried:" line.
+    log_in(client, world.users["operator"])
+    page = client.get("/dashboard/failed?retried=job+1+queued").get_data(as_text=True)
+    assert 'id="retried"' not in page

@@ -341,6 +341,11 @@ def test_streams_need_the_owner_and_a_well_formed_id(app, server, job):
     status, _ = answer_of(server.port, path, job["token"], last_id="9" * 4400 + "-0")
     assert status == 422
     assert answer_of(server.port, f"{path}?last_event_id={2**64 - 1}-0", job["token"])[0] == 200
+    # Given twice, the first was taken whichever the client meant.
+    status, body = answer_of(
+        server.port, f"{path}?last_event_id=1-0&last_event_id=2-0", job["token"]
+    )
+    assert status == 422 and "last_event_id" in json.loads(body)["fields"], body
 
 
 def answer_of(port: int, path: str, token: str, last_id: str | None = None) -> tuple[int, bytes]:

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from shared.errors import AuthenticationError, FarmError
@@ -22,6 +32,7 @@ from web.identity import STAFF, current_user, require_user
 from web.job_names import production_names
 from web.jobs import list_jobs
 from web.production import visible_project
+from web.query_args import choice_arg, id_arg, one_arg
 from web.suggestions import list_suggestions
 
 log = logging.getLogger(__name__)
@@ -36,6 +47,7 @@ bp = Blueprint(
 
 PAGE_SIZE = 50
 OPEN_PAGES = frozenset({"dashboard.login", "dashboard.static"})
+RETRIED = "retried"  # the flashed outcome of a group's retry
 
 
 @bp.before_request
@@ -92,15 +104,11 @@ def login() -> str:
 def jobs() -> str:
     """Jobs, newest first, filtered by status, owner and project, with live progress bars."""
     filters = {
-        "status": request.args.get("status") or None,
-        "owner_id": request.args.get("owner_id", type=int),
-        "project_id": request.args.get("project_id", type=int),
+        "status": choice_arg("status", JOB_STATUSES),
+        "owner_id": id_arg("owner_id"),
+        "project_id": id_arg("project_id"),
     }
-    if filters["status"] not in (None, *JOB_STATUSES):
-        filters["status"] = None
-    page = list_jobs(
-        current_user(), filters, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None
-    )
+    page = list_jobs(current_user(), filters, limit=PAGE_SIZE, cursor=one_arg("cursor") or None)
     chosen = {name: value for name, value in filters.items() if value is not None}
     next_url = (
         url_for("dashboard.jobs", cursor=page["next_cursor"], **chosen)
@@ -153,14 +161,10 @@ def names_of(job) -> dict:
 def failed() -> str:
     """Failed stages grouped by identical error, filtered by owner and project; a group is
     retried at once, a stage alone with its own button."""
-    filters = {
-        "owner_id": request.args.get("owner_id", type=int),
-        "project_id": request.args.get("project_id", type=int),
-    }
+    filters = {"owner_id": id_arg("owner_id"), "project_id": id_arg("project_id")}
     groups = triage.group_failures(triage.list_failed_stages(**filters))
-    return render_template(
-        "dashboard/failed.html", groups=groups, filters=filters, retried=request.args.get("retried")
-    )
+    retried = "; ".join(get_flashed_messages(category_filter=[RETRIED]))
+    return render_template("dashboard/failed.html", groups=groups, filters=filters, retried=retried)
 
 
 @bp.post("/failed/retry")
@@ -177,7 +181,9 @@ def retry_group() -> Response:
         except FarmError as exc:
             outcomes.append(f"job {job_id}: {exc.message}")
     back = {k: v for k, v in request.form.items() if k in ("owner_id", "project_id") and v}
-    return redirect(url_for("dashboard.failed", retried="; ".join(outcomes) or "nothing", **back))
+    # In the session, not the address: a link could otherwise show an operator any outcome.
+    flash("; ".join(outcomes) or "nothing", RETRIED)
+    return redirect(url_for("dashboard.failed", **back))
 
 
 @bp.get("/nodes")
@@ -198,12 +204,10 @@ def suggestions(project_id: int) -> str:
 
     :raises NotFoundError: when the project does not exist.
     """
-    feature = request.args.get("feature") or None
-    if feature not in (None, *(f.value for f in EchoFeature)):
-        feature = None
+    feature = choice_arg("feature", [f.value for f in EchoFeature])
     user = current_user()
     page = list_suggestions(
-        user, project_id, feature=feature, limit=PAGE_SIZE, cursor=request.args.get("cursor")
+        user, project_id, feature=feature, limit=PAGE_SIZE, cursor=one_arg("cursor")
     )
     next_url = (
         url_for("dashboard.suggestions", project_id=project_id, cursor=page["next_cursor"],
