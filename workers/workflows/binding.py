@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.errors import ValidationError
 from workers.workflows.catalog import Catalog, default_catalog
+from workers.workflows.image_sequences import image_sequence_problem, writes_image_sequence
 from workers.workflows.loaders import INPUT_FOLDER, bound_file_problems
 from workers.workflows.template import Param, Template, coerce_value
 from workers.workflows.validator import Problem, check_graph, is_link
@@ -68,6 +69,12 @@ def bind(
         prompt[output.node]["inputs"]["filename_prefix"] = f"{output_key}/{output.name}"
     catalog = catalog or default_catalog()
     problems = check_graph(prompt, catalog, strict=False)
+    # A bound `format` can choose what the upload check refused as a constant.
+    problems += [
+        Problem(output.node, "format", image_sequence_problem(output.node, prompt[output.node]))
+        for output in template.outputs
+        if writes_image_sequence(prompt[output.node])
+    ]
     problems += [
         Problem(node_id, name, message)
         for node_id, name, message in bound_file_problems(prompt, catalog, output_key)

@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.errors import ValidationError
 from workers.workflows.catalog import Catalog, default_catalog
+from workers.workflows.image_sequences import image_sequence_problem, writes_image_sequence
 from workers.workflows.library import output_kinds
 from workers.workflows.loaders import RUNTIME_INPUTS, loader_inputs, loader_value_problem
 from workers.workflows.template import Output, Param, Template, parse_output, parse_param
@@ -197,24 +198,8 @@ def check_bindings(
             # VHS writes to the temp folder then, which the server wipes: nothing to collect.
             fields[f"outputs.{index}"] = f"node {output.node!r} must have save_output true"
         elif writes_image_sequence(node):
-            fields[f"outputs.{index}"] = (
-                f"node {output.node!r} writes numbered PNG files that ComfyUI reports only as "
-                f"a name pattern ({node['inputs']['format']}); save frames with SaveImage"
-            )
+            fields[f"outputs.{index}"] = image_sequence_problem(output.node, node)
     return fields
-
-
-def writes_image_sequence(node: dict[str, Any]) -> bool:
-    """Whether a VHS_VideoCombine writes an image sequence: its `video/*-png` formats name the
-    output `<prefix>_00001.%03d.png` in `executed` and history, a pattern no file has (VHS
-    nodes.py VideoCombine), so there is nothing to download by that name."""
-    fmt = node.get("inputs", {}).get("format")
-    return (
-        node.get("class_type") == "VHS_VideoCombine"
-        and isinstance(fmt, str)
-        and fmt.startswith("video/")
-        and fmt.endswith("-png")
-    )
 
 
 def check_files(

@@ -241,3 +241,19 @@ def test_video_combine_writing_to_temp_is_rejected():
     interp["3"]["inputs"]["save_output"] = False
     error = rejection(interp, RUNTIME_BINDINGS["stage3_rife_x2"])
     assert error.fields == {"outputs.0": "node '3' must have save_output true"}
+
+
+def test_an_image_sequence_format_chosen_through_a_parameter_is_refused_at_binding():
+    # The upload check sees only a constant format; a bound one chose a PNG sequence at submit.
+    interp = json.loads((DATA / "stage3_rife_x2.json").read_text())
+    bindings = {
+        **RUNTIME_BINDINGS["stage3_rife_x2"],
+        "container": {"type": "str", "default": "video/h264-mp4", "targets": [["3", "format"]]},
+    }
+    template = validate_upload(interp, bindings, allowlist=default_allowlist())
+    params = {"frames_dir": "tower/frames", "container": "video/16bit-png"}
+    with pytest.raises(ValidationError) as refused:
+        bind(template, params, output_key="farm/job-1/interpolate/a1")
+    assert list(refused.value.fields) == ["container"]
+    assert "SaveImage" in refused.value.fields["container"]
+    bind(template, {**params, "container": "video/h264-mp4"}, output_key="farm/job-1/interp/a1")
