@@ -166,7 +166,8 @@ def create_app(emu: Emulator) -> web.Application:
             data = await request.json()
         except ValueError:
             data = {}
-        prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
+        # Not an object: AttributeError, aiohttp's plain 500, as the real server answers.
+        prompt_id = data.get("prompt_id")
         if not prompt_id or prompt_id in emu.queue.running_ids():
             emu.executor.interrupt.set()
         else:

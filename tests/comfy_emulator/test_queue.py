@@ -156,6 +156,8 @@ def test_interrupt_semantics_and_stats(default):
         default.url + "/interrupt", json={"prompt_id": "someone-else"}, timeout=10
     )
     assert other.status_code == 200
+    # JSON that is not an object: the real handler's json_data.get raises (a 500, no interrupt).
+    assert requests.post(default.url + "/interrupt", json=[], timeout=10).status_code == 500
     while True:
         msg = listener.read().get("msg") or {}
         if msg.get("type") == "progress" and msg["data"]["value"] >= 3:
