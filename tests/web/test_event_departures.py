@@ -12,8 +12,9 @@ import pytest
 from shared.config import Settings
 from tests.support.processes import wait_for
 from tests.support.web_server import start_gunicorn
-from tests.web.test_event_limits import (  # noqa: F401  (jobs)
+from tests.web.test_event_limits import (  # noqa: F401  (bus, jobs)
     Server,
+    bus,
     jobs,
     open_stream,
     opened,
@@ -49,7 +50,7 @@ def server(settings: Settings, app, log_dir: Path) -> Iterator[Server]:
         process.stop()
 
 
-def test_a_stream_whose_client_left_frees_its_slot_within_seconds(server, jobs):  # noqa: F811
+def test_a_stream_whose_client_left_frees_its_slot_within_seconds(server, bus, jobs):  # noqa: F811
     job = jobs["greedy"]
     sockets = opened(server, job["id"], job["token"], PER_USER)
     try:
@@ -61,8 +62,9 @@ def test_a_stream_whose_client_left_frees_its_slot_within_seconds(server, jobs):
         )
         sockets.append(reopened)
         assert time.monotonic() - left < 5
-        # The stream that stayed is still live.
-        assert b"keepalive" in _read_until(sockets[0], b"keepalive")
+        # The stream that stayed is still live (an event, not the next keepalive 15 s away).
+        event_id = bus.job_event(job["id"], status="running", progress=0.5)
+        assert f"id: {event_id}".encode() in _read_until(sockets[0], event_id.encode())
     finally:
         for sock in sockets:
             sock.close()
