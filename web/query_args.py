@@ -33,8 +33,10 @@ def id_arg(name: str) -> int | None:
     value = one_arg(name)
     if not value:
         return None
-    # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses; and no longer
+    # than an id can be (int() refuses past 4,300 digits).
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID))
+    if not digits or not 1 <= int(value) <= MAX_ID:
         raise ValidationError(f"{name} must be an id", fields={name: "not an id"})
     return int(value)
 
