@@ -12,6 +12,7 @@ from webargs.flaskparser import FlaskParser
 
 from web import docs
 from web.errors import render_http_error
+from web.query_args import REPEATED
 
 
 class ErrorSchema(Schema):
@@ -58,7 +59,7 @@ def refuse_repeated(args: Any, schema: Schema) -> None:
     """
     by_name = {field.data_key or name: field for name, field in schema.fields.items()}
     repeated = {
-        name: ["given more than once; give it once"]
+        name: [REPEATED]
         for name in args
         if name in by_name
         and len(args.getlist(name)) > 1

@@ -10,6 +10,8 @@ from flask import request
 from shared.errors import ValidationError
 from web.schemas.common import MAX_ID
 
+REPEATED = "given more than once; give it once"
+
 
 def one_arg(name: str) -> str | None:
     """The parameter's value, None when absent.
@@ -19,9 +21,7 @@ def one_arg(name: str) -> str | None:
     """
     values = request.args.getlist(name)
     if len(values) > 1:
-        raise ValidationError(
-            f"{name} is given more than once", fields={name: "given more than once; give it once"}
-        )
+        raise ValidationError(f"{name} is given more than once", fields={name: REPEATED})
     return values[0] if values else None
 
 

@@ -64,6 +64,7 @@ class StreamSlot:
     lease_s: float
     member: str = field(default_factory=lambda: uuid.uuid4().hex)
     renewed_at: float = field(default_factory=time.monotonic)
+    released: bool = False
 
     def renew_if_due(self) -> None:
         """Extend the lease when a third of it has passed (a failed renewal is only logged:
@@ -77,7 +78,11 @@ class StreamSlot:
             log.warning("sse: stream lease not renewed: %s", exc)
 
     def release(self) -> None:
-        """Give the slot back (a failure leaves the lease to expire)."""
+        """Give the slot back, once: the stream's end and its response's close both call this
+        (a failure leaves the lease to expire)."""
+        if self.released:
+            return
+        self.released = True
         try:
             pipe = self.client.pipeline(transaction=False)
             for key in self.keys:
